@@ -1,0 +1,1536 @@
+//! The AIR parser: tokens to a [`Script`], with error recovery.
+//!
+//! The parser never recurses: open instructions live on an explicit stack of frames, so any
+//! nesting depth parses in memory proportional to the depth. Each frame collects its arguments
+//! (values, `(service function)` groups, `[...]` lists, child instructions) and checks them
+//! against the instruction's shape when its `)` arrives. A broken instruction becomes
+//! [`Instr::Error`] and parsing goes on, so one run reports every independent error.
+
+use logos::Logos;
+
+use super::lexer::Token;
+use super::word::{self, Keyword};
+use crate::ast::{
+    Call, Canon, CanonForm, Fail, Fold, FoldForm, Instr, InstrId, Script, Span, Value, ValueId,
+    ValueRange,
+};
+use crate::diagnostic::{Diagnostic, ErrorCode};
+
+/// The result of parsing: a script (with [`Instr::Error`] in place of broken instructions) and
+/// the syntax errors found.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The script. When `diagnostics` is empty it is complete.
+    pub script: Script,
+    /// Syntax errors, in source order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parsing stops after this many errors.
+pub const MAX_DIAGNOSTICS: usize = 100;
+
+/// The largest source the parser accepts (spans are 32-bit).
+pub const MAX_SOURCE_LEN: usize = u32::MAX as usize - 1;
+
+/// Parses AIR source text. Never panics; see [`Parsed`].
+pub fn parse(source: &str) -> Parsed {
+    if source.len() > MAX_SOURCE_LEN {
+        let mut script = Script::new();
+        let root = script.push_instr(Instr::Error, Span::DUMMY);
+        script.set_root(root);
+        let diagnostic = Diagnostic::new(
+            ErrorCode::TooLarge,
+            format!(
+                "the script is {} bytes; the parser accepts at most {MAX_SOURCE_LEN}",
+                source.len()
+            ),
+            Span::DUMMY,
+            "input too large",
+        );
+        return Parsed {
+            script,
+            diagnostics: vec![diagnostic],
+        };
+    }
+    Parser::new(source).run()
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Item {
+    Instr(InstrId, Span),
+    // Index into `Parser::values`.
+    Value(u32),
+    // `( v v ... )` that is not an instruction: a call's `(service function)` or an ap's
+    // `(key value)`. `start..start+len` indexes `Parser::values`.
+    Group { start: u32, len: u32, span: Span },
+    // `[ v v ... ]`.
+    List { start: u32, len: u32, span: Span },
+    // Something already reported as an error.
+    Bad(Span),
+}
+
+impl Item {
+    fn span(self, values: &[(Value, Span)]) -> Span {
+        match self {
+            Item::Instr(_, span)
+            | Item::Group { span, .. }
+            | Item::List { span, .. }
+            | Item::Bad(span) => span,
+            Item::Value(index) => values[index as usize].1,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    // `None` for an unknown instruction, whose contents are still parsed for errors.
+    keyword: Option<Keyword>,
+    open: u32,
+    items_base: u32,
+    values_base: u32,
+}
+
+struct Parser<'src> {
+    source: &'src str,
+    lexer: logos::Lexer<'src, Token>,
+    peeked: Option<Option<(Token, Span)>>,
+    script: Script,
+    diagnostics: Vec<Diagnostic>,
+    frames: Vec<Frame>,
+    items: Vec<Item>,
+    values: Vec<(Value, Span)>,
+    root: Option<InstrId>,
+    trailing_reported: bool,
+    stopped: bool,
+}
+
+// How a shape check failed: with a new diagnostic, or on an item already reported.
+enum Broken {
+    New(Diagnostic),
+    Reported,
+}
+
+impl From<Diagnostic> for Broken {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Broken::New(diagnostic)
+    }
+}
+
+type Shape<T> = Result<T, Broken>;
+
+impl<'src> Parser<'src> {
+    fn new(source: &'src str) -> Self {
+        let mut script = Script::new();
+        // Typical AIR has about one instruction per 48 bytes and one value per 12; untouched
+        // capacity costs no physical memory, and the arenas are shrunk at the end.
+        script.reserve(source.len() / 48, source.len() / 12);
+        Parser {
+            source,
+            lexer: Token::lexer(source),
+            peeked: None,
+            script,
+            diagnostics: Vec::new(),
+            frames: Vec::new(),
+            items: Vec::new(),
+            values: Vec::new(),
+            root: None,
+            trailing_reported: false,
+            stopped: false,
+        }
+    }
+
+    fn run(mut self) -> Parsed {
+        while !self.stopped {
+            let Some((token, span)) = self.next_token() else {
+                break;
+            };
+            match token {
+                Token::LParen => self.open_paren(span),
+                Token::RParen => self.close_paren(span),
+                Token::LBracket => {
+                    let item = self.list(span);
+                    self.push_item(item);
+                }
+                Token::RBracket => self.error(Diagnostic::new(
+                    ErrorCode::UnmatchedCloser,
+                    "unmatched `]`",
+                    span,
+                    "no `[` to close",
+                )),
+                Token::String | Token::Word | Token::UnterminatedString => {
+                    let item = self.value_item(token, span);
+                    self.push_item(item);
+                }
+                Token::Comment => unreachable!("next_token skips comments"),
+            }
+        }
+        self.finish()
+    }
+
+    fn finish(mut self) -> Parsed {
+        if !self.stopped && !self.frames.is_empty() {
+            let innermost = *self.frames.last().expect("frames is not empty");
+            let outermost = self.frames[0];
+            let opener = Span::new(innermost.open, innermost.open + 1);
+            let mut diagnostic = Diagnostic::new(
+                ErrorCode::UnclosedParen,
+                format!(
+                    "unclosed `(`: {} is never closed",
+                    describe_frame(innermost)
+                ),
+                opener,
+                "this `(` has no matching `)`",
+            );
+            if self.frames.len() > 1 {
+                diagnostic = diagnostic.with_secondary(
+                    Span::new(outermost.open, outermost.open + 1),
+                    format!(
+                        "{} instructions are open at the end of input, starting here",
+                        self.frames.len()
+                    ),
+                );
+            }
+            self.error(diagnostic.with_hint("add the missing `)`"));
+            let end = self.source.len() as u32;
+            while !self.frames.is_empty() {
+                self.close_frame(Span::new(end, end), false);
+            }
+        }
+        let root = match self.root {
+            Some(root) if !self.stopped => root,
+            _ => {
+                if self.root.is_none() && self.diagnostics.is_empty() {
+                    let end = self.source.len() as u32;
+                    self.diagnostics.push(
+                        Diagnostic::new(
+                            ErrorCode::EmptyScript,
+                            "the script is empty",
+                            Span::new(end, end),
+                            "expected an instruction",
+                        )
+                        .with_hint("the smallest script is `(null)`"),
+                    );
+                }
+                self.script.push_instr(Instr::Error, Span::DUMMY)
+            }
+        };
+        self.script.set_root(root);
+        self.script.shrink_to_fit();
+        Parsed {
+            script: self.script,
+            diagnostics: self.diagnostics,
+        }
+    }
+
+    // ---- tokens ----
+
+    fn lex(&mut self) -> Option<(Token, Span)> {
+        loop {
+            let token = self.lexer.next()?;
+            let range = self.lexer.span();
+            let span = Span::new(range.start as u32, range.end as u32);
+            match token {
+                Ok(Token::Comment) => {
+                    let text = self.lexer.slice().trim_end();
+                    self.script
+                        .push_comment(text, Span::new(span.start, span.start + text.len() as u32));
+                }
+                Ok(token) => return Some((token, span)),
+                Err(()) => {
+                    let c = self.lexer.slice().chars().next().unwrap_or('?');
+                    self.error(Diagnostic::new(
+                        ErrorCode::UnexpectedCharacter,
+                        format!("unexpected character {c:?}"),
+                        span,
+                        "not valid here",
+                    ));
+                    if self.stopped {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_token(&mut self) -> Option<(Token, Span)> {
+        match self.peeked.take() {
+            Some(token) => token,
+            None => self.lex(),
+        }
+    }
+
+    fn peek(&mut self) -> Option<(Token, Span)> {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.lex());
+        }
+        self.peeked.expect("just filled")
+    }
+
+    fn text(&self, span: Span) -> &'src str {
+        &self.source[span.range()]
+    }
+
+    // ---- errors ----
+
+    fn error(&mut self, diagnostic: Diagnostic) {
+        if self.stopped {
+            return;
+        }
+        if self.diagnostics.len() >= MAX_DIAGNOSTICS {
+            let span = diagnostic.primary.span;
+            self.diagnostics.push(Diagnostic::new(
+                ErrorCode::TooManyErrors,
+                format!("stopped after {MAX_DIAGNOSTICS} errors"),
+                span,
+                "parsing stopped here",
+            ));
+            self.stopped = true;
+            return;
+        }
+        self.diagnostics.push(diagnostic);
+    }
+
+    // ---- items ----
+
+    fn push_item(&mut self, item: Item) {
+        if !self.frames.is_empty() {
+            self.items.push(item);
+            return;
+        }
+        // Top level: only one instruction.
+        match item {
+            Item::Instr(id, span) => {
+                if self.root.is_none() {
+                    self.root = Some(id);
+                } else {
+                    self.report_trailing(span);
+                }
+            }
+            Item::Bad(_) => {}
+            other => {
+                let span = other.span(&self.values);
+                if self.root.is_some() {
+                    self.report_trailing(span);
+                } else {
+                    let found = self.describe_item(other);
+                    self.error(Diagnostic::new(
+                        ErrorCode::ExpectedInstruction,
+                        format!("expected an instruction, found {found}"),
+                        span,
+                        "a script is an instruction in parentheses",
+                    ));
+                }
+            }
+        }
+        // Top-level values are not part of any frame.
+        self.values.clear();
+    }
+
+    fn report_trailing(&mut self, span: Span) {
+        if self.trailing_reported {
+            return;
+        }
+        self.trailing_reported = true;
+        let root_span = self.root.map(|root| self.script.instr_span(root));
+        let mut diagnostic = Diagnostic::new(
+            ErrorCode::TrailingInput,
+            "unexpected input after the end of the script",
+            span,
+            "the script already ended",
+        )
+        .with_hint("a script is a single instruction; combine several with `(seq A B)`");
+        if let Some(root_span) = root_span {
+            diagnostic = diagnostic.with_secondary(root_span, "the script is this instruction");
+        }
+        self.error(diagnostic);
+    }
+
+    fn value_item(&mut self, token: Token, span: Span) -> Item {
+        match self.value(token, span) {
+            Some(value) => {
+                self.values.push((value, span));
+                Item::Value(self.values.len() as u32 - 1)
+            }
+            None => Item::Bad(span),
+        }
+    }
+
+    // A value from a word or string token; `None` after reporting an error.
+    fn value(&mut self, token: Token, span: Span) -> Option<Value> {
+        let text = self.text(span);
+        match token {
+            Token::String => {
+                let sym = self.script.intern(&text[1..text.len() - 1]);
+                Some(Value::String(sym))
+            }
+            Token::UnterminatedString => {
+                let shown: String = text.chars().take(24).collect();
+                self.error(
+                    Diagnostic::new(
+                        ErrorCode::UnterminatedString,
+                        "unterminated string literal",
+                        Span::new(span.start, span.start + 1),
+                        format!("this string `{shown}`... has no closing `\"`"),
+                    )
+                    .with_hint("add a `\"`; AIR strings cannot contain a double quote"),
+                );
+                None
+            }
+            Token::Word => {
+                if let Some(keyword) = Keyword::from_word(text) {
+                    self.error(
+                        Diagnostic::new(
+                            ErrorCode::WrongArgument,
+                            format!(
+                                "`{}` is an instruction keyword, not a value",
+                                keyword.as_str()
+                            ),
+                            span,
+                            "keyword used as a value",
+                        )
+                        .with_hint(format!(
+                            "instructions are written in parentheses: `({} ...)`",
+                            keyword.as_str()
+                        )),
+                    );
+                    return None;
+                }
+                match word::parse_value(&mut self.script, text, span.start) {
+                    Ok(value) => Some(value),
+                    Err(diagnostic) => {
+                        self.error(diagnostic);
+                        None
+                    }
+                }
+            }
+            _ => unreachable!("only value tokens reach here"),
+        }
+    }
+
+    // ---- brackets ----
+
+    // After `[`: values up to `]`. `[]` inside the list is the empty array.
+    fn list(&mut self, open: Span) -> Item {
+        let start = self.values.len() as u32;
+        let mut broken = false;
+        loop {
+            let Some((token, span)) = self.peek() else {
+                self.unclosed_bracket(open);
+                return Item::Bad(open);
+            };
+            match token {
+                Token::RBracket => {
+                    self.next_token();
+                    let len = self.values.len() as u32 - start;
+                    let span = Span::new(open.start, span.end);
+                    if broken {
+                        return Item::Bad(span);
+                    }
+                    return Item::List { start, len, span };
+                }
+                Token::LBracket => {
+                    self.next_token();
+                    match self.peek() {
+                        Some((Token::RBracket, close)) => {
+                            self.next_token();
+                            self.values
+                                .push((Value::EmptyArray, Span::new(span.start, close.end)));
+                        }
+                        _ => {
+                            self.error(nested_array(span));
+                            broken = true;
+                            self.skip_to_bracket_end();
+                        }
+                    }
+                }
+                Token::String | Token::Word | Token::UnterminatedString => {
+                    self.next_token();
+                    match self.value(token, span) {
+                        Some(value) => self.values.push((value, span)),
+                        None => broken = true,
+                    }
+                }
+                // A `(` or `)` inside `[...]` most likely means the `]` was forgotten: end the
+                // list here and let the bracket be handled normally.
+                Token::LParen | Token::RParen => {
+                    self.unclosed_bracket(open);
+                    return Item::Bad(Span::new(open.start, span.start));
+                }
+                Token::Comment => unreachable!("next_token skips comments"),
+            }
+            if self.stopped {
+                return Item::Bad(open);
+            }
+        }
+    }
+
+    fn unclosed_bracket(&mut self, open: Span) {
+        self.error(
+            Diagnostic::new(
+                ErrorCode::UnclosedParen,
+                "unclosed `[`",
+                open,
+                "this `[` has no matching `]`",
+            )
+            .with_hint("add the missing `]`"),
+        );
+    }
+
+    // Skips to the `]` that closes the current bracket level, or to a parenthesis.
+    fn skip_to_bracket_end(&mut self) {
+        let mut depth = 1usize;
+        while let Some((token, _)) = self.peek() {
+            match token {
+                Token::LBracket => depth += 1,
+                Token::RBracket => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.next_token();
+                        return;
+                    }
+                }
+                Token::LParen | Token::RParen => return,
+                _ => {}
+            }
+            self.next_token();
+        }
+    }
+
+    // After `(` that does not start an instruction: values up to `)`.
+    fn group(&mut self, open: Span) -> Item {
+        let start = self.values.len() as u32;
+        let mut broken = false;
+        loop {
+            let Some((token, span)) = self.next_token() else {
+                self.error(
+                    Diagnostic::new(
+                        ErrorCode::UnclosedParen,
+                        "unclosed `(`",
+                        open,
+                        "this `(` has no matching `)`",
+                    )
+                    .with_hint("add the missing `)`"),
+                );
+                return Item::Bad(open);
+            };
+            match token {
+                Token::RParen => {
+                    let span = Span::new(open.start, span.end);
+                    if broken {
+                        return Item::Bad(span);
+                    }
+                    let len = self.values.len() as u32 - start;
+                    return Item::Group { start, len, span };
+                }
+                Token::LBracket => match self.peek() {
+                    Some((Token::RBracket, close)) => {
+                        self.next_token();
+                        self.values
+                            .push((Value::EmptyArray, Span::new(span.start, close.end)));
+                    }
+                    _ => {
+                        self.error(nested_array(span));
+                        broken = true;
+                        self.skip_to_bracket_end();
+                    }
+                },
+                Token::RBracket => {
+                    self.error(Diagnostic::new(
+                        ErrorCode::UnmatchedCloser,
+                        "unmatched `]`",
+                        span,
+                        "no `[` to close",
+                    ));
+                    broken = true;
+                }
+                Token::LParen => {
+                    self.error(Diagnostic::new(
+                        ErrorCode::WrongArgument,
+                        "unexpected `(` inside a parenthesized pair of values",
+                        span,
+                        "instructions cannot appear here",
+                    ));
+                    broken = true;
+                    self.skip_balanced();
+                }
+                Token::String | Token::Word | Token::UnterminatedString => {
+                    match self.value(token, span) {
+                        Some(value) => self.values.push((value, span)),
+                        None => broken = true,
+                    }
+                }
+                Token::Comment => unreachable!("next_token skips comments"),
+            }
+            if self.stopped {
+                return Item::Bad(open);
+            }
+        }
+    }
+
+    // Skips tokens up to the `)` matching an already consumed `(`, counting nesting without
+    // allocating, so that even `((((...` of any length is skipped in constant memory.
+    // Returns the position after that `)`, or `None` at end of input.
+    fn skip_balanced(&mut self) -> Option<u32> {
+        let mut depth = 1usize;
+        while let Some((token, span)) = self.next_token() {
+            match token {
+                Token::LParen => depth += 1,
+                Token::RParen => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(span.end);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    // ---- instructions ----
+
+    fn open_paren(&mut self, open: Span) {
+        let next = self.peek();
+        let keyword = match next {
+            Some((Token::Word, span)) => Keyword::from_word(self.text(span)).map(|k| (k, span)),
+            _ => None,
+        };
+        if let Some((keyword, _)) = keyword {
+            self.next_token();
+            self.close_implicitly_before(open);
+            self.frames.push(Frame {
+                keyword: Some(keyword),
+                open: open.start,
+                items_base: self.items.len() as u32,
+                values_base: self.values.len() as u32,
+            });
+            return;
+        }
+        match next {
+            Some((Token::Word, span)) if !self.group_expected() => {
+                self.next_token();
+                let name = self.text(span);
+                let mut diagnostic = Diagnostic::new(
+                    ErrorCode::UnknownInstruction,
+                    format!("unknown instruction `{}`", truncate(name)),
+                    span,
+                    "not an instruction",
+                );
+                diagnostic = match word::suggest_keyword(name) {
+                    Some(suggestion) => {
+                        diagnostic.with_hint(format!("did you mean `{suggestion}`?"))
+                    }
+                    None => diagnostic.with_hint(
+                        "instructions are call, canon, ap, seq, par, xor, new, fold, next, match, mismatch, fail, never and null",
+                    ),
+                };
+                self.error(diagnostic);
+                self.frames.push(Frame {
+                    keyword: None,
+                    open: open.start,
+                    items_base: self.items.len() as u32,
+                    values_base: self.values.len() as u32,
+                });
+            }
+            Some((
+                Token::Word | Token::String | Token::UnterminatedString | Token::LBracket,
+                _,
+            )) => {
+                let item = self.group(open);
+                self.push_item(item);
+            }
+            _ => {
+                let found = match next {
+                    None => "end of input".to_string(),
+                    Some((token, span)) => describe_token(token, self.text(span)),
+                };
+                self.error(
+                    Diagnostic::new(
+                        ErrorCode::ExpectedInstruction,
+                        format!("expected an instruction name after `(`, found {found}"),
+                        open,
+                        "this `(` starts no instruction",
+                    )
+                    .with_hint("write an instruction such as `(null)` or `(seq A B)`"),
+                );
+                let end = self.skip_balanced();
+                let span = Span::new(open.start, end.unwrap_or(self.source.len() as u32));
+                if end.is_none() {
+                    self.error(Diagnostic::new(
+                        ErrorCode::UnclosedParen,
+                        "unclosed `(`",
+                        open,
+                        "this `(` has no matching `)`",
+                    ));
+                }
+                self.push_item(Item::Bad(span));
+            }
+        }
+    }
+
+    // Whether the innermost frame takes a non-instruction `( ... )` at its next position.
+    fn group_expected(&self) -> bool {
+        let Some(frame) = self.frames.last() else {
+            return false;
+        };
+        let n_items = self.items.len() - frame.items_base as usize;
+        matches!(
+            (frame.keyword, n_items),
+            (Some(Keyword::Call), 1) | (Some(Keyword::Ap), 0)
+        )
+    }
+
+    // An instruction starting at `open` inside a frame that cannot take it probably means that
+    // frame's `)` is missing. Close such frames, with an error at their `(`.
+    fn close_implicitly_before(&mut self, open: Span) {
+        while let Some(&frame) = self.frames.last() {
+            let n_items = self.items.len() - frame.items_base as usize;
+            let missing_paren = match frame.keyword {
+                Some(
+                    Keyword::Call
+                    | Keyword::Canon
+                    | Keyword::Ap
+                    | Keyword::Next
+                    | Keyword::Fail
+                    | Keyword::Never
+                    | Keyword::Null,
+                ) => true,
+                Some(keyword) => {
+                    let n_instrs = self.items[frame.items_base as usize..]
+                        .iter()
+                        .filter(|item| matches!(item, Item::Instr(..)))
+                        .count();
+                    let full = match keyword {
+                        Keyword::Seq | Keyword::Par | Keyword::Xor | Keyword::Fold => n_instrs >= 2,
+                        _ => n_instrs >= 1,
+                    };
+                    full && n_items > 0 && self.starts_outdented(open.start, frame.open)
+                }
+                None => false,
+            };
+            if !missing_paren {
+                return;
+            }
+            let keyword = frame.keyword.map_or("instruction", Keyword::as_str);
+            self.error(
+                Diagnostic::new(
+                    ErrorCode::UnclosedParen,
+                    format!("missing `)`: `{keyword}` is not closed"),
+                    Span::new(frame.open, frame.open + 1),
+                    format!("this `({keyword}` has no matching `)`"),
+                )
+                .with_secondary(open, "the next instruction starts here")
+                .with_hint(format!("close the `{keyword}` before this instruction")),
+            );
+            self.close_frame(Span::new(open.start, open.start), false);
+            if self.stopped {
+                return;
+            }
+        }
+    }
+
+    // Whether `pos` starts a later line than `frame_open`, at the same or a smaller column:
+    // the layout says it is a sibling, not a child.
+    fn starts_outdented(&self, pos: u32, frame_open: u32) -> bool {
+        let bytes = self.source.as_bytes();
+        let line_start = |at: u32| {
+            bytes[..at as usize]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |i| i + 1)
+        };
+        let pos_line = line_start(pos);
+        let frame_line = line_start(frame_open);
+        pos_line != frame_line && pos as usize - pos_line <= frame_open as usize - frame_line
+    }
+
+    fn close_paren(&mut self, close: Span) {
+        if self.frames.is_empty() {
+            self.error(Diagnostic::new(
+                ErrorCode::UnmatchedCloser,
+                "unmatched `)`",
+                close,
+                "no `(` to close",
+            ));
+            return;
+        }
+        self.close_frame(close, true);
+    }
+
+    // Pops the innermost frame and turns its items into an instruction. `explicit` is false when
+    // the `)` is missing (already reported); then shape errors are not reported again.
+    fn close_frame(&mut self, close: Span, explicit: bool) {
+        let frame = self.frames.pop().expect("a frame to close");
+        let span = Span::new(frame.open, close.end);
+        let items_base = frame.items_base as usize;
+        let built = match frame.keyword {
+            Some(keyword) => self.build(keyword, items_base, span, close),
+            None => Err(Broken::Reported),
+        };
+        let id = match built {
+            Ok(instr) => self.script.push_instr(instr, span),
+            Err(broken) => {
+                if let (Broken::New(diagnostic), true) = (broken, explicit) {
+                    self.error(diagnostic);
+                }
+                self.script.push_instr(Instr::Error, span)
+            }
+        };
+        self.items.truncate(items_base);
+        self.values.truncate(frame.values_base as usize);
+        self.push_item(Item::Instr(id, span));
+    }
+
+    fn build(
+        &mut self,
+        keyword: Keyword,
+        items_base: usize,
+        span: Span,
+        close: Span,
+    ) -> Shape<Instr> {
+        let mut args = Args {
+            keyword,
+            items_base,
+            next: items_base,
+            close,
+            span,
+        };
+        let instr = match keyword {
+            Keyword::Call => {
+                let peer = self.value_arg(&mut args, &PEER)?;
+                let (service, function) = self.service_function(&mut args)?;
+                let (args_start, n_args) = self.call_args(&mut args)?;
+                let output = self.optional_value(&mut args, &CALL_OUTPUT)?;
+                self.end(&args)?;
+                let first = self.push_values([peer, service, function]);
+                let args_range = self.push_value_range(args_start, n_args);
+                let output = output.map(|v| self.script.push_value(v.0, v.1));
+                Instr::Call(Call {
+                    peer: first,
+                    service: next_id(first, 1),
+                    function: next_id(first, 2),
+                    args: args_range,
+                    output,
+                })
+            }
+            Keyword::Canon => {
+                let peer = self.value_arg(&mut args, &PEER)?;
+                let source = self.value_arg(&mut args, &CANON_SOURCE)?;
+                let form = match source.0 {
+                    Value::Stream(_) => CanonForm::Stream,
+                    _ => CanonForm::StreamMap,
+                };
+                let target = match form {
+                    CanonForm::Stream => self.value_arg(&mut args, &CANON_TARGET_STREAM)?,
+                    _ => self.value_arg(&mut args, &CANON_TARGET_MAP)?,
+                };
+                self.end(&args)?;
+                let form = match (form, target.0) {
+                    (CanonForm::StreamMap, Value::Scalar(..)) => CanonForm::StreamMapToScalar,
+                    (form, _) => form,
+                };
+                let first = self.push_values([peer, source, target]);
+                Instr::Canon(Canon {
+                    form,
+                    peer: first,
+                    source: next_id(first, 1),
+                    target: next_id(first, 2),
+                })
+            }
+            Keyword::Ap => match self.items.get(args.next).copied() {
+                Some(Item::Group { start, len, span }) => {
+                    args.next += 1;
+                    let (key, value) = self.ap_map_pair(start, len, span)?;
+                    let map = self.value_arg(&mut args, &AP_MAP_TARGET)?;
+                    self.end(&args)?;
+                    let first = self.push_values([key, value, map]);
+                    Instr::ApMap {
+                        key: first,
+                        value: next_id(first, 1),
+                        map: next_id(first, 2),
+                    }
+                }
+                _ => {
+                    let value = self.value_arg(&mut args, &AP_VALUE)?;
+                    let target = self.value_arg(&mut args, &AP_TARGET)?;
+                    self.end(&args)?;
+                    let first = self.push_values([value, target]);
+                    Instr::Ap {
+                        value: first,
+                        target: next_id(first, 1),
+                    }
+                }
+            },
+            Keyword::Seq | Keyword::Par | Keyword::Xor => {
+                let left = self.instr_arg(&mut args, "first")?;
+                let right = self.instr_arg(&mut args, "second")?;
+                self.end(&args)?;
+                match keyword {
+                    Keyword::Seq => Instr::Seq(left, right),
+                    Keyword::Par => Instr::Par(left, right),
+                    _ => Instr::Xor(left, right),
+                }
+            }
+            Keyword::New => {
+                let variable = self.value_arg(&mut args, &NEW_VARIABLE)?;
+                let body = self.instr_arg(&mut args, "body")?;
+                self.end(&args)?;
+                Instr::New {
+                    variable: self.script.push_value(variable.0, variable.1),
+                    body,
+                }
+            }
+            Keyword::Fold => {
+                let iterable = self.value_arg(&mut args, &FOLD_ITERABLE)?;
+                let iterator = self.value_arg(&mut args, &ITERATOR)?;
+                let body = self.instr_arg(&mut args, "body")?;
+                let last = match self.items.get(args.next) {
+                    Some(Item::Instr(..)) | Some(Item::Bad(_)) if args.next < self.items.len() => {
+                        Some(self.instr_arg(&mut args, "last")?)
+                    }
+                    _ => None,
+                };
+                self.end(&args)?;
+                let form = match iterable.0 {
+                    Value::Stream(_) => FoldForm::Stream,
+                    Value::StreamMap(_) => FoldForm::StreamMap,
+                    _ => FoldForm::Scalar,
+                };
+                let first = self.push_values([iterable, iterator]);
+                Instr::Fold(Fold {
+                    form,
+                    iterable: first,
+                    iterator: next_id(first, 1),
+                    body,
+                    last,
+                })
+            }
+            Keyword::Next => {
+                let iterator = self.value_arg(&mut args, &ITERATOR)?;
+                self.end(&args)?;
+                Instr::Next(self.script.push_value(iterator.0, iterator.1))
+            }
+            Keyword::Match | Keyword::Mismatch => {
+                let left = self.value_arg(&mut args, &OPERAND)?;
+                let right = self.value_arg(&mut args, &OPERAND)?;
+                let body = self.instr_arg(&mut args, "body")?;
+                self.end(&args)?;
+                let first = self.push_values([left, right]);
+                let (left, right) = (first, next_id(first, 1));
+                if keyword == Keyword::Match {
+                    Instr::Match { left, right, body }
+                } else {
+                    Instr::Mismatch { left, right, body }
+                }
+            }
+            Keyword::Fail => self.fail(&mut args)?,
+            Keyword::Never | Keyword::Null => {
+                self.end(&args)?;
+                if keyword == Keyword::Never {
+                    Instr::Never
+                } else {
+                    Instr::Null
+                }
+            }
+        };
+        Ok(instr)
+    }
+
+    fn fail(&mut self, args: &mut Args) -> Shape<Instr> {
+        let first = self.value_arg(args, &FAIL_VALUE)?;
+        if let Value::Int(code) = first.0 {
+            let message = self.value_arg(args, &FAIL_MESSAGE)?;
+            self.end(args)?;
+            if code == 0 {
+                return Err(Diagnostic::new(
+                    ErrorCode::FailCodeZero,
+                    "`fail` with error code 0",
+                    first.1,
+                    "0 means \"no error\"",
+                )
+                .with_hint("use a non-zero error code")
+                .into());
+            }
+            let first = self.push_values([first, message]);
+            return Ok(Instr::Fail(Fail::Literal {
+                code: first,
+                message: next_id(first, 1),
+            }));
+        }
+        self.end(args)?;
+        Ok(Instr::Fail(Fail::Value(
+            self.script.push_value(first.0, first.1),
+        )))
+    }
+
+    fn push_values<const N: usize>(&mut self, values: [(Value, Span); N]) -> ValueId {
+        let range = self.script.push_values(values);
+        range.iter().next().expect("at least one value")
+    }
+
+    fn push_value_range(&mut self, start: u32, len: u32) -> ValueRange {
+        for index in start..start + len {
+            let (value, span) = self.values[index as usize];
+            self.script.push_value(value, span);
+        }
+        self.script.last_values(len as usize)
+    }
+
+    // ---- shape checking ----
+
+    fn item(&self, args: &Args) -> Option<Item> {
+        self.items.get(args.next).copied()
+    }
+
+    fn missing(&self, args: &Args, what: &str) -> Broken {
+        let keyword = args.keyword.as_str();
+        Diagnostic::new(
+            ErrorCode::MissingArgument,
+            format!("`{keyword}` is missing its {what}"),
+            args.close,
+            format!("expected {what} before this"),
+        )
+        .with_secondary(args.span, format!("in this `{keyword}`"))
+        .with_hint(format!("`{keyword}` is written {}", usage(args.keyword)))
+        .into()
+    }
+
+    fn value_arg(&mut self, args: &mut Args, slot: &Slot) -> Shape<(Value, Span)> {
+        let Some(item) = self.item(args) else {
+            return Err(self.missing(args, slot.what));
+        };
+        args.next += 1;
+        let (value, span) = match item {
+            Item::Value(index) => self.values[index as usize],
+            Item::List { len: 0, span, .. } => (Value::EmptyArray, span),
+            Item::Bad(_) => return Err(Broken::Reported),
+            other => {
+                let found = self.describe_item(other);
+                return Err(wrong(args, slot, found, other.span(&self.values)));
+            }
+        };
+        if !(slot.accepts)(value) {
+            let found = describe_value(value, self.text(span));
+            let mut diagnostic = wrong_diagnostic(args, slot, found, span);
+            if let Some(hint) = (slot.hint)(value) {
+                diagnostic = diagnostic.with_hint(hint);
+            }
+            return Err(diagnostic.into());
+        }
+        Ok((value, span))
+    }
+
+    fn optional_value(&mut self, args: &mut Args, slot: &Slot) -> Shape<Option<(Value, Span)>> {
+        if self.item(args).is_none() {
+            return Ok(None);
+        }
+        self.value_arg(args, slot).map(Some)
+    }
+
+    fn instr_arg(&mut self, args: &mut Args, which: &str) -> Shape<InstrId> {
+        let what = match which {
+            "first" | "second" => format!("{which} instruction"),
+            _ => format!("{which} instruction"),
+        };
+        let Some(item) = self.item(args) else {
+            return Err(self.missing(args, &what));
+        };
+        args.next += 1;
+        match item {
+            Item::Instr(id, _) => Ok(id),
+            Item::Bad(_) => Err(Broken::Reported),
+            other => {
+                let found = self.describe_item(other);
+                let keyword = args.keyword.as_str();
+                Err(Diagnostic::new(
+                    ErrorCode::ExpectedInstruction,
+                    format!("`{keyword}` expects its {what} here, found {found}"),
+                    other.span(&self.values),
+                    "expected an instruction `( ... )`",
+                )
+                .with_hint(format!("`{keyword}` is written {}", usage(args.keyword)))
+                .into())
+            }
+        }
+    }
+
+    fn service_function(&mut self, args: &mut Args) -> Shape<((Value, Span), (Value, Span))> {
+        let Some(item) = self.item(args) else {
+            return Err(self.missing(args, "`(service function)` pair"));
+        };
+        args.next += 1;
+        match item {
+            Item::Group { start, len: 2, .. } => {
+                let service = self.values[start as usize];
+                let function = self.values[start as usize + 1];
+                for ((value, span), slot) in [(service, &SERVICE), (function, &FUNCTION)] {
+                    if !(slot.accepts)(value) {
+                        let found = describe_value(value, self.text(span));
+                        return Err(wrong(args, slot, found, span));
+                    }
+                }
+                Ok((service, function))
+            }
+            Item::Group { span, len, .. } => Err(Diagnostic::new(
+                ErrorCode::WrongArgument,
+                format!("expected `(service function)`, found {len} values in parentheses"),
+                span,
+                "expected exactly two values",
+            )
+            .with_hint("`call` is written `(call peer (service function) [args] output)`")
+            .into()),
+            Item::Bad(_) => Err(Broken::Reported),
+            other => {
+                let found = self.describe_item(other);
+                Err(Diagnostic::new(
+                    ErrorCode::WrongArgument,
+                    format!("expected `(service function)`, found {found}"),
+                    other.span(&self.values),
+                    "expected `(service function)`",
+                )
+                .with_hint("`call` is written `(call peer (service function) [args] output)`")
+                .into())
+            }
+        }
+    }
+
+    fn call_args(&mut self, args: &mut Args) -> Shape<(u32, u32)> {
+        let Some(item) = self.item(args) else {
+            return Err(self.missing(args, "argument list `[...]`"));
+        };
+        args.next += 1;
+        match item {
+            Item::List { start, len, .. } => {
+                for index in start..start + len {
+                    let (value, span) = self.values[index as usize];
+                    if !(ARGUMENT.accepts)(value) {
+                        let found = describe_value(value, self.text(span));
+                        let mut diagnostic = wrong_diagnostic(args, &ARGUMENT, found, span);
+                        if let Some(hint) = (ARGUMENT.hint)(value) {
+                            diagnostic = diagnostic.with_hint(hint);
+                        }
+                        return Err(diagnostic.into());
+                    }
+                }
+                Ok((start, len))
+            }
+            Item::Bad(_) => Err(Broken::Reported),
+            other => {
+                let found = self.describe_item(other);
+                Err(Diagnostic::new(
+                    ErrorCode::WrongArgument,
+                    format!("expected the argument list `[...]`, found {found}"),
+                    other.span(&self.values),
+                    "expected `[...]`",
+                )
+                .with_hint("a call without arguments has an empty list: `(call peer (service function) [])`")
+                .into())
+            }
+        }
+    }
+
+    fn ap_map_pair(
+        &mut self,
+        start: u32,
+        len: u32,
+        span: Span,
+    ) -> Shape<((Value, Span), (Value, Span))> {
+        if len != 2 {
+            return Err(Diagnostic::new(
+                ErrorCode::WrongArgument,
+                format!("expected `(key value)`, found {len} values in parentheses"),
+                span,
+                "expected exactly two values",
+            )
+            .with_hint("`ap` into a stream map is written `(ap (key value) %map)`")
+            .into());
+        }
+        let key = self.values[start as usize];
+        let value = self.values[start as usize + 1];
+        let args = Args {
+            keyword: Keyword::Ap,
+            items_base: 0,
+            next: 0,
+            close: span,
+            span,
+        };
+        for ((v, s), slot) in [(key, &AP_MAP_KEY), (value, &AP_VALUE)] {
+            if !(slot.accepts)(v) {
+                let found = describe_value(v, self.text(s));
+                return Err(wrong(&args, slot, found, s));
+            }
+        }
+        Ok((key, value))
+    }
+
+    fn end(&self, args: &Args) -> Shape<()> {
+        match self.item(args) {
+            None => Ok(()),
+            Some(Item::Bad(_)) => Err(Broken::Reported),
+            Some(item) => {
+                let keyword = args.keyword.as_str();
+                let extra = self.items.len() - args.next;
+                let first = item.span(&self.values);
+                let last = self.items[self.items.len() - 1].span(&self.values);
+                let n_taken = args.next - args.items_base;
+                Err(Diagnostic::new(
+                    ErrorCode::UnexpectedArgument,
+                    format!(
+                        "`{keyword}` takes {n_taken} argument{}, found {} more",
+                        if n_taken == 1 { "" } else { "s" },
+                        extra
+                    ),
+                    Span::new(first.start, last.end),
+                    if extra == 1 {
+                        "unexpected argument"
+                    } else {
+                        "unexpected arguments"
+                    },
+                )
+                .with_secondary(args.span, format!("in this `{keyword}`"))
+                .with_hint(format!("`{keyword}` is written {}", usage(args.keyword)))
+                .into())
+            }
+        }
+    }
+
+    fn describe_item(&self, item: Item) -> String {
+        match item {
+            Item::Instr(_, span) => {
+                let text = self.text(span);
+                let keyword: String = text[1..]
+                    .trim_start()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric())
+                    .collect();
+                format!("the instruction `({keyword} ...)`")
+            }
+            Item::Value(index) => {
+                let (value, span) = self.values[index as usize];
+                describe_value(value, self.text(span))
+            }
+            Item::Group { .. } => "values in parentheses".to_string(),
+            Item::List { len: 0, .. } => "the empty array `[]`".to_string(),
+            Item::List { .. } => "a list `[...]`".to_string(),
+            Item::Bad(_) => "an invalid argument".to_string(),
+        }
+    }
+}
+
+// Values pushed together have consecutive ids.
+fn next_id(first: ValueId, offset: usize) -> ValueId {
+    first.offset(offset)
+}
+
+struct Args {
+    keyword: Keyword,
+    items_base: usize,
+    next: usize,
+    close: Span,
+    span: Span,
+}
+
+fn nested_array(span: Span) -> Diagnostic {
+    Diagnostic::new(
+        ErrorCode::WrongArgument,
+        "array literals other than `[]` are not supported",
+        span,
+        "nested array",
+    )
+    .with_hint("build arrays with a service call, such as `op.array`")
+}
+
+fn truncate(text: &str) -> String {
+    const MAX: usize = 40;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        let mut shown: String = text.chars().take(MAX).collect();
+        shown.push('…');
+        shown
+    }
+}
+
+fn describe_value(value: Value, text: &str) -> String {
+    format!("{} `{}`", value.describe(), truncate(text))
+}
+
+fn describe_token(token: Token, text: &str) -> String {
+    match token {
+        Token::LParen => "`(`".into(),
+        Token::RParen => "`)`".into(),
+        Token::LBracket => "`[`".into(),
+        Token::RBracket => "`]`".into(),
+        _ => format!("`{}`", truncate(text)),
+    }
+}
+
+fn describe_frame(frame: Frame) -> String {
+    match frame.keyword {
+        Some(keyword) => format!("this `{}`", keyword.as_str()),
+        None => "this instruction".to_string(),
+    }
+}
+
+fn usage(keyword: Keyword) -> &'static str {
+    match keyword {
+        Keyword::Call => "`(call peer (service function) [args...] output)`, the output being optional",
+        Keyword::Canon => "`(canon peer $stream #canon)`, `(canon peer %map #%canon_map)` or `(canon peer %map scalar)`",
+        Keyword::Ap => "`(ap value target)` or `(ap (key value) %map)`",
+        Keyword::Seq => "`(seq first second)`",
+        Keyword::Par => "`(par left right)`",
+        Keyword::Xor => "`(xor try catch)`",
+        Keyword::New => "`(new variable body)`",
+        Keyword::Fold => "`(fold iterable iterator body last?)`",
+        Keyword::Next => "`(next iterator)`",
+        Keyword::Match => "`(match left right body)`",
+        Keyword::Mismatch => "`(mismatch left right body)`",
+        Keyword::Fail => "`(fail value)` or `(fail code \"message\")`",
+        Keyword::Never => "`(never)`",
+        Keyword::Null => "`(null)`",
+    }
+}
+
+fn wrong_diagnostic(args: &Args, slot: &Slot, found: String, span: Span) -> Diagnostic {
+    let keyword = args.keyword.as_str();
+    Diagnostic::new(
+        ErrorCode::WrongArgument,
+        format!("`{keyword}` expects {} here, found {found}", slot.expected),
+        span,
+        format!("expected {}", slot.expected),
+    )
+}
+
+fn wrong(args: &Args, slot: &Slot, found: String, span: Span) -> Broken {
+    Broken::New(wrong_diagnostic(args, slot, found, span))
+}
+
+// What one argument position accepts.
+struct Slot {
+    what: &'static str,
+    expected: &'static str,
+    accepts: fn(Value) -> bool,
+    hint: fn(Value) -> Option<String>,
+}
+
+fn no_hint(_: Value) -> Option<String> {
+    None
+}
+
+fn stream_hint(value: Value) -> Option<String> {
+    match value {
+        Value::Stream(_) => Some(
+            "streams cannot be passed directly; canonicalize with `(canon peer $s #s)` and pass `#s`"
+                .to_string(),
+        ),
+        Value::StreamMap(_) => Some(
+            "stream maps cannot be passed directly; canonicalize with `(canon peer %m #%m)` and pass `#%m`"
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
+fn is_peer(v: Value) -> bool {
+    matches!(
+        v,
+        Value::InitPeerId
+            | Value::String(_)
+            | Value::Scalar(..)
+            | Value::Canon(_, Some(_))
+            | Value::CanonMap(_, Some(_))
+    )
+}
+
+fn is_string_like(v: Value) -> bool {
+    matches!(
+        v,
+        Value::String(_)
+            | Value::Scalar(..)
+            | Value::Canon(_, Some(_))
+            | Value::CanonMap(_, Some(_))
+    )
+}
+
+fn is_argument(v: Value) -> bool {
+    !matches!(v, Value::Stream(_) | Value::StreamMap(_))
+}
+
+const PEER: Slot = Slot {
+    what: "peer",
+    expected: "a peer id (`%init_peer_id%`, a string, a scalar, or a canon with a lens)",
+    accepts: is_peer,
+    hint: stream_hint,
+};
+
+const SERVICE: Slot = Slot {
+    what: "service id",
+    expected: "a service id (a string, a scalar, or a canon with a lens)",
+    accepts: is_string_like,
+    hint: stream_hint,
+};
+
+const FUNCTION: Slot = Slot {
+    what: "function name",
+    expected: "a function name (a string, a scalar, or a canon with a lens)",
+    accepts: is_string_like,
+    hint: stream_hint,
+};
+
+const ARGUMENT: Slot = Slot {
+    what: "argument",
+    expected: "an argument value",
+    accepts: is_argument,
+    hint: stream_hint,
+};
+
+const CALL_OUTPUT: Slot = Slot {
+    what: "output",
+    expected: "an output variable (a scalar or a `$stream`, without lens)",
+    accepts: |v| matches!(v, Value::Scalar(_, None) | Value::Stream(_)),
+    hint: |v| {
+        match v {
+        Value::StreamMap(_) => Some("to put a result into a stream map, call into a scalar and then `(ap (key scalar) %map)`".into()),
+        _ => None,
+    }
+    },
+};
+
+const CANON_SOURCE: Slot = Slot {
+    what: "stream",
+    expected: "a stream (`$name`) or a stream map (`%name`)",
+    accepts: |v| matches!(v, Value::Stream(_) | Value::StreamMap(_)),
+    hint: no_hint,
+};
+
+const CANON_TARGET_STREAM: Slot = Slot {
+    what: "canon stream",
+    expected: "a canon stream (`#name` or `#$name`, without lens)",
+    accepts: |v| matches!(v, Value::Canon(_, None)),
+    hint: no_hint,
+};
+
+const CANON_TARGET_MAP: Slot = Slot {
+    what: "canon map",
+    expected: "a canon stream map (`#%name`) or a scalar, without lens",
+    accepts: |v| matches!(v, Value::CanonMap(_, None) | Value::Scalar(_, None)),
+    hint: no_hint,
+};
+
+const AP_VALUE: Slot = Slot {
+    what: "value",
+    expected: "a value (not a stream, stream map, or canon map without lens)",
+    accepts: |v| is_argument(v) && !matches!(v, Value::CanonMap(_, None)),
+    hint: stream_hint,
+};
+
+const AP_TARGET: Slot = Slot {
+    what: "target",
+    expected: "a scalar or a `$stream`, without lens",
+    accepts: |v| matches!(v, Value::Scalar(_, None) | Value::Stream(_)),
+    hint: |v| match v {
+        Value::StreamMap(_) => {
+            Some("`ap` into a stream map takes a key: `(ap (key value) %map)`".into())
+        }
+        _ => None,
+    },
+};
+
+const AP_MAP_KEY: Slot = Slot {
+    what: "key",
+    expected: "a map key (a string, an integer, a scalar, or a canon with a lens)",
+    accepts: |v| {
+        matches!(
+            v,
+            Value::String(_) | Value::Int(_) | Value::Scalar(..) | Value::Canon(_, Some(_))
+        )
+    },
+    hint: no_hint,
+};
+
+const AP_MAP_TARGET: Slot = Slot {
+    what: "stream map",
+    expected: "a stream map (`%name`)",
+    accepts: |v| matches!(v, Value::StreamMap(_)),
+    hint: no_hint,
+};
+
+const NEW_VARIABLE: Slot = Slot {
+    what: "variable",
+    expected: "a variable without lens (scalar, `$stream`, `%map`, `#canon` or `#%canon_map`)",
+    accepts: |v| {
+        matches!(
+            v,
+            Value::Scalar(_, None)
+                | Value::Stream(_)
+                | Value::StreamMap(_)
+                | Value::Canon(_, None)
+                | Value::CanonMap(_, None)
+        )
+    },
+    hint: no_hint,
+};
+
+const FOLD_ITERABLE: Slot = Slot {
+    what: "iterable",
+    expected: "an iterable (a scalar, a canon stream, a canon map, `[]`, a `$stream` or a `%map`)",
+    accepts: |v| {
+        matches!(
+            v,
+            Value::Scalar(..)
+                | Value::Canon(_, None)
+                | Value::CanonMap(..)
+                | Value::EmptyArray
+                | Value::Stream(_)
+                | Value::StreamMap(_)
+        )
+    },
+    hint: |v| {
+        match v {
+        Value::Canon(_, Some(_)) => Some("a fold iterates over a whole canon stream; apply the lens with `ap` into a scalar first".into()),
+        _ => None,
+    }
+    },
+};
+
+const ITERATOR: Slot = Slot {
+    what: "iterator",
+    expected: "an iterator name (a scalar without lens)",
+    accepts: |v| matches!(v, Value::Scalar(_, None)),
+    hint: no_hint,
+};
+
+const OPERAND: Slot = Slot {
+    what: "operand",
+    expected: "a value to compare",
+    accepts: is_argument,
+    hint: stream_hint,
+};
+
+const FAIL_VALUE: Slot = Slot {
+    what: "error",
+    expected: "an error (a scalar, a canon with a lens, `%last_error%`, `:error:`, or a code and a message)",
+    accepts: |v| {
+        matches!(
+            v,
+            Value::Scalar(..)
+                | Value::Canon(_, Some(_))
+                | Value::LastError(None)
+                | Value::Error(None)
+                | Value::Int(_)
+        )
+    },
+    hint: |v| match v {
+        Value::LastError(Some(_)) | Value::Error(Some(_)) => Some(
+            "a lens here is ambiguous; use plain `%last_error%` or `:error:`".into(),
+        ),
+        _ => None,
+    },
+};
+
+const FAIL_MESSAGE: Slot = Slot {
+    what: "message",
+    expected: "a string message",
+    accepts: |v| matches!(v, Value::String(_)),
+    hint: no_hint,
+};
