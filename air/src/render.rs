@@ -175,10 +175,19 @@ pub(crate) fn render(
     );
     let excerpt = excerpt(source, &lines, &spans);
 
-    let (line, column) = line_col(source, primary.start);
-    let id = format!("{file_name}:{line}:{column}");
-    let primary_range = excerpt.map(primary).unwrap_or(0..0);
-    let mut report = Report::build(ReportKind::Error, (id.as_str(), primary_range.clone()))
+    // ariadne 0.6 numbers the gutter from the start of the text it gets (it applies the display
+    // offset only to the header), so the excerpt is preceded by empty lines to keep the
+    // numbers right; past `MAX_PADDING` lines, only the header's numbers are exact.
+    const MAX_PADDING: usize = 100_000;
+    let (padding, display_offset) = if excerpt.first_line <= MAX_PADDING {
+        (excerpt.first_line - 1, 0)
+    } else {
+        (0, excerpt.first_line - 1)
+    };
+    let shift = |range: std::ops::Range<usize>| range.start + padding..range.end + padding;
+    let id = file_name;
+    let primary_range = shift(excerpt.map(primary).unwrap_or(0..0));
+    let mut report = Report::build(ReportKind::Error, (id, primary_range.clone()))
         .with_code(diagnostic.code)
         .with_message(&diagnostic.message)
         .with_config(
@@ -187,15 +196,15 @@ pub(crate) fn render(
                 .with_index_type(IndexType::Byte),
         )
         .with_label(
-            Label::new((id.as_str(), primary_range))
+            Label::new((id, primary_range))
                 .with_message(&diagnostic.primary.message)
                 .with_color(Color::Red),
         );
     for (span, message, line) in &secondary {
-        match excerpt.map(*span).filter(|_| near(line)) {
+        match excerpt.map(*span).filter(|_| near(line)).map(shift) {
             Some(range) => {
                 report = report.with_label(
-                    Label::new((id.as_str(), range))
+                    Label::new((id, range))
                         .with_message(message)
                         .with_color(Color::Blue),
                 );
@@ -209,11 +218,45 @@ pub(crate) fn render(
     if let Some(hint) = &diagnostic.hint {
         report = report.with_help(hint);
     }
+    let mut text = "\n".repeat(padding);
+    text.push_str(&excerpt.text);
     let mut out = Vec::new();
-    let source = Source::from(excerpt.text).with_display_line_offset(excerpt.first_line - 1);
+    let source_text = source;
+    let source = Source::from(text).with_display_line_offset(display_offset);
     report
         .finish()
-        .write((id.as_str(), source), &mut out)
+        .write((id, source), &mut out)
         .expect("writing to a Vec cannot fail");
-    String::from_utf8_lossy(&out).into_owned()
+    let rendered = String::from_utf8_lossy(&out).into_owned();
+    // ariadne computes the header's line:column within the excerpt, which is off when a long
+    // line was cut: put the exact location there.
+    let (line, column) = line_col(source_text, primary.start);
+    with_location(&rendered, file_name, &format!("{file_name}:{line}:{column}"))
+}
+
+// Replaces every `[ FILE:L:C ]` header location in ariadne's output with `location`.
+fn with_location(rendered: &str, file_name: &str, location: &str) -> String {
+    let opener = format!("[ {file_name}:");
+    let mut out = String::with_capacity(rendered.len());
+    let mut rest = rendered;
+    while let Some(at) = rest.find(&opener) {
+        let after = &rest[at + opener.len()..];
+        let Some(close) = after.find(" ]") else {
+            break;
+        };
+        let is_location = after[..close]
+            .split(':')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        out.push_str(&rest[..at]);
+        if is_location {
+            out.push_str("[ ");
+            out.push_str(location);
+            out.push_str(" ]");
+        } else {
+            out.push_str(&rest[at..at + opener.len() + close + 2]);
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
 }

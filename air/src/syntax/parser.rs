@@ -101,6 +101,9 @@ struct Parser<'src> {
     values: Vec<(Value, Span)>,
     root: Option<InstrId>,
     trailing_reported: bool,
+    // An unterminated string ran to the end of input: the brackets it swallowed are not
+    // reported as unclosed.
+    swallowed_to_end: bool,
     stopped: bool,
 }
 
@@ -135,6 +138,7 @@ impl<'src> Parser<'src> {
             values: Vec::new(),
             root: None,
             trailing_reported: false,
+            swallowed_to_end: false,
             stopped: false,
         }
     }
@@ -168,7 +172,7 @@ impl<'src> Parser<'src> {
     }
 
     fn finish(mut self) -> Parsed {
-        if !self.stopped && !self.frames.is_empty() {
+        if !self.stopped && !self.swallowed_to_end && !self.frames.is_empty() {
             let innermost = *self.frames.last().expect("frames is not empty");
             let outermost = self.frames[0];
             let opener = Span::new(innermost.open, innermost.open + 1);
@@ -364,15 +368,17 @@ impl<'src> Parser<'src> {
                 Some(Value::String(sym))
             }
             Token::UnterminatedString => {
-                let shown: String = text.chars().take(24).collect();
+                self.swallowed_to_end = true;
                 self.error(
                     Diagnostic::new(
                         ErrorCode::UnterminatedString,
                         "unterminated string literal",
                         Span::new(span.start, span.start + 1),
-                        format!("this string `{shown}`... has no closing `\"`"),
+                        "this string has no closing `\"`",
                     )
-                    .with_hint("add a `\"`; AIR strings cannot contain a double quote"),
+                    .with_hint(
+                        "the string runs to the end of the input; add the missing `\"` (AIR strings cannot contain a double quote)",
+                    ),
                 );
                 None
             }
@@ -389,8 +395,8 @@ impl<'src> Parser<'src> {
                             "keyword used as a value",
                         )
                         .with_hint(format!(
-                            "instructions are written in parentheses: `({} ...)`",
-                            keyword.as_str()
+                            "instructions are written in parentheses: {}",
+                            usage(keyword)
                         )),
                     );
                     return None;
@@ -415,7 +421,9 @@ impl<'src> Parser<'src> {
         let mut broken = false;
         loop {
             let Some((token, span)) = self.peek() else {
-                self.unclosed_bracket(open);
+                if !self.swallowed_to_end {
+                    self.unclosed_bracket(open);
+                }
                 return Item::Bad(open);
             };
             match token {
@@ -502,6 +510,9 @@ impl<'src> Parser<'src> {
         let mut broken = false;
         loop {
             let Some((token, span)) = self.next_token() else {
+                if self.swallowed_to_end {
+                    return Item::Bad(open);
+                }
                 self.error(
                     Diagnostic::new(
                         ErrorCode::UnclosedParen,
@@ -655,7 +666,7 @@ impl<'src> Parser<'src> {
                 );
                 let end = self.skip_balanced();
                 let span = Span::new(open.start, end.unwrap_or(self.source.len() as u32));
-                if end.is_none() {
+                if end.is_none() && !self.swallowed_to_end {
                     self.error(Diagnostic::new(
                         ErrorCode::UnclosedParen,
                         "unclosed `(`",
@@ -1073,7 +1084,7 @@ impl<'src> Parser<'src> {
             }
             Item::Group { span, len, .. } => Err(Diagnostic::new(
                 ErrorCode::WrongArgument,
-                format!("expected `(service function)`, found {len} values in parentheses"),
+                format!("expected `(service function)`, found {}", plural_values(len)),
                 span,
                 "expected exactly two values",
             )
@@ -1138,7 +1149,7 @@ impl<'src> Parser<'src> {
         if len != 2 {
             return Err(Diagnostic::new(
                 ErrorCode::WrongArgument,
-                format!("expected `(key value)`, found {len} values in parentheses"),
+                format!("expected `(key value)`, found {}", plural_values(len)),
                 span,
                 "expected exactly two values",
             )
@@ -1228,6 +1239,13 @@ struct Args {
     next: usize,
     close: Span,
     span: Span,
+}
+
+fn plural_values(n: u32) -> String {
+    match n {
+        1 => "1 value in parentheses".to_string(),
+        n => format!("{n} values in parentheses"),
+    }
 }
 
 fn nested_array(span: Span) -> Diagnostic {

@@ -1,0 +1,31 @@
+//! Any bytes as AIR source: parsing, validation, rendering and printing never panic, and a
+//! valid script survives `print` unchanged: `parse(print(s)) == s`, and printing is idempotent.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(source) = std::str::from_utf8(data) else {
+        return;
+    };
+    let parsed = air::check(source);
+    for diagnostic in parsed.diagnostics.iter().take(3) {
+        let _ = diagnostic.render("fuzz.air", source, false);
+    }
+    let syntax_ok = parsed
+        .diagnostics
+        .iter()
+        .all(|d| d.code.as_str().starts_with("E1"));
+    if !syntax_ok {
+        return;
+    }
+    let printed = air::print(&parsed.script);
+    let reparsed = air::check(&printed);
+    assert_eq!(
+        parsed.diagnostics.len(),
+        reparsed.diagnostics.len(),
+        "printing changed the diagnostics:\n{printed}"
+    );
+    assert!(parsed.script == reparsed.script, "round trip changed the tree:\n{printed}");
+    assert_eq!(printed, air::print(&reparsed.script), "printing is not idempotent");
+});
