@@ -208,6 +208,12 @@ fn memory_child(spec: &str) {
             std::hint::black_box(&parsed);
             ok
         }
+        "air-parse" => {
+            let parsed = air::parse(&source);
+            let ok = parsed.diagnostics.is_empty();
+            std::hint::black_box(&parsed);
+            ok
+        }
         "reference" => {
             let parsed = reference(&source);
             std::hint::black_box(&parsed);
@@ -258,17 +264,30 @@ fn memory_report() {
     println!("Peak memory per parse (air = air::check; reference = air_parser::parse)");
     println!("  heap: requested bytes live at the peak, from a counting global allocator");
     println!("  rss:  growth of the peak resident set (VmHWM) over the RSS before the parse");
+    println!("  (air parse-only: air::parse without validation, heap / rss)");
     println!(
-        "{:<10} {:>12} | {:>12} {:>6} {:>12} {:>6} | {:>12} {:>6} {:>12} {:>6}",
-        "input", "bytes", "air heap", "x", "air rss", "x", "ref heap", "x", "ref rss", "x"
+        "{:<10} {:>12} | {:>12} {:>6} {:>12} {:>6} | {:>12} {:>6} {:>12} {:>6} | {:>6} {:>6}",
+        "input",
+        "bytes",
+        "air heap",
+        "x",
+        "air rss",
+        "x",
+        "ref heap",
+        "x",
+        "ref rss",
+        "x",
+        "parse",
+        "only"
     );
     for name in names {
         let size = make_input(name).len() as u64;
         let ours = measure("air", name);
+        let parse_only = measure("air-parse", name);
         let theirs = measure("reference", name);
         let ratio = |v: u64| v as f64 / size as f64;
         println!(
-            "{:<10} {:>12} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>12} {:>6.2} {:>12} {:>6.2}",
+            "{:<10} {:>12} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>6.2} {:>6.2}",
             name,
             size,
             ours.heap,
@@ -278,7 +297,9 @@ fn memory_report() {
             theirs.heap,
             ratio(theirs.heap),
             theirs.rss_growth,
-            ratio(theirs.rss_growth)
+            ratio(theirs.rss_growth),
+            ratio(parse_only.heap),
+            ratio(parse_only.rss_growth)
         );
     }
 }

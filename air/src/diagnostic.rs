@@ -43,8 +43,6 @@ macro_rules! error_codes {
 error_codes! {
     UnterminatedString = "E001", "unterminated string literal",
         "A string literal starts with `\"` and ends at the next `\"`. AIR strings have no escape sequences, so a string cannot contain a double quote.";
-    UnexpectedCharacter = "E002", "unexpected character",
-        "The lexer found a character that cannot start a token.";
     UnclosedParen = "E003", "unclosed parenthesis",
         "Every `(` needs a matching `)`. The diagnostic points at the `(` that is never closed.";
     UnmatchedCloser = "E004", "unmatched closing bracket",

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// Codes whose example may be a ```` ```text ```` description instead of an ```` ```air-error ````
 /// block, because the input cannot be written in a Markdown block (too large, not UTF-8) or the
 /// error cannot currently be produced from text.
-const DESCRIBED_ONLY: &[&str] = &["E002", "E018", "E019", "E020"];
+const DESCRIBED_ONLY: &[&str] = &["E018", "E019", "E020"];
 
 fn book_src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")

@@ -240,18 +240,9 @@ impl<'src> Parser<'src> {
                         .push_comment(text, Span::new(span.start, span.start + text.len() as u32));
                 }
                 Ok(token) => return Some((token, span)),
-                Err(()) => {
-                    let c = self.lexer.slice().chars().next().unwrap_or('?');
-                    self.error(Diagnostic::new(
-                        ErrorCode::UnexpectedCharacter,
-                        format!("unexpected character {c:?}"),
-                        span,
-                        "not valid here",
-                    ));
-                    if self.stopped {
-                        return None;
-                    }
-                }
+                // Every character starts some token (a stray one starts a word), so the
+                // lexer cannot fail; treat a failure like a word, which is then classified.
+                Err(()) => return Some((Token::Word, span)),
             }
         }
     }
@@ -948,6 +939,20 @@ impl<'src> Parser<'src> {
     }
 
     fn fail(&mut self, args: &mut Args) -> Shape<Instr> {
+        if let Some(Item::Value(index)) = self.item(args) {
+            if let (Value::LastError(Some(_)) | Value::Error(Some(_)), span) =
+                self.values[index as usize]
+            {
+                return Err(Diagnostic::new(
+                    ErrorCode::LensNotAllowed,
+                    "`fail` takes `%last_error%` and `:error:` without a lens",
+                    span,
+                    "a lens here is ambiguous",
+                )
+                .with_hint("write `(fail :error:)` to rethrow the error, or put the part you need into a scalar with `ap` and fail with that")
+                .into());
+            }
+        }
         let first = self.value_arg(args, &FAIL_VALUE)?;
         if let Value::Int(code) = first.0 {
             let message = self.value_arg(args, &FAIL_MESSAGE)?;
@@ -1538,12 +1543,7 @@ const FAIL_VALUE: Slot = Slot {
                 | Value::Int(_)
         )
     },
-    hint: |v| match v {
-        Value::LastError(Some(_)) | Value::Error(Some(_)) => Some(
-            "a lens here is ambiguous; use plain `%last_error%` or `:error:`".into(),
-        ),
-        _ => None,
-    },
+    hint: no_hint,
 };
 
 const FAIL_MESSAGE: Slot = Slot {
