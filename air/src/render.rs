@@ -231,7 +231,11 @@ pub(crate) fn render(
     // ariadne computes the header's line:column within the excerpt, which is off when a long
     // line was cut: put the exact location there.
     let (line, column) = line_col(source_text, primary.start);
-    with_location(&rendered, file_name, &format!("{file_name}:{line}:{column}"))
+    with_location(
+        &rendered,
+        file_name,
+        &format!("{file_name}:{line}:{column}"),
+    )
 }
 
 // Replaces every `[ FILE:L:C ]` header location in ariadne's output with `location`.

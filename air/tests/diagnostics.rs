@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 
 fn files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
@@ -39,7 +41,11 @@ fn error_snapshots() {
     for path in all {
         let source = std::fs::read_to_string(&path).expect("readable test file");
         let actual = render(&path, &source);
-        assert!(!actual.is_empty(), "{} produced no diagnostics", path.display());
+        assert!(
+            !actual.is_empty(),
+            "{} produced no diagnostics",
+            path.display()
+        );
         let expected_path = path.with_extension("txt");
         if update {
             std::fs::write(&expected_path, &actual).expect("writable snapshot");

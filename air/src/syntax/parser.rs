@@ -1089,7 +1089,10 @@ impl<'src> Parser<'src> {
             }
             Item::Group { span, len, .. } => Err(Diagnostic::new(
                 ErrorCode::WrongArgument,
-                format!("expected `(service function)`, found {}", plural_values(len)),
+                format!(
+                    "expected `(service function)`, found {}",
+                    plural_values(len)
+                ),
                 span,
                 "expected exactly two values",
             )
