@@ -177,7 +177,7 @@ fn benches(c: &mut Criterion, full_run: bool) {
 
 // ---------------------------------------------------------------------------------------------
 // Memory: each measurement runs in a fresh child process (this executable, re-executed with
-// `MEM_ENV` set), which prints `peak_heap rss_before hwm_after` in bytes.
+// `MEM_ENV` set), which prints `peak_heap rss_before hwm_after kept_heap` in bytes.
 
 fn proc_status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -201,11 +201,13 @@ fn memory_child(spec: &str) {
     ENABLED.store(true, Relaxed);
     PEAK.store(CURRENT.load(Relaxed), Relaxed);
     let base = CURRENT.load(Relaxed);
+    let mut kept = 0;
     let ok = match parser {
         "air" => {
             let parsed = ours(&source);
             let ok = parsed.diagnostics.is_empty();
             std::hint::black_box(&parsed);
+            kept = CURRENT.load(Relaxed) - base;
             ok
         }
         "air-parse" => {
@@ -225,12 +227,14 @@ fn memory_child(spec: &str) {
     ENABLED.store(false, Relaxed);
     let hwm_after = proc_status_kib("VmHWM:").unwrap_or(0) * 1024;
     assert!(ok, "{parser} rejects {name}");
-    println!("{peak} {rss_before} {hwm_after}");
+    println!("{peak} {rss_before} {hwm_after} {kept}");
 }
 
 struct Mem {
     heap: u64,
     rss_growth: u64,
+    /// Heap still held by the result (measured for `air` only).
+    kept: u64,
 }
 
 fn measure(parser: &str, name: &str) -> Mem {
@@ -252,6 +256,7 @@ fn measure(parser: &str, name: &str) -> Mem {
     Mem {
         heap: nums[0],
         rss_growth: nums[2].saturating_sub(nums[1]),
+        kept: nums[3],
     }
 }
 
@@ -264,9 +269,10 @@ fn memory_report() {
     println!("Peak memory per parse (air = air::check; reference = air_parser::parse)");
     println!("  heap: requested bytes live at the peak, from a counting global allocator");
     println!("  rss:  growth of the peak resident set (VmHWM) over the RSS before the parse");
-    println!("  (air parse-only: air::parse without validation, heap / rss)");
+    println!("  kept: heap the air::check result still holds after the parse (its final size)");
+    println!("  p.heap, p.rss: the same for air::parse alone (no validation)");
     println!(
-        "{:<10} {:>12} | {:>12} {:>6} {:>12} {:>6} | {:>12} {:>6} {:>12} {:>6} | {:>6} {:>6}",
+        "{:<10} {:>12} | {:>12} {:>6} {:>12} {:>6} | {:>12} {:>6} {:>12} {:>6} | {:>8} | {:>8} {:>8}",
         "input",
         "bytes",
         "air heap",
@@ -277,8 +283,9 @@ fn memory_report() {
         "x",
         "ref rss",
         "x",
-        "parse",
-        "only"
+        "kept x",
+        "p.heap x",
+        "p.rss x",
     );
     for name in names {
         let size = make_input(name).len() as u64;
@@ -287,7 +294,7 @@ fn memory_report() {
         let theirs = measure("reference", name);
         let ratio = |v: u64| v as f64 / size as f64;
         println!(
-            "{:<10} {:>12} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>6.2} {:>6.2}",
+            "{:<10} {:>12} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>12} {:>6.2} {:>12} {:>6.2} | {:>8.2} | {:>8.2} {:>8.2}",
             name,
             size,
             ours.heap,
@@ -298,6 +305,7 @@ fn memory_report() {
             ratio(theirs.heap),
             theirs.rss_growth,
             ratio(theirs.rss_growth),
+            ratio(ours.kept),
             ratio(parse_only.heap),
             ratio(parse_only.rss_growth)
         );

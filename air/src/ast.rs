@@ -100,6 +100,13 @@ impl ValueId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Sym(SymbolU32);
 
+impl Sym {
+    /// A dense index, below [`Script::n_strings`]: tables indexed by symbol need no hashing.
+    pub fn index(self) -> usize {
+        self.0.to_usize()
+    }
+}
+
 /// A contiguous run of values, e.g. the arguments of a `call`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ValueRange {
@@ -668,6 +675,12 @@ impl Script {
         self.strings
             .resolve(sym.0)
             .expect("symbol belongs to another script")
+    }
+
+    /// The symbol with dense index `index`, if there is one.
+    pub fn sym_at(&self, index: usize) -> Option<Sym> {
+        let sym = SymbolU32::try_from_usize(index)?;
+        self.strings.resolve(sym).map(|_| Sym(sym))
     }
 
     /// Number of distinct interned strings.

@@ -27,9 +27,9 @@ use crate::diagnostic::{Diagnostic, ErrorCode};
 pub fn validate(script: &Script) -> Vec<Diagnostic> {
     let mut validator = Validator {
         script,
-        defined: HashSet::new(),
+        defined: vec![false; script.n_strings()],
         uses: Vec::new(),
-        definitions: HashMap::new(),
+        definitions: vec![None; script.n_strings()],
         open_folds: Vec::new(),
         tails: Vec::new(),
         pending_after_next: HashMap::new(),
@@ -73,11 +73,12 @@ impl crate::visit::Visitor for Walk<'_, '_> {
 
 struct Validator<'s> {
     script: &'s Script,
-    defined: HashSet<Sym>,
+    // Indexed by `Sym::index`.
+    defined: Vec<bool>,
     // Uses of undefined variables, reported at the end when no parse error was found.
     uses: Vec<(Sym, Span)>,
-    // First definition of every variable, for "defined later" notes.
-    definitions: HashMap<Sym, Span>,
+    // First definition of every variable, for "defined later" notes; indexed by `Sym::index`.
+    definitions: Vec<Option<Span>>,
     open_folds: Vec<OpenFold>,
     tails: Vec<Tail>,
     // Iterator -> the `seq`/`par` whose left branch ends with its `next` but whose right branch
@@ -346,9 +347,9 @@ impl Validator<'_> {
 
     fn define(&mut self, id: ValueId) {
         if let Some(name) = self.script.value(id).variable() {
-            self.defined.insert(name);
+            self.defined[name.index()] = true;
             let span = self.value_span(id);
-            self.definitions.entry(name).or_insert(span);
+            self.definitions[name.index()].get_or_insert(span);
         }
     }
 
@@ -356,7 +357,7 @@ impl Validator<'_> {
         let value = self.script.value(id);
         let span = self.value_span(id);
         if let Some(name) = value.variable() {
-            if !self.defined.contains(&name) {
+            if !self.defined[name.index()] {
                 self.uses.push((name, span));
             }
         }
@@ -369,7 +370,7 @@ impl Validator<'_> {
         if let Some(Lens::Path { accessors, .. }) = lens.map(|l| self.script.lens(l)) {
             for accessor in accessors {
                 if let Accessor::Var(name) = *accessor {
-                    if !self.defined.contains(&name) {
+                    if !self.defined[name.index()] {
                         self.uses.push((name, span));
                     }
                 }
@@ -386,17 +387,21 @@ impl Validator<'_> {
             span,
             "used here",
         );
-        match self.definitions.get(&name) {
-            Some(&defined_at) => {
+        match self.definitions[name.index()] {
+            Some(defined_at) => {
                 diagnostic = diagnostic
                     .with_secondary(defined_at, "defined only later, here")
                     .with_hint("a variable must be defined earlier in the script than its uses");
             }
             None => {
-                let closest = self
+                let defined = self
                     .definitions
-                    .keys()
-                    .map(|&candidate| {
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, span)| span.is_some())
+                    .filter_map(|(index, _)| script.sym_at(index));
+                let closest = defined
+                    .map(|candidate| {
                         (
                             strsim::damerau_levenshtein(text, script.str(candidate)),
                             candidate,
