@@ -695,10 +695,20 @@ impl Script {
         let id_raw = |id: InstrId| id.0.get();
         let (kind, a, b) = match instr {
             Instr::Call(call) => {
-                let mut operands = vec![call.peer, call.service, call.function];
-                operands.extend(call.args.iter());
-                operands.extend(call.output);
-                let first = self.adjacent(&operands);
+                let peer = call.peer.0.get();
+                let n_args = call.args.len() as u32;
+                let in_place = call.service.0.get() == peer + 1
+                    && call.function.0.get() == peer + 2
+                    && (n_args == 0 || call.args.start + 1 == peer + 3)
+                    && call.output.is_none_or(|o| o.0.get() == peer + 3 + n_args);
+                let first = if in_place {
+                    peer
+                } else {
+                    let mut operands = vec![call.peer, call.service, call.function];
+                    operands.extend(call.args.iter());
+                    operands.extend(call.output);
+                    self.adjacent(&operands)
+                };
                 let flag = if call.output.is_some() {
                     OUTPUT_FLAG
                 } else {

@@ -1044,12 +1044,10 @@ impl<'src> Parser<'src> {
     }
 
     fn instr_arg(&mut self, args: &mut Args, which: &str) -> Shape<InstrId> {
-        let what = match which {
-            "first" | "second" => format!("{which} instruction"),
-            _ => format!("{which} instruction"),
-        };
+        // Built only on the error paths: this runs for every child of every instruction.
+        let what = || format!("{which} instruction");
         let Some(item) = self.item(args) else {
-            return Err(self.missing(args, &what));
+            return Err(self.missing(args, &what()));
         };
         args.next += 1;
         match item {
@@ -1060,7 +1058,7 @@ impl<'src> Parser<'src> {
                 let keyword = args.keyword.as_str();
                 Err(Diagnostic::new(
                     ErrorCode::ExpectedInstruction,
-                    format!("`{keyword}` expects its {what} here, found {found}"),
+                    format!("`{keyword}` expects its {} here, found {found}", what()),
                     other.span(&self.values),
                     "expected an instruction `( ... )`",
                 )
