@@ -577,8 +577,35 @@ pub struct Script {
     lenses: Vec<LensDef>,
     accessors: Vec<Accessor>,
     strings: StringInterner<StringBackend<SymbolU32>>,
+    // A front cache for `intern`, on while a parser fills the script.
+    intern_cache: Option<Box<InternCache>>,
     comments: Vec<Comment>,
     root: Option<InstrId>,
+}
+
+// Direct-mapped cache of short strings (up to 16 bytes, packed into the key, so a hit needs
+// no string comparison). Scripts repeat a few names many times; this saves the hash-table
+// probe and comparison for most words.
+#[derive(Clone)]
+struct InternCache {
+    entries: [(u128, u8, Option<Sym>); INTERN_CACHE_SIZE],
+}
+
+const INTERN_CACHE_SIZE: usize = 1024;
+
+impl InternCache {
+    fn key(text: &str) -> Option<(u128, usize)> {
+        let bytes = text.as_bytes();
+        if bytes.len() > 16 {
+            return None;
+        }
+        let mut packed = [0u8; 16];
+        packed[..bytes.len()].copy_from_slice(bytes);
+        let key = u128::from_le_bytes(packed);
+        let mixed = ((key as u64) ^ ((key >> 64) as u64) ^ bytes.len() as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        Some((key, (mixed >> 54) as usize % INTERN_CACHE_SIZE))
+    }
 }
 
 impl Default for Script {
@@ -605,9 +632,19 @@ impl Script {
             lenses: Vec::new(),
             accessors: Vec::new(),
             strings: StringInterner::new(),
+            intern_cache: None,
             comments: Vec::new(),
             root: None,
         }
+    }
+
+    /// Turns the interning front cache on (for bulk building, such as parsing) or off.
+    pub(crate) fn set_intern_cache(&mut self, on: bool) {
+        self.intern_cache = on.then(|| {
+            Box::new(InternCache {
+                entries: [(0, 0, None); INTERN_CACHE_SIZE],
+            })
+        });
     }
 
     /// Reserves room for about `instrs` more instructions and `values` more values.
@@ -662,7 +699,19 @@ impl Script {
 
     /// Interns a string.
     pub fn intern(&mut self, text: &str) -> Sym {
-        Sym(self.strings.get_or_intern(text))
+        let Some(cache) = self.intern_cache.as_deref_mut() else {
+            return Sym(self.strings.get_or_intern(text));
+        };
+        let Some((key, slot)) = InternCache::key(text) else {
+            return Sym(self.strings.get_or_intern(text));
+        };
+        let entry = &mut cache.entries[slot];
+        if let (true, Some(sym)) = (entry.0 == key && entry.1 as usize == text.len(), entry.2) {
+            return sym;
+        }
+        let sym = Sym(self.strings.get_or_intern(text));
+        *entry = (key, text.len() as u8, Some(sym));
+        sym
     }
 
     /// The symbol of `text`, if the script has it.
@@ -1001,6 +1050,22 @@ impl Script {
         ValueRange {
             start,
             len: self.values.kind.len() as u32 - start,
+        }
+    }
+
+    /// Forgets the values pushed after the first `len` (a parser rolling back an attempt).
+    pub(crate) fn truncate_values(&mut self, len: usize) {
+        let values = &mut self.values;
+        values.kind.truncate(len);
+        values.payload.truncate(len);
+        values.start.truncate(len);
+        values.len.truncate(len);
+        while values
+            .long_lens
+            .last()
+            .is_some_and(|&(i, _)| i as usize >= len)
+        {
+            values.long_lens.pop();
         }
     }
 

@@ -35,6 +35,7 @@ pub fn validate(script: &Script) -> Vec<Diagnostic> {
         pending_after_next: HashMap::new(),
         after_next_disabled: false,
         reported_after_next: HashSet::new(),
+        has_stream_folds: false,
         has_errors: false,
         diagnostics: Vec::new(),
     };
@@ -59,16 +60,19 @@ enum Tail {
     Other,
 }
 
-struct Walk<'v, 's>(&'v mut Validator<'s>);
+// The after-`next` rule runs as a second, post-order pass, only on scripts with stream folds.
+struct AfterNext<'v, 's>(&'v mut Validator<'s>);
 
-impl crate::visit::Visitor for Walk<'_, '_> {
-    fn enter(&mut self, _: &Script, id: InstrId) {
-        self.0.enter(id);
-    }
-
+impl crate::visit::Visitor for AfterNext<'_, '_> {
     fn exit(&mut self, _: &Script, id: InstrId) {
         self.0.exit(id);
     }
+}
+
+// A step of the first pass: visit an instruction, or leave the innermost fold's scope.
+enum Step {
+    Enter(InstrId),
+    CloseFold,
 }
 
 struct Validator<'s> {
@@ -76,9 +80,10 @@ struct Validator<'s> {
     // Indexed by `Sym::index`.
     defined: Vec<bool>,
     // Uses of undefined variables, reported at the end when no parse error was found.
-    uses: Vec<(Sym, Span)>,
+    uses: Vec<(Sym, ValueId)>,
     // First definition of every variable, for "defined later" notes; indexed by `Sym::index`.
-    definitions: Vec<Option<Span>>,
+    definitions: Vec<Option<ValueId>>,
+    has_stream_folds: bool,
     open_folds: Vec<OpenFold>,
     tails: Vec<Tail>,
     // Iterator -> the `seq`/`par` whose left branch ends with its `next` but whose right branch
@@ -92,11 +97,30 @@ struct Validator<'s> {
 
 impl Validator<'_> {
     fn run(&mut self) {
-        crate::visit::walk(self.script, &mut Walk(self));
+        let script = self.script;
+        let mut steps = vec![Step::Enter(script.root())];
+        while let Some(step) = steps.pop() {
+            match step {
+                Step::CloseFold => {
+                    self.open_folds.pop();
+                }
+                Step::Enter(id) => {
+                    let instr = script.instr(id);
+                    if matches!(instr, Instr::Fold(_)) {
+                        steps.push(Step::CloseFold);
+                    }
+                    self.enter(id, instr);
+                    steps.extend(instr.children().rev().map(Step::Enter));
+                }
+            }
+        }
+        if self.has_stream_folds {
+            crate::visit::walk(script, &mut AfterNext(self));
+        }
         if !self.has_errors {
             let uses = std::mem::take(&mut self.uses);
-            for (name, span) in uses {
-                self.undefined(name, span);
+            for (name, id) in uses {
+                self.undefined(name, self.value_span(id));
             }
         }
     }
@@ -107,10 +131,9 @@ impl Validator<'_> {
 
     // Instructions in pre-order: uses first, then definitions, so that an instruction's own
     // definitions do not satisfy its uses.
-    fn enter(&mut self, id: InstrId) {
+    fn enter(&mut self, id: InstrId, instr: Instr) {
         let script = self.script;
-        let span = script.instr_span(id);
-        match script.instr(id) {
+        match instr {
             Instr::Call(call) => {
                 for value in [call.peer, call.service, call.function]
                     .into_iter()
@@ -158,6 +181,7 @@ impl Validator<'_> {
                 self.define(variable);
             }
             Instr::Fold(fold) => {
+                self.has_stream_folds |= fold.form != FoldForm::Scalar;
                 self.use_value(fold.iterable);
                 let Some(iterator) = script.value(fold.iterator).variable() else {
                     return;
@@ -182,7 +206,7 @@ impl Validator<'_> {
                 self.define(fold.iterator);
                 self.open_folds.push(OpenFold {
                     iterator,
-                    span,
+                    span: script.instr_span(id),
                     iterator_span,
                     n_next: 0,
                 });
@@ -191,7 +215,7 @@ impl Validator<'_> {
                 let Some(name) = script.value(iterator).variable() else {
                     return;
                 };
-                let next_span = span;
+                let next_span = script.instr_span(id);
                 match self
                     .open_folds
                     .iter_mut()
@@ -295,14 +319,12 @@ impl Validator<'_> {
                 self.tails.pop().unwrap_or(Tail::Other)
             }
             Instr::Fold(fold) => {
-                let fold_scope = self.open_folds.pop();
                 if fold.last.is_some() {
                     self.tails.pop();
                 }
                 let body = self.tails.pop().unwrap_or(Tail::Other);
-                match (fold.form, fold_scope) {
-                    (FoldForm::Stream | FoldForm::StreamMap, Some(scope)) => {
-                        let iterator = scope.iterator;
+                match (fold.form, script.value(fold.iterator).variable()) {
+                    (FoldForm::Stream | FoldForm::StreamMap, Some(iterator)) => {
                         if let Some(&(_, after)) = self.pending_after_next.get(&iterator) {
                             self.after_next(iterator, after, span);
                         }
@@ -348,17 +370,15 @@ impl Validator<'_> {
     fn define(&mut self, id: ValueId) {
         if let Some(name) = self.script.value(id).variable() {
             self.defined[name.index()] = true;
-            let span = self.value_span(id);
-            self.definitions[name.index()].get_or_insert(span);
+            self.definitions[name.index()].get_or_insert(id);
         }
     }
 
     fn use_value(&mut self, id: ValueId) {
         let value = self.script.value(id);
-        let span = self.value_span(id);
         if let Some(name) = value.variable() {
             if !self.defined[name.index()] {
-                self.uses.push((name, span));
+                self.uses.push((name, id));
             }
         }
         // Scalars named inside a lens (`x.$.[i]`) are uses too; lenses of `%last_error%` and
@@ -371,7 +391,7 @@ impl Validator<'_> {
             for accessor in accessors {
                 if let Accessor::Var(name) = *accessor {
                     if !self.defined[name.index()] {
-                        self.uses.push((name, span));
+                        self.uses.push((name, id));
                     }
                 }
             }
@@ -390,7 +410,7 @@ impl Validator<'_> {
         match self.definitions[name.index()] {
             Some(defined_at) => {
                 diagnostic = diagnostic
-                    .with_secondary(defined_at, "defined only later, here")
+                    .with_secondary(self.value_span(defined_at), "defined only later, here")
                     .with_hint("a variable must be defined earlier in the script than its uses");
             }
             None => {

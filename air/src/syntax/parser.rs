@@ -127,6 +127,7 @@ impl<'src> Parser<'src> {
         // Typical AIR has about one instruction per 48 bytes and one value per 12; untouched
         // capacity costs no physical memory, and the arenas are shrunk at the end.
         script.reserve(source.len() / 48, source.len() / 12);
+        script.set_intern_cache(true);
         Parser {
             source,
             lexer: Token::lexer(source),
@@ -219,6 +220,7 @@ impl<'src> Parser<'src> {
             }
         };
         self.script.set_root(root);
+        self.script.set_intern_cache(false);
         self.script.shrink_to_fit();
         Parsed {
             script: self.script,
@@ -600,6 +602,9 @@ impl<'src> Parser<'src> {
         if let Some((keyword, _)) = keyword {
             self.next_token();
             self.close_implicitly_before(open);
+            if self.fast_leaf(keyword, open) {
+                return;
+            }
             self.frames.push(Frame {
                 keyword: Some(keyword),
                 open: open.start,
@@ -668,6 +673,165 @@ impl<'src> Parser<'src> {
                 self.push_item(Item::Bad(span));
             }
         }
+    }
+
+    // ---- the fast path ----
+    //
+    // Most of a script is leaf instructions written correctly. They are read here straight from
+    // the lexer into the script, without frames and items. Anything unexpected (an error, a
+    // comment, a rare form) rolls the attempt back, and the general path reads the instruction
+    // again, with full error reporting. Both paths build the same tree.
+
+    fn fast_leaf(&mut self, keyword: Keyword, open: Span) -> bool {
+        if !matches!(
+            keyword,
+            Keyword::Call
+                | Keyword::Ap
+                | Keyword::Canon
+                | Keyword::Next
+                | Keyword::Null
+                | Keyword::Never
+        ) || self.peeked.is_some()
+        {
+            return false;
+        }
+        let saved = self.lexer.clone();
+        let n_values = self.script.n_values();
+        match self.fast_leaf_body(keyword) {
+            Some((instr, end)) => {
+                let span = Span::new(open.start, end);
+                let id = self.script.push_instr(instr, span);
+                self.push_item(Item::Instr(id, span));
+                true
+            }
+            None => {
+                self.lexer = saved;
+                self.script.truncate_values(n_values);
+                false
+            }
+        }
+    }
+
+    // The next token, or `None` at the end, on a lexer error or on a comment (which the general
+    // path records).
+    fn fast_token(&mut self) -> Option<(Token, Span)> {
+        let token = self.lexer.next()?.ok()?;
+        if token == Token::Comment {
+            return None;
+        }
+        let range = self.lexer.span();
+        Some((token, Span::new(range.start as u32, range.end as u32)))
+    }
+
+    fn fast_expect(&mut self, expected: Token) -> Option<Span> {
+        let (token, span) = self.fast_token()?;
+        (token == expected).then_some(span)
+    }
+
+    fn fast_value(&mut self, slot: &Slot) -> Option<ValueId> {
+        let (token, span) = self.fast_token()?;
+        self.fast_value_from(token, span, slot)
+    }
+
+    fn fast_value_from(&mut self, token: Token, span: Span, slot: &Slot) -> Option<ValueId> {
+        let text = self.text(span);
+        let value = match token {
+            Token::String => Value::String(self.script.intern(&text[1..text.len() - 1])),
+            Token::Word if Keyword::from_word(text).is_none() => {
+                word::parse_value(&mut self.script, text, span.start).ok()?
+            }
+            _ => return None,
+        };
+        (slot.accepts)(value).then(|| self.script.push_value(value, span))
+    }
+
+    // Reads the rest of a leaf instruction after its keyword; returns it with its end offset.
+    fn fast_leaf_body(&mut self, keyword: Keyword) -> Option<(Instr, u32)> {
+        let instr = match keyword {
+            Keyword::Null | Keyword::Never => {
+                let close = self.fast_expect(Token::RParen)?;
+                let instr = if keyword == Keyword::Null {
+                    Instr::Null
+                } else {
+                    Instr::Never
+                };
+                return Some((instr, close.end));
+            }
+            Keyword::Next => Instr::Next(self.fast_value(&ITERATOR)?),
+            Keyword::Ap => {
+                let value = self.fast_value(&AP_VALUE)?;
+                let target = self.fast_value(&AP_TARGET)?;
+                Instr::Ap { value, target }
+            }
+            Keyword::Canon => {
+                let peer = self.fast_value(&PEER)?;
+                let source = self.fast_value(&CANON_SOURCE)?;
+                let stream = matches!(self.script.value(source), Value::Stream(_));
+                let target_slot = if stream {
+                    &CANON_TARGET_STREAM
+                } else {
+                    &CANON_TARGET_MAP
+                };
+                let target = self.fast_value(target_slot)?;
+                let form = match (stream, self.script.value(target)) {
+                    (true, _) => CanonForm::Stream,
+                    (false, Value::Scalar(..)) => CanonForm::StreamMapToScalar,
+                    (false, _) => CanonForm::StreamMap,
+                };
+                Instr::Canon(Canon {
+                    form,
+                    peer,
+                    source,
+                    target,
+                })
+            }
+            Keyword::Call => {
+                let peer = self.fast_value(&PEER)?;
+                self.fast_expect(Token::LParen)?;
+                let service = self.fast_value(&SERVICE)?;
+                let function = self.fast_value(&FUNCTION)?;
+                self.fast_expect(Token::RParen)?;
+                self.fast_expect(Token::LBracket)?;
+                let mut n_args = 0;
+                loop {
+                    let (token, span) = self.fast_token()?;
+                    match token {
+                        Token::RBracket => break,
+                        Token::LBracket => {
+                            let close = self.fast_expect(Token::RBracket)?;
+                            let span = Span::new(span.start, close.end);
+                            self.script.push_value(Value::EmptyArray, span);
+                        }
+                        _ => {
+                            self.fast_value_from(token, span, &ARGUMENT)?;
+                        }
+                    }
+                    n_args += 1;
+                }
+                let args = self.script.last_values(n_args);
+                let (token, span) = self.fast_token()?;
+                let (output, end) = match token {
+                    Token::RParen => (None, span.end),
+                    _ => {
+                        let output = self.fast_value_from(token, span, &CALL_OUTPUT)?;
+                        (Some(output), self.fast_expect(Token::RParen)?.end)
+                    }
+                };
+                return Some((
+                    Instr::Call(Call {
+                        peer,
+                        service,
+                        function,
+                        args,
+                        output,
+                    }),
+                    end,
+                ));
+            }
+            _ => return None,
+        };
+        let close = self.fast_expect(Token::RParen)?;
+        Some((instr, close.end))
     }
 
     // Whether the innermost frame takes a non-instruction `( ... )` at its next position.

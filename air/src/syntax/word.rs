@@ -43,22 +43,22 @@ pub const KEYWORDS: [(&str, Keyword); 14] = [
 impl Keyword {
     /// The keyword of a word, if it is one.
     pub fn from_word(word: &str) -> Option<Keyword> {
-        // Keywords are short; this match compiles to length and byte comparisons.
-        Some(match word {
-            "call" => Keyword::Call,
-            "canon" => Keyword::Canon,
-            "ap" => Keyword::Ap,
-            "seq" => Keyword::Seq,
-            "par" => Keyword::Par,
-            "xor" => Keyword::Xor,
-            "new" => Keyword::New,
-            "fold" => Keyword::Fold,
-            "next" => Keyword::Next,
-            "match" => Keyword::Match,
-            "mismatch" => Keyword::Mismatch,
-            "fail" => Keyword::Fail,
-            "never" => Keyword::Never,
-            "null" => Keyword::Null,
+        // Byte patterns compile to inline comparisons; this runs for every word.
+        Some(match word.as_bytes() {
+            b"call" => Keyword::Call,
+            b"canon" => Keyword::Canon,
+            b"ap" => Keyword::Ap,
+            b"seq" => Keyword::Seq,
+            b"par" => Keyword::Par,
+            b"xor" => Keyword::Xor,
+            b"new" => Keyword::New,
+            b"fold" => Keyword::Fold,
+            b"next" => Keyword::Next,
+            b"match" => Keyword::Match,
+            b"mismatch" => Keyword::Mismatch,
+            b"fail" => Keyword::Fail,
+            b"never" => Keyword::Never,
+            b"null" => Keyword::Null,
             _ => return None,
         })
     }
@@ -92,6 +92,9 @@ fn is_name_char(c: char) -> bool {
 
 /// Classifies a word that is not a keyword into a value, interning names into `script`.
 pub fn parse_value(script: &mut Script, word: &str, start: u32) -> Result<Value, Diagnostic> {
+    if let Some(value) = plain_variable(script, word) {
+        return Ok(value);
+    }
     let span = Span::new(start, start + word.len() as u32);
     match word {
         "%init_peer_id%" => return Ok(Value::InitPeerId),
@@ -117,6 +120,39 @@ pub fn parse_value(script: &mut Script, word: &str, start: u32) -> Result<Value,
         return Ok(number);
     }
     parse_variable(script, word, start)
+}
+
+// The common case, decided in one pass over the bytes: an ASCII name that cannot be read as a
+// number or a literal, with no lens and an optional `$` or `#` sigil. Everything else takes the
+// general path, which gives the same result for these words.
+fn plain_variable(script: &mut Script, word: &str) -> Option<Value> {
+    let bytes = word.as_bytes();
+    let sigil_len = match bytes {
+        [b'#', b'$' | b'%', ..] => 2,
+        [b'$' | b'#', ..] => 1,
+        _ => 0,
+    };
+    let body = &bytes[sigil_len..];
+    let starts_like_a_name = match body {
+        [first, ..] if first.is_ascii_alphabetic() || *first == b'_' => true,
+        [b'-', second, ..] => second.is_ascii_alphabetic() || *second == b'_' || *second == b'-',
+        _ => false,
+    };
+    if !starts_like_a_name
+        || !body
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || (sigil_len == 0 && matches!(bytes, b"true" | b"false"))
+    {
+        return None;
+    }
+    let name = script.intern(word);
+    Some(match bytes {
+        [b'#', b'%', ..] => Value::CanonMap(name, None),
+        [b'#', ..] => Value::Canon(name, None),
+        [b'$', ..] => Value::Stream(name),
+        _ => Value::Scalar(name, None),
+    })
 }
 
 // The reference's number rule: an optional sign, digits, and at most one dot followed by digits.
