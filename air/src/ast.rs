@@ -471,9 +471,9 @@ pub struct Comment {
     pub span: Span,
 }
 
-// Storage. Instructions and values are kept column-wise (struct of arrays), with operand
-// values of one instruction stored next to each other, so that an instruction takes 17 bytes
-// and a value 10 bytes. `Script::push_instr` copies operands that are not adjacent.
+// Storage. Instructions and values are packed rows, with operand values of one instruction
+// stored next to each other, so that an instruction takes 17 bytes and a value 10 bytes.
+// `Script::push_instr` copies operands that are not adjacent.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -547,21 +547,30 @@ enum ValueKind {
 // A value span length that does not fit in a byte is stored in `Values::long_lens`.
 const LONG_LEN: u8 = u8::MAX;
 
-#[derive(Clone, Default)]
-struct Instrs {
-    kind: Vec<InstrKind>,
-    a: Vec<u32>,
-    b: Vec<u32>,
-    span: Vec<Span>,
+// One instruction: 17 bytes, unaligned.
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
+struct InstrRow {
+    kind: InstrKind,
+    a: u32,
+    b: u32,
+    span: Span,
+}
+
+// One value: 10 bytes, unaligned. `payload` is a symbol, a lens id, an index into `numbers` or
+// `lensed`, or a boolean, by kind.
+#[derive(Clone, Copy)]
+#[repr(C, packed)]
+struct ValueRow {
+    kind: ValueKind,
+    len: u8,
+    payload: u32,
+    start: u32,
 }
 
 #[derive(Clone, Default)]
 struct Values {
-    kind: Vec<ValueKind>,
-    // A symbol, a lens id, an index into `numbers` or `lensed`, or a boolean, by kind.
-    payload: Vec<u32>,
-    start: Vec<u32>,
-    len: Vec<u8>,
+    rows: Vec<ValueRow>,
     // (value index, span length) for lengths of `LONG_LEN` or more, sorted by index.
     long_lens: Vec<(u32, u32)>,
 }
@@ -569,7 +578,7 @@ struct Values {
 /// A parsed or constructed AIR script. See the [module documentation](self).
 #[derive(Clone)]
 pub struct Script {
-    instrs: Instrs,
+    instrs: Vec<InstrRow>,
     values: Values,
     fold_tails: Vec<(InstrId, InstrId)>,
     numbers: Vec<u64>,
@@ -588,7 +597,7 @@ pub struct Script {
 // probe and comparison for most words.
 #[derive(Clone)]
 struct InternCache {
-    entries: [(u128, u8, Option<Sym>); INTERN_CACHE_SIZE],
+    entries: Box<[(u128, u8, Option<Sym>); INTERN_CACHE_SIZE]>,
 }
 
 const INTERN_CACHE_SIZE: usize = 1024;
@@ -623,57 +632,50 @@ impl std::fmt::Debug for Script {
 impl Script {
     /// An empty script to build with the `push_*` methods; finish with [`Script::set_root`].
     pub fn new() -> Self {
-        Script {
-            instrs: Instrs::default(),
+        Script::with_capacity(0, 0, 0)
+    }
+
+    /// An empty script with room for about `instrs` instructions, `values` values and `strings`
+    /// distinct strings.
+    pub fn with_capacity(instrs: usize, values: usize, strings: usize) -> Self {
+        let mut script = Script {
+            instrs: Vec::new(),
             values: Values::default(),
             fold_tails: Vec::new(),
             numbers: Vec::new(),
             lensed: Vec::new(),
             lenses: Vec::new(),
             accessors: Vec::new(),
-            strings: StringInterner::new(),
+            strings: StringInterner::with_capacity(strings),
             intern_cache: None,
             comments: Vec::new(),
             root: None,
-        }
+        };
+        script.reserve(instrs, values);
+        script
     }
 
     /// Turns the interning front cache on (for bulk building, such as parsing) or off.
     pub(crate) fn set_intern_cache(&mut self, on: bool) {
         self.intern_cache = on.then(|| {
+            let entries = vec![(0, 0, None); INTERN_CACHE_SIZE];
             Box::new(InternCache {
-                entries: [(0, 0, None); INTERN_CACHE_SIZE],
+                entries: entries.try_into().expect("the cache size"),
             })
         });
     }
 
     /// Reserves room for about `instrs` more instructions and `values` more values.
     pub fn reserve(&mut self, instrs: usize, values: usize) {
-        let i = &mut self.instrs;
-        i.kind.reserve(instrs);
-        i.a.reserve(instrs);
-        i.b.reserve(instrs);
-        i.span.reserve(instrs);
-        let v = &mut self.values;
-        v.kind.reserve(values);
-        v.payload.reserve(values);
-        v.start.reserve(values);
-        v.len.reserve(values);
+        self.instrs.reserve(instrs);
+        self.values.rows.reserve(values);
     }
 
     /// Releases unused capacity.
     pub fn shrink_to_fit(&mut self) {
-        let i = &mut self.instrs;
-        i.kind.shrink_to_fit();
-        i.a.shrink_to_fit();
-        i.b.shrink_to_fit();
-        i.span.shrink_to_fit();
-        let v = &mut self.values;
-        v.kind.shrink_to_fit();
-        v.payload.shrink_to_fit();
-        v.start.shrink_to_fit();
-        v.len.shrink_to_fit();
-        v.long_lens.shrink_to_fit();
+        self.instrs.shrink_to_fit();
+        self.values.rows.shrink_to_fit();
+        self.values.long_lens.shrink_to_fit();
         self.fold_tails.shrink_to_fit();
         self.numbers.shrink_to_fit();
         self.lensed.shrink_to_fit();
@@ -818,11 +820,8 @@ impl Script {
             Instr::Null => (K::Null, 0, 0),
             Instr::Error => (K::Error, 0, 0),
         };
-        let id = InstrId::from_index(self.instrs.kind.len());
-        self.instrs.kind.push(kind);
-        self.instrs.a.push(a);
-        self.instrs.b.push(b);
-        self.instrs.span.push(span);
+        let id = InstrId::from_index(self.instrs.len());
+        self.instrs.push(InstrRow { kind, a, b, span });
         id
     }
 
@@ -849,8 +848,8 @@ impl Script {
     pub fn instr(&self, id: InstrId) -> Instr {
         use InstrKind as K;
         let index = id.index();
-        let a = self.instrs.a[index];
-        let b = self.instrs.b[index];
+        let row = self.instrs[index];
+        let (a, b) = (row.a, row.b);
         let value = |offset: u32| ValueId(NonZeroU32::new(a + offset).expect("value id"));
         let instr_id = |raw: u32| InstrId(NonZeroU32::new(raw).expect("instruction id"));
         let fold = |form: FoldForm, with_last: bool| {
@@ -876,7 +875,7 @@ impl Script {
                 target: value(2),
             })
         };
-        match self.instrs.kind[index] {
+        match row.kind {
             K::Call => {
                 let n_args = b & !OUTPUT_FLAG;
                 Instr::Call(Call {
@@ -939,12 +938,12 @@ impl Script {
 
     /// The span of instruction `id`.
     pub fn instr_span(&self, id: InstrId) -> Span {
-        self.instrs.span[id.index()]
+        self.instrs[id.index()].span
     }
 
     /// Number of instructions in the arena (including any unreachable ones).
     pub fn n_instrs(&self) -> usize {
-        self.instrs.kind.len()
+        self.instrs.len()
     }
 
     /// Adds a lens path. `accessors` must not be empty.
@@ -1016,18 +1015,21 @@ impl Script {
             Value::CanonMap(name, Some(lens)) => (K::CanonMapLens, self.push_lensed(name, lens)),
         };
         let values = &mut self.values;
-        let index = values.kind.len();
+        let index = values.rows.len();
         let id = ValueId::from_index(index);
-        values.kind.push(kind);
-        values.payload.push(payload);
-        values.start.push(span.start);
         let len = span.len();
-        if len < u32::from(LONG_LEN) {
-            values.len.push(len as u8);
+        let short_len = if len < u32::from(LONG_LEN) {
+            len as u8
         } else {
-            values.len.push(LONG_LEN);
             values.long_lens.push((index as u32, len));
-        }
+            LONG_LEN
+        };
+        values.rows.push(ValueRow {
+            kind,
+            len: short_len,
+            payload,
+            start: span.start,
+        });
         id
     }
 
@@ -1043,23 +1045,20 @@ impl Script {
 
     /// Adds several values one after another and returns them as a range.
     pub fn push_values(&mut self, values: impl IntoIterator<Item = (Value, Span)>) -> ValueRange {
-        let start = self.values.kind.len() as u32;
+        let start = self.values.rows.len() as u32;
         for (value, span) in values {
             self.push_value(value, span);
         }
         ValueRange {
             start,
-            len: self.values.kind.len() as u32 - start,
+            len: self.values.rows.len() as u32 - start,
         }
     }
 
     /// Forgets the values pushed after the first `len` (a parser rolling back an attempt).
     pub(crate) fn truncate_values(&mut self, len: usize) {
         let values = &mut self.values;
-        values.kind.truncate(len);
-        values.payload.truncate(len);
-        values.start.truncate(len);
-        values.len.truncate(len);
+        values.rows.truncate(len);
         while values
             .long_lens
             .last()
@@ -1072,7 +1071,7 @@ impl Script {
     /// The range of the last `len` values pushed.
     pub(crate) fn last_values(&self, len: usize) -> ValueRange {
         ValueRange {
-            start: (self.values.kind.len() - len) as u32,
+            start: (self.values.rows.len() - len) as u32,
             len: len as u32,
         }
     }
@@ -1081,11 +1080,12 @@ impl Script {
     pub fn value(&self, id: ValueId) -> Value {
         use ValueKind as K;
         let index = id.index();
-        let payload = self.values.payload[index];
+        let row = self.values.rows[index];
+        let payload = row.payload;
         let sym = || Sym(SymbolU32::try_from_usize(payload as usize).expect("valid symbol"));
         let lens = || LensId(NonZeroU32::new(payload).expect("valid lens id"));
         let lensed = || self.lensed[payload as usize];
-        match self.values.kind[index] {
+        match row.kind {
             K::InitPeerId => Value::InitPeerId,
             K::Timestamp => Value::Timestamp,
             K::Ttl => Value::Ttl,
@@ -1122,8 +1122,9 @@ impl Script {
     pub fn value_span(&self, id: ValueId) -> Span {
         let index = id.index();
         let values = &self.values;
-        let start = values.start[index];
-        let len = match values.len[index] {
+        let row = values.rows[index];
+        let start = row.start;
+        let len = match row.len {
             LONG_LEN => {
                 let at = values
                     .long_lens
@@ -1138,7 +1139,7 @@ impl Script {
 
     /// Number of values in the arena.
     pub fn n_values(&self) -> usize {
-        self.values.kind.len()
+        self.values.rows.len()
     }
 
     /// Records a comment.
@@ -1158,8 +1159,8 @@ impl Script {
         use std::mem::size_of;
         let n_instrs = self.n_instrs();
         let n_values = self.n_values();
-        n_instrs * (1 + 4 + 4 + size_of::<Span>())
-            + n_values * (1 + 4 + 4 + 1)
+        n_instrs * size_of::<InstrRow>()
+            + n_values * size_of::<ValueRow>()
             + self.values.long_lens.len() * 8
             + self.fold_tails.len() * 8
             + self.numbers.len() * 8
@@ -1201,8 +1202,8 @@ mod tests {
 
     #[test]
     fn compact_layout() {
-        assert_eq!(std::mem::size_of::<InstrKind>(), 1);
-        assert_eq!(std::mem::size_of::<ValueKind>(), 1);
+        assert_eq!(std::mem::size_of::<InstrRow>(), 17);
+        assert_eq!(std::mem::size_of::<ValueRow>(), 10);
         assert_eq!(std::mem::size_of::<Option<InstrId>>(), 4);
     }
 

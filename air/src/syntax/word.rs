@@ -83,6 +83,11 @@ pub fn suggest_keyword(word: &str) -> Option<&'static str> {
         .map(|(_, k)| k)
 }
 
+// Errors are boxed: values are returned on the hot path, diagnostics rarely.
+fn err<T>(diagnostic: Diagnostic) -> Result<T, Box<Diagnostic>> {
+    Err(Box::new(diagnostic))
+}
+
 /// Longest float literal, in characters (the reference's rule, for determinism across peers).
 pub const MAX_FLOAT_LEN: usize = 11;
 
@@ -91,7 +96,7 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Classifies a word that is not a keyword into a value, interning names into `script`.
-pub fn parse_value(script: &mut Script, word: &str, start: u32) -> Result<Value, Diagnostic> {
+pub fn parse_value(script: &mut Script, word: &str, start: u32) -> Result<Value, Box<Diagnostic>> {
     if let Some(value) = plain_variable(script, word) {
         return Ok(value);
     }
@@ -157,7 +162,7 @@ fn plain_variable(script: &mut Script, word: &str) -> Option<Value> {
 
 // The reference's number rule: an optional sign, digits, and at most one dot followed by digits.
 // A word that has a non-digit before any dot is a name instead (`-relay-`, `1st`).
-fn parse_number(word: &str, span: Span) -> Result<Option<Value>, Diagnostic> {
+fn parse_number(word: &str, span: Span) -> Result<Option<Value>, Box<Diagnostic>> {
     let body = word.strip_prefix(['-', '+']).unwrap_or(word);
     let mut digits_before_dot = 0;
     let mut dot = None;
@@ -171,7 +176,7 @@ fn parse_number(word: &str, span: Span) -> Result<Option<Value>, Diagnostic> {
             ('.', None) => {
                 if digits_before_dot == 0 {
                     if offset == 0 && word.len() == body.len() {
-                        return Err(Diagnostic::new(
+                        return err(Diagnostic::new(
                             ErrorCode::InvalidNumber,
                             format!("`{word}` starts with a dot"),
                             span,
@@ -180,12 +185,12 @@ fn parse_number(word: &str, span: Span) -> Result<Option<Value>, Diagnostic> {
                         .with_hint(format!("write `0{word}` for a number")));
                     }
                     // A sign followed by a dot, such as `-.5`.
-                    return Err(invalid_number(word, span));
+                    return err(invalid_number(word, span));
                 }
                 dot = Some(offset);
             }
             (_, Some(_)) => {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     ErrorCode::InvalidNumber,
                     format!("invalid number `{word}`"),
                     span,
@@ -198,17 +203,17 @@ fn parse_number(word: &str, span: Span) -> Result<Option<Value>, Diagnostic> {
     match dot {
         None => match word.parse::<i64>() {
             Ok(n) => Ok(Some(Value::Int(n))),
-            Err(_) if digits_before_dot > 0 => Err(Diagnostic::new(
+            Err(_) if digits_before_dot > 0 => err(Diagnostic::new(
                 ErrorCode::InvalidNumber,
                 format!("integer `{word}` does not fit in 64 bits"),
                 span,
                 "out of range for i64",
             )),
-            Err(_) => Err(invalid_number(word, span)),
+            Err(_) => err(invalid_number(word, span)),
         },
         Some(_) => {
             if word.chars().count() > MAX_FLOAT_LEN {
-                return Err(Diagnostic::new(
+                return err(Diagnostic::new(
                     ErrorCode::FloatTooLong,
                     format!(
                         "float literal `{word}` is {} characters long; the limit is {MAX_FLOAT_LEN}",
@@ -221,7 +226,7 @@ fn parse_number(word: &str, span: Span) -> Result<Option<Value>, Diagnostic> {
             }
             word.parse::<f64>()
                 .map(|f| Some(Value::Float(f)))
-                .map_err(|_| invalid_number(word, span))
+                .map_err(|_| Box::new(invalid_number(word, span)))
         }
     }
 }
@@ -244,7 +249,7 @@ enum Sigil {
     CanonMap,
 }
 
-fn parse_variable(script: &mut Script, word: &str, start: u32) -> Result<Value, Diagnostic> {
+fn parse_variable(script: &mut Script, word: &str, start: u32) -> Result<Value, Box<Diagnostic>> {
     let (sigil, sigil_len) = if word.starts_with("#$") {
         (Sigil::Canon, 2)
     } else if word.starts_with("#%") {
@@ -264,7 +269,7 @@ fn parse_variable(script: &mut Script, word: &str, start: u32) -> Result<Value, 
     let span = Span::new(start, start + word.len() as u32);
     if bare.is_empty() {
         let sigil_text = &word[..sigil_len];
-        return Err(Diagnostic::new(
+        return err(Diagnostic::new(
             ErrorCode::InvalidName,
             format!("`{sigil_text}` must be followed by a name"),
             Span::new(start, start + name_end as u32),
@@ -286,7 +291,7 @@ fn parse_variable(script: &mut Script, word: &str, start: u32) -> Result<Value, 
             ),
             _ => diagnostic.with_hint("names consist of letters, digits, `_` and `-`"),
         };
-        return Err(diagnostic);
+        return err(diagnostic);
     }
     let sym = script.intern(name);
     let lens = if name_end < word.len() {
@@ -302,7 +307,7 @@ fn parse_variable(script: &mut Script, word: &str, start: u32) -> Result<Value, 
             } else {
                 "(canon peer %m #%m)"
             };
-            return Err(Diagnostic::new(
+            return err(Diagnostic::new(
                 ErrorCode::LensNotAllowed,
                 format!("{what} cannot take a lens"),
                 Span::new(lens_start, span.end),
@@ -330,13 +335,13 @@ fn parse_lens(
     script: &mut Script,
     text: &str,
     start: u32,
-) -> Result<crate::ast::LensId, Diagnostic> {
+) -> Result<crate::ast::LensId, Box<Diagnostic>> {
     let whole = Span::new(start, start + text.len() as u32);
     if text == ".length" {
         return Ok(script.push_lens_length());
     }
     let Some(mut rest) = text.strip_prefix(".$") else {
-        return Err(Diagnostic::new(
+        return err(Diagnostic::new(
             ErrorCode::InvalidLens,
             format!("invalid lens `{text}`"),
             whole,
@@ -367,11 +372,11 @@ fn parse_lens(
         let part_offset = offset + usize::from(dotted);
         if let Some(inner) = part.strip_prefix('[') {
             let Some(close) = inner.find(']') else {
-                return Err(error(part_offset, part.len(), "`[` is never closed"));
+                return err(error(part_offset, part.len(), "`[` is never closed"));
             };
             let key = &inner[..close];
             let accessor = if key.is_empty() {
-                return Err(error(
+                return err(error(
                     part_offset,
                     2,
                     "expected an index or a scalar name in `[]`",
@@ -380,7 +385,7 @@ fn parse_lens(
                 match key.parse::<u32>() {
                     Ok(index) => Accessor::Index(index),
                     Err(_) => {
-                        return Err(error(
+                        return err(error(
                             part_offset + 1,
                             key.len(),
                             "index out of range for u32",
@@ -390,7 +395,7 @@ fn parse_lens(
             } else if is_field_name(key) {
                 Accessor::Var(script.intern(key))
             } else {
-                return Err(error(
+                return err(error(
                     part_offset + 1,
                     key.len(),
                     "expected an index or a scalar name",
@@ -413,7 +418,7 @@ fn parse_lens(
                 } else {
                     "expected a field name, `[index]` or `[scalar]`"
                 };
-                return Err(error(part_offset, bad_len, label));
+                return err(error(part_offset, bad_len, label));
             }
             accessors.push(Accessor::Field(script.intern(field)));
             rest = &rest[1 + len..];
@@ -425,11 +430,11 @@ fn parse_lens(
             } else {
                 "expected `.field`, `.[index]` or `.[scalar]`"
             };
-            return Err(error(offset, bad_len, label));
+            return err(error(offset, bad_len, label));
         }
     }
     if accessors.is_empty() {
-        return Err(error(0, text.len(), "`.$` must be followed by an accessor")
+        return err(error(0, text.len(), "`.$` must be followed by an accessor")
             .with_hint("e.g. `.$.field` or `.$.[0]`"));
     }
     Ok(script.push_lens_path(&accessors, flatten))
