@@ -941,6 +941,17 @@ impl Script {
         self.instrs[id.index()].span
     }
 
+    /// Whether the arena holds a fold over a stream or a stream map.
+    pub fn has_stream_folds(&self) -> bool {
+        use InstrKind as K;
+        self.instrs.iter().any(|row| {
+            matches!(
+                row.kind,
+                K::FoldStream | K::FoldStreamMap | K::FoldStreamLast | K::FoldStreamMapLast
+            )
+        })
+    }
+
     /// Number of instructions in the arena (including any unreachable ones).
     pub fn n_instrs(&self) -> usize {
         self.instrs.len()

@@ -35,7 +35,7 @@ pub fn validate(script: &Script) -> Vec<Diagnostic> {
         pending_after_next: HashMap::new(),
         after_next_disabled: false,
         reported_after_next: HashSet::new(),
-        has_stream_folds: false,
+        track_tails: script.has_stream_folds(),
         has_errors: false,
         diagnostics: Vec::new(),
     };
@@ -60,19 +60,10 @@ enum Tail {
     Other,
 }
 
-// The after-`next` rule runs as a second, post-order pass, only on scripts with stream folds.
-struct AfterNext<'v, 's>(&'v mut Validator<'s>);
-
-impl crate::visit::Visitor for AfterNext<'_, '_> {
-    fn exit(&mut self, _: &Script, id: InstrId) {
-        self.0.exit(id);
-    }
-}
-
-// A step of the first pass: visit an instruction, or leave the innermost fold's scope.
+// A step of the traversal: enter an instruction, or leave a compound one after its children.
 enum Step {
     Enter(InstrId),
-    CloseFold,
+    Exit(InstrId),
 }
 
 struct Validator<'s> {
@@ -83,7 +74,9 @@ struct Validator<'s> {
     uses: Vec<(Sym, ValueId)>,
     // First definition of every variable, for "defined later" notes; indexed by `Sym::index`.
     definitions: Vec<Option<ValueId>>,
-    has_stream_folds: bool,
+    // The after-`next` rule needs a summary of every instruction; it is computed only for
+    // scripts with stream folds, the only ones it can reject.
+    track_tails: bool,
     open_folds: Vec<OpenFold>,
     tails: Vec<Tail>,
     // Iterator -> the `seq`/`par` whose left branch ends with its `next` but whose right branch
@@ -98,24 +91,44 @@ struct Validator<'s> {
 impl Validator<'_> {
     fn run(&mut self) {
         let script = self.script;
-        let mut steps = vec![Step::Enter(script.root())];
+        let mut steps = Vec::with_capacity(64);
+        steps.push(Step::Enter(script.root()));
         while let Some(step) = steps.pop() {
             match step {
-                Step::CloseFold => {
-                    self.open_folds.pop();
-                }
                 Step::Enter(id) => {
                     let instr = script.instr(id);
-                    if matches!(instr, Instr::Fold(_)) {
-                        steps.push(Step::CloseFold);
-                    }
                     self.enter(id, instr);
-                    steps.extend(instr.children().rev().map(Step::Enter));
+                    let mut children = instr.children();
+                    match children.next() {
+                        None => {
+                            if self.track_tails {
+                                let tail = match instr {
+                                    Instr::Next(iterator) => script
+                                        .value(iterator)
+                                        .variable()
+                                        .map_or(Tail::Other, Tail::Next),
+                                    _ => Tail::Other,
+                                };
+                                self.tails.push(tail);
+                            }
+                        }
+                        Some(first) => {
+                            steps.push(Step::Exit(id));
+                            steps.extend(children.rev().map(Step::Enter));
+                            steps.push(Step::Enter(first));
+                        }
+                    }
+                }
+                Step::Exit(id) => {
+                    let instr = script.instr(id);
+                    if matches!(instr, Instr::Fold(_)) {
+                        self.open_folds.pop();
+                    }
+                    if self.track_tails {
+                        self.exit(id, instr);
+                    }
                 }
             }
-        }
-        if self.has_stream_folds {
-            crate::visit::walk(script, &mut AfterNext(self));
         }
         if !self.has_errors {
             let uses = std::mem::take(&mut self.uses);
@@ -181,7 +194,6 @@ impl Validator<'_> {
                 self.define(variable);
             }
             Instr::Fold(fold) => {
-                self.has_stream_folds |= fold.form != FoldForm::Scalar;
                 self.use_value(fold.iterable);
                 let Some(iterator) = script.value(fold.iterator).variable() else {
                     return;
@@ -275,15 +287,11 @@ impl Validator<'_> {
     }
 
     // Instructions in post-order: fold scopes close and the after-`next` summary is built.
-    fn exit(&mut self, id: InstrId) {
+    // A compound instruction after its children: its after-`next` summary.
+    fn exit(&mut self, id: InstrId, instr: Instr) {
         let script = self.script;
         let span = script.instr_span(id);
-        let instr = script.instr(id);
         let tail = match instr {
-            Instr::Next(iterator) => match script.value(iterator).variable() {
-                Some(name) => Tail::Next(name),
-                None => Tail::Other,
-            },
             Instr::Seq(..) | Instr::Par(..) => {
                 let right = self.tails.pop().unwrap_or(Tail::Other);
                 let left = self.tails.pop().unwrap_or(Tail::Other);

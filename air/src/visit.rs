@@ -13,7 +13,8 @@ pub trait Visitor {
 /// Walks the instructions reachable from the root, children in source order, calling
 /// [`Visitor::enter`] before and [`Visitor::exit`] after each instruction's children.
 pub fn walk(script: &Script, visitor: &mut impl Visitor) {
-    let mut stack = vec![(script.root(), false)];
+    let mut stack = Vec::with_capacity(64);
+    stack.push((script.root(), false));
     while let Some((id, children_done)) = stack.pop() {
         if children_done {
             visitor.exit(script, id);

@@ -743,7 +743,8 @@ impl<'src> Parser<'src> {
         let text = self.text(span);
         let value = match token {
             Token::String => Value::String(self.script.intern(&text[1..text.len() - 1])),
-            Token::Word if Keyword::from_word(text).is_none() => {
+            // `parse_value` reads keywords as names; they are errors here.
+            Token::Word if !word::may_be_keyword(text) || Keyword::from_word(text).is_none() => {
                 word::parse_value(&mut self.script, text, span.start).ok()?
             }
             _ => return None,
@@ -868,15 +869,14 @@ impl<'src> Parser<'src> {
                     | Keyword::Null,
                 ) => true,
                 Some(keyword) => {
-                    let n_instrs = self.items[frame.items_base as usize..]
-                        .iter()
-                        .filter(|item| matches!(item, Item::Instr(..)))
-                        .count();
+                    // Whether every argument position is taken: then another instruction
+                    // cannot belong to this frame.
                     let full = match keyword {
-                        Keyword::Seq | Keyword::Par | Keyword::Xor | Keyword::Fold => n_instrs >= 2,
-                        _ => n_instrs >= 1,
+                        Keyword::Seq | Keyword::Par | Keyword::Xor | Keyword::New => n_items >= 2,
+                        Keyword::Match | Keyword::Mismatch => n_items >= 3,
+                        _ => n_items >= 4,
                     };
-                    full && n_items > 0 && self.starts_outdented(open.start, frame.open)
+                    full && self.starts_outdented(open.start, frame.open)
                 }
                 None => false,
             };
@@ -935,9 +935,13 @@ impl<'src> Parser<'src> {
         let frame = self.frames.pop().expect("a frame to close");
         let span = Span::new(frame.open, close.end);
         let items_base = frame.items_base as usize;
-        let built = match frame.keyword {
-            Some(keyword) => self.build(keyword, items_base, span, close),
-            None => Err(Broken::Reported),
+        let built = match (frame.keyword, &self.items[items_base..]) {
+            // The common case, without the general shape checks.
+            (Some(Keyword::Seq), &[Item::Instr(a, _), Item::Instr(b, _)]) => Ok(Instr::Seq(a, b)),
+            (Some(Keyword::Par), &[Item::Instr(a, _), Item::Instr(b, _)]) => Ok(Instr::Par(a, b)),
+            (Some(Keyword::Xor), &[Item::Instr(a, _), Item::Instr(b, _)]) => Ok(Instr::Xor(a, b)),
+            (Some(keyword), _) => self.build(keyword, items_base, span, close),
+            (None, _) => Err(Broken::Reported),
         };
         let id = match built {
             Ok(instr) => self.script.push_instr(instr, span),
