@@ -685,6 +685,23 @@ impl Script {
         self.comments.shrink_to_fit();
     }
 
+    /// Releases unused capacity where it is worth a reallocation (more than 16 KiB).
+    pub(crate) fn shrink_large(&mut self) {
+        fn shrink<T>(vec: &mut Vec<T>) {
+            const WORTH: usize = 16 * 1024;
+            if (vec.capacity() - vec.len()) * std::mem::size_of::<T>() > WORTH {
+                vec.shrink_to_fit();
+            }
+        }
+        shrink(&mut self.instrs);
+        shrink(&mut self.values.rows);
+        shrink(&mut self.numbers);
+        shrink(&mut self.lensed);
+        shrink(&mut self.lenses);
+        shrink(&mut self.accessors);
+        shrink(&mut self.comments);
+    }
+
     /// The top-level instruction.
     ///
     /// # Panics
@@ -963,11 +980,24 @@ impl Script {
             !accessors.is_empty(),
             "a lens path has at least one accessor"
         );
-        let start = self.accessors.len() as u32;
+        let first = self.accessors.len();
         self.accessors.extend_from_slice(accessors);
+        self.push_lens_path_from(first, flatten)
+    }
+
+    pub(crate) fn n_accessors(&self) -> usize {
+        self.accessors.len()
+    }
+
+    pub(crate) fn push_accessor(&mut self, accessor: Accessor) {
+        self.accessors.push(accessor);
+    }
+
+    /// A lens path of the accessors pushed since there were `first`.
+    pub(crate) fn push_lens_path_from(&mut self, first: usize, flatten: bool) -> LensId {
         self.push_lens_def(LensDef::Path {
-            start,
-            len: accessors.len() as u32,
+            start: first as u32,
+            len: (self.accessors.len() - first) as u32,
             flatten,
         })
     }

@@ -131,7 +131,7 @@ impl<'src> Parser<'src> {
         // Reserving up front avoids copying the arenas as they grow; they are shrunk to size at
         // the end.
         let opens = count_byte(source.as_bytes(), b'(');
-        let mut script = Script::with_capacity(opens, opens * 2, (opens / 2).min(4096));
+        let mut script = Script::with_capacity(opens, opens * 2, (opens / 2).min(1 << 16));
         // The interning cache pays for itself only on larger scripts.
         script.set_intern_cache(source.len() >= INTERN_CACHE_MIN_SOURCE);
         Parser {
@@ -227,7 +227,7 @@ impl<'src> Parser<'src> {
         };
         self.script.set_root(root);
         self.script.set_intern_cache(false);
-        self.script.shrink_to_fit();
+        self.script.shrink_large();
         Parsed {
             script: self.script,
             diagnostics: self.diagnostics,
@@ -729,6 +729,11 @@ impl<'src> Parser<'src> {
         Some((token, Span::new(range.start as u32, range.end as u32)))
     }
 
+    // The text of the token just read by `fast_token`.
+    fn fast_text(&self) -> &'src str {
+        self.lexer.slice()
+    }
+
     fn fast_expect(&mut self, expected: Token) -> Option<Span> {
         let (token, span) = self.fast_token()?;
         (token == expected).then_some(span)
@@ -739,10 +744,15 @@ impl<'src> Parser<'src> {
         self.fast_value_from(token, span, slot)
     }
 
+    // `token` must be the token just read, at `span`.
     fn fast_value_from(&mut self, token: Token, span: Span, slot: &Slot) -> Option<ValueId> {
-        let text = self.text(span);
+        let text = self.fast_text();
         let value = match token {
-            Token::String => Value::String(self.script.intern(&text[1..text.len() - 1])),
+            // The quotes are ASCII, so this slice is on character boundaries.
+            Token::String => Value::String(
+                self.script
+                    .intern(text.get(1..text.len() - 1).expect("a quoted string")),
+            ),
             // `parse_value` reads keywords as names; they are errors here.
             Token::Word if !word::may_be_keyword(text) || Keyword::from_word(text).is_none() => {
                 word::parse_value(&mut self.script, text, span.start).ok()?

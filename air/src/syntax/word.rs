@@ -358,7 +358,8 @@ fn parse_lens(
     if flatten {
         rest = &rest[..rest.len() - 1];
     }
-    let mut accessors = Vec::new();
+    // Accessors go straight into the script; after an error they are left unused.
+    let first = script.n_accessors();
     // The position of `rest` inside `text`, for error spans.
     let mut offset = 2;
     let error = |at: usize, len: usize, label: &str| {
@@ -406,7 +407,7 @@ fn parse_lens(
                     "expected an index or a scalar name",
                 ));
             };
-            accessors.push(accessor);
+            script.push_accessor(accessor);
             let consumed = usize::from(dotted) + 1 + close + 1;
             rest = &rest[consumed..];
             offset += consumed;
@@ -425,7 +426,8 @@ fn parse_lens(
                 };
                 return err(error(part_offset, bad_len, label));
             }
-            accessors.push(Accessor::Field(script.intern(field)));
+            let field = Accessor::Field(script.intern(field));
+            script.push_accessor(field);
             rest = &rest[1 + len..];
             offset += 1 + len;
         } else {
@@ -438,11 +440,11 @@ fn parse_lens(
             return err(error(offset, bad_len, label));
         }
     }
-    if accessors.is_empty() {
+    if script.n_accessors() == first {
         return err(error(0, text.len(), "`.$` must be followed by an accessor")
             .with_hint("e.g. `.$.field` or `.$.[0]`"));
     }
-    Ok(script.push_lens_path(&accessors, flatten))
+    Ok(script.push_lens_path_from(first, flatten))
 }
 
 fn is_field_name(name: &str) -> bool {
