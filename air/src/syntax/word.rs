@@ -132,6 +132,18 @@ pub fn parse_value(script: &mut Script, word: &str, start: u32) -> Result<Value,
     parse_variable(script, word, start)
 }
 
+// ASCII letters, digits, `_` and `-`: the bytes of plain names, as a lookup table.
+const NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c == b'_' || c == b'-';
+        b += 1;
+    }
+    table
+};
+
 // The common case, decided in one pass over the bytes: an ASCII name that cannot be read as a
 // number or a literal, with no lens and an optional `$` or `#` sigil. Everything else takes the
 // general path, which gives the same result for these words.
@@ -149,9 +161,7 @@ fn plain_variable(script: &mut Script, word: &str) -> Option<Value> {
         _ => false,
     };
     if !starts_like_a_name
-        || !body
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        || !body.iter().all(|&b| NAME_BYTE[b as usize])
         || (sigil_len == 0 && matches!(bytes, b"true" | b"false"))
     {
         return None;
