@@ -126,12 +126,13 @@ type Shape<T> = Result<T, Broken>;
 
 impl<'src> Parser<'src> {
     fn new(source: &'src str) -> Self {
-        // Every instruction has a `(`, so counting them (a fast, vectorized scan) bounds the
-        // number of instructions; values are about two per `(`, and scripts reuse names a lot.
-        // Reserving up front avoids copying the arenas as they grow; they are shrunk to size at
-        // the end.
-        let opens = count_byte(source.as_bytes(), b'(');
-        let mut script = Script::with_capacity(opens, opens * 2, (opens / 2).min(1 << 16));
+        // An instruction starts with `(` and a lowercase keyword, so counting those pairs (a
+        // fast, vectorized scan) gives the number of instructions; scripts have about two
+        // values per instruction and reuse names a lot. Reserving up front avoids copying the
+        // arenas as they grow; they are shrunk to size at the end.
+        let instrs = count_instruction_starts(source.as_bytes());
+        let mut script =
+            Script::with_capacity(instrs + 1, 2 * instrs + 8, (instrs / 2).clamp(32, 1 << 16));
         // The interning cache pays for itself only on larger scripts.
         script.set_intern_cache(source.len() >= INTERN_CACHE_MIN_SOURCE);
         Parser {
@@ -140,9 +141,9 @@ impl<'src> Parser<'src> {
             peeked: None,
             script,
             diagnostics: Vec::new(),
-            frames: Vec::with_capacity(64),
-            items: Vec::with_capacity(64),
-            values: Vec::with_capacity(64),
+            frames: Vec::with_capacity(32),
+            items: Vec::with_capacity(32),
+            values: Vec::with_capacity(32),
             root: None,
             trailing_reported: false,
             swallowed_to_end: false,
@@ -1418,15 +1419,24 @@ impl<'src> Parser<'src> {
     }
 }
 
-// Counts `byte` in `bytes`, in chunks whose per-byte sums fit a `u8` so that the compiler can
-// vectorize the loop.
-fn count_byte(bytes: &[u8], byte: u8) -> usize {
-    let chunks = bytes.chunks_exact(255);
-    let tail = chunks.remainder();
-    let in_chunks: usize = chunks
-        .map(|chunk| chunk.iter().map(|&b| u8::from(b == byte)).sum::<u8>() as usize)
-        .sum();
-    in_chunks + tail.iter().filter(|&&b| b == byte).count()
+// Counts `(` followed by a lowercase ASCII letter, in chunks whose sums fit a `u8` so that the
+// compiler can vectorize the loop.
+fn count_instruction_starts(bytes: &[u8]) -> usize {
+    let Some(last) = bytes.len().checked_sub(1) else {
+        return 0;
+    };
+    let (heads, nexts) = (&bytes[..last], &bytes[1..]);
+    heads
+        .chunks(255)
+        .zip(nexts.chunks(255))
+        .map(|(heads, nexts)| {
+            heads
+                .iter()
+                .zip(nexts)
+                .map(|(&a, &b)| u8::from((a == b'(') & (b.wrapping_sub(b'a') < 26)))
+                .sum::<u8>() as usize
+        })
+        .sum()
 }
 
 // Values pushed together have consecutive ids.
