@@ -113,7 +113,11 @@ impl Validator<'_> {
                             }
                         }
                         Some(first) => {
-                            steps.push(Step::Exit(id));
+                            // Leaving a compound instruction matters for the after-`next`
+                            // summary and for fold scopes only.
+                            if self.track_tails || matches!(instr, Instr::Fold(_)) {
+                                steps.push(Step::Exit(id));
+                            }
                             steps.extend(children.rev().map(Step::Enter));
                             steps.push(Step::Enter(first));
                         }
