@@ -603,15 +603,25 @@ struct InternCache {
 const INTERN_CACHE_SIZE: usize = 1024;
 
 impl InternCache {
+    // A key that determines a string of up to 16 bytes together with its length: overlapping
+    // reads from both ends cover every byte, without copying.
     fn key(text: &str) -> Option<(u128, usize)> {
         let bytes = text.as_bytes();
-        if bytes.len() > 16 {
-            return None;
-        }
-        let mut packed = [0u8; 16];
-        packed[..bytes.len()].copy_from_slice(bytes);
-        let key = u128::from_le_bytes(packed);
-        let mixed = ((key as u64) ^ ((key >> 64) as u64) ^ bytes.len() as u64)
+        let n = bytes.len();
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let half = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let key = match n {
+            0 => 0,
+            1..=3 => {
+                u128::from(bytes[0])
+                    | u128::from(bytes[n / 2]) << 8
+                    | u128::from(bytes[n - 1]) << 16
+            }
+            4..=7 => u128::from(half(0)) | u128::from(half(n - 4)) << 32,
+            8..=16 => u128::from(word(0)) | u128::from(word(n - 8)) << 64,
+            _ => return None,
+        };
+        let mixed = ((key as u64) ^ ((key >> 64) as u64).rotate_left(29) ^ n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
         Some((key, (mixed >> 54) as usize % INTERN_CACHE_SIZE))
     }

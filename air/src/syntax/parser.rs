@@ -740,12 +740,15 @@ impl<'src> Parser<'src> {
         (token == expected).then_some(span)
     }
 
+    #[inline(always)]
     fn fast_value(&mut self, slot: &Slot) -> Option<ValueId> {
         let (token, span) = self.fast_token()?;
         self.fast_value_from(token, span, slot)
     }
 
-    // `token` must be the token just read, at `span`.
+    // `token` must be the token just read, at `span`. Inlined so that each call site knows its
+    // slot and the acceptance check becomes a direct one.
+    #[inline(always)]
     fn fast_value_from(&mut self, token: Token, span: Span, slot: &Slot) -> Option<ValueId> {
         let text = self.fast_text();
         let value = match token {
