@@ -695,6 +695,10 @@ impl Script {
         self.comments.shrink_to_fit();
     }
 
+    pub(crate) fn shrink_strings(&mut self) {
+        self.strings.shrink_to_fit();
+    }
+
     /// Releases unused capacity where it is worth a reallocation (more than 16 KiB).
     pub(crate) fn shrink_large(&mut self) {
         fn shrink<T>(vec: &mut Vec<T>) {

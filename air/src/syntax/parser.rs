@@ -98,6 +98,8 @@ struct Parser<'src> {
     lexer: logos::Lexer<'src, Token>,
     peeked: Option<Option<(Token, Span)>>,
     script: Script,
+    // How many distinct strings the script was prepared for.
+    strings_reserved: usize,
     diagnostics: Vec<Diagnostic>,
     frames: Vec<Frame>,
     items: Vec<Item>,
@@ -131,8 +133,8 @@ impl<'src> Parser<'src> {
         // values per instruction and reuse names a lot. Reserving up front avoids copying the
         // arenas as they grow; they are shrunk to size at the end.
         let instrs = count_instruction_starts(source.as_bytes());
-        let mut script =
-            Script::with_capacity(instrs + 1, 2 * instrs + 8, (instrs / 2).clamp(32, 1 << 16));
+        let strings = (instrs / 8).clamp(32, 1 << 16);
+        let mut script = Script::with_capacity(instrs + 1, 2 * instrs + 8, strings);
         // The interning cache pays for itself only on larger scripts.
         script.set_intern_cache(source.len() >= INTERN_CACHE_MIN_SOURCE);
         Parser {
@@ -140,10 +142,11 @@ impl<'src> Parser<'src> {
             lexer: Token::lexer(source),
             peeked: None,
             script,
+            strings_reserved: strings,
             diagnostics: Vec::new(),
-            frames: Vec::with_capacity(32),
-            items: Vec::with_capacity(32),
-            values: Vec::with_capacity(32),
+            frames: Vec::with_capacity(16),
+            items: Vec::with_capacity(16),
+            values: Vec::with_capacity(16),
             root: None,
             trailing_reported: false,
             swallowed_to_end: false,
@@ -229,6 +232,11 @@ impl<'src> Parser<'src> {
         self.script.set_root(root);
         self.script.set_intern_cache(false);
         self.script.shrink_large();
+        // Rehashing costs time in proportion to the strings kept, so shrink only a string
+        // table that was prepared for many more strings than the script has.
+        if self.script.n_strings() < self.strings_reserved / 4 {
+            self.script.shrink_strings();
+        }
         Parsed {
             script: self.script,
             diagnostics: self.diagnostics,
