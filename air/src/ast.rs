@@ -597,15 +597,18 @@ pub struct Script {
 // probe and comparison for most words.
 #[derive(Clone)]
 struct InternCache {
-    entries: Box<[(u128, u8, Option<Sym>); INTERN_CACHE_SIZE]>,
+    // A power of two in length.
+    entries: Box<[(u128, u8, Option<Sym>)]>,
 }
 
-const INTERN_CACHE_SIZE: usize = 1024;
+// The cache's size bounds.
+const MIN_INTERN_CACHE: usize = 64;
+const MAX_INTERN_CACHE: usize = 1024;
 
 impl InternCache {
     // A key that determines a string of up to 16 bytes together with its length: overlapping
     // reads from both ends cover every byte, without copying.
-    fn key(text: &str) -> Option<(u128, usize)> {
+    fn key(text: &str) -> Option<(u128, u64)> {
         let bytes = text.as_bytes();
         let n = bytes.len();
         let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
@@ -623,7 +626,7 @@ impl InternCache {
         };
         let mixed = ((key as u64) ^ ((key >> 64) as u64).rotate_left(29) ^ n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        Some((key, (mixed >> 54) as usize % INTERN_CACHE_SIZE))
+        Some((key, mixed))
     }
 }
 
@@ -665,12 +668,15 @@ impl Script {
         script
     }
 
-    /// Turns the interning front cache on (for bulk building, such as parsing) or off.
-    pub(crate) fn set_intern_cache(&mut self, on: bool) {
-        self.intern_cache = on.then(|| {
-            let entries = vec![(0, 0, None); INTERN_CACHE_SIZE];
+    /// Turns the interning front cache on, sized for about `expected_interns` calls of
+    /// [`Script::intern`] (for bulk building, such as parsing), or off with 0.
+    pub(crate) fn set_intern_cache(&mut self, expected_interns: usize) {
+        self.intern_cache = (expected_interns > 0).then(|| {
+            let size = (expected_interns / 4)
+                .next_power_of_two()
+                .clamp(MIN_INTERN_CACHE, MAX_INTERN_CACHE);
             Box::new(InternCache {
-                entries: entries.try_into().expect("the cache size"),
+                entries: vec![(0, 0, None); size].into_boxed_slice(),
             })
         });
     }
@@ -735,9 +741,11 @@ impl Script {
         let Some(cache) = self.intern_cache.as_deref_mut() else {
             return Sym(self.strings.get_or_intern(text));
         };
-        let Some((key, slot)) = InternCache::key(text) else {
+        let Some((key, hash)) = InternCache::key(text) else {
             return Sym(self.strings.get_or_intern(text));
         };
+        // The top bits of a multiplicative hash are the well-mixed ones.
+        let slot = (hash >> (64 - cache.entries.len().trailing_zeros())) as usize;
         let entry = &mut cache.entries[slot];
         if let (true, Some(sym)) = (entry.0 == key && entry.1 as usize == text.len(), entry.2) {
             return sym;

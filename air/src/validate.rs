@@ -27,11 +27,10 @@ use crate::diagnostic::{Diagnostic, ErrorCode};
 pub fn validate(script: &Script) -> Vec<Diagnostic> {
     let mut validator = Validator {
         script,
-        defined: vec![false; script.n_strings()],
         uses: Vec::new(),
         definitions: vec![None; script.n_strings()],
-        open_folds: Vec::new(),
-        tails: Vec::new(),
+        open_folds: Vec::with_capacity(8),
+        tails: Vec::with_capacity(32),
         pending_after_next: HashMap::new(),
         after_next_disabled: false,
         reported_after_next: HashSet::new(),
@@ -68,11 +67,10 @@ enum Step {
 
 struct Validator<'s> {
     script: &'s Script,
-    // Indexed by `Sym::index`.
-    defined: Vec<bool>,
     // Uses of undefined variables, reported at the end when no parse error was found.
     uses: Vec<(Sym, ValueId)>,
-    // First definition of every variable, for "defined later" notes; indexed by `Sym::index`.
+    // The first definition of every variable, indexed by `Sym::index`: during the walk, the
+    // variables defined so far; at the end, also the definitions after an undefined use.
     definitions: Vec<Option<ValueId>>,
     // The after-`next` rule needs a summary of every instruction; it is computed only for
     // scripts with stream folds, the only ones it can reject.
@@ -381,7 +379,6 @@ impl Validator<'_> {
 
     fn define(&mut self, id: ValueId) {
         if let Some(name) = self.script.value(id).variable() {
-            self.defined[name.index()] = true;
             self.definitions[name.index()].get_or_insert(id);
         }
     }
@@ -389,7 +386,7 @@ impl Validator<'_> {
     fn use_value(&mut self, id: ValueId) {
         let value = self.script.value(id);
         if let Some(name) = value.variable() {
-            if !self.defined[name.index()] {
+            if self.definitions[name.index()].is_none() {
                 self.uses.push((name, id));
             }
         }
@@ -402,7 +399,7 @@ impl Validator<'_> {
         if let Some(Lens::Path { accessors, .. }) = lens.map(|l| self.script.lens(l)) {
             for accessor in accessors {
                 if let Accessor::Var(name) = *accessor {
-                    if !self.defined[name.index()] {
+                    if self.definitions[name.index()].is_none() {
                         self.uses.push((name, id));
                     }
                 }

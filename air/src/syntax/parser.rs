@@ -29,9 +29,6 @@ pub struct Parsed {
 /// Parsing stops after this many errors.
 pub const MAX_DIAGNOSTICS: usize = 100;
 
-// Below this size, a script is parsed without the interning cache.
-const INTERN_CACHE_MIN_SOURCE: usize = 64 * 1024;
-
 /// The largest source the parser accepts (spans are 32-bit).
 pub const MAX_SOURCE_LEN: usize = u32::MAX as usize - 1;
 
@@ -135,8 +132,8 @@ impl<'src> Parser<'src> {
         let instrs = count_instruction_starts(source.as_bytes());
         let strings = (instrs / 8).clamp(32, 1 << 16);
         let mut script = Script::with_capacity(instrs + 1, 2 * instrs + 8, strings);
-        // The interning cache pays for itself only on larger scripts.
-        script.set_intern_cache(source.len() >= INTERN_CACHE_MIN_SOURCE);
+        // About two interned words per instruction.
+        script.set_intern_cache(2 * instrs + 1);
         Parser {
             source,
             lexer: Token::lexer(source),
@@ -230,7 +227,7 @@ impl<'src> Parser<'src> {
             }
         };
         self.script.set_root(root);
-        self.script.set_intern_cache(false);
+        self.script.set_intern_cache(0);
         self.script.shrink_large();
         // Rehashing costs time in proportion to the strings kept, so shrink only a string
         // table that was prepared for many more strings than the script has.
