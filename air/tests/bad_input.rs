@@ -3,6 +3,8 @@
 
 use std::thread;
 
+mod support;
+
 // Runs `f` on a thread with a small stack: anything that recursed per nesting level would
 // overflow it.
 fn on_small_stack(f: impl FnOnce() + Send + 'static) {
@@ -136,6 +138,7 @@ fn random_bytes_never_panic() {
                 .wrapping_add(1442695040888963407);
             source.push(alphabet[(state >> 33) as usize % alphabet.len()]);
         }
+        support::assert_paths_agree(&source);
         let parsed = air::check(&source);
         for diagnostic in &parsed.diagnostics {
             let _ = diagnostic.render("random.air", &source, true);

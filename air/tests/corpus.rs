@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+mod support;
+
 #[test]
 fn reference_compiler_output_checks_and_round_trips() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/aqua-corpus");
@@ -15,6 +17,7 @@ fn reference_compiler_output_checks_and_round_trips() {
         }
         n_files += 1;
         let source = std::fs::read_to_string(&path).expect("readable AIR");
+        support::assert_paths_agree(&source);
         let parsed = air::check(&source);
         let name = path.display().to_string();
         let rendered: String = parsed

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+mod support;
+
 fn files(dir: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -40,6 +42,7 @@ fn error_snapshots() {
     assert!(all.len() >= 25, "the error suite went missing");
     for path in all {
         let source = std::fs::read_to_string(&path).expect("readable test file");
+        support::assert_paths_agree(&source);
         let actual = render(&path, &source);
         assert!(
             !actual.is_empty(),

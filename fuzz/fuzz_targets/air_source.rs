@@ -1,5 +1,6 @@
-//! Any bytes as AIR source: parsing, validation, rendering and printing never panic, and a
-//! valid script survives `print` unchanged: `parse(print(s)) == s`, and printing is idempotent.
+//! Any bytes as AIR source: parsing, validation, rendering and printing never panic; the
+//! parser's fast path and general path agree; and a valid script survives `print` unchanged:
+//! `parse(print(s)) == s`, and printing is idempotent.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -8,6 +9,10 @@ fuzz_target!(|data: &[u8]| {
     let Ok(source) = std::str::from_utf8(data) else {
         return;
     };
+    let fast = air::parse(source);
+    let general = air::parse_without_fast_path(source);
+    assert_eq!(fast.diagnostics, general.diagnostics, "the parser's paths disagree");
+    assert!(fast.script == general.script, "the parser's paths build different trees");
     let parsed = air::check(source);
     for diagnostic in parsed.diagnostics.iter().take(3) {
         let _ = diagnostic.render("fuzz.air", source, false);

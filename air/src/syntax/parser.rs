@@ -52,7 +52,17 @@ pub fn parse(source: &str) -> Parsed {
             diagnostics: vec![diagnostic],
         };
     }
-    Parser::new(source).run()
+    Parser::new(source, true).run()
+}
+
+/// Parses without the fast path for well-formed leaf instructions: the same result as
+/// [`parse`], more slowly. For tests and fuzzing, which compare the two.
+#[doc(hidden)]
+pub fn parse_without_fast_path(source: &str) -> Parsed {
+    if source.len() > MAX_SOURCE_LEN {
+        return parse(source);
+    }
+    Parser::new(source, false).run()
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -106,6 +116,7 @@ struct Parser<'src> {
     // An unterminated string ran to the end of input: the brackets it swallowed are not
     // reported as unclosed.
     swallowed_to_end: bool,
+    fast_path: bool,
     stopped: bool,
 }
 
@@ -124,7 +135,7 @@ impl From<Diagnostic> for Broken {
 type Shape<T> = Result<T, Broken>;
 
 impl<'src> Parser<'src> {
-    fn new(source: &'src str) -> Self {
+    fn new(source: &'src str, fast_path: bool) -> Self {
         // An instruction starts with `(` and a lowercase keyword, so counting those pairs (a
         // fast, vectorized scan) gives the number of instructions; scripts have about two
         // values per instruction and reuse names a lot. Reserving up front avoids copying the
@@ -147,6 +158,7 @@ impl<'src> Parser<'src> {
             root: None,
             trailing_reported: false,
             swallowed_to_end: false,
+            fast_path,
             stopped: false,
         }
     }
@@ -695,7 +707,8 @@ impl<'src> Parser<'src> {
     // again, with full error reporting. Both paths build the same tree.
 
     fn fast_leaf(&mut self, keyword: Keyword, open: Span) -> bool {
-        if !matches!(
+        if !self.fast_path
+            || !matches!(
             keyword,
             Keyword::Call
                 | Keyword::Ap
