@@ -36,9 +36,7 @@ pub mod visit;
 pub use ast::{Instr, InstrId, Script, Span, Sym, Value, ValueId};
 pub use diagnostic::{Diagnostic, ErrorCode};
 pub use print::print;
-pub use syntax::parser::{
-    parse, parse_without_fast_path, Parsed, MAX_DIAGNOSTICS, MAX_SOURCE_LEN,
-};
+pub use syntax::parser::{parse, parse_without_fast_path, Parsed, MAX_DIAGNOSTICS, MAX_SOURCE_LEN};
 pub use validate::validate;
 
 /// Parses and validates: every problem of a script in one list, in source order.

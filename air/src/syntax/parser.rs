@@ -709,14 +709,15 @@ impl<'src> Parser<'src> {
     fn fast_leaf(&mut self, keyword: Keyword, open: Span) -> bool {
         if !self.fast_path
             || !matches!(
-            keyword,
-            Keyword::Call
-                | Keyword::Ap
-                | Keyword::Canon
-                | Keyword::Next
-                | Keyword::Null
-                | Keyword::Never
-        ) || self.peeked.is_some()
+                keyword,
+                Keyword::Call
+                    | Keyword::Ap
+                    | Keyword::Canon
+                    | Keyword::Next
+                    | Keyword::Null
+                    | Keyword::Never
+            )
+            || self.peeked.is_some()
         {
             return false;
         }
@@ -805,18 +806,8 @@ impl<'src> Parser<'src> {
             Keyword::Canon => {
                 let peer = self.fast_value(&PEER)?;
                 let source = self.fast_value(&CANON_SOURCE)?;
-                let stream = matches!(self.script.value(source), Value::Stream(_));
-                let target_slot = if stream {
-                    &CANON_TARGET_STREAM
-                } else {
-                    &CANON_TARGET_MAP
-                };
-                let target = self.fast_value(target_slot)?;
-                let form = match (stream, self.script.value(target)) {
-                    (true, _) => CanonForm::Stream,
-                    (false, Value::Scalar(..)) => CanonForm::StreamMapToScalar,
-                    (false, _) => CanonForm::StreamMap,
-                };
+                let target = self.fast_value(canon_target(self.script.value(source)))?;
+                let form = canon_form(self.script.value(source), self.script.value(target));
                 Instr::Canon(Canon {
                     form,
                     peer,
@@ -1024,19 +1015,9 @@ impl<'src> Parser<'src> {
             Keyword::Canon => {
                 let peer = self.value_arg(&mut args, &PEER)?;
                 let source = self.value_arg(&mut args, &CANON_SOURCE)?;
-                let form = match source.0 {
-                    Value::Stream(_) => CanonForm::Stream,
-                    _ => CanonForm::StreamMap,
-                };
-                let target = match form {
-                    CanonForm::Stream => self.value_arg(&mut args, &CANON_TARGET_STREAM)?,
-                    _ => self.value_arg(&mut args, &CANON_TARGET_MAP)?,
-                };
+                let target = self.value_arg(&mut args, canon_target(source.0))?;
                 self.end(&args)?;
-                let form = match (form, target.0) {
-                    (CanonForm::StreamMap, Value::Scalar(..)) => CanonForm::StreamMapToScalar,
-                    (form, _) => form,
-                };
+                let form = canon_form(source.0, target.0);
                 let first = self.push_values([peer, source, target]);
                 Instr::Canon(Canon {
                     form,
@@ -1458,6 +1439,23 @@ fn count_instruction_starts(bytes: &[u8]) -> usize {
                 .sum::<u8>() as usize
         })
         .sum()
+}
+
+// What a `canon` of `source` (a stream or a stream map) takes as its target.
+fn canon_target(source: Value) -> &'static Slot {
+    match source {
+        Value::Stream(_) => &CANON_TARGET_STREAM,
+        _ => &CANON_TARGET_MAP,
+    }
+}
+
+// Which of the three forms a `canon` with these (accepted) operands is.
+fn canon_form(source: Value, target: Value) -> CanonForm {
+    match (source, target) {
+        (Value::Stream(_), _) => CanonForm::Stream,
+        (_, Value::Scalar(..)) => CanonForm::StreamMapToScalar,
+        _ => CanonForm::StreamMap,
+    }
 }
 
 // Values pushed together have consecutive ids.

@@ -5,7 +5,10 @@
 pub fn assert_paths_agree(source: &str) {
     let fast = air::parse(source);
     let general = air::parse_without_fast_path(source);
-    assert_eq!(fast.diagnostics, general.diagnostics, "diagnostics differ for {source:?}");
+    assert_eq!(
+        fast.diagnostics, general.diagnostics,
+        "diagnostics differ for {source:?}"
+    );
     assert!(fast.script == general.script, "trees differ for {source:?}");
     let spans = |parsed: &air::Parsed| -> Vec<air::Span> {
         let script = &parsed.script;
