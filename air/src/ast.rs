@@ -781,6 +781,20 @@ impl Script {
     /// Adds an instruction. Its operand values are copied when they are not already stored
     /// next to each other in the order the instruction lists them.
     pub fn push_instr(&mut self, instr: Instr, span: Span) -> InstrId {
+        let row = self.encode_instr(instr, span);
+        let id = InstrId::from_index(self.instrs.len());
+        self.instrs.push(row);
+        id
+    }
+
+    /// Replaces instruction `id` (a placeholder that a parser reserved at an instruction's `(`,
+    /// so that instructions are stored in source order).
+    pub(crate) fn replace_instr(&mut self, id: InstrId, instr: Instr, span: Span) {
+        let row = self.encode_instr(instr, span);
+        self.instrs[id.index()] = row;
+    }
+
+    fn encode_instr(&mut self, instr: Instr, span: Span) -> InstrRow {
         use InstrKind as K;
         let id_raw = |id: InstrId| id.0.get();
         let (kind, a, b) = match instr {
@@ -859,9 +873,7 @@ impl Script {
             Instr::Null => (K::Null, 0, 0),
             Instr::Error => (K::Error, 0, 0),
         };
-        let id = InstrId::from_index(self.instrs.len());
-        self.instrs.push(InstrRow { kind, a, b, span });
-        id
+        InstrRow { kind, a, b, span }
     }
 
     /// Raw id of the first of `ids`, after copying them to the end of the value arena unless

@@ -95,6 +95,9 @@ impl Item {
 struct Frame {
     // `None` for an unknown instruction, whose contents are still parsed for errors.
     keyword: Option<Keyword>,
+    // Reserved when the frame opens, so that instructions are stored in source order (parents
+    // before children), the order in which validation and execution visit them.
+    id: InstrId,
     open: u32,
     items_base: u32,
     values_base: u32,
@@ -629,8 +632,10 @@ impl<'src> Parser<'src> {
             if self.fast_leaf(keyword, open) {
                 return;
             }
+            let id = self.reserve_instr(open);
             self.frames.push(Frame {
                 keyword: Some(keyword),
+                id,
                 open: open.start,
                 items_base: self.items.len() as u32,
                 values_base: self.values.len() as u32,
@@ -656,8 +661,10 @@ impl<'src> Parser<'src> {
                     ),
                 };
                 self.error(diagnostic);
+                let id = self.reserve_instr(open);
                 self.frames.push(Frame {
                     keyword: None,
+                    id,
                     open: open.start,
                     items_base: self.items.len() as u32,
                     values_base: self.values.len() as u32,
@@ -864,6 +871,11 @@ impl<'src> Parser<'src> {
         Some((instr, close.end))
     }
 
+    fn reserve_instr(&mut self, open: Span) -> InstrId {
+        self.script
+            .push_instr(Instr::Error, Span::new(open.start, open.start))
+    }
+
     // Whether the innermost frame takes a non-instruction `( ... )` at its next position.
     fn group_expected(&self) -> bool {
         let Some(frame) = self.frames.last() else {
@@ -966,15 +978,14 @@ impl<'src> Parser<'src> {
             (Some(keyword), _) => self.build(keyword, items_base, span, close),
             (None, _) => Err(Broken::Reported),
         };
-        let id = match built {
-            Ok(instr) => self.script.push_instr(instr, span),
-            Err(broken) => {
-                if let (Broken::New(diagnostic), true) = (broken, explicit) {
-                    self.error(diagnostic);
-                }
-                self.script.push_instr(Instr::Error, span)
+        let instr = built.unwrap_or_else(|broken| {
+            if let (Broken::New(diagnostic), true) = (broken, explicit) {
+                self.error(diagnostic);
             }
-        };
+            Instr::Error
+        });
+        let id = frame.id;
+        self.script.replace_instr(id, instr, span);
         self.items.truncate(items_base);
         self.values.truncate(frame.values_base as usize);
         self.push_item(Item::Instr(id, span));
