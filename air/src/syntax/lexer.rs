@@ -26,6 +26,9 @@ pub enum Token {
     /// `]`
     #[token("]")]
     RBracket,
+    /// `[]`: the empty array or an empty argument list, as one token (it is very common).
+    #[token("[]")]
+    EmptyBrackets,
     /// `"..."`, with no escapes.
     #[regex(r#""[^"]*""#)]
     String,
@@ -67,6 +70,21 @@ mod tests {
                 (Token::RBracket, "]"),
                 (Token::Word, "#$s.$.[i]!"),
                 (Token::RParen, ")"),
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_brackets_are_one_token() {
+        assert_eq!(
+            lex("[] [ ] [[]]"),
+            vec![
+                (Token::EmptyBrackets, "[]"),
+                (Token::LBracket, "["),
+                (Token::RBracket, "]"),
+                (Token::LBracket, "["),
+                (Token::EmptyBrackets, "[]"),
+                (Token::RBracket, "]"),
             ]
         );
     }

@@ -178,6 +178,11 @@ impl<'src> Parser<'src> {
                     let item = self.list(span);
                     self.push_item(item);
                 }
+                Token::EmptyBrackets => self.push_item(Item::List {
+                    start: self.values.len() as u32,
+                    len: 0,
+                    span,
+                }),
                 Token::RBracket => self.error(Diagnostic::new(
                     ErrorCode::UnmatchedCloser,
                     "unmatched `]`",
@@ -456,6 +461,10 @@ impl<'src> Parser<'src> {
                     }
                     return Item::List { start, len, span };
                 }
+                Token::EmptyBrackets => {
+                    self.next_token();
+                    self.values.push((Value::EmptyArray, span));
+                }
                 Token::LBracket => {
                     self.next_token();
                     match self.peek() {
@@ -553,6 +562,7 @@ impl<'src> Parser<'src> {
                     let len = self.values.len() as u32 - start;
                     return Item::Group { start, len, span };
                 }
+                Token::EmptyBrackets => self.values.push((Value::EmptyArray, span)),
                 Token::LBracket => match self.peek() {
                     Some((Token::RBracket, close)) => {
                         self.next_token();
@@ -671,7 +681,11 @@ impl<'src> Parser<'src> {
                 });
             }
             Some((
-                Token::Word | Token::String | Token::UnterminatedString | Token::LBracket,
+                Token::Word
+                | Token::String
+                | Token::UnterminatedString
+                | Token::LBracket
+                | Token::EmptyBrackets,
                 _,
             )) => {
                 let item = self.group(open);
@@ -787,6 +801,7 @@ impl<'src> Parser<'src> {
             Token::Word if !word::may_be_keyword(text) || Keyword::from_word(text).is_none() => {
                 word::parse_value(&mut self.script, text, span.start).ok()?
             }
+            Token::EmptyBrackets => Value::EmptyArray,
             _ => return None,
         };
         (slot.accepts)(value).then(|| self.script.push_value(value, span))
@@ -828,22 +843,25 @@ impl<'src> Parser<'src> {
                 let service = self.fast_value(&SERVICE)?;
                 let function = self.fast_value(&FUNCTION)?;
                 self.fast_expect(Token::RParen)?;
-                self.fast_expect(Token::LBracket)?;
                 let mut n_args = 0;
-                loop {
-                    let (token, span) = self.fast_token()?;
-                    match token {
-                        Token::RBracket => break,
-                        Token::LBracket => {
-                            let close = self.fast_expect(Token::RBracket)?;
-                            let span = Span::new(span.start, close.end);
-                            self.script.push_value(Value::EmptyArray, span);
+                match self.fast_token()? {
+                    (Token::EmptyBrackets, _) => {}
+                    (Token::LBracket, _) => loop {
+                        let (token, span) = self.fast_token()?;
+                        match token {
+                            Token::RBracket => break,
+                            Token::LBracket => {
+                                let close = self.fast_expect(Token::RBracket)?;
+                                let span = Span::new(span.start, close.end);
+                                self.script.push_value(Value::EmptyArray, span);
+                            }
+                            _ => {
+                                self.fast_value_from(token, span, &ARGUMENT)?;
+                            }
                         }
-                        _ => {
-                            self.fast_value_from(token, span, &ARGUMENT)?;
-                        }
-                    }
-                    n_args += 1;
+                        n_args += 1;
+                    },
+                    _ => return None,
                 }
                 let args = self.script.last_values(n_args);
                 let (token, span) = self.fast_token()?;
@@ -1519,6 +1537,7 @@ fn describe_token(token: Token, text: &str) -> String {
         Token::LParen => "`(`".into(),
         Token::RParen => "`)`".into(),
         Token::LBracket => "`[`".into(),
+        Token::EmptyBrackets => "`[]`".into(),
         Token::RBracket => "`]`".into(),
         _ => format!("`{}`", truncate(text)),
     }
