@@ -91,6 +91,20 @@ error_codes! {
         "A fold nested in another fold must use a different iterator name.";
     InstructionAfterNext = "E106", "instruction after `next` in a stream fold",
         "In a fold over a stream or stream map, `next` must be the last thing its branch does; nothing may run after it in a `seq` or `par`.";
+    UnresolvedJoin = "W101", "variable used before any definition, unchecked by AquaVM",
+        "A warning: the peer of a `canon`, the value of `(ap (key value) %map)` and the operand of `(fail x)` use a variable that no earlier instruction defines. AquaVM 0.62 accepts the script, but the instruction waits for the variable forever, like a join on a value that never arrives.";
+}
+
+impl ErrorCode {
+    /// Whether this code is a warning: the script is still valid AIR.
+    pub fn is_warning(self) -> bool {
+        self.as_str().starts_with('W')
+    }
+
+    /// Whether this code is a syntax error (the parser's), as opposed to a validation finding.
+    pub fn is_syntax(self) -> bool {
+        self.as_str().starts_with("E0")
+    }
 }
 
 impl std::fmt::Display for ErrorCode {
@@ -108,7 +122,7 @@ pub struct Label {
     pub message: String,
 }
 
-/// One problem in a script.
+/// One problem in a script: an error, or a warning when [`ErrorCode::is_warning`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
     /// The stable code.

@@ -39,6 +39,13 @@ pub use print::print;
 pub use syntax::parser::{parse, parse_without_fast_path, Parsed, MAX_DIAGNOSTICS, MAX_SOURCE_LEN};
 pub use validate::validate;
 
+impl Parsed {
+    /// Whether any diagnostic is an error (not a warning).
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| !d.code.is_warning())
+    }
+}
+
 /// Parses and validates: every problem of a script in one list, in source order.
 ///
 /// Instructions that failed to parse are left out of validation, so their errors do not cascade.

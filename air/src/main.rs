@@ -33,7 +33,8 @@ enum Color {
 enum Command {
     /// Check that files are valid AIR: syntax and the static rules of AquaVM.
     ///
-    /// Prints diagnostics to standard error; exits with 1 if any file has an error.
+    /// Prints diagnostics to standard error; exits with 1 if any file has an error (warnings
+    /// alone do not fail).
     Check {
         /// Files to check (`-` for standard input).
         #[arg(required = true)]
@@ -136,8 +137,19 @@ fn report(name: &str, source: &str, diagnostics: &[air::Diagnostic], color: bool
     for diagnostic in diagnostics {
         let _ = stderr.write_all(diagnostic.render(name, source, color).as_bytes());
     }
-    let n = diagnostics.len();
-    let _ = writeln!(stderr, "{name}: {n} error{}", if n == 1 { "" } else { "s" });
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let warnings = diagnostics.iter().filter(|d| d.code.is_warning()).count();
+    let errors = diagnostics.len() - warnings;
+    let summary = match (errors, warnings) {
+        (_, 0) => plural(errors, "error"),
+        (0, _) => plural(warnings, "warning"),
+        _ => format!(
+            "{}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
+    };
+    let _ = writeln!(stderr, "{name}: {summary}");
 }
 
 fn check(path: &Path, color: bool) -> bool {
@@ -145,11 +157,10 @@ fn check(path: &Path, color: bool) -> bool {
         return false;
     };
     let parsed = air::check(&source);
-    if parsed.diagnostics.is_empty() {
-        return true;
+    if !parsed.diagnostics.is_empty() {
+        report(&display_name(path), &source, &parsed.diagnostics, color);
     }
-    report(&display_name(path), &source, &parsed.diagnostics, color);
-    false
+    !parsed.has_errors()
 }
 
 fn format(path: &Path, check_only: bool, color: bool) -> bool {
@@ -157,8 +168,9 @@ fn format(path: &Path, check_only: bool, color: bool) -> bool {
     let Some(source) = read(path, color) else {
         return false;
     };
+    // Warnings do not stop formatting; `air check` reports them.
     let parsed = air::check(&source);
-    if !parsed.diagnostics.is_empty() {
+    if parsed.has_errors() {
         report(&name, &source, &parsed.diagnostics, color);
         return false;
     }

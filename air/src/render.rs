@@ -187,7 +187,17 @@ pub(crate) fn render(
     let shift = |range: std::ops::Range<usize>| range.start + padding..range.end + padding;
     let id = file_name;
     let primary_range = shift(excerpt.map(primary).unwrap_or(0..0));
-    let mut report = Report::build(ReportKind::Error, (id, primary_range.clone()))
+    let kind = if diagnostic.code.is_warning() {
+        ReportKind::Warning
+    } else {
+        ReportKind::Error
+    };
+    let primary_color = if diagnostic.code.is_warning() {
+        Color::Yellow
+    } else {
+        Color::Red
+    };
+    let mut report = Report::build(kind, (id, primary_range.clone()))
         .with_code(diagnostic.code)
         .with_message(&diagnostic.message)
         .with_config(
@@ -198,7 +208,7 @@ pub(crate) fn render(
         .with_label(
             Label::new((id, primary_range))
                 .with_message(&diagnostic.primary.message)
-                .with_color(Color::Red),
+                .with_color(primary_color),
         );
     for (span, message, line) in &secondary {
         match excerpt.map(*span).filter(|_| near(line)).map(shift) {

@@ -10,8 +10,9 @@
 //!   ([`ErrorCode::InstructionAfterNext`]).
 //!
 //! Rules that concern single tokens (float length, `fail` with code 0) are checked by the parser.
-//! Where the reference skips a check that costs nothing to make, this validator makes it: the
-//! value of `(ap (key value) %map)` and the operand of `(fail x)` must be defined too.
+//! Where the reference does not check a use (the peer of `canon`, the value of
+//! `(ap (key value) %map)`, the operand of `fail`), an undefined variable is a warning,
+//! [`ErrorCode::UnresolvedJoin`]: AquaVM accepts the script, but that instruction never runs.
 
 use std::collections::{HashMap, HashSet};
 
@@ -65,10 +66,19 @@ enum Step {
     Exit(InstrId),
 }
 
+// Whether the reference validator checks a use: an undefined variable there is an error, else a
+// warning.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checked {
+    Yes,
+    No,
+}
+
 struct Validator<'s> {
     script: &'s Script,
-    // Uses of undefined variables, reported at the end when no parse error was found.
-    uses: Vec<(Sym, ValueId)>,
+    // Uses of undefined variables, reported at the end when no parse error was found, with
+    // whether AquaVM checks that use (an error) or not (a warning).
+    uses: Vec<(Sym, ValueId, Checked)>,
     // The first definition of every variable, indexed by `Sym::index`: during the walk, the
     // variables defined so far; at the end, also the definitions after an undefined use.
     definitions: Vec<Option<ValueId>>,
@@ -134,8 +144,8 @@ impl Validator<'_> {
         }
         if !self.has_errors {
             let uses = std::mem::take(&mut self.uses);
-            for (name, id) in uses {
-                self.undefined(name, self.value_span(id));
+            for (name, id, checked) in uses {
+                self.undefined(name, self.value_span(id), checked);
             }
         }
     }
@@ -154,7 +164,7 @@ impl Validator<'_> {
                     .into_iter()
                     .chain(call.args.iter())
                 {
-                    self.use_value(value);
+                    self.use_value(value, Checked::Yes);
                 }
                 if let Some(output) = call.output {
                     self.define(output);
@@ -162,16 +172,16 @@ impl Validator<'_> {
             }
             Instr::Canon(canon) => {
                 // The stream itself may be empty and undefined: canon is how a join ends.
-                self.use_value(canon.peer);
+                self.use_value(canon.peer, Checked::No);
                 self.define(canon.target);
             }
             Instr::Ap { value, target } => {
-                self.use_value(value);
+                self.use_value(value, Checked::Yes);
                 self.define(target);
             }
             Instr::ApMap { key, value, map } => {
-                self.use_value(key);
-                self.use_value(value);
+                self.use_value(key, Checked::Yes);
+                self.use_value(value, Checked::No);
                 self.define(map);
             }
             Instr::Seq(..) | Instr::Par(..) | Instr::Xor(..) => {}
@@ -196,7 +206,7 @@ impl Validator<'_> {
                 self.define(variable);
             }
             Instr::Fold(fold) => {
-                self.use_value(fold.iterable);
+                self.use_value(fold.iterable, Checked::Yes);
                 let Some(iterator) = script.value(fold.iterator).variable() else {
                     return;
                 };
@@ -279,10 +289,10 @@ impl Validator<'_> {
                 }
             }
             Instr::Match { left, right, .. } | Instr::Mismatch { left, right, .. } => {
-                self.use_value(left);
-                self.use_value(right);
+                self.use_value(left, Checked::Yes);
+                self.use_value(right, Checked::Yes);
             }
-            Instr::Fail(Fail::Value(value)) => self.use_value(value),
+            Instr::Fail(Fail::Value(value)) => self.use_value(value, Checked::No),
             Instr::Fail(Fail::Literal { .. }) | Instr::Never | Instr::Null => {}
             Instr::Error => self.has_errors = true,
         }
@@ -383,11 +393,11 @@ impl Validator<'_> {
         }
     }
 
-    fn use_value(&mut self, id: ValueId) {
+    fn use_value(&mut self, id: ValueId, checked: Checked) {
         let value = self.script.value(id);
         if let Some(name) = value.variable() {
             if self.definitions[name.index()].is_none() {
-                self.uses.push((name, id));
+                self.uses.push((name, id, checked));
             }
         }
         // Scalars named inside a lens (`x.$.[i]`) are uses too; lenses of `%last_error%` and
@@ -400,22 +410,32 @@ impl Validator<'_> {
             for accessor in accessors {
                 if let Accessor::Var(name) = *accessor {
                     if self.definitions[name.index()].is_none() {
-                        self.uses.push((name, id));
+                        self.uses.push((name, id, checked));
                     }
                 }
             }
         }
     }
 
-    fn undefined(&mut self, name: Sym, span: Span) {
+    fn undefined(&mut self, name: Sym, span: Span, checked: Checked) {
         let script = self.script;
         let text = script.str(name);
-        let mut diagnostic = Diagnostic::new(
-            ErrorCode::UndefinedVariable,
-            format!("variable `{text}` is not defined before this use"),
-            span,
-            "used here",
-        );
+        let mut diagnostic = match checked {
+            Checked::Yes => Diagnostic::new(
+                ErrorCode::UndefinedVariable,
+                format!("variable `{text}` is not defined before this use"),
+                span,
+                "used here",
+            ),
+            Checked::No => Diagnostic::new(
+                ErrorCode::UnresolvedJoin,
+                format!(
+                    "variable `{text}` is not defined before this use, so this instruction waits for it forever"
+                ),
+                span,
+                "used here",
+            ),
+        };
         match self.definitions[name.index()] {
             Some(defined_at) => {
                 diagnostic = diagnostic

@@ -89,10 +89,10 @@ fn scan(markdown: &str) -> (Vec<Block>, Vec<(usize, String)>) {
     (blocks, headings)
 }
 
-/// The code of a heading `EXXX: title`.
+/// The code of a heading `EXXX: title` (or `WXXX: title` for a warning).
 fn heading_code(heading: &str) -> Option<&str> {
     let (code, _) = heading.split_once(": ")?;
-    let digits = code.strip_prefix('E')?;
+    let digits = code.strip_prefix('E').or_else(|| code.strip_prefix('W'))?;
     (digits.len() == 3 && digits.bytes().all(|b| b.is_ascii_digit())).then_some(code)
 }
 

@@ -94,6 +94,19 @@ fn check_rejects_invalid_utf8_with_its_position() {
 }
 
 #[test]
+fn warnings_are_reported_but_do_not_fail() {
+    let script = b"(seq (ap 1 $s) (canon relay $s #s))";
+    let output = air(&["check", "--color", "never", "-"], Some(script));
+    assert!(output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("[W101] Warning"), "{stderr}");
+    assert!(stderr.contains("<stdin>: 1 warning"), "{stderr}");
+    let output = air(&["fmt", "-"], Some(script));
+    assert!(output.status.success());
+    assert!(text(&output.stdout).starts_with("(seq\n"));
+}
+
+#[test]
 fn colors_on_request() {
     let output = air(&["check", "--color", "always", "-"], Some(b"(nul)"));
     assert!(text(&output.stderr).contains("\u{1b}["));

@@ -273,12 +273,47 @@ impl<'src> Parser<'src> {
                     self.script
                         .push_comment(text, Span::new(span.start, span.start + text.len() as u32));
                 }
+                Ok(Token::Word) => return Some((Token::Word, self.glue_word(span))),
                 Ok(token) => return Some((token, span)),
                 // Every character starts some token (a stray one starts a word), so the
                 // lexer cannot fail; treat a failure like a word, which is then classified.
-                Err(()) => return Some((Token::Word, span)),
+                Err(()) => return Some((Token::Word, self.glue_word(span))),
             }
         }
+    }
+
+    // The reference lexer ends a word only at whitespace or at a `)` or `]` that the word did
+    // not open, so `x(y` or `a[b` is one word (and not a valid one). The state machine's words
+    // stop at `(` and at a `[` that does not close; extend such a word the same way.
+    #[inline]
+    fn glue_word(&mut self, span: Span) -> Span {
+        match self.source.as_bytes().get(span.end as usize) {
+            Some(b'(' | b'[') => self.glue_word_slow(span),
+            _ => span,
+        }
+    }
+
+    #[cold]
+    fn glue_word_slow(&mut self, span: Span) -> Span {
+        let rest = &self.source[span.end as usize..];
+        // The word's own brackets are balanced, so counting starts from zero here.
+        let (mut round, mut square) = (0i64, 0i64);
+        let mut len = rest.len();
+        for (offset, c) in rest.char_indices() {
+            match c {
+                '(' => round += 1,
+                ')' => round -= 1,
+                '[' => square += 1,
+                ']' => square -= 1,
+                _ => {}
+            }
+            if c.is_whitespace() || round < 0 || square < 0 {
+                len = offset;
+                break;
+            }
+        }
+        self.lexer.bump(len);
+        Span::new(span.start, span.end + len as u32)
     }
 
     fn next_token(&mut self) -> Option<(Token, Span)> {
@@ -767,7 +802,11 @@ impl<'src> Parser<'src> {
             return None;
         }
         let range = self.lexer.span();
-        Some((token, Span::new(range.start as u32, range.end as u32)))
+        let span = Span::new(range.start as u32, range.end as u32);
+        if token == Token::Word {
+            return Some((token, self.glue_word(span)));
+        }
+        Some((token, span))
     }
 
     // The text of the token just read by `fast_token`.
