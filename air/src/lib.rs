@@ -2,11 +2,11 @@
 //! produces and AquaVM executes.
 //!
 //! This crate is AIR's front end:
-//! - [`parse`] turns source text into a [`Script`] and syntax [`Diagnostic`]s, recovering from
+//! - [`parse()`] turns source text into a [`Script`] and syntax [`Diagnostic`]s, recovering from
 //!   errors so that one run reports every independent problem;
-//! - [`validate`] checks the static rules of the reference AquaVM (variables defined before use,
+//! - [`validate()`] checks the static rules of the reference AquaVM (variables defined before use,
 //!   `next` inside its fold, ...);
-//! - [`print`] writes a script in the canonical layout (`parse(print(s)) == s`);
+//! - [`print()`] writes a script in the canonical layout (`parse(print(s)) == s`);
 //! - [`Script`] is a compact arena with interned names, cheap to keep in a cache and to walk
 //!   ([`Script::preorder`], [`visit`]);
 //! - [`Diagnostic::render`] shows an error the way people like to read it.
