@@ -262,6 +262,7 @@ impl<'src> Parser<'src> {
 
     // ---- tokens ----
 
+    #[inline(always)]
     fn lex(&mut self) -> Option<(Token, Span)> {
         loop {
             let token = self.lexer.next()?;
@@ -802,11 +803,21 @@ impl<'src> Parser<'src> {
             return None;
         }
         let range = self.lexer.span();
-        let span = Span::new(range.start as u32, range.end as u32);
-        if token == Token::Word {
-            return Some((token, self.glue_word(span)));
-        }
-        Some((token, span))
+        Some((token, Span::new(range.start as u32, range.end as u32)))
+    }
+
+    // Whether the bracket token at `span` touches the word before it, which the reference
+    // lexer would read as part of that word (see `glue_word`). The fast path only has to ask
+    // where a bracket may follow a word; elsewhere a bracket makes it bail anyway.
+    #[inline]
+    fn touches_previous_word(&self, span: Span) -> bool {
+        let Some(previous) = (span.start as usize).checked_sub(1) else {
+            return false;
+        };
+        !matches!(
+            self.source.as_bytes()[previous],
+            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'(' | b')' | b'[' | b']' | b'"'
+        )
     }
 
     // The text of the token just read by `fast_token`.
@@ -878,7 +889,10 @@ impl<'src> Parser<'src> {
             }
             Keyword::Call => {
                 let peer = self.fast_value(&PEER)?;
-                self.fast_expect(Token::LParen)?;
+                let open = self.fast_expect(Token::LParen)?;
+                if self.touches_previous_word(open) {
+                    return None;
+                }
                 let service = self.fast_value(&SERVICE)?;
                 let function = self.fast_value(&FUNCTION)?;
                 self.fast_expect(Token::RParen)?;
@@ -890,6 +904,9 @@ impl<'src> Parser<'src> {
                         match token {
                             Token::RBracket => break,
                             Token::LBracket => {
+                                if self.touches_previous_word(span) {
+                                    return None;
+                                }
                                 let close = self.fast_expect(Token::RBracket)?;
                                 let span = Span::new(span.start, close.end);
                                 self.script.push_value(Value::EmptyArray, span);
