@@ -38,9 +38,42 @@ pub enum Token {
     /// `; ...` to the end of the line.
     #[regex(r";[^\n]*", allow_greedy = true)]
     Comment,
-    /// Any other run of characters.
-    #[regex(r#"[^ \t\n\r\f\v\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}()\[\]";]([^ \t\n\r\f\v\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}()\[\]]|\[[^ \t\n\r\f\v\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}()\[\]]*\])*"#)]
+    /// Any other run of characters. As in the reference lexer, a word goes on over `(` and over
+    /// a `[` that it does not close, up to whitespace or a `)` or `]` it did not open (see
+    /// [`glue_word`]).
+    #[regex(r#"[^ \t\n\r\f\v\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}()\[\]";]([^ \t\n\r\f\v\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}()\[\]]|\[[^ \t\n\r\f\v\u{85}\u{a0}\u{1680}\u{2000}-\u{200a}\u{2028}\u{2029}\u{202f}\u{205f}\u{3000}()\[\]]*\])*"#, glue_word)]
     Word,
+}
+
+/// Extends a word over a following `(` or unclosed `[`: the reference lexer ends a word only at
+/// whitespace or at a `)` or `]` that the word did not open, so `x(y` or `a[b` is one word (and
+/// not a valid one). The state machine's words stop there; this continues them.
+fn glue_word(lexer: &mut logos::Lexer<'_, Token>) {
+    if matches!(lexer.remainder().as_bytes().first(), Some(b'(' | b'[')) {
+        glue_word_slow(lexer);
+    }
+}
+
+#[cold]
+fn glue_word_slow(lexer: &mut logos::Lexer<'_, Token>) {
+    // The word's own brackets are balanced, so counting starts from zero here.
+    let (mut round, mut square) = (0i64, 0i64);
+    let rest = lexer.remainder();
+    let mut len = rest.len();
+    for (offset, c) in rest.char_indices() {
+        match c {
+            '(' => round += 1,
+            ')' => round -= 1,
+            '[' => square += 1,
+            ']' => square -= 1,
+            _ => {}
+        }
+        if c.is_whitespace() || round < 0 || square < 0 {
+            len = offset;
+            break;
+        }
+    }
+    lexer.bump(len);
 }
 
 #[cfg(test)]
@@ -85,6 +118,20 @@ mod tests {
                 (Token::LBracket, "["),
                 (Token::EmptyBrackets, "[]"),
                 (Token::RBracket, "]"),
+            ]
+        );
+    }
+
+    #[test]
+    fn words_go_on_over_parentheses_like_the_reference() {
+        assert_eq!(
+            lex("x(y) a[b c] z"),
+            vec![
+                (Token::Word, "x(y)"),
+                (Token::Word, "a[b"),
+                (Token::Word, "c"),
+                (Token::RBracket, "]"),
+                (Token::Word, "z"),
             ]
         );
     }

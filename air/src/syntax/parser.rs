@@ -262,7 +262,6 @@ impl<'src> Parser<'src> {
 
     // ---- tokens ----
 
-    #[inline(always)]
     fn lex(&mut self) -> Option<(Token, Span)> {
         loop {
             let token = self.lexer.next()?;
@@ -274,47 +273,12 @@ impl<'src> Parser<'src> {
                     self.script
                         .push_comment(text, Span::new(span.start, span.start + text.len() as u32));
                 }
-                Ok(Token::Word) => return Some((Token::Word, self.glue_word(span))),
                 Ok(token) => return Some((token, span)),
                 // Every character starts some token (a stray one starts a word), so the
                 // lexer cannot fail; treat a failure like a word, which is then classified.
-                Err(()) => return Some((Token::Word, self.glue_word(span))),
+                Err(()) => return Some((Token::Word, span)),
             }
         }
-    }
-
-    // The reference lexer ends a word only at whitespace or at a `)` or `]` that the word did
-    // not open, so `x(y` or `a[b` is one word (and not a valid one). The state machine's words
-    // stop at `(` and at a `[` that does not close; extend such a word the same way.
-    #[inline]
-    fn glue_word(&mut self, span: Span) -> Span {
-        match self.source.as_bytes().get(span.end as usize) {
-            Some(b'(' | b'[') => self.glue_word_slow(span),
-            _ => span,
-        }
-    }
-
-    #[cold]
-    fn glue_word_slow(&mut self, span: Span) -> Span {
-        let rest = &self.source[span.end as usize..];
-        // The word's own brackets are balanced, so counting starts from zero here.
-        let (mut round, mut square) = (0i64, 0i64);
-        let mut len = rest.len();
-        for (offset, c) in rest.char_indices() {
-            match c {
-                '(' => round += 1,
-                ')' => round -= 1,
-                '[' => square += 1,
-                ']' => square -= 1,
-                _ => {}
-            }
-            if c.is_whitespace() || round < 0 || square < 0 {
-                len = offset;
-                break;
-            }
-        }
-        self.lexer.bump(len);
-        Span::new(span.start, span.end + len as u32)
     }
 
     fn next_token(&mut self) -> Option<(Token, Span)> {
@@ -806,20 +770,6 @@ impl<'src> Parser<'src> {
         Some((token, Span::new(range.start as u32, range.end as u32)))
     }
 
-    // Whether the bracket token at `span` touches the word before it, which the reference
-    // lexer would read as part of that word (see `glue_word`). The fast path only has to ask
-    // where a bracket may follow a word; elsewhere a bracket makes it bail anyway.
-    #[inline]
-    fn touches_previous_word(&self, span: Span) -> bool {
-        let Some(previous) = (span.start as usize).checked_sub(1) else {
-            return false;
-        };
-        !matches!(
-            self.source.as_bytes()[previous],
-            b' ' | b'\t' | b'\n' | b'\r' | b'\x0b' | b'\x0c' | b'(' | b')' | b'[' | b']' | b'"'
-        )
-    }
-
     // The text of the token just read by `fast_token`.
     fn fast_text(&self) -> &'src str {
         self.lexer.slice()
@@ -889,10 +839,7 @@ impl<'src> Parser<'src> {
             }
             Keyword::Call => {
                 let peer = self.fast_value(&PEER)?;
-                let open = self.fast_expect(Token::LParen)?;
-                if self.touches_previous_word(open) {
-                    return None;
-                }
+                self.fast_expect(Token::LParen)?;
                 let service = self.fast_value(&SERVICE)?;
                 let function = self.fast_value(&FUNCTION)?;
                 self.fast_expect(Token::RParen)?;
@@ -904,9 +851,6 @@ impl<'src> Parser<'src> {
                         match token {
                             Token::RBracket => break,
                             Token::LBracket => {
-                                if self.touches_previous_word(span) {
-                                    return None;
-                                }
                                 let close = self.fast_expect(Token::RBracket)?;
                                 let span = Span::new(span.start, close.end);
                                 self.script.push_value(Value::EmptyArray, span);
