@@ -7,23 +7,51 @@
 
 use std::path::{Path, PathBuf};
 
-// Whether the reference parser accepts `source`; `None` when it panics.
+// Whether the reference parser accepts `source`; `None` when it panics. It runs in a child
+// process (this test binary, running `reference_parse_child`), which keeps its reports on
+// stderr and its panics out of this test's output.
 fn reference_accepts(source: &str) -> Option<bool> {
-    // Keep the expected panic's message out of the test output; other panics print as usual.
-    static QUIET_REFERENCE_PANICS: std::sync::Once = std::sync::Once::new();
-    QUIET_REFERENCE_PANICS.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let in_reference = info
-                .location()
-                .is_some_and(|location| location.file().contains("air-lambda-parser"));
-            if !in_reference {
-                default(info);
-            }
-        }));
-    });
-    let source = source.to_string();
-    std::panic::catch_unwind(move || air_parser::parse(&source).is_ok()).ok()
+    let dir = std::env::temp_dir().join(format!("air-reference-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let file = dir.join(format!("{:016x}.air", fxhash(source)));
+    std::fs::write(&file, source).expect("a temporary file");
+    let status = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args([
+            "--exact",
+            "reference_parse_child",
+            "--test-threads=1",
+            "--quiet",
+        ])
+        .env(CHILD_INPUT, &file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("run the reference in a child process");
+    let _ = std::fs::remove_file(&file);
+    match status.code() {
+        Some(0) => Some(true),
+        Some(1) => Some(false),
+        _ => None,
+    }
+}
+
+const CHILD_INPUT: &str = "AIR_REFERENCE_PARSE_INPUT";
+
+fn fxhash(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Not a test of its own: the child process of `reference_accepts`.
+#[test]
+fn reference_parse_child() {
+    let Some(path) = std::env::var_os(CHILD_INPUT) else {
+        return;
+    };
+    let source = std::fs::read_to_string(path).expect("the script to parse");
+    let accepted = air_parser::parse(&source).is_ok();
+    std::process::exit(if accepted { 0 } else { 1 });
 }
 
 fn air_files(dir: &str) -> Vec<PathBuf> {
@@ -47,12 +75,12 @@ fn reference_parses_what_we_print() {
         let parsed = air::check(&source);
         assert!(parsed.diagnostics.is_empty(), "{}", path.display());
         let printed = air::print(&parsed.script);
-        if let Err(error) = air_parser::parse(&printed) {
-            panic!(
-                "the reference rejects our output for {}:\n{error}\n{printed}",
-                path.display()
-            );
-        }
+        assert_eq!(
+            reference_accepts(&printed),
+            Some(true),
+            "the reference rejects our output for {}:\n{printed}",
+            path.display()
+        );
         n += 1;
     }
     assert!(n > 100);
