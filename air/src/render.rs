@@ -8,7 +8,7 @@
 use ariadne::{Color, Config, IndexType, Label, Report, ReportKind, Source};
 
 use crate::ast::Span;
-use crate::diagnostic::{floor_char_boundary, line_col, Diagnostic};
+use crate::diagnostic::{floor_char_boundary, line_col, location, Diagnostic};
 
 // Labels further apart than this many lines are not drawn together.
 const MAX_EXCERPT_LINES: usize = 12;
@@ -240,12 +240,7 @@ pub(crate) fn render(
     let rendered = String::from_utf8_lossy(&out).into_owned();
     // ariadne computes the header's line:column within the excerpt, which is off when a long
     // line was cut: put the exact location there.
-    let (line, column) = line_col(source_text, primary.start);
-    with_location(
-        &rendered,
-        file_name,
-        &format!("{file_name}:{line}:{column}"),
-    )
+    with_location(&rendered, file_name, &location(file_name, source_text, primary))
 }
 
 // Replaces every `[ FILE:L:C ]` header location in ariadne's output with `location`.
