@@ -240,7 +240,11 @@ pub(crate) fn render(
     let rendered = String::from_utf8_lossy(&out).into_owned();
     // ariadne computes the header's line:column within the excerpt, which is off when a long
     // line was cut: put the exact location there.
-    with_location(&rendered, file_name, &location(file_name, source_text, primary))
+    with_location(
+        &rendered,
+        file_name,
+        &location(file_name, source_text, primary),
+    )
 }
 
 // Replaces every `[ FILE:L:C ]` header location in ariadne's output with `location`.
