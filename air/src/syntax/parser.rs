@@ -5,6 +5,11 @@
 //! (values, `(service function)` groups, `[...]` lists, child instructions) and checks them
 //! against the instruction's shape when its `)` arrives. A broken instruction becomes
 //! [`Instr::Error`] and parsing goes on, so one run reports every independent error.
+//!
+//! Well-formed leaf instructions take a fast path instead: they are read straight from the
+//! lexer into the arena, and anything unexpected rolls the attempt back to the general path.
+//! Both build the same tree (checked by `parse_without_fast_path` in tests and fuzzing). An
+//! instruction's row is reserved at its `(`, so the arena is in source order.
 
 use logos::Logos;
 
@@ -467,18 +472,7 @@ impl<'src> Parser<'src> {
                 }
                 Token::LBracket => {
                     self.next_token();
-                    match self.peek() {
-                        Some((Token::RBracket, close)) => {
-                            self.next_token();
-                            self.values
-                                .push((Value::EmptyArray, Span::new(span.start, close.end)));
-                        }
-                        _ => {
-                            self.error(nested_array(span));
-                            broken = true;
-                            self.skip_to_bracket_end();
-                        }
-                    }
+                    broken |= !self.inner_empty_array(span);
                 }
                 Token::String | Token::Word | Token::UnterminatedString => {
                     self.next_token();
@@ -499,6 +493,20 @@ impl<'src> Parser<'src> {
                 return Item::Bad(open);
             }
         }
+    }
+
+    // After a `[` (at `open`) inside a list or a pair: `[ ]` is the empty array; anything else is
+    // a nested array, reported and skipped. Returns whether it was the empty array.
+    fn inner_empty_array(&mut self, open: Span) -> bool {
+        if let Some((Token::RBracket, close)) = self.peek() {
+            self.next_token();
+            self.values
+                .push((Value::EmptyArray, Span::new(open.start, close.end)));
+            return true;
+        }
+        self.error(nested_array(open));
+        self.skip_to_bracket_end();
+        false
     }
 
     fn unclosed_bracket(&mut self, open: Span) {
@@ -563,18 +571,7 @@ impl<'src> Parser<'src> {
                     return Item::Group { start, len, span };
                 }
                 Token::EmptyBrackets => self.values.push((Value::EmptyArray, span)),
-                Token::LBracket => match self.peek() {
-                    Some((Token::RBracket, close)) => {
-                        self.next_token();
-                        self.values
-                            .push((Value::EmptyArray, Span::new(span.start, close.end)));
-                    }
-                    _ => {
-                        self.error(nested_array(span));
-                        broken = true;
-                        self.skip_to_bracket_end();
-                    }
-                },
+                Token::LBracket => broken |= !self.inner_empty_array(span),
                 Token::RBracket => {
                     self.error(Diagnostic::new(
                         ErrorCode::UnmatchedCloser,
@@ -798,7 +795,7 @@ impl<'src> Parser<'src> {
                     .intern(text.get(1..text.len() - 1).expect("a quoted string")),
             ),
             // `parse_value` reads keywords as names; they are errors here.
-            Token::Word if !word::may_be_keyword(text) || Keyword::from_word(text).is_none() => {
+            Token::Word if Keyword::from_word(text).is_none() => {
                 word::parse_value(&mut self.script, text, span.start).ok()?
             }
             Token::EmptyBrackets => Value::EmptyArray,
@@ -1035,8 +1032,8 @@ impl<'src> Parser<'src> {
                 let output = output.map(|v| self.script.push_value(v.0, v.1));
                 Instr::Call(Call {
                     peer: first,
-                    service: next_id(first, 1),
-                    function: next_id(first, 2),
+                    service: first.offset(1),
+                    function: first.offset(2),
                     args: args_range,
                     output,
                 })
@@ -1051,8 +1048,8 @@ impl<'src> Parser<'src> {
                 Instr::Canon(Canon {
                     form,
                     peer: first,
-                    source: next_id(first, 1),
-                    target: next_id(first, 2),
+                    source: first.offset(1),
+                    target: first.offset(2),
                 })
             }
             Keyword::Ap => match self.items.get(args.next).copied() {
@@ -1064,8 +1061,8 @@ impl<'src> Parser<'src> {
                     let first = self.push_values([key, value, map]);
                     Instr::ApMap {
                         key: first,
-                        value: next_id(first, 1),
-                        map: next_id(first, 2),
+                        value: first.offset(1),
+                        map: first.offset(2),
                     }
                 }
                 _ => {
@@ -1075,7 +1072,7 @@ impl<'src> Parser<'src> {
                     let first = self.push_values([value, target]);
                     Instr::Ap {
                         value: first,
-                        target: next_id(first, 1),
+                        target: first.offset(1),
                     }
                 }
             },
@@ -1118,7 +1115,7 @@ impl<'src> Parser<'src> {
                 Instr::Fold(Fold {
                     form,
                     iterable: first,
-                    iterator: next_id(first, 1),
+                    iterator: first.offset(1),
                     body,
                     last,
                 })
@@ -1134,7 +1131,7 @@ impl<'src> Parser<'src> {
                 let body = self.instr_arg(&mut args, "body")?;
                 self.end(&args)?;
                 let first = self.push_values([left, right]);
-                let (left, right) = (first, next_id(first, 1));
+                let (left, right) = (first, first.offset(1));
                 if keyword == Keyword::Match {
                     Instr::Match { left, right, body }
                 } else {
@@ -1186,7 +1183,7 @@ impl<'src> Parser<'src> {
             let first = self.push_values([first, message]);
             return Ok(Instr::Fail(Fail::Literal {
                 code: first,
-                message: next_id(first, 1),
+                message: first.offset(1),
             }));
         }
         self.end(args)?;
@@ -1485,11 +1482,6 @@ fn canon_form(source: Value, target: Value) -> CanonForm {
         (_, Value::Scalar(..)) => CanonForm::StreamMapToScalar,
         _ => CanonForm::StreamMap,
     }
-}
-
-// Values pushed together have consecutive ids.
-fn next_id(first: ValueId, offset: usize) -> ValueId {
-    first.offset(offset)
 }
 
 struct Args {

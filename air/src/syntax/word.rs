@@ -73,11 +73,6 @@ impl Keyword {
     }
 }
 
-/// A quick filter before [`Keyword::from_word`]: keywords are 2 to 8 lowercase letters.
-pub fn may_be_keyword(word: &str) -> bool {
-    (2..=8).contains(&word.len()) && word.bytes().all(|b| b.is_ascii_lowercase())
-}
-
 /// The keyword closest to a misspelt one, if any is close enough to suggest.
 pub fn suggest_keyword(word: &str) -> Option<&'static str> {
     KEYWORDS
