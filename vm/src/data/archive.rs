@@ -1,0 +1,181 @@
+//! The rkyv archive of [`InterpreterData`], laid out as the reference lays it out.
+//!
+//! The reference keeps peer ids of `RequestSentBy` states as `Rc<String>`, which rkyv archives as
+//! a shared pointer to an archived `String`, not as a shared `str`. The in-memory model uses
+//! `Rc<str>`, so the trace goes through mirror types here; everything else (stores, signatures,
+//! the other states) is archived directly. Equal peer ids are interned both ways, so each is
+//! stored once in the archive and once in memory.
+
+use super::cid::Cid;
+use super::model::{
+    ApResult, CallResult, CanonResult, ExecutedState, FoldResult, InterpreterData, ParResult,
+    Sender, ValueRef,
+};
+use super::signatures::SignatureStore;
+use super::store::CidInfo;
+
+use rkyv::de::deserializers::SharedDeserializeMap;
+use rkyv::ser::serializers::AllocSerializer;
+use rkyv::ser::Serializer as _;
+use rkyv::Deserialize as _;
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// Scratch space the serializer starts with; larger archives fall back to the heap.
+const SCRATCH_SIZE: usize = 4096;
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+struct DataRepr {
+    trace: Vec<StateRepr>,
+    last_call_request_id: u32,
+    cid_info: CidInfo,
+    signatures: SignatureStore,
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+enum StateRepr {
+    Par(ParResult),
+    Call(CallRepr),
+    Fold(FoldResult),
+    Ap(ApResult),
+    Canon(CanonRepr),
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+enum CallRepr {
+    RequestSentBy(SenderRepr),
+    Executed(ValueRef),
+    Failed(Cid),
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+enum SenderRepr {
+    PeerId(Rc<String>),
+    PeerIdWithCallId { peer_id: Rc<String>, call_id: u32 },
+}
+
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+enum CanonRepr {
+    RequestSentBy(Rc<String>),
+    Executed(Cid),
+}
+
+/// Archives `data`.
+pub(crate) fn to_bytes(data: &InterpreterData) -> Vec<u8> {
+    let mut peers = HashMap::<&str, Rc<String>>::new();
+    let mut archived_peer = |peer| intern_for_archive(&mut peers, peer);
+    let trace = data
+        .trace
+        .iter()
+        .map(|state| match state {
+            ExecutedState::Par(par) => StateRepr::Par(*par),
+            ExecutedState::Call(CallResult::RequestSentBy(Sender::PeerId(peer))) => {
+                StateRepr::Call(CallRepr::RequestSentBy(SenderRepr::PeerId(archived_peer(
+                    peer,
+                ))))
+            }
+            ExecutedState::Call(CallResult::RequestSentBy(Sender::PeerIdWithCallId {
+                peer_id,
+                call_id,
+            })) => StateRepr::Call(CallRepr::RequestSentBy(SenderRepr::PeerIdWithCallId {
+                peer_id: archived_peer(peer_id),
+                call_id: *call_id,
+            })),
+            ExecutedState::Call(CallResult::Executed(value)) => {
+                StateRepr::Call(CallRepr::Executed(value.clone()))
+            }
+            ExecutedState::Call(CallResult::Failed(cid)) => {
+                StateRepr::Call(CallRepr::Failed(cid.clone()))
+            }
+            ExecutedState::Fold(fold) => StateRepr::Fold(fold.clone()),
+            ExecutedState::Ap(ap) => StateRepr::Ap(ap.clone()),
+            ExecutedState::Canon(CanonResult::RequestSentBy(peer)) => {
+                StateRepr::Canon(CanonRepr::RequestSentBy(archived_peer(peer)))
+            }
+            ExecutedState::Canon(CanonResult::Executed(cid)) => {
+                StateRepr::Canon(CanonRepr::Executed(cid.clone()))
+            }
+        })
+        .collect();
+    let repr = DataRepr {
+        trace,
+        last_call_request_id: data.last_call_request_id,
+        cid_info: data.cid_info.clone(),
+        signatures: data.signatures.clone(),
+    };
+
+    let mut serializer = AllocSerializer::<SCRATCH_SIZE>::default();
+    serializer
+        .serialize_value(&repr)
+        .expect("archiving in-memory data fails only when out of memory");
+    serializer.into_serializer().into_inner().into_vec()
+}
+
+fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a str) -> Rc<String> {
+    Rc::clone(
+        peers
+            .entry(peer)
+            .or_insert_with(|| Rc::new(peer.to_owned())),
+    )
+}
+
+/// Validates and reads an archive; any malformed input gives an error, never a panic.
+pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
+    // Archives are read in place and need the alignment of their largest field.
+    let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    let archived = rkyv::check_archived_root::<DataRepr>(&aligned).map_err(|e| e.to_string())?;
+    let repr: DataRepr = archived
+        .deserialize(&mut SharedDeserializeMap::new())
+        .map_err(|e| e.to_string())?;
+
+    let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
+    let mut peer = |archived: Rc<String>| -> Rc<str> {
+        Rc::clone(
+            peers
+                .entry(Rc::clone(&archived))
+                .or_insert_with(|| Rc::from(archived.as_str())),
+        )
+    };
+    let trace = repr
+        .trace
+        .into_iter()
+        .map(|state| match state {
+            StateRepr::Par(par) => ExecutedState::Par(par),
+            StateRepr::Call(CallRepr::RequestSentBy(SenderRepr::PeerId(id))) => {
+                ExecutedState::Call(CallResult::RequestSentBy(Sender::PeerId(peer(id))))
+            }
+            StateRepr::Call(CallRepr::RequestSentBy(SenderRepr::PeerIdWithCallId {
+                peer_id,
+                call_id,
+            })) => ExecutedState::Call(CallResult::RequestSentBy(Sender::PeerIdWithCallId {
+                peer_id: peer(peer_id),
+                call_id,
+            })),
+            StateRepr::Call(CallRepr::Executed(value)) => {
+                ExecutedState::Call(CallResult::Executed(value))
+            }
+            StateRepr::Call(CallRepr::Failed(cid)) => ExecutedState::Call(CallResult::Failed(cid)),
+            StateRepr::Fold(fold) => ExecutedState::Fold(fold),
+            StateRepr::Ap(ap) => ExecutedState::Ap(ap),
+            StateRepr::Canon(CanonRepr::RequestSentBy(id)) => {
+                ExecutedState::Canon(CanonResult::RequestSentBy(peer(id)))
+            }
+            StateRepr::Canon(CanonRepr::Executed(cid)) => {
+                ExecutedState::Canon(CanonResult::Executed(cid))
+            }
+        })
+        .collect();
+    Ok(InterpreterData {
+        trace,
+        last_call_request_id: repr.last_call_request_id,
+        cid_info: repr.cid_info,
+        signatures: repr.signatures,
+    })
+}

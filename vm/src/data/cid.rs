@@ -1,0 +1,147 @@
+//! Content identifiers: how a value of the particle data is named by its hash.
+//!
+//! Every CID in the data is a CIDv1 string with the JSON multicodec (`0x0200`) over a BLAKE3-256
+//! multihash, printed in the default multibase (base32, so it starts with `b`). What gets hashed is
+//! the compact JSON text of the value: for service results and canon elements the stored text
+//! itself, for tetraplets and aggregates the serde JSON of the struct (fields in declaration order).
+//! Peers only produce BLAKE3 CIDs, but verification also accepts SHA2-256 ones, as the reference
+//! does.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use std::fmt;
+use std::rc::Rc;
+
+/// The multicodec code of JSON; multicodec crates do not export it.
+const JSON_CODEC: u64 = 0x0200;
+/// Multihash code of BLAKE3 with a 256-bit digest, the hash peers use.
+const BLAKE3_256: u64 = 0x1e;
+/// Multihash code of SHA2-256, accepted when verifying.
+const SHA2_256: u64 = 0x12;
+
+/// A content identifier in its string form (`"bagaaihra..."`).
+///
+/// It is a cheap-to-clone shared string: the same CID is referenced from the trace, the stores and
+/// other aggregates. A `Cid` is only a name; whether it matches any content is checked by
+/// [`verify_cid`] (and by [`crate::data::verify`] for a whole data).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub struct Cid(Rc<str>);
+
+impl Cid {
+    /// Wraps a CID string without checking it; use it for CIDs that come from elsewhere.
+    pub fn new(cid: impl Into<Rc<str>>) -> Self {
+        Self(cid.into())
+    }
+
+    /// The CID string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The shared CID string, for callers that keep it (such as the signature tracker).
+    pub fn as_rc(&self) -> &Rc<str> {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Cid({})", self.0)
+    }
+}
+
+impl fmt::Display for Cid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for Cid {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The CID of a JSON text, hashed as is.
+///
+/// This is how the value store names its entries: the text is already the canonical compact JSON
+/// of the value (see [`crate::data::RawValue`]).
+pub fn json_text_cid(text: &str) -> Cid {
+    let digest = blake3::hash(text.as_bytes());
+    cid_from_digest(BLAKE3_256, digest.as_bytes())
+}
+
+/// The CID of a JSON value: compact JSON with object keys sorted, the text the reference hashes.
+pub fn value_cid(value: &Value) -> Cid {
+    json_text_cid(&value.to_string())
+}
+
+/// The CID of any serializable data item (tetraplet, aggregate), hashed over its serde JSON.
+pub fn serde_cid<T: Serialize + ?Sized>(item: &T) -> Cid {
+    json_text_cid(&to_json_text(item))
+}
+
+/// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
+/// arguments.
+pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
+    json_text_cid(&to_json_text(arguments)).0
+}
+
+/// Serializes a data item to compact JSON.
+///
+/// Data items are plain structs of strings, numbers and JSON values, which serde_json always
+/// serializes; an error here would be a bug in a `Serialize` impl of this module.
+pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> String {
+    serde_json::to_string(item).expect("data items serialize to JSON infallibly")
+}
+
+fn cid_from_digest(code: u64, digest: &[u8]) -> Cid {
+    let multihash = cid::multihash::Multihash::<64>::wrap(code, digest)
+        .expect("a 32-byte digest fits a 64-byte multihash");
+    Cid::new(cid::Cid::new_v1(JSON_CODEC, multihash).to_string())
+}
+
+/// Why a CID does not name the content it is stored with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidMismatch {
+    /// The string is not a CID at all.
+    #[error("malformed CID: {0}")]
+    Malformed(String),
+    /// A CID of a codec other than JSON.
+    #[error("unsupported CID codec {0:#x}, only JSON (0x200) is accepted")]
+    UnsupportedCodec(u64),
+    /// A hash other than BLAKE3-256 or SHA2-256.
+    #[error("unsupported multihash code {0:#x}, only BLAKE3-256 and SHA2-256 are accepted")]
+    UnsupportedHash(u64),
+    /// The hash of the content differs (truncated digests are rejected too).
+    #[error("content hash differs")]
+    HashMismatch,
+}
+
+/// Checks that `cid` names the JSON text `text`.
+pub fn verify_cid(cid: &Cid, text: &str) -> Result<(), CidMismatch> {
+    use sha2::Digest as _;
+
+    let parsed: cid::Cid = cid
+        .as_str()
+        .parse()
+        .map_err(|error: cid::Error| CidMismatch::Malformed(error.to_string()))?;
+    if parsed.codec() != JSON_CODEC {
+        return Err(CidMismatch::UnsupportedCodec(parsed.codec()));
+    }
+    let multihash = parsed.hash();
+    let matches = match multihash.code() {
+        BLAKE3_256 => blake3::hash(text.as_bytes()).as_bytes() == multihash.digest(),
+        SHA2_256 => sha2::Sha256::digest(text.as_bytes()).as_slice() == multihash.digest(),
+        other => return Err(CidMismatch::UnsupportedHash(other)),
+    };
+    if matches {
+        Ok(())
+    } else {
+        Err(CidMismatch::HashMismatch)
+    }
+}

@@ -1,0 +1,353 @@
+//! The in-memory particle data: the execution trace and the content-addressed values it refers to.
+//!
+//! Field and variant order is part of the wire format: the rkyv archive lays fields out in
+//! declaration order and numbers variants in declaration order, exactly like the reference's
+//! `air-interpreter-data` 0.17. Types whose archived form differs from their in-memory form (the
+//! peer ids of `Sender` and `CanonResult`) are archived through mirror types in `archive.rs`.
+
+use super::cid::{self, Cid};
+use super::signatures::SignatureStore;
+use super::store::CidInfo;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use std::cell::OnceCell;
+use std::fmt;
+use std::rc::Rc;
+
+/// Everything a particle carries between peers besides the script.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InterpreterData {
+    /// One state per executed instruction that leaves a trace (call, par, fold, ap, canon).
+    pub trace: Vec<ExecutedState>,
+    /// The last call request id this peer handed out; new requests get larger ids.
+    pub last_call_request_id: u32,
+    /// The values the trace refers to by CID.
+    pub cid_info: CidInfo,
+    /// Each peer's signature over the CIDs it produced.
+    pub signatures: SignatureStore,
+}
+
+/// A state of the execution trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecutedState {
+    /// A `par`: how many states each branch wrote.
+    Par(ParResult),
+    /// A `call`.
+    Call(CallResult),
+    /// A `fold` over a stream.
+    Fold(FoldResult),
+    /// An `ap` into a stream.
+    Ap(ApResult),
+    /// A `canon`.
+    Canon(CanonResult),
+}
+
+/// Sizes of the two subtraces that follow a `par` state.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct ParResult {
+    /// Number of states the left branch wrote.
+    pub left_size: u32,
+    /// Number of states the right branch wrote.
+    pub right_size: u32,
+}
+
+/// What became of a `call`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallResult {
+    /// The call was handed over (to another peer or to the host) and must not be issued again.
+    RequestSentBy(Sender),
+    /// The service answered; the value is in the stores.
+    Executed(ValueRef),
+    /// The service failed; the CID names a [`ServiceResultCidAggregate`] whose value is a
+    /// [`CallServiceFailed`].
+    Failed(Cid),
+}
+
+/// Who handed a call over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sender {
+    /// A peer forwarded the particle to the call's target peer.
+    PeerId(Rc<str>),
+    /// A peer asked its host to run the call, as request `call_id`.
+    PeerIdWithCallId {
+        /// The peer that issued the request.
+        peer_id: Rc<str>,
+        /// The id of the call request.
+        call_id: u32,
+    },
+}
+
+/// Where the result of an executed call went.
+#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub enum ValueRef {
+    /// Into a scalar; the CID names a [`ServiceResultCidAggregate`].
+    Scalar(Cid),
+    /// Into a stream, at `generation`; the CID names a [`ServiceResultCidAggregate`].
+    Stream {
+        /// The service result aggregate.
+        cid: Cid,
+        /// The stream generation the value was added to.
+        generation: u32,
+    },
+    /// Nowhere; the CID is the [`cid::value_cid`] of the value, which is not stored.
+    Unused(Cid),
+}
+
+/// The iterations of a fold over a stream.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct FoldResult {
+    /// One entry per iteration.
+    pub lore: Vec<FoldSubTraceLore>,
+}
+
+/// One fold iteration: which stream value it ran on and where its states are.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct FoldSubTraceLore {
+    /// Trace position of the state that produced the iterated stream value.
+    pub value_pos: u32,
+    /// The states before `next`, then the states after it: always two entries.
+    pub subtraces_desc: Vec<SubTraceDesc>,
+}
+
+/// A contiguous part of the trace.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct SubTraceDesc {
+    /// Position of the first state.
+    pub begin_pos: u32,
+    /// Number of states.
+    pub subtrace_len: u32,
+}
+
+/// The generation(s) an `ap` put its value in (one entry in practice).
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct ApResult {
+    /// Stream generations of the appended value.
+    pub res_generations: Vec<u32>,
+}
+
+/// What became of a `canon`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CanonResult {
+    /// The particle was forwarded to the canon's peer by this peer.
+    RequestSentBy(Rc<str>),
+    /// The stream was fixed; the CID names a [`CanonResultCidAggregate`].
+    Executed(Cid),
+}
+
+/// The record of a call result, stored in the service result store.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct ServiceResultCidAggregate {
+    /// CID of the result value (value store).
+    pub value_cid: Cid,
+    /// [`cid::argument_hash`] of the call's arguments, so a replay with other arguments is caught.
+    pub argument_hash: Rc<str>,
+    /// CID of the call's tetraplet (tetraplet store).
+    pub tetraplet_cid: Cid,
+}
+
+/// The record of a canon result, stored in the canon result store.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct CanonResultCidAggregate {
+    /// CID of the canon's tetraplet (`(peer, "", "", "")`).
+    pub tetraplet: Cid,
+    /// CIDs of the stream elements, in stream order (canon element store).
+    pub values: Vec<Cid>,
+}
+
+/// One element of a canonicalized stream, stored in the canon element store.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct CanonCidAggregate {
+    /// CID of the element's value (value store).
+    pub value: Cid,
+    /// CID of the element's tetraplet (tetraplet store).
+    pub tetraplet: Cid,
+    /// Where the element came from.
+    pub provenance: Provenance,
+}
+
+/// The origin of a canon element; a lens applied later does not change it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub enum Provenance {
+    /// A literal or a variable that is not a service result.
+    Literal,
+    /// A service result; the CID names its [`ServiceResultCidAggregate`].
+    ServiceResult {
+        /// The original call result.
+        cid: Cid,
+    },
+    /// An element of another canon stream; the CID names its [`CanonResultCidAggregate`].
+    Canon {
+        /// The original canon result.
+        cid: Cid,
+    },
+}
+
+/// The origin of a value: which peer, service and function produced it, and which lens was then
+/// applied. The reference takes it from `marine-call-parameters` (`SecurityTetraplet`).
+#[derive(
+    Debug,
+    Clone,
+    Default,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    rkyv::Archive,
+    rkyv::Serialize,
+    rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct Tetraplet {
+    /// Peer id of the peer the value was produced on.
+    pub peer_pk: String,
+    /// The service that produced it (empty for literals and canons).
+    pub service_id: String,
+    /// The function that produced it (empty for literals and canons).
+    pub function_name: String,
+    /// The lens applied to the produced value, such as `.$.[0]` (empty if none).
+    pub lens: String,
+}
+
+impl Tetraplet {
+    /// A tetraplet of a value produced by `peer_pk` itself: a literal or a canon result.
+    pub fn peer_only(peer_pk: impl Into<String>) -> Self {
+        Self {
+            peer_pk: peer_pk.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The value stored for a failed call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallServiceFailed {
+    /// The service's (non-zero) return code.
+    pub ret_code: i32,
+    /// The service's error message: the JSON text it returned.
+    pub message: Rc<str>,
+}
+
+impl CallServiceFailed {
+    /// The JSON value stored in the value store for this failure.
+    pub fn to_value(&self) -> Value {
+        serde_json::json!({ "ret_code": self.ret_code, "message": &*self.message })
+    }
+
+    /// Reads a failure back from its stored value.
+    pub fn from_value(value: &Value) -> Result<Self, serde_json::Error> {
+        Self::deserialize(value)
+    }
+}
+
+/// A value as the value store holds it: its compact JSON text, object keys sorted.
+///
+/// The text is what the value's CID is computed over, so it is kept verbatim; the parsed value is
+/// computed on first use and cached.
+#[derive(Clone, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub struct RawValue {
+    text: Box<str>,
+    #[with(rkyv::with::Skip)]
+    parsed: OnceCell<Value>,
+}
+
+impl RawValue {
+    /// The canonical text of `value`.
+    pub fn from_value(value: &Value) -> Self {
+        let parsed = OnceCell::new();
+        let _ = parsed.set(value.clone());
+        Self {
+            text: value.to_string().into(),
+            parsed,
+        }
+    }
+
+    /// The JSON text, as hashed and stored.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The value; fails if the stored text is not JSON (possible only in data from a faulty or
+    /// hostile peer, as the store does not require it).
+    pub fn value(&self) -> Result<&Value, serde_json::Error> {
+        if let Some(value) = self.parsed.get() {
+            return Ok(value);
+        }
+        let value = serde_json::from_str(&self.text)?;
+        Ok(self.parsed.get_or_init(|| value))
+    }
+
+    /// The CID of this value.
+    pub fn cid(&self) -> Cid {
+        cid::json_text_cid(&self.text)
+    }
+}
+
+impl PartialEq for RawValue {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for RawValue {}
+
+impl fmt::Debug for RawValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RawValue({})", self.text)
+    }
+}

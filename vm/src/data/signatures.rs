@@ -1,0 +1,422 @@
+//! Peer keys and the signatures peers put on the results they produced.
+//!
+//! A peer signs the sorted list of the CIDs it produced in a particle (service result aggregates
+//! of its calls and canon result aggregates of its canons) together with the particle id as salt.
+//! The signed bytes are the borsh encoding of `(Vec<cid string>, salt)`. Keys and signatures are
+//! stored in the `fluence-keypair` encoding: one key-format byte (0 = Ed25519) followed by the raw
+//! key or signature. Only Ed25519 is accepted.
+
+use super::cid::Cid;
+
+use serde::{Deserialize, Serialize};
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::rc::Rc;
+
+/// The key-format byte of Ed25519 in the `fluence-keypair` encoding.
+const ED25519_FORMAT: u8 = 0;
+/// The key-format byte of RSA, known to `fluence-keypair` but not accepted here.
+const RSA_FORMAT: u8 = 1;
+/// The key-format byte of secp256k1, known to `fluence-keypair` but not accepted here.
+const SECP256K1_FORMAT: u8 = 2;
+
+/// A peer's public key in the `fluence-keypair` encoding (format byte, then the key).
+///
+/// Decoded data may hold anything here; [`PublicKey::peer_id`] checks it.
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct PublicKey(Box<[u8]>);
+
+impl PublicKey {
+    /// The encoded key bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The peer id of this key (`12D3KooW...`), if it is a valid Ed25519 key.
+    pub fn peer_id(&self) -> Result<String, KeyError> {
+        Ok(peer_id_of(&self.ed25519()?))
+    }
+
+    fn ed25519(&self) -> Result<libp2p_identity::ed25519::PublicKey, KeyError> {
+        match self.0.split_first() {
+            Some((&ED25519_FORMAT, key)) => {
+                libp2p_identity::ed25519::PublicKey::try_from_bytes(key)
+                    .map_err(|error| KeyError::InvalidKeyData(error.to_string()))
+            }
+            Some((&format, _)) => Err(KeyError::from_format(format)),
+            None => Err(KeyError::InvalidKeyData("empty key".to_owned())),
+        }
+    }
+
+    /// Checks `signature` over `cids` (in any order) salted with `salt`.
+    fn verify(&self, cids: &[Rc<str>], salt: &str, signature: &Signature) -> Result<(), String> {
+        let key = self.ed25519().map_err(|error| error.to_string())?;
+        // Like the reference, the signature's format byte must be known but is not compared to
+        // the key's: the key decides the algorithm.
+        let raw = match signature.0.split_first() {
+            Some((&(ED25519_FORMAT | RSA_FORMAT | SECP256K1_FORMAT), raw)) => raw,
+            Some((format, _)) => return Err(format!("unknown signature format {format}")),
+            None => return Err("empty signature".to_owned()),
+        };
+        if key.verify(&signed_bytes(cids, salt), raw) {
+            Ok(())
+        } else {
+            Err("Ed25519 signature does not verify".to_owned())
+        }
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", bs58::encode(&self.0).into_string())
+    }
+}
+
+/// A signature in the `fluence-keypair` encoding (format byte, then the signature).
+#[derive(Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub struct Signature(Box<[u8]>);
+
+impl Signature {
+    /// The encoded signature bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Signature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Signature({})", bs58::encode(&self.0).into_string())
+    }
+}
+
+/// In serde forms (the JSON view of the data), keys and signatures are base58 strings.
+macro_rules! base58_serde {
+    ($($bytes:ident),*) => {$(
+        impl Serialize for $bytes {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(&bs58::encode(&self.0).into_string())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $bytes {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                bs58::decode(&*text)
+                    .into_vec()
+                    .map(|bytes| Self(bytes.into()))
+                    .map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+base58_serde!(PublicKey, Signature);
+
+/// Public key → signature of every peer that signed the data.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub struct SignatureStore(#[with(rkyv::with::AsVec)] BTreeMap<PublicKey, Signature>);
+
+impl SignatureStore {
+    /// The signature made with `key`.
+    pub fn get(&self, key: &PublicKey) -> Option<&Signature> {
+        self.0.get(key)
+    }
+
+    /// Records (or replaces) the signature made with `key`.
+    pub fn put(&mut self, key: PublicKey, signature: Signature) {
+        self.0.insert(key, signature);
+    }
+
+    /// Entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&PublicKey, &Signature)> {
+        self.0.iter()
+    }
+
+    /// Number of signatures.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are no signatures.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(PublicKey, Signature)> for SignatureStore {
+    fn from_iter<I: IntoIterator<Item = (PublicKey, Signature)>>(entries: I) -> Self {
+        Self(entries.into_iter().collect())
+    }
+}
+
+/// The key a peer signs its results with; it also determines the peer id.
+#[derive(Clone)]
+pub struct KeyPair {
+    inner: libp2p_identity::ed25519::Keypair,
+    peer_id: Rc<str>,
+}
+
+impl KeyPair {
+    /// Builds the key pair from the secret key bytes and key format that the host passes in
+    /// `RunParameters` (`secret_key_bytes`, `key_format`). Only Ed25519 (format 0, 32 bytes) is
+    /// accepted.
+    pub fn from_secret_key(secret_key: &[u8], key_format: u8) -> Result<Self, KeyError> {
+        if key_format != ED25519_FORMAT {
+            return Err(KeyError::from_format(key_format));
+        }
+        let mut bytes = secret_key.to_vec();
+        let secret = libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut bytes)
+            .map_err(|error| KeyError::InvalidKeyData(error.to_string()))?;
+        let inner = libp2p_identity::ed25519::Keypair::from(secret);
+        let peer_id = peer_id_of(&inner.public()).into();
+        Ok(Self { inner, peer_id })
+    }
+
+    /// The public key, as stored in a [`SignatureStore`].
+    pub fn public_key(&self) -> PublicKey {
+        let mut bytes = vec![ED25519_FORMAT];
+        bytes.extend_from_slice(&self.inner.public().to_bytes());
+        PublicKey(bytes.into())
+    }
+
+    /// The peer id (`12D3KooW...`).
+    pub fn peer_id(&self) -> &Rc<str> {
+        &self.peer_id
+    }
+
+    /// Signs `cids` (in any order; they are sorted first) salted with `salt` (the particle id).
+    pub fn sign<S: AsRef<str>>(&self, cids: &[S], salt: &str) -> Signature {
+        let mut bytes = vec![ED25519_FORMAT];
+        bytes.extend_from_slice(&self.inner.sign(&signed_bytes(cids, salt)));
+        Signature(bytes.into())
+    }
+}
+
+impl fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The secret stays out of logs.
+        write!(f, "KeyPair({})", self.peer_id)
+    }
+}
+
+/// The message a peer signs: borsh of the sorted CIDs and the salt.
+fn signed_bytes<S: AsRef<str>>(cids: &[S], salt: &str) -> Vec<u8> {
+    let mut sorted: Vec<&str> = cids.iter().map(AsRef::as_ref).collect();
+    sorted.sort_unstable();
+    borsh::to_vec(&(sorted, salt)).expect("borsh writes strings to a Vec infallibly")
+}
+
+fn peer_id_of(key: &libp2p_identity::ed25519::PublicKey) -> String {
+    libp2p_identity::PublicKey::from(key.clone())
+        .to_peer_id()
+        .to_base58()
+}
+
+/// A key cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A known algorithm other than Ed25519.
+    #[error("signature algorithm {0} is not accepted, only Ed25519 is")]
+    AlgorithmNotWhitelisted(&'static str),
+    /// A key-format byte that names no algorithm.
+    #[error("unknown key format {0}")]
+    UnknownKeyFormat(u8),
+    /// The bytes are not a key of the format.
+    #[error("invalid key data: {0}")]
+    InvalidKeyData(String),
+}
+
+impl KeyError {
+    fn from_format(format: u8) -> Self {
+        match format {
+            RSA_FORMAT => Self::AlgorithmNotWhitelisted("RSA"),
+            SECP256K1_FORMAT => Self::AlgorithmNotWhitelisted("secp256k1"),
+            other => Self::UnknownKeyFormat(other),
+        }
+    }
+}
+
+/// Collects, per peer, the CIDs the peer produced, to sign them at the end of an execution.
+///
+/// Register every CID that a peer is the author of (by the `peer_pk` of the call's or canon's
+/// tetraplet), including those merged from earlier data, not only the new ones: the signature
+/// covers all of them.
+#[derive(Debug, Clone, Default)]
+pub struct SignatureTracker {
+    cids: HashMap<Rc<str>, Vec<Rc<str>>>,
+}
+
+impl SignatureTracker {
+    /// Records that `peer_id` produced `cid`.
+    pub fn register(&mut self, peer_id: &str, cid: &Cid) {
+        match self.cids.get_mut(peer_id) {
+            Some(cids) => cids.push(Rc::clone(cid.as_rc())),
+            None => {
+                self.cids
+                    .insert(peer_id.into(), vec![Rc::clone(cid.as_rc())]);
+            }
+        }
+    }
+
+    /// The CIDs registered for `peer_id`, sorted.
+    pub fn cids_of(&self, peer_id: &str) -> Vec<Rc<str>> {
+        let mut cids = self.cids.get(peer_id).cloned().unwrap_or_default();
+        cids.sort_unstable();
+        cids
+    }
+
+    /// Signs the CIDs registered for the key's own peer and records the signature in `store`.
+    pub fn sign_into(&self, keypair: &KeyPair, salt: &str, store: &mut SignatureStore) {
+        let signature = keypair.sign(&self.cids_of(keypair.peer_id()), salt);
+        store.put(keypair.public_key(), signature);
+    }
+}
+
+/// The signatures of a data do not vouch for its content. The reference reports these as
+/// `DataSignatureCheckError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureCheckError {
+    /// A public key of the signature store is not an Ed25519 key.
+    #[error("malformed public key {key}: {reason}")]
+    MalformedKey {
+        /// The key, base58.
+        key: String,
+        /// What is wrong.
+        reason: KeyError,
+    },
+    /// A peer produced CIDs but there is no signature with its key.
+    #[error("peer {peer_id} produced values but has not signed them")]
+    PeerIdNotFound {
+        /// The peer (from the tetraplet of its results).
+        peer_id: String,
+    },
+    /// A signature does not match the CIDs its peer produced.
+    #[error("signature of peer {peer_id} does not match its CIDs {cids:?}: {reason}")]
+    SignatureMismatch {
+        /// The peer.
+        peer_id: String,
+        /// The peer's CIDs, sorted, as checked.
+        cids: Vec<Rc<str>>,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Between the previous and the current data, a peer's CIDs did not only grow.
+    #[error(
+        "CIDs of peer {peer_id} are inconsistent between previous and current data: \
+         {smaller:?} is not contained in {larger:?}"
+    )]
+    MergeMismatch {
+        /// The peer.
+        peer_id: String,
+        /// The larger of the two CID lists.
+        larger: Vec<Rc<str>>,
+        /// The other CID list.
+        smaller: Vec<Rc<str>>,
+    },
+}
+
+/// A peer's signature and the CIDs attributed to it in one data.
+pub(crate) struct PeerCids<'a> {
+    pub(crate) key: &'a PublicKey,
+    pub(crate) signature: &'a Signature,
+    pub(crate) cids: Vec<Rc<str>>,
+}
+
+/// Peer id → signature and CIDs, for every peer of a signature store.
+pub(crate) type GroupedCids<'a> = BTreeMap<String, PeerCids<'a>>;
+
+/// Starts grouping: one empty entry per signing peer; fails on keys that are not Ed25519.
+pub(crate) fn group_signers(
+    store: &SignatureStore,
+) -> Result<GroupedCids<'_>, SignatureCheckError> {
+    store
+        .iter()
+        .map(|(key, signature)| {
+            let peer_id = key
+                .peer_id()
+                .map_err(|reason| SignatureCheckError::MalformedKey {
+                    key: bs58::encode(key.as_bytes()).into_string(),
+                    reason,
+                })?;
+            let cids = Vec::new();
+            Ok((
+                peer_id,
+                PeerCids {
+                    key,
+                    signature,
+                    cids,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Checks every peer's signature over its (sorted) CIDs.
+pub(crate) fn check_signatures(
+    groups: &GroupedCids<'_>,
+    salt: &str,
+) -> Result<(), SignatureCheckError> {
+    for (peer_id, peer) in groups {
+        peer.key
+            .verify(&peer.cids, salt, peer.signature)
+            .map_err(|reason| SignatureCheckError::SignatureMismatch {
+                peer_id: peer_id.clone(),
+                cids: peer.cids.clone(),
+                reason,
+            })?;
+    }
+    Ok(())
+}
+
+/// Merges the signers of two datas. For each peer in both, one CID multiset must contain the
+/// other (a peer's results only accumulate); the larger one's signature is kept.
+pub(crate) fn merge_signers<'a>(
+    mut prev: GroupedCids<'a>,
+    current: GroupedCids<'a>,
+) -> Result<SignatureStore, SignatureCheckError> {
+    use std::collections::btree_map::Entry;
+
+    for (peer_id, theirs) in current {
+        match prev.entry(peer_id) {
+            Entry::Vacant(slot) => {
+                slot.insert(theirs);
+            }
+            Entry::Occupied(mut slot) => {
+                let ours = slot.get_mut();
+                let smaller = if ours.cids.len() < theirs.cids.len() {
+                    std::mem::replace(ours, theirs)
+                } else {
+                    theirs
+                };
+                if !is_sorted_sub_multiset(&smaller.cids, &ours.cids) {
+                    return Err(SignatureCheckError::MergeMismatch {
+                        peer_id: slot.key().clone(),
+                        larger: slot.get().cids.clone(),
+                        smaller: smaller.cids,
+                    });
+                }
+            }
+        }
+    }
+    let mut store = SignatureStore::default();
+    for peer in prev.into_values() {
+        store.put(peer.key.clone(), peer.signature.clone());
+    }
+    Ok(store)
+}
+
+/// Whether every element of `smaller` occurs in `larger` at least as often; both are sorted.
+fn is_sorted_sub_multiset(smaller: &[Rc<str>], larger: &[Rc<str>]) -> bool {
+    let mut rest = larger.iter();
+    smaller
+        .iter()
+        .all(|needle| rest.by_ref().any(|candidate| candidate == needle))
+}

@@ -1,0 +1,342 @@
+//! Content-addressed stores: CID → value maps, and their integrity check.
+
+use super::cid::{self, Cid, CidMismatch};
+use super::model::{
+    CanonCidAggregate, CanonResultCidAggregate, Provenance, RawValue, ServiceResultCidAggregate,
+    Tetraplet,
+};
+
+use std::collections::btree_map::{self, BTreeMap};
+use std::rc::Rc;
+
+/// A map from CID to the value it names.
+///
+/// Entries are kept sorted by CID, which makes encoding deterministic. A store built with
+/// [`CidStore::insert`] is consistent by construction; a decoded one is only trustworthy after
+/// [`CidInfo::verify`].
+#[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[archive(check_bytes)]
+pub struct CidStore<T>(#[with(rkyv::with::AsVec)] BTreeMap<Cid, Rc<T>>);
+
+impl<T> Default for CidStore<T> {
+    fn default() -> Self {
+        Self(BTreeMap::new())
+    }
+}
+
+impl<T> CidStore<T> {
+    /// The value named by `cid`.
+    pub fn get(&self, cid: &Cid) -> Option<&Rc<T>> {
+        self.0.get(cid)
+    }
+
+    /// Whether `cid` names a value of this store.
+    pub fn contains(&self, cid: &Cid) -> bool {
+        self.0.contains_key(cid)
+    }
+
+    /// Entries in CID order.
+    pub fn iter(&self) -> btree_map::Iter<'_, Cid, Rc<T>> {
+        self.0.iter()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the store is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Adds every entry of `other` that this store lacks, such as the current data's entries to
+    /// the previous data's when merging. Entries present in both are kept as they are: equal CIDs
+    /// name equal values in verified stores.
+    pub fn merge(&mut self, other: &CidStore<T>) {
+        for (cid, value) in &other.0 {
+            self.0
+                .entry(cid.clone())
+                .or_insert_with(|| Rc::clone(value));
+        }
+    }
+}
+
+/// Builds a store from entries whose CIDs were computed elsewhere (for example a store the
+/// interpreter kept in another shape); like decoded stores, it is only trustworthy after
+/// [`CidInfo::verify`].
+impl<T> FromIterator<(Cid, Rc<T>)> for CidStore<T> {
+    fn from_iter<I: IntoIterator<Item = (Cid, Rc<T>)>>(entries: I) -> Self {
+        Self(entries.into_iter().collect())
+    }
+}
+
+impl<T: StoreItem> CidStore<T> {
+    /// Stores `value` and returns its CID; storing an equal value again returns the same CID.
+    pub fn insert(&mut self, value: impl Into<Rc<T>>) -> Cid {
+        let value = value.into();
+        let cid = value.cid();
+        self.0.entry(cid.clone()).or_insert(value);
+        cid
+    }
+
+    fn verify_entries(&self) -> Result<(), CidStoreError> {
+        for (cid, value) in &self.0 {
+            value
+                .verify_cid(cid)
+                .map_err(|reason| CidStoreError::ValueMismatch {
+                    store: Self::name(),
+                    cid: cid.clone(),
+                    reason,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn name() -> &'static str {
+        T::STORE_NAME
+    }
+
+    fn check_reference(&self, target: &Cid, from: Location<'_>) -> Result<(), CidStoreError> {
+        if self.contains(target) {
+            Ok(())
+        } else {
+            Err(CidStoreError::MissingReference {
+                from_store: from.store,
+                from_cid: from.cid.clone(),
+                to_store: Self::name(),
+                to_cid: target.clone(),
+            })
+        }
+    }
+}
+
+/// A value that can live in a [`CidStore`]: knows how its CID is computed.
+pub trait StoreItem {
+    /// Name of the store, for error messages.
+    const STORE_NAME: &'static str;
+
+    /// The CID of this value.
+    fn cid(&self) -> Cid;
+
+    /// Checks that `cid` names this value.
+    fn verify_cid(&self, cid: &Cid) -> Result<(), CidMismatch>;
+}
+
+impl StoreItem for RawValue {
+    const STORE_NAME: &'static str = "value";
+
+    fn cid(&self) -> Cid {
+        RawValue::cid(self)
+    }
+
+    fn verify_cid(&self, cid: &Cid) -> Result<(), CidMismatch> {
+        // The text is hashed as stored; like the reference, it is not required to be valid JSON.
+        cid::verify_cid(cid, self.as_str())
+    }
+}
+
+/// Items hashed over their serde JSON.
+macro_rules! serde_store_item {
+    ($($item:ty => $name:literal),* $(,)?) => {$(
+        impl StoreItem for $item {
+            const STORE_NAME: &'static str = $name;
+
+            fn cid(&self) -> Cid {
+                cid::serde_cid(self)
+            }
+
+            fn verify_cid(&self, cid: &Cid) -> Result<(), CidMismatch> {
+                cid::verify_cid(cid, &cid::to_json_text(self))
+            }
+        }
+    )*};
+}
+
+serde_store_item! {
+    Tetraplet => "tetraplet",
+    CanonCidAggregate => "canon element",
+    CanonResultCidAggregate => "canon result",
+    ServiceResultCidAggregate => "service result",
+}
+
+/// All stores of a particle data.
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize,
+)]
+#[archive(check_bytes)]
+pub struct CidInfo {
+    /// Call results and canon element values.
+    pub value_store: CidStore<RawValue>,
+    /// Tetraplets of call results, canon elements and canons.
+    pub tetraplet_store: CidStore<Tetraplet>,
+    /// Canon stream elements.
+    pub canon_element_store: CidStore<CanonCidAggregate>,
+    /// Canon results, referred to by the trace's canon states.
+    pub canon_result_store: CidStore<CanonResultCidAggregate>,
+    /// Call results, referred to by the trace's call states.
+    pub service_result_store: CidStore<ServiceResultCidAggregate>,
+}
+
+impl CidInfo {
+    /// Stores a call result (value, tetraplet and the aggregate tying them together) and returns
+    /// the aggregate's CID, the one the trace refers to.
+    pub fn insert_service_result(
+        &mut self,
+        value: &serde_json::Value,
+        tetraplet: impl Into<Rc<Tetraplet>>,
+        argument_hash: Rc<str>,
+    ) -> Cid {
+        let value_cid = self.value_store.insert(RawValue::from_value(value));
+        let tetraplet_cid = self.tetraplet_store.insert(tetraplet);
+        self.service_result_store.insert(ServiceResultCidAggregate {
+            value_cid,
+            argument_hash,
+            tetraplet_cid,
+        })
+    }
+
+    /// Stores a canon stream element and returns its CID.
+    pub fn insert_canon_element(
+        &mut self,
+        value: &serde_json::Value,
+        tetraplet: impl Into<Rc<Tetraplet>>,
+        provenance: Provenance,
+    ) -> Cid {
+        let value = self.value_store.insert(RawValue::from_value(value));
+        let tetraplet = self.tetraplet_store.insert(tetraplet);
+        self.canon_element_store.insert(CanonCidAggregate {
+            value,
+            tetraplet,
+            provenance,
+        })
+    }
+
+    /// Adds the entries of `other` that are missing here (see [`CidStore::merge`]).
+    pub fn merge(&mut self, other: &CidInfo) {
+        self.value_store.merge(&other.value_store);
+        self.tetraplet_store.merge(&other.tetraplet_store);
+        self.canon_element_store.merge(&other.canon_element_store);
+        self.canon_result_store.merge(&other.canon_result_store);
+        self.service_result_store.merge(&other.service_result_store);
+    }
+
+    /// Rehashes every entry and checks that every CID an entry refers to is stored.
+    ///
+    /// The checks and their order follow the reference, so the first error reported is the same:
+    /// values, tetraplets, canon elements and results (hashes, then references), service results
+    /// (hashes, then references). References from the trace are checked by
+    /// [`crate::data::verify`], which needs them to attribute CIDs to peers.
+    pub fn verify(&self) -> Result<(), CidStoreError> {
+        self.value_store.verify_entries()?;
+        self.tetraplet_store.verify_entries()?;
+        self.verify_canon_stores()?;
+        self.verify_service_result_store()
+    }
+
+    fn verify_canon_stores(&self) -> Result<(), CidStoreError> {
+        self.canon_element_store.verify_entries()?;
+        self.canon_result_store.verify_entries()?;
+
+        for (cid, canon) in self.canon_result_store.iter() {
+            let from = Location::of::<CanonResultCidAggregate>(cid);
+            for element in &canon.values {
+                self.canon_element_store.check_reference(element, from)?;
+            }
+            self.tetraplet_store
+                .check_reference(&canon.tetraplet, from)?;
+        }
+
+        for (cid, element) in self.canon_element_store.iter() {
+            let from = Location::of::<CanonCidAggregate>(cid);
+            self.tetraplet_store
+                .check_reference(&element.tetraplet, from)?;
+            self.value_store.check_reference(&element.value, from)?;
+            match &element.provenance {
+                Provenance::Literal => {}
+                Provenance::ServiceResult { cid } => {
+                    self.service_result_store.check_reference(cid, from)?;
+                }
+                Provenance::Canon { cid } => {
+                    self.canon_result_store.check_reference(cid, from)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn verify_service_result_store(&self) -> Result<(), CidStoreError> {
+        self.service_result_store.verify_entries()?;
+        for (cid, result) in self.service_result_store.iter() {
+            let from = Location::of::<ServiceResultCidAggregate>(cid);
+            self.tetraplet_store
+                .check_reference(&result.tetraplet_cid, from)?;
+            self.value_store.check_reference(&result.value_cid, from)?;
+        }
+        Ok(())
+    }
+}
+
+/// The entry a reference is made from, for error messages.
+#[derive(Clone, Copy)]
+struct Location<'a> {
+    store: &'static str,
+    cid: &'a Cid,
+}
+
+impl<'a> Location<'a> {
+    fn of<T: StoreItem>(cid: &'a Cid) -> Self {
+        Self {
+            store: T::STORE_NAME,
+            cid,
+        }
+    }
+}
+
+/// The stores of a data are inconsistent: an entry does not match its CID, or a CID refers to
+/// nothing. The reference reports these as `CidStoreVerificationError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CidStoreError {
+    /// An entry's content does not hash to its CID.
+    #[error("{store} store entry {cid} does not match its CID: {reason}")]
+    ValueMismatch {
+        /// The store holding the entry.
+        store: &'static str,
+        /// The entry's CID.
+        cid: Cid,
+        /// What is wrong.
+        reason: CidMismatch,
+    },
+    /// An entry refers to a CID that its target store does not hold.
+    #[error("{from_store} store entry {from_cid} refers to {to_cid}, which is not in the {to_store} store")]
+    MissingReference {
+        /// The store of the referring entry.
+        from_store: &'static str,
+        /// The referring entry.
+        from_cid: Cid,
+        /// The store that should hold the target.
+        to_store: &'static str,
+        /// The missing CID.
+        to_cid: Cid,
+    },
+    /// A trace state refers to a CID that its store does not hold.
+    #[error("trace state {position} refers to {cid}, which is not in the {store} store")]
+    MissingTraceReference {
+        /// Position of the state in the trace.
+        position: usize,
+        /// The store that should hold the target.
+        store: &'static str,
+        /// The missing CID.
+        cid: Cid,
+    },
+}
+
+impl CidStoreError {
+    pub(crate) fn missing_in_trace<T: StoreItem>(position: usize, cid: &Cid) -> Self {
+        Self::MissingTraceReference {
+            position,
+            store: T::STORE_NAME,
+            cid: cid.clone(),
+        }
+    }
+}

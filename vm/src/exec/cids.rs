@@ -1,0 +1,90 @@
+//! Reading call and canon results back out of the content-addressed stores. A CID that the
+//! trace refers to but the stores lack aborts the run.
+
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use crate::data::{CanonResultCidAggregate, Cid, CidInfo, ServiceResultCidAggregate, Tetraplet};
+
+use super::errors::{ExecResult, Uncatchable};
+use super::values::ValueAggregate;
+
+/// A call result found in the data, resolved through the stores.
+pub struct ServiceInfo {
+    pub value: Rc<Value>,
+    pub tetraplet: Rc<Tetraplet>,
+    pub aggregate: Rc<ServiceResultCidAggregate>,
+}
+
+fn missing(kind: &'static str, cid: &Cid) -> Uncatchable {
+    Uncatchable::ValueForCidNotFound {
+        kind,
+        cid: cid.to_string(),
+    }
+}
+
+pub fn value(cids: &CidInfo, cid: &Cid) -> ExecResult<Rc<Value>> {
+    let raw = cids
+        .value_store
+        .get(cid)
+        .ok_or_else(|| missing("value", cid))?;
+    match raw.value() {
+        Ok(value) => Ok(Rc::new(value.clone())),
+        Err(e) => Err(Uncatchable::Cid(format!("value for CID {cid} is not JSON: {e}")).into()),
+    }
+}
+
+pub fn tetraplet(cids: &CidInfo, cid: &Cid) -> ExecResult<Rc<Tetraplet>> {
+    Ok(cids
+        .tetraplet_store
+        .get(cid)
+        .ok_or_else(|| missing("tetraplet", cid))?
+        .clone())
+}
+
+pub fn service_info(cids: &CidInfo, cid: &Cid) -> ExecResult<ServiceInfo> {
+    let aggregate = cids
+        .service_result_store
+        .get(cid)
+        .ok_or_else(|| missing("service result aggregate", cid))?
+        .clone();
+    Ok(ServiceInfo {
+        value: value(cids, &aggregate.value_cid)?,
+        tetraplet: tetraplet(cids, &aggregate.tetraplet_cid)?,
+        aggregate,
+    })
+}
+
+pub fn canon_result(cids: &CidInfo, cid: &Cid) -> ExecResult<Rc<CanonResultCidAggregate>> {
+    Ok(cids
+        .canon_result_store
+        .get(cid)
+        .ok_or_else(|| missing("canon result aggregate", cid))?
+        .clone())
+}
+
+/// A canon element as a value; elements loaded from data have no trace position.
+pub fn canon_element(cids: &CidInfo, cid: &Cid) -> ExecResult<ValueAggregate> {
+    let aggregate = cids
+        .canon_element_store
+        .get(cid)
+        .ok_or_else(|| missing("canon aggregate", cid))?;
+    Ok(ValueAggregate::new(
+        value(cids, &aggregate.value)?,
+        tetraplet(cids, &aggregate.tetraplet)?,
+        0,
+        aggregate.provenance.clone(),
+    ))
+}
+
+/// Stores a canon result: the canon's tetraplet and its elements.
+pub fn insert_canon_result(
+    cids: &mut CidInfo,
+    canon_tetraplet: &Rc<Tetraplet>,
+    values: Vec<Cid>,
+) -> Cid {
+    let tetraplet = cids.tetraplet_store.insert(canon_tetraplet.clone());
+    cids.canon_result_store
+        .insert(CanonResultCidAggregate { tetraplet, values })
+}

@@ -1,0 +1,1494 @@
+//! The execution step: runs a script for one peer over the merged traces.
+//!
+//! The interpreter walks the script tree. Each instruction that leaves a trace state (call, ap
+//! into a stream, canon, par, fold over a stream) asks the [`trace::TraceMerger`] what the input
+//! traces recorded for it and writes the reconciled state into the new trace. Completeness
+//! (whether a subgraph finished, as opposed to waiting for a call or a variable) decides whether
+//! `seq` continues; errors are catchable (handled by `xor`, visible as `%last_error%` and
+//! `:error:`) or uncatchable (the run aborts).
+
+mod cids;
+mod errors;
+mod lens;
+mod scalars;
+mod streams;
+mod text;
+mod trace;
+mod values;
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use air::ast::{Call, Canon, CanonForm, Fail, Fold, FoldForm, Instr};
+use air::{InstrId, Script, Sym, Value as AirValue, ValueId};
+use serde_json::Value;
+
+use crate::data::calls::{CallRequest, CallRequests, CallResults, CallServiceResult};
+use crate::data::{
+    self, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState, Provenance,
+    Sender, SignatureTracker, Tetraplet, ValueRef,
+};
+
+pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
+use scalars::{found, Lookup, ScopedValues};
+use streams::{Generation, StreamCursor, Streams};
+use trace::{MergeError, TraceMerger};
+use values::{CanonStream, IterItem, Iterable, ValueAggregate};
+
+/// The particle facts a run sees.
+pub struct Particle<'a> {
+    pub init_peer_id: &'a str,
+    pub current_peer_id: &'a str,
+    pub timestamp: u64,
+    pub ttl: u32,
+}
+
+/// What the execution step needs besides the script.
+pub struct ExecInput<'a> {
+    pub particle: Particle<'a>,
+    pub prev_trace: Vec<ExecutedState>,
+    pub current_trace: Vec<ExecutedState>,
+    pub cids: CidInfo,
+    pub call_results: CallResults,
+    pub last_call_request_id: u32,
+}
+
+/// What the execution step produced.
+pub struct ExecOutput {
+    /// `Err` with a catchable error: the script failed but its data is valid and goes on.
+    pub result: ExecResult<()>,
+    pub trace: Vec<ExecutedState>,
+    pub cids: CidInfo,
+    pub next_peers: Vec<String>,
+    pub call_requests: CallRequests,
+    pub last_call_request_id: u32,
+    /// Call results the host sent that no call consumed.
+    pub unprocessed_results: CallResults,
+    /// The results each peer is the author of, to be signed.
+    pub signatures: SignatureTracker,
+}
+
+/// Runs the script and compacts stream generations.
+pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
+    let mut exec = Exec {
+        script,
+        init_peer_id: Rc::from(input.particle.init_peer_id),
+        current_peer_id: Rc::from(input.particle.current_peer_id),
+        timestamp: input.particle.timestamp,
+        ttl: input.particle.ttl,
+        merger: TraceMerger::new(input.prev_trace, input.current_trace),
+        scalars: ScopedValues::default(),
+        canons: ScopedValues::default(),
+        iterables: HashMap::new(),
+        streams: Streams::default(),
+        complete: true,
+        last_error: ErrorSlot::default(),
+        error: ErrorSlot::default(),
+        next_peers: Vec::new(),
+        call_requests: BTreeMap::new(),
+        call_results: input.call_results,
+        last_call_request_id: input.last_call_request_id,
+        cids: input.cids,
+        signatures: SignatureTracker::default(),
+        stream_folds: 0,
+    };
+    let mut result = exec.run(script.root());
+    if !matches!(result, Err(ExecError::Uncatchable(_))) {
+        if let Err(e) = exec.streams.compact_all(&mut exec.merger) {
+            result = Err(e);
+        }
+    }
+    ExecOutput {
+        result,
+        trace: exec.merger.into_new_trace(),
+        cids: exec.cids,
+        next_peers: exec.next_peers,
+        call_requests: exec.call_requests,
+        last_call_request_id: exec.last_call_request_id,
+        unprocessed_results: exec.call_results,
+        signatures: exec.signatures,
+    }
+}
+
+/// `%last_error%` or `:error:`: an error object and whether a new error may replace it.
+struct ErrorSlot {
+    object: Rc<Value>,
+    tetraplet: Option<Rc<Tetraplet>>,
+    provenance: Provenance,
+    /// For `fail :error:`: the error that the enclosing `xor` caught, raised again as it was.
+    original: Option<ExecError>,
+    settable: bool,
+}
+
+impl Default for ErrorSlot {
+    fn default() -> Self {
+        ErrorSlot {
+            object: Rc::new(no_error()),
+            tetraplet: None,
+            provenance: Provenance::Literal,
+            original: None,
+            settable: true,
+        }
+    }
+}
+
+fn no_error() -> Value {
+    serde_json::json!({"error_code": 0, "message": ""})
+}
+
+fn error_object(code: i64, message: &str, instruction: &str, peer_id: Option<&str>) -> Value {
+    let mut object = serde_json::Map::new();
+    object.insert("error_code".into(), code.into());
+    object.insert("message".into(), message.into());
+    object.insert("instruction".into(), instruction.into());
+    if let Some(peer_id) = peer_id {
+        object.insert("peer_id".into(), peer_id.into());
+    }
+    Value::Object(object)
+}
+
+/// The state of a fold: what it iterates over and where its body starts.
+struct FoldState {
+    iterable: Iterable,
+    /// `Some(id)` for folds over streams, whose iterations the trace records.
+    stream_fold: Option<u32>,
+    back_iteration_started: bool,
+    body: InstrId,
+    last: Option<InstrId>,
+}
+
+/// A resolved value with the tetraplets of its parts (one per element for canon streams).
+struct Resolved {
+    value: Rc<Value>,
+    tetraplets: Vec<Rc<Tetraplet>>,
+    provenance: Provenance,
+}
+
+struct Exec<'s> {
+    script: &'s Script,
+    init_peer_id: Rc<str>,
+    current_peer_id: Rc<str>,
+    timestamp: u64,
+    ttl: u32,
+    merger: TraceMerger,
+    scalars: ScopedValues<ValueAggregate>,
+    canons: ScopedValues<Rc<CanonStream>>,
+    iterables: HashMap<Sym, FoldState>,
+    streams: Streams,
+    complete: bool,
+    last_error: ErrorSlot,
+    error: ErrorSlot,
+    next_peers: Vec<String>,
+    call_requests: CallRequests,
+    call_results: CallResults,
+    last_call_request_id: u32,
+    cids: CidInfo,
+    signatures: SignatureTracker,
+    stream_folds: u32,
+}
+
+/// Turns a joinable error into "wait": the subgraph is incomplete and nothing fails.
+macro_rules! join {
+    ($self:ident, $expr:expr) => {
+        match $expr {
+            Err(e) if e.is_joinable() => {
+                $self.complete = false;
+                return Ok(());
+            }
+            other => other?,
+        }
+    };
+}
+
+impl<'s> Exec<'s> {
+    fn trace_error(&self, id: InstrId, e: MergeError) -> ExecError {
+        Uncatchable::Trace {
+            message: e.0,
+            instruction: text::instruction(self.script, id),
+        }
+        .into()
+    }
+
+    fn name(&self, sym: Sym) -> &'s str {
+        self.script.str(sym)
+    }
+
+    fn literal_tetraplet(&self) -> Rc<Tetraplet> {
+        Rc::new(Tetraplet::peer_only(&*self.init_peer_id))
+    }
+
+    /// Executes an instruction and records a catchable error in `%last_error%` and `:error:`.
+    fn run(&mut self, id: InstrId) -> ExecResult<()> {
+        let instr = self.script.instr(id);
+        let result = self.dispatch(id, instr);
+        if let Err(e) = &result {
+            // Calls record their errors themselves, with their resolved tetraplet.
+            if !matches!(instr, Instr::Call(_)) && e.is_catchable() {
+                let with_peer = matches!(instr, Instr::Canon(_));
+                self.set_errors(e, id, None, with_peer);
+            }
+        }
+        result
+    }
+
+    fn set_errors(
+        &mut self,
+        e: &ExecError,
+        id: InstrId,
+        tetraplet: Option<Rc<Tetraplet>>,
+        with_peer: bool,
+    ) {
+        let last_settable = self.last_error.settable && e.affects_last_error();
+        let settable = self.error.settable && e.is_catchable();
+        if last_settable || settable {
+            let instruction = text::instruction(self.script, id);
+            let peer: Rc<str> = match &tetraplet {
+                Some(t) if with_peer => Rc::from(t.peer_pk.as_str()),
+                _ => self.current_peer_id.clone(),
+            };
+            let message = e.to_string();
+            if last_settable {
+                self.last_error = ErrorSlot {
+                    object: Rc::new(error_object(e.code(), &message, &instruction, Some(&peer))),
+                    tetraplet: tetraplet.clone(),
+                    provenance: Provenance::Literal,
+                    original: None,
+                    settable: false,
+                };
+            }
+            if settable {
+                let peer = with_peer.then_some(&*peer);
+                self.error = ErrorSlot {
+                    object: Rc::new(error_object(e.code(), &message, &instruction, peer)),
+                    tetraplet,
+                    provenance: Provenance::Literal,
+                    original: None,
+                    settable: true,
+                };
+            }
+        }
+        self.error.settable = false;
+    }
+
+    fn dispatch(&mut self, id: InstrId, instr: Instr) -> ExecResult<()> {
+        match instr {
+            Instr::Call(call) => self.call(id, call),
+            Instr::Canon(canon) => self.canon(id, canon),
+            Instr::Ap { value, target } => self.ap(id, value, target),
+            Instr::ApMap { .. } => Err(not_supported("ap into a stream map")),
+            Instr::Seq(left, right) => {
+                self.complete = true;
+                self.run(left)?;
+                if self.complete {
+                    self.run(right)?;
+                }
+                Ok(())
+            }
+            Instr::Par(left, right) => self.par(id, left, right),
+            Instr::Xor(left, right) => self.xor(left, right),
+            Instr::New { variable, body } => self.new_scope(id, variable, body),
+            Instr::Fold(fold) => self.fold(id, fold),
+            Instr::Next(iterator) => self.next(id, iterator),
+            Instr::Match { left, right, body } => self.compare(left, right, body, true),
+            Instr::Mismatch { left, right, body } => self.compare(left, right, body, false),
+            Instr::Fail(fail) => self.fail(id, fail),
+            Instr::Never => {
+                self.complete = false;
+                Ok(())
+            }
+            Instr::Null => Ok(()),
+            Instr::Error => Err(Uncatchable::Trace {
+                message: "the script contains an instruction that did not parse".into(),
+                instruction: "error".into(),
+            }
+            .into()),
+        }
+    }
+
+    fn par(&mut self, id: InstrId, left: InstrId, right: InstrId) -> ExecResult<()> {
+        self.merger
+            .par_start()
+            .map_err(|e| self.trace_error(id, e))?;
+        let mut completes = [false; 2];
+        let mut failures: [Option<ExecError>; 2] = [None, None];
+        for (i, branch) in [left, right].into_iter().enumerate() {
+            // A `next` as a whole branch must not make the par complete by itself.
+            self.complete = !matches!(self.script.instr(branch), Instr::Next(_));
+            match self.run(branch) {
+                Ok(()) => {}
+                Err(e) if e.is_catchable() => {
+                    self.complete = false;
+                    failures[i] = Some(e);
+                }
+                Err(e) => {
+                    self.complete = false;
+                    return Err(e);
+                }
+            }
+            let ended = if i == 0 {
+                self.merger.par_left_end()
+            } else {
+                self.merger.par_right_end()
+            };
+            ended.map_err(|e| self.trace_error(id, e))?;
+            completes[i] = self.complete;
+        }
+        self.complete = completes[0] || completes[1];
+        match failures {
+            [Some(_), Some(right_error)] => Err(right_error),
+            _ => {
+                self.last_error.settable = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn xor(&mut self, left: InstrId, right: InstrId) -> ExecResult<()> {
+        self.complete = true;
+        match self.run(left) {
+            Err(e) if e.is_catchable() => {
+                self.complete = true;
+                self.last_error.settable = true;
+                self.error.original = Some(e);
+                self.error.settable = true;
+                let result = self.run(right);
+                if self.error.settable {
+                    self.error = ErrorSlot::default();
+                }
+                if result.is_ok() {
+                    self.error.settable = true;
+                }
+                result
+            }
+            other => other,
+        }
+    }
+
+    fn new_scope(&mut self, id: InstrId, variable: ValueId, body: InstrId) -> ExecResult<()> {
+        let span = self.script.instr_span(id);
+        let var = self.script.value(variable);
+        match var {
+            AirValue::Stream(name) => self.streams.scope_start(name, span),
+            AirValue::Scalar(name, _) => self.scalars.new_start(name),
+            AirValue::Canon(name, _) => self.canons.new_start(name),
+            _ => return Err(not_supported("new over stream maps and canon maps")),
+        }
+        let result = self.run(body);
+        let closed = match var {
+            AirValue::Stream(name) => self.streams.scope_end(name, &mut self.merger),
+            AirValue::Scalar(name, _) => self.scalars.new_end(name, self.name(name)),
+            AirValue::Canon(name, _) => self.canons.new_end(name, self.name(name)),
+            _ => Ok(()),
+        };
+        result.and(closed)
+    }
+
+    fn compare(
+        &mut self,
+        left: ValueId,
+        right: ValueId,
+        body: InstrId,
+        want_equal: bool,
+    ) -> ExecResult<()> {
+        let left = join!(self, self.resolve(left));
+        let right = join!(self, self.resolve(right));
+        let equal = left.value == right.value;
+        if equal != want_equal {
+            return Err(if want_equal {
+                Catchable::MatchValuesNotEqual
+            } else {
+                Catchable::MismatchValuesEqual
+            }
+            .into());
+        }
+        self.run(body)
+    }
+
+    fn fail(&mut self, id: InstrId, fail: Fail) -> ExecResult<()> {
+        match fail {
+            Fail::Literal { code, message } => {
+                let code = match self.script.value(code) {
+                    AirValue::Int(n) => n,
+                    _ => 0,
+                };
+                let message = match self.script.value(message) {
+                    AirValue::String(s) => self.name(s),
+                    _ => "",
+                };
+                let object = error_object(
+                    code,
+                    message,
+                    &text::instruction(self.script, id),
+                    Some(&self.init_peer_id),
+                );
+                let tetraplet = self.literal_tetraplet();
+                self.fail_with(Rc::new(object), Some(tetraplet), Provenance::Literal)
+            }
+            Fail::Value(value) => match self.script.value(value) {
+                AirValue::LastError(_) => {
+                    let slot = &self.last_error;
+                    check_error_object(&slot.object)?;
+                    let (object, tetraplet, provenance) = (
+                        slot.object.clone(),
+                        slot.tetraplet.clone(),
+                        slot.provenance.clone(),
+                    );
+                    self.fail_with(object, tetraplet, provenance)
+                }
+                AirValue::Error(_) => {
+                    let slot = &self.error;
+                    check_error_object(&slot.object)?;
+                    let (object, tetraplet, provenance, original) = (
+                        slot.object.clone(),
+                        slot.tetraplet.clone(),
+                        slot.provenance.clone(),
+                        slot.original.clone(),
+                    );
+                    let raised = self.fail_with(object, tetraplet, provenance);
+                    let result = match original {
+                        Some(original) => Err(original),
+                        None => raised,
+                    };
+                    self.error.settable = false;
+                    result
+                }
+                _ => {
+                    let resolved = self.resolve(value)?;
+                    check_error_object(&resolved.value)?;
+                    let tetraplet = resolved.tetraplets.into_iter().next();
+                    self.fail_with(resolved.value, tetraplet, resolved.provenance)
+                }
+            },
+        }
+    }
+
+    fn fail_with(
+        &mut self,
+        object: Rc<Value>,
+        tetraplet: Option<Rc<Tetraplet>>,
+        provenance: Provenance,
+    ) -> ExecResult<()> {
+        self.last_error = ErrorSlot {
+            object: object.clone(),
+            tetraplet,
+            provenance,
+            original: None,
+            settable: false,
+        };
+        self.complete = false;
+        Err(Catchable::UserError((*object).clone()).into())
+    }
+
+    // ---- values ----
+
+    fn scalar_ref(&self, name: Sym) -> ExecResult<ScalarRef<'_>> {
+        let text = self.name(name);
+        match (self.scalars.get(name), self.iterables.get(&name)) {
+            (Lookup::Found(value), _) => Ok(ScalarRef::Value(value)),
+            (Lookup::Cleared, _) => {
+                Err(Catchable::VariableWasNotInitializedAfterNew(text.to_string()).into())
+            }
+            (Lookup::Missing, Some(fold)) => Ok(ScalarRef::Item(fold.iterable.peek())),
+            (Lookup::Missing, None) => Err(Catchable::VariableNotFound(text.to_string()).into()),
+        }
+    }
+
+    fn canon_stream(&self, name: Sym) -> ExecResult<Rc<CanonStream>> {
+        Ok(found(self.canons.get(name), self.name(name))?.clone())
+    }
+
+    fn constant(&self, value: Value) -> Resolved {
+        Resolved {
+            value: Rc::new(value),
+            tetraplets: vec![self.literal_tetraplet()],
+            provenance: Provenance::Literal,
+        }
+    }
+
+    /// The value of an operand, with its tetraplets and provenance.
+    fn resolve(&self, id: ValueId) -> ExecResult<Resolved> {
+        match self.script.value(id) {
+            AirValue::InitPeerId => Ok(self.constant(Value::from(&*self.init_peer_id))),
+            AirValue::Timestamp => Ok(self.constant(Value::from(self.timestamp))),
+            AirValue::Ttl => Ok(self.constant(Value::from(self.ttl))),
+            AirValue::EmptyArray => Ok(self.constant(Value::Array(Vec::new()))),
+            AirValue::Bool(b) => Ok(self.constant(Value::Bool(b))),
+            AirValue::Int(n) => Ok(self.constant(Value::from(n))),
+            AirValue::Float(f) => Ok(self.constant(Value::from(f))),
+            AirValue::String(s) => Ok(self.constant(Value::from(self.name(s)))),
+            AirValue::LastError(lens) => self.resolve_error(&self.last_error, lens),
+            AirValue::Error(lens) => self.resolve_error(&self.error, lens),
+            AirValue::Scalar(name, lens) => {
+                let scalar = self.scalar_ref(name)?;
+                let (value, tetraplet, provenance) = scalar.parts();
+                match lens {
+                    None => Ok(Resolved {
+                        value,
+                        tetraplets: vec![tetraplet],
+                        provenance,
+                    }),
+                    Some(lens) => {
+                        let selected = self.apply_lens(&value, lens)?;
+                        let tetraplet = self.tetraplet_with_lens(&tetraplet, lens);
+                        Ok(Resolved {
+                            value: Rc::new(selected),
+                            tetraplets: vec![tetraplet],
+                            provenance,
+                        })
+                    }
+                }
+            }
+            AirValue::Canon(name, lens) => {
+                let canon = self.canon_stream(name)?;
+                let root = Provenance::Canon {
+                    cid: canon.cid.clone(),
+                };
+                match lens {
+                    None => Ok(Resolved {
+                        value: Rc::new(canon.to_json()),
+                        tetraplets: canon.values.iter().map(|v| v.tetraplet.clone()).collect(),
+                        provenance: root,
+                    }),
+                    Some(lens) => self.canon_lens(&canon, lens, root),
+                }
+            }
+            AirValue::CanonMap(..) => Err(not_supported("canon stream maps")),
+            AirValue::Stream(_) | AirValue::StreamMap(_) => Err(Uncatchable::Trace {
+                message: "a stream cannot be used as a value; canonicalize it first".into(),
+                instruction: text::value(self.script, id),
+            }
+            .into()),
+        }
+    }
+
+    fn resolve_error(
+        &self,
+        slot: &ErrorSlot,
+        lens: Option<air::ast::LensId>,
+    ) -> ExecResult<Resolved> {
+        let value = match lens {
+            Some(lens) => Rc::new(self.apply_lens(&slot.object, lens)?),
+            None => slot.object.clone(),
+        };
+        let tetraplet = slot
+            .tetraplet
+            .clone()
+            .unwrap_or_else(|| self.literal_tetraplet());
+        Ok(Resolved {
+            value,
+            tetraplets: vec![tetraplet],
+            provenance: slot.provenance.clone(),
+        })
+    }
+
+    fn tetraplet_with_lens(&self, tetraplet: &Tetraplet, lens: air::ast::LensId) -> Rc<Tetraplet> {
+        let lens_text = text::lens(self.script, lens);
+        match self.script.lens(lens) {
+            air::ast::Lens::Path { .. } => {
+                let mut t = tetraplet.clone();
+                t.lens.push_str(&lens_text);
+                Rc::new(t)
+            }
+            air::ast::Lens::Length => Rc::new(Tetraplet {
+                lens: lens_text,
+                ..Tetraplet::default()
+            }),
+        }
+    }
+
+    /// A lens on a canon stream: `.length`, or an element chosen by its first accessor.
+    fn canon_lens(
+        &self,
+        canon: &CanonStream,
+        lens: air::ast::LensId,
+        root: Provenance,
+    ) -> ExecResult<Resolved> {
+        match self.script.lens(lens) {
+            air::ast::Lens::Length => Ok(Resolved {
+                value: Rc::new(Value::from(canon.values.len())),
+                tetraplets: vec![Rc::new(Tetraplet {
+                    peer_pk: self.current_peer_id.to_string(),
+                    service_id: text::lens(self.script, lens),
+                    ..Tetraplet::default()
+                })],
+                provenance: root,
+            }),
+            air::ast::Lens::Path { accessors, .. } => {
+                let (idx, rest) = self.stream_index(accessors)?;
+                let Some(element) = canon.values.get(idx) else {
+                    return Err(errors::LensError::CanonStreamNotHaveEnoughValues {
+                        stream_size: canon.values.len(),
+                        idx,
+                    }
+                    .into());
+                };
+                let value = self.apply_accessors(&element.value, rest)?;
+                Ok(Resolved {
+                    value: Rc::new(value),
+                    tetraplets: vec![element.tetraplet.clone()],
+                    provenance: element.provenance.clone(),
+                })
+            }
+        }
+    }
+
+    // ---- call ----
+
+    fn resolve_string(&self, id: ValueId) -> ExecResult<String> {
+        let value = self.script.value(id);
+        match value {
+            AirValue::InitPeerId => return Ok(self.init_peer_id.to_string()),
+            AirValue::String(s) => return Ok(self.name(s).to_string()),
+            _ => {}
+        }
+        let resolved = self.resolve(id)?;
+        match &*resolved.value {
+            Value::String(s) => Ok(s.clone()),
+            other => Err(Catchable::NonStringValueInTripletResolution {
+                variable: value
+                    .variable()
+                    .map(|s| self.name(s))
+                    .unwrap_or("")
+                    .to_string(),
+                actual: other.clone(),
+            }
+            .into()),
+        }
+    }
+
+    fn call(&mut self, id: InstrId, call: Call) -> ExecResult<()> {
+        let tetraplet = match self.call_triplet(call) {
+            Ok(t) => Rc::new(t),
+            Err(e) if e.is_joinable() => {
+                self.complete = false;
+                return Ok(());
+            }
+            Err(e) => {
+                if e.is_catchable() {
+                    self.set_errors(&e, id, None, true);
+                }
+                return Err(e);
+            }
+        };
+        match self.call_with(id, call, &tetraplet) {
+            Err(e) if e.is_joinable() => {
+                self.complete = false;
+                Ok(())
+            }
+            Err(e) => {
+                if e.is_catchable() {
+                    self.set_errors(&e, id, Some(tetraplet), true);
+                }
+                Err(e)
+            }
+            ok => ok,
+        }
+    }
+
+    fn call_triplet(&self, call: Call) -> ExecResult<Tetraplet> {
+        let tetraplet = Tetraplet {
+            peer_pk: self.resolve_string(call.peer)?,
+            service_id: self.resolve_string(call.service)?,
+            function_name: self.resolve_string(call.function)?,
+            lens: String::new(),
+        };
+        if let Some(output) = call.output {
+            if let AirValue::Scalar(name, _) = self.script.value(output) {
+                match self.scalars.get(name) {
+                    Lookup::Found(_) if !self.scalars.could_be_set(name) => {
+                        return Err(
+                            Uncatchable::ShadowingIsNotAllowed(self.name(name).to_string()).into(),
+                        )
+                    }
+                    Lookup::Missing if self.iterables.contains_key(&name) => {
+                        return Err(
+                            Uncatchable::IterableShadowing(self.name(name).to_string()).into()
+                        )
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(tetraplet)
+    }
+
+    fn call_arguments(&self, call: Call) -> ExecResult<(Vec<Value>, Vec<Vec<Tetraplet>>)> {
+        let mut values = Vec::with_capacity(call.args.len());
+        let mut tetraplets = Vec::with_capacity(call.args.len());
+        for arg in call.args.iter() {
+            let resolved = self.resolve(arg)?;
+            values.push((*resolved.value).clone());
+            tetraplets.push(resolved.tetraplets.iter().map(|t| (**t).clone()).collect());
+        }
+        Ok((values, tetraplets))
+    }
+
+    fn call_with(&mut self, id: InstrId, call: Call, tetraplet: &Rc<Tetraplet>) -> ExecResult<()> {
+        // Arguments that are not there yet do not stop a remote call or a recorded result;
+        // a local call waits for them.
+        let arguments = match self.call_arguments(call) {
+            Err(e) if !e.is_joinable() => return Err(e),
+            other => other,
+        };
+        let argument_hash = arguments
+            .as_ref()
+            .ok()
+            .map(|(values, _)| data::argument_hash(values));
+        let met = self
+            .merger
+            .meet_call()
+            .map_err(|e| self.trace_error(id, e))?;
+        let is_local = tetraplet.peer_pk == *self.current_peer_id;
+        let mut kept_state = None;
+        if let Some(met) = met {
+            match met.result {
+                CallResult::Failed(cid) => {
+                    let info = cids::service_info(&self.cids, &cid)?;
+                    if let Some(hash) = &argument_hash {
+                        verify_call(
+                            hash,
+                            tetraplet,
+                            &info.aggregate.argument_hash,
+                            &info.tetraplet,
+                        )?;
+                    }
+                    let failed = CallServiceFailed::from_value(&info.value)
+                        .map_err(|e| Uncatchable::MalformedCallServiceFailed(e.to_string()))?;
+                    self.complete = false;
+                    self.record_cid(&tetraplet.peer_pk, &cid);
+                    self.merger
+                        .push(ExecutedState::Call(CallResult::Failed(cid)));
+                    return Err(
+                        Catchable::LocalServiceError(failed.ret_code, failed.message).into(),
+                    );
+                }
+                CallResult::RequestSentBy(Sender::PeerIdWithCallId { peer_id, call_id })
+                    if *peer_id == *self.current_peer_id =>
+                {
+                    return match self.call_results.remove(&call_id) {
+                        Some(answer) => {
+                            let Some(hash) = argument_hash else {
+                                return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
+                                    "a result for call {call_id} arrived but its arguments are not known yet"
+                                ))
+                                .into());
+                            };
+                            self.accept_answer(call, tetraplet, hash, answer)
+                        }
+                        None => {
+                            self.complete = false;
+                            self.merger
+                                .push(ExecutedState::Call(CallResult::RequestSentBy(
+                                    Sender::PeerIdWithCallId { peer_id, call_id },
+                                )));
+                            Ok(())
+                        }
+                    };
+                }
+                state @ CallResult::RequestSentBy(_) => {
+                    if !is_local {
+                        self.complete = false;
+                        self.merger.push(ExecutedState::Call(state));
+                        return Ok(());
+                    }
+                    kept_state = Some(state);
+                }
+                CallResult::Executed(value) => {
+                    let Some(hash) = argument_hash else {
+                        return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
+                            "{value:?} is recorded but the call's arguments are not known yet"
+                        ))
+                        .into());
+                    };
+                    self.populate_from_data(
+                        call,
+                        tetraplet,
+                        &hash,
+                        &value,
+                        met.trace_pos,
+                        met.source,
+                    )?;
+                    if let ValueRef::Scalar(cid) | ValueRef::Stream { cid, .. } = &value {
+                        self.record_cid(&tetraplet.peer_pk, cid);
+                    }
+                    self.merger
+                        .push(ExecutedState::Call(CallResult::Executed(value)));
+                    return Ok(());
+                }
+            }
+        }
+        if !is_local {
+            self.next_peers.push(tetraplet.peer_pk.clone());
+            self.complete = false;
+            self.merger
+                .push(ExecutedState::Call(CallResult::RequestSentBy(
+                    Sender::PeerId(self.current_peer_id.clone()),
+                )));
+            return Ok(());
+        }
+        let (arguments, arg_tetraplets) = match arguments {
+            Ok(args) => args,
+            Err(join) => {
+                if let Some(state) = kept_state {
+                    self.merger.push(ExecutedState::Call(state));
+                }
+                return Err(join);
+            }
+        };
+        self.last_call_request_id += 1;
+        let call_id = self.last_call_request_id;
+        self.call_requests.insert(
+            call_id,
+            CallRequest {
+                service_id: tetraplet.service_id.clone(),
+                function_name: tetraplet.function_name.clone(),
+                arguments,
+                tetraplets: arg_tetraplets,
+            },
+        );
+        self.complete = false;
+        self.merger
+            .push(ExecutedState::Call(CallResult::RequestSentBy(
+                Sender::PeerIdWithCallId {
+                    peer_id: self.current_peer_id.clone(),
+                    call_id,
+                },
+            )));
+        Ok(())
+    }
+
+    fn record_cid(&mut self, peer: &str, cid: &Cid) {
+        self.signatures.register(peer, cid);
+    }
+
+    /// A service answered this peer's call request.
+    fn accept_answer(
+        &mut self,
+        call: Call,
+        tetraplet: &Rc<Tetraplet>,
+        argument_hash: Rc<str>,
+        answer: CallServiceResult,
+    ) -> ExecResult<()> {
+        if answer.ret_code != 0 {
+            let message: Rc<str> = Rc::from(answer.result.as_str());
+            return self.record_failure(tetraplet, argument_hash, answer.ret_code, message);
+        }
+        let value: Value = match serde_json::from_str(&answer.result) {
+            Ok(v) => v,
+            Err(e) => {
+                let message = format!(
+                    "call_service result '{}' can't be serialized or deserialized with an error: {e}",
+                    answer
+                );
+                return self.record_failure(tetraplet, argument_hash, i32::MAX, Rc::from(message));
+            }
+        };
+        let trace_pos = self.merger.trace_pos();
+        let value = Rc::new(value);
+        let state = match call.output.map(|o| self.script.value(o)) {
+            Some(AirValue::Scalar(name, _)) => {
+                let cid = self
+                    .cids
+                    .insert_service_result(&value, tetraplet.clone(), argument_hash);
+                let aggregate = ValueAggregate::service_result(
+                    value,
+                    tetraplet.clone(),
+                    trace_pos,
+                    cid.clone(),
+                );
+                self.scalars.set(name, self.name(name), aggregate)?;
+                self.record_cid(&tetraplet.peer_pk, &cid);
+                ValueRef::Scalar(cid)
+            }
+            Some(AirValue::Stream(name)) => {
+                let cid = self
+                    .cids
+                    .insert_service_result(&value, tetraplet.clone(), argument_hash);
+                let aggregate = ValueAggregate::service_result(
+                    value,
+                    tetraplet.clone(),
+                    trace_pos,
+                    cid.clone(),
+                );
+                let position = self.script.value_span(call.output.expect("matched")).start;
+                self.streams
+                    .add(name, position, aggregate, Generation::New)?;
+                self.record_cid(&tetraplet.peer_pk, &cid);
+                ValueRef::Stream { cid, generation: 0 }
+            }
+            _ => ValueRef::Unused(data::value_cid(&value)),
+        };
+        self.merger
+            .push(ExecutedState::Call(CallResult::Executed(state)));
+        Ok(())
+    }
+
+    fn record_failure(
+        &mut self,
+        tetraplet: &Rc<Tetraplet>,
+        argument_hash: Rc<str>,
+        ret_code: i32,
+        message: Rc<str>,
+    ) -> ExecResult<()> {
+        let failed = CallServiceFailed {
+            ret_code,
+            message: message.clone(),
+        };
+        let cid =
+            self.cids
+                .insert_service_result(&failed.to_value(), tetraplet.clone(), argument_hash);
+        self.record_cid(&tetraplet.peer_pk, &cid);
+        self.merger
+            .push(ExecutedState::Call(CallResult::Failed(cid)));
+        Err(Catchable::LocalServiceError(ret_code, message).into())
+    }
+
+    /// A recorded call result, checked against the call as it resolves now: a peer cannot
+    /// pass off a result as that of a call with other arguments or another service.
+    fn recorded_result(
+        &self,
+        cid: &Cid,
+        tetraplet: &Rc<Tetraplet>,
+        argument_hash: &str,
+        trace_pos: u32,
+    ) -> ExecResult<ValueAggregate> {
+        let info = cids::service_info(&self.cids, cid)?;
+        verify_call(
+            argument_hash,
+            tetraplet,
+            &info.aggregate.argument_hash,
+            &info.tetraplet,
+        )?;
+        Ok(ValueAggregate::service_result(
+            info.value,
+            tetraplet.clone(),
+            trace_pos,
+            cid.clone(),
+        ))
+    }
+
+    /// A call result recorded in the data sets the call's output again.
+    fn populate_from_data(
+        &mut self,
+        call: Call,
+        tetraplet: &Rc<Tetraplet>,
+        argument_hash: &str,
+        value: &ValueRef,
+        trace_pos: u32,
+        source: trace::Source,
+    ) -> ExecResult<()> {
+        let output = call.output.map(|o| (o, self.script.value(o)));
+        match (output, value) {
+            (Some((_, AirValue::Scalar(name, _))), ValueRef::Scalar(cid)) => {
+                let aggregate = self.recorded_result(cid, tetraplet, argument_hash, trace_pos)?;
+                self.scalars.set(name, self.name(name), aggregate)
+            }
+            (Some((output, AirValue::Stream(name))), ValueRef::Stream { cid, generation }) => {
+                let aggregate = self.recorded_result(cid, tetraplet, argument_hash, trace_pos)?;
+                let position = self.script.value_span(output).start;
+                self.streams.add(
+                    name,
+                    position,
+                    aggregate,
+                    Generation::Data(source, *generation),
+                )
+            }
+            (None, ValueRef::Unused(_)) => Ok(()),
+            (_, value) => {
+                Err(Uncatchable::CallResultNotCorrespondToInstr(format!("{value:?}")).into())
+            }
+        }
+    }
+
+    // ---- ap ----
+
+    fn ap(&mut self, id: InstrId, value: ValueId, target: ValueId) -> ExecResult<()> {
+        let target_value = self.script.value(target);
+        let to_stream = matches!(target_value, AirValue::Stream(_));
+        let aggregate = join!(self, self.ap_value(value, to_stream));
+        match target_value {
+            AirValue::Scalar(name, _) => self.scalars.set(name, self.name(name), aggregate),
+            AirValue::Stream(name) => {
+                let met = self.merger.meet_ap().map_err(|e| self.trace_error(id, e))?;
+                let generation = match met {
+                    Some(met) => Generation::Data(met.source, met.generation),
+                    None => Generation::New,
+                };
+                let position = self.script.value_span(target).start;
+                self.streams.add(name, position, aggregate, generation)?;
+                self.merger.push_ap();
+                Ok(())
+            }
+            _ => Err(not_supported("ap into this kind of variable")),
+        }
+    }
+
+    /// The value `ap` puts into its target, positioned at the state it is about to write.
+    fn ap_value(&self, id: ValueId, to_stream: bool) -> ExecResult<ValueAggregate> {
+        let pos = self.merger.trace_pos();
+        match self.script.value(id) {
+            AirValue::Scalar(name, None) => {
+                let mut aggregate = match self.scalar_ref(name)? {
+                    ScalarRef::Value(v) => v.clone(),
+                    ScalarRef::Item(item) => item.to_aggregate(),
+                };
+                if to_stream {
+                    aggregate.trace_pos = pos;
+                }
+                Ok(aggregate)
+            }
+            AirValue::Canon(name, None) => {
+                let canon = self.canon_stream(name)?;
+                Ok(ValueAggregate::new(
+                    Rc::new(canon.to_json()),
+                    canon.tetraplet.clone(),
+                    pos,
+                    Provenance::Canon {
+                        cid: canon.cid.clone(),
+                    },
+                ))
+            }
+            AirValue::InitPeerId
+            | AirValue::Timestamp
+            | AirValue::Ttl
+            | AirValue::EmptyArray
+            | AirValue::Bool(_)
+            | AirValue::Int(_)
+            | AirValue::Float(_)
+            | AirValue::String(_) => {
+                let resolved = self.resolve(id)?;
+                Ok(ValueAggregate::literal(
+                    (*resolved.value).clone(),
+                    &self.init_peer_id,
+                    pos,
+                ))
+            }
+            _ => {
+                let resolved = self.resolve(id)?;
+                let tetraplet = resolved
+                    .tetraplets
+                    .into_iter()
+                    .next()
+                    .unwrap_or_else(|| self.literal_tetraplet());
+                Ok(ValueAggregate::new(
+                    resolved.value,
+                    tetraplet,
+                    pos,
+                    resolved.provenance,
+                ))
+            }
+        }
+    }
+
+    // ---- canon ----
+
+    fn canon(&mut self, id: InstrId, canon: Canon) -> ExecResult<()> {
+        if canon.form != CanonForm::Stream {
+            return Err(not_supported("canon over stream maps"));
+        }
+        let AirValue::Canon(target, _) = self.script.value(canon.target) else {
+            return Err(not_supported("canon into this kind of variable"));
+        };
+        let met = self
+            .merger
+            .meet_canon()
+            .map_err(|e| self.trace_error(id, e))?;
+        match met {
+            Some(CanonResult::Executed(cid)) => {
+                let peer = self.resolve_string(canon.peer)?;
+                let aggregate = cids::canon_result(&self.cids, &cid)?;
+                let stored = cids::tetraplet(&self.cids, &aggregate.tetraplet)?;
+                let expected = Tetraplet::peer_only(peer);
+                if expected != *stored {
+                    return Err(Uncatchable::InstructionParametersMismatch {
+                        param: "canon tetraplet",
+                        expected: format!("{expected:?}"),
+                        stored: format!("{stored:?}"),
+                    }
+                    .into());
+                }
+                let values = aggregate
+                    .values
+                    .iter()
+                    .map(|cid| cids::canon_element(&self.cids, cid))
+                    .collect::<ExecResult<Vec<_>>>()?;
+                self.record_cid(&stored.peer_pk, &cid);
+                self.finish_canon(target, values, stored, cid)
+            }
+            Some(state @ CanonResult::RequestSentBy(_)) => {
+                let peer = self.resolve_string(canon.peer)?;
+                if peer != *self.current_peer_id {
+                    self.complete = false;
+                    self.merger.push(ExecutedState::Canon(state));
+                    Ok(())
+                } else {
+                    self.canon_here(canon, target, peer)
+                }
+            }
+            None => {
+                let peer = join!(self, self.resolve_string(canon.peer));
+                if peer != *self.current_peer_id {
+                    self.complete = false;
+                    self.next_peers.push(peer);
+                    self.merger
+                        .push(ExecutedState::Canon(CanonResult::RequestSentBy(
+                            self.current_peer_id.clone(),
+                        )));
+                    Ok(())
+                } else {
+                    self.canon_here(canon, target, peer)
+                }
+            }
+        }
+    }
+
+    /// Freezes the stream on this peer.
+    fn canon_here(&mut self, canon: Canon, target: Sym, peer: String) -> ExecResult<()> {
+        let AirValue::Stream(stream) = self.script.value(canon.source) else {
+            return Err(not_supported("canon of this kind of variable"));
+        };
+        let position = self.script.value_span(canon.source).start;
+        let values: Vec<ValueAggregate> = self
+            .streams
+            .get(stream, position)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
+        let tetraplet = Rc::new(Tetraplet::peer_only(peer));
+        let element_cids = values
+            .iter()
+            .map(|v| {
+                self.cids
+                    .insert_canon_element(&v.value, v.tetraplet.clone(), v.provenance.clone())
+            })
+            .collect();
+        let cid = cids::insert_canon_result(&mut self.cids, &tetraplet, element_cids);
+        self.record_cid(&tetraplet.peer_pk, &cid);
+        self.finish_canon(target, values, tetraplet, cid)
+    }
+
+    fn finish_canon(
+        &mut self,
+        target: Sym,
+        values: Vec<ValueAggregate>,
+        tetraplet: Rc<Tetraplet>,
+        cid: Cid,
+    ) -> ExecResult<()> {
+        let canon = CanonStream {
+            values,
+            tetraplet,
+            cid: cid.clone(),
+        };
+        self.canons.set(target, self.name(target), Rc::new(canon))?;
+        self.merger
+            .push(ExecutedState::Canon(CanonResult::Executed(cid)));
+        Ok(())
+    }
+
+    // ---- fold ----
+
+    fn fold(&mut self, id: InstrId, fold: Fold) -> ExecResult<()> {
+        let AirValue::Scalar(iterator, _) = self.script.value(fold.iterator) else {
+            return Err(not_supported("this fold iterator"));
+        };
+        match fold.form {
+            FoldForm::Scalar => {
+                let iterable = join!(self, self.scalar_iterable(fold.iterable));
+                match iterable {
+                    None => Ok(()),
+                    Some(iterable) => self.fold_body(iterator, iterable, None, fold),
+                }
+            }
+            FoldForm::Stream => self.fold_stream(id, iterator, fold),
+            FoldForm::StreamMap => Err(not_supported("fold over stream maps")),
+        }
+    }
+
+    /// What a fold over a scalar, a canon stream or `[]` iterates; `None` when empty.
+    fn scalar_iterable(&self, id: ValueId) -> ExecResult<Option<Iterable>> {
+        match self.script.value(id) {
+            AirValue::EmptyArray => Ok(None),
+            AirValue::Scalar(name, None) => {
+                let aggregate = match self.scalar_ref(name)? {
+                    ScalarRef::Value(v) => v.clone(),
+                    ScalarRef::Item(item) => item.to_aggregate(),
+                };
+                match &*aggregate.value {
+                    Value::Array(a) if a.is_empty() => Ok(None),
+                    Value::Array(_) => Ok(Some(Iterable::Array {
+                        array: aggregate,
+                        cursor: 0,
+                    })),
+                    other => Err(Catchable::FoldIteratesOverNonArray(
+                        other.clone(),
+                        self.name(name).to_string(),
+                    )
+                    .into()),
+                }
+            }
+            AirValue::Scalar(name, Some(lens)) => {
+                let (value, tetraplet, provenance) = self.scalar_ref(name)?.parts();
+                let selected = self.apply_lens(&value, lens)?;
+                let tetraplet = self.tetraplet_with_lens(&tetraplet, lens);
+                match selected {
+                    Value::Array(a) if a.is_empty() => Ok(None),
+                    Value::Array(values) => Ok(Some(Iterable::LensResult {
+                        values,
+                        tetraplet,
+                        provenance,
+                        cursor: 0,
+                    })),
+                    other => Err(Catchable::FoldIteratesOverNonArray(
+                        other,
+                        text::lens(self.script, lens),
+                    )
+                    .into()),
+                }
+            }
+            AirValue::Canon(name, None) => {
+                let canon = self.canon_stream(name)?;
+                if canon.values.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(Iterable::Values {
+                    values: canon.values.clone(),
+                    cursor: 0,
+                }))
+            }
+            _ => Err(not_supported("fold over this kind of value")),
+        }
+    }
+
+    /// Runs the body of a fold with `iterator` bound to the first element.
+    fn fold_body(
+        &mut self,
+        iterator: Sym,
+        iterable: Iterable,
+        stream_fold: Option<u32>,
+        fold: Fold,
+    ) -> ExecResult<()> {
+        let state = FoldState {
+            iterable,
+            stream_fold,
+            back_iteration_started: false,
+            body: fold.body,
+            last: fold.last,
+        };
+        self.scalars.fold_start();
+        self.canons.fold_start();
+        if self.iterables.insert(iterator, state).is_some() {
+            return Err(
+                Uncatchable::MultipleIterableValues(self.name(iterator).to_string()).into(),
+            );
+        }
+        let result = self.run(fold.body);
+        self.iterables.remove(&iterator);
+        self.scalars.fold_end();
+        self.canons.fold_end();
+        result
+    }
+
+    fn fold_stream(&mut self, id: InstrId, iterator: Sym, fold: Fold) -> ExecResult<()> {
+        let AirValue::Stream(stream) = self.script.value(fold.iterable) else {
+            return Err(not_supported("fold over this kind of stream"));
+        };
+        let position = self.script.value_span(fold.iterable).start;
+        if self.streams.get(stream, position).is_none() {
+            self.complete = false;
+            return Ok(());
+        }
+        self.stream_folds += 1;
+        let fold_id = self.stream_folds;
+        self.merger
+            .fold_start(fold_id)
+            .map_err(|e| self.trace_error(id, e))?;
+        let mut cursor = StreamCursor::default();
+        let mut generations = {
+            let s = self.stream_mut(stream, position);
+            let generations = s.generations_since(cursor);
+            cursor = s.cursor();
+            if !generations.is_empty() {
+                s.open_generation();
+            }
+            generations
+        };
+        let mut any_complete = false;
+        while !generations.is_empty() {
+            for values in generations {
+                if values.is_empty() {
+                    continue;
+                }
+                let value_pos = values[0].trace_pos;
+                self.merger
+                    .iteration_start(fold_id, value_pos)
+                    .map_err(|e| self.trace_error(id, e))?;
+                let iterable = Iterable::Values { values, cursor: 0 };
+                match self.fold_body(iterator, iterable, Some(fold_id), fold) {
+                    Ok(()) => {}
+                    Err(e) if e.is_catchable() => {}
+                    Err(e) => return Err(e),
+                }
+                self.merger
+                    .generation_end(fold_id)
+                    .map_err(|e| self.trace_error(id, e))?;
+                any_complete |= self.complete;
+            }
+            let s = self.stream_mut(stream, position);
+            generations = s.generations_since(cursor);
+            s.drop_empty_last_generation();
+            cursor = s.cursor();
+            s.open_generation();
+        }
+        self.complete = any_complete;
+        self.merger
+            .fold_end(fold_id)
+            .map_err(|e| self.trace_error(id, e))?;
+        Ok(())
+    }
+
+    fn stream_mut(&mut self, name: Sym, position: u32) -> &mut streams::Stream {
+        self.streams
+            .get_mut(name, position)
+            .expect("a stream being folded exists until the fold ends")
+    }
+
+    fn next(&mut self, id: InstrId, iterator: ValueId) -> ExecResult<()> {
+        let AirValue::Scalar(name, _) = self.script.value(iterator) else {
+            return Err(not_supported("this next iterator"));
+        };
+        let text = self.name(name);
+        let not_found = || ExecError::from(Uncatchable::FoldStateNotFound(text.to_string()));
+        let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
+        let stream_fold = state.stream_fold;
+        if let Some(fold_id) = stream_fold {
+            self.merger
+                .iteration_end(fold_id)
+                .map_err(|e| self.trace_error(id, e))?;
+        }
+        let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
+        if !state.iterable.next() {
+            if let Some(fold_id) = stream_fold {
+                self.merger
+                    .back_iterator(fold_id)
+                    .map_err(|e| self.trace_error(id, e))?;
+            }
+            let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
+            match state.last {
+                Some(last) => {
+                    self.complete = true;
+                    self.run(last)?;
+                }
+                None => {
+                    if !state.back_iteration_started && stream_fold.is_some() {
+                        state.back_iteration_started = true;
+                        self.complete = false;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let body = state.body;
+        if let Some(fold_id) = stream_fold {
+            let value_pos = state.iterable.peek().trace_pos;
+            self.merger
+                .iteration_start(fold_id, value_pos)
+                .map_err(|e| self.trace_error(id, e))?;
+        }
+        self.scalars.next_before();
+        self.canons.next_before();
+        let result = self.run(body);
+        self.scalars.next_after();
+        self.canons.next_after();
+        result?;
+        let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
+        state.iterable.prev();
+        if let Some(fold_id) = stream_fold {
+            self.merger
+                .back_iterator(fold_id)
+                .map_err(|e| self.trace_error(id, e))?;
+        }
+        Ok(())
+    }
+}
+
+/// A scalar as seen by an instruction: a variable's value or a fold's current element.
+enum ScalarRef<'a> {
+    Value(&'a ValueAggregate),
+    Item(IterItem),
+}
+
+impl ScalarRef<'_> {
+    fn parts(self) -> (Rc<Value>, Rc<Tetraplet>, Provenance) {
+        match self {
+            ScalarRef::Value(v) => (v.value.clone(), v.tetraplet.clone(), v.provenance.clone()),
+            ScalarRef::Item(item) => (item.value, item.tetraplet, item.provenance),
+        }
+    }
+}
+
+fn verify_call(
+    expected_hash: &str,
+    expected_tetraplet: &Tetraplet,
+    stored_hash: &str,
+    stored_tetraplet: &Tetraplet,
+) -> ExecResult<()> {
+    if expected_hash != stored_hash {
+        return Err(Uncatchable::InstructionParametersMismatch {
+            param: "call argument_hash",
+            expected: expected_hash.to_string(),
+            stored: stored_hash.to_string(),
+        }
+        .into());
+    }
+    if expected_tetraplet != stored_tetraplet {
+        return Err(Uncatchable::InstructionParametersMismatch {
+            param: "call tetraplet",
+            expected: format!("{expected_tetraplet:?}"),
+            stored: format!("{stored_tetraplet:?}"),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn check_error_object(value: &Value) -> ExecResult<()> {
+    use errors::ErrorObjectError as E;
+    let invalid = |e| ExecError::from(Catchable::InvalidErrorObject(e));
+    let Value::Object(fields) = value else {
+        return Err(invalid(E::ScalarMustBeObject(value.clone())));
+    };
+    let field = |name| {
+        fields.get(name).ok_or_else(|| {
+            invalid(E::ScalarMustContainField {
+                scalar: value.clone(),
+                field_name: name,
+            })
+        })
+    };
+    match field("error_code")? {
+        Value::Number(n) if n.is_i64() || n.is_u64() => {
+            if n.as_i64() == Some(0) {
+                return Err(invalid(E::ErrorCodeMustBeNonZero));
+            }
+        }
+        _ => {
+            return Err(invalid(E::ScalarFieldIsWrongType {
+                scalar: value.clone(),
+                field_name: "error_code",
+                expected_type: "integer",
+            }))
+        }
+    }
+    if !field("message")?.is_string() {
+        return Err(invalid(E::ScalarFieldIsWrongType {
+            scalar: value.clone(),
+            field_name: "message",
+            expected_type: "string",
+        }));
+    }
+    Ok(())
+}
+
+/// Parts of AIR this VM does not execute yet abort the run with a clear message.
+fn not_supported(what: &str) -> ExecError {
+    Uncatchable::StreamMap(format!("{what} is not supported by this VM yet")).into()
+}

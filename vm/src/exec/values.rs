@@ -1,0 +1,209 @@
+//! Values as the interpreter holds them: a JSON value with its security tetraplet, its position
+//! in the trace and its provenance (where it came from, by CID).
+
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use crate::data::{Cid, Provenance, Tetraplet};
+
+/// A value in a variable or a stream.
+#[derive(Debug, Clone)]
+pub struct ValueAggregate {
+    pub value: Rc<Value>,
+    pub tetraplet: Rc<Tetraplet>,
+    /// The trace position of the state that produced the value (streams need it to rewrite
+    /// generations and to match fold iterations across peers).
+    pub trace_pos: u32,
+    pub provenance: Provenance,
+}
+
+impl ValueAggregate {
+    /// A value with a provenance. Like the reference, a literal keeps only the peer of its
+    /// tetraplet and a canon value only the peer and the lens: these tetraplets describe where
+    /// the value comes from, not the path it took.
+    pub fn new(
+        value: Rc<Value>,
+        tetraplet: Rc<Tetraplet>,
+        trace_pos: u32,
+        provenance: Provenance,
+    ) -> Self {
+        let tetraplet = match &provenance {
+            Provenance::Literal => Rc::new(Tetraplet::peer_only(tetraplet.peer_pk.as_str())),
+            Provenance::Canon { .. } => Rc::new(Tetraplet {
+                lens: tetraplet.lens.clone(),
+                ..Tetraplet::peer_only(tetraplet.peer_pk.as_str())
+            }),
+            Provenance::ServiceResult { .. } => tetraplet,
+        };
+        ValueAggregate {
+            value,
+            tetraplet,
+            trace_pos,
+            provenance,
+        }
+    }
+
+    /// A constant of the script, attributed to the particle's initiator.
+    pub fn literal(value: Value, init_peer_id: &str, trace_pos: u32) -> Self {
+        ValueAggregate {
+            value: Rc::new(value),
+            tetraplet: Rc::new(Tetraplet::peer_only(init_peer_id)),
+            trace_pos,
+            provenance: Provenance::Literal,
+        }
+    }
+
+    pub fn service_result(
+        value: Rc<Value>,
+        tetraplet: Rc<Tetraplet>,
+        trace_pos: u32,
+        cid: Cid,
+    ) -> Self {
+        ValueAggregate {
+            value,
+            tetraplet,
+            trace_pos,
+            provenance: Provenance::ServiceResult { cid },
+        }
+    }
+}
+
+/// A canonicalized stream: frozen values and the tetraplet of the peer that froze them.
+#[derive(Debug, Clone)]
+pub struct CanonStream {
+    pub values: Vec<ValueAggregate>,
+    pub tetraplet: Rc<Tetraplet>,
+    /// CID of the canon result aggregate.
+    pub cid: Cid,
+}
+
+impl CanonStream {
+    pub fn to_json(&self) -> Value {
+        Value::Array(self.values.iter().map(|v| (*v.value).clone()).collect())
+    }
+}
+
+/// The current element of a fold.
+#[derive(Debug, Clone)]
+pub struct IterItem {
+    pub value: Rc<Value>,
+    pub tetraplet: Rc<Tetraplet>,
+    pub trace_pos: u32,
+    pub provenance: Provenance,
+}
+
+impl IterItem {
+    /// The element as a value of a variable (`ap i x`, a fold over `i`).
+    pub fn to_aggregate(&self) -> ValueAggregate {
+        ValueAggregate::new(
+            self.value.clone(),
+            self.tetraplet.clone(),
+            self.trace_pos,
+            self.provenance.clone(),
+        )
+    }
+}
+
+/// What a fold walks over, with its cursor.
+pub enum Iterable {
+    /// The elements of an array value; tetraplets get `.$.[i]`.
+    Array {
+        array: ValueAggregate,
+        cursor: usize,
+    },
+    /// The elements of an array selected by a lens: they have no trace position of their own.
+    LensResult {
+        values: Vec<Value>,
+        tetraplet: Rc<Tetraplet>,
+        provenance: Provenance,
+        cursor: usize,
+    },
+    /// Values each with its own metadata: a stream generation or a canon stream.
+    Values {
+        values: Vec<ValueAggregate>,
+        cursor: usize,
+    },
+}
+
+impl Iterable {
+    fn cursor_mut(&mut self) -> &mut usize {
+        match self {
+            Iterable::Array { cursor, .. }
+            | Iterable::LensResult { cursor, .. }
+            | Iterable::Values { cursor, .. } => cursor,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Iterable::Array { array, .. } => array.value.as_array().map_or(0, Vec::len),
+            Iterable::LensResult { values, .. } => values.len(),
+            Iterable::Values { values, .. } => values.len(),
+        }
+    }
+
+    /// Moves to the next element; false at the end.
+    pub fn next(&mut self) -> bool {
+        let len = self.len();
+        let cursor = self.cursor_mut();
+        if *cursor + 1 < len {
+            *cursor += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Moves back after the iterations nested in `next` returned.
+    pub fn prev(&mut self) {
+        let cursor = self.cursor_mut();
+        *cursor = cursor.saturating_sub(1);
+    }
+
+    /// The current element. Iterables are never empty: empty folds do not start.
+    pub fn peek(&self) -> IterItem {
+        match self {
+            Iterable::Array { array, cursor } => {
+                let element = array
+                    .value
+                    .as_array()
+                    .and_then(|a| a.get(*cursor))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let mut tetraplet = (*array.tetraplet).clone();
+                tetraplet.lens.push_str(&format!(".$.[{cursor}]"));
+                IterItem {
+                    value: Rc::new(element),
+                    tetraplet: Rc::new(tetraplet),
+                    trace_pos: array.trace_pos,
+                    provenance: array.provenance.clone(),
+                }
+            }
+            Iterable::LensResult {
+                values,
+                tetraplet,
+                provenance,
+                cursor,
+            } => {
+                let mut tetraplet = (**tetraplet).clone();
+                tetraplet.lens.push_str(&format!(".$.[{cursor}]"));
+                IterItem {
+                    value: Rc::new(values[*cursor].clone()),
+                    tetraplet: Rc::new(tetraplet),
+                    trace_pos: 0,
+                    provenance: provenance.clone(),
+                }
+            }
+            Iterable::Values { values, cursor } => {
+                let v = &values[*cursor];
+                IterItem {
+                    value: v.value.clone(),
+                    tetraplet: v.tetraplet.clone(),
+                    trace_pos: v.trace_pos,
+                    provenance: v.provenance.clone(),
+                }
+            }
+        }
+    }
+}

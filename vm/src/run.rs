@@ -1,0 +1,284 @@
+//! One VM step: checks and decodes the inputs, executes, signs, and encodes the new data.
+//!
+//! Any failure before or during execution that is not a script-level (catchable) error returns
+//! the previous data unchanged, with no peers and no call requests, so a bad particle never
+//! damages what a peer already has.
+
+use std::collections::BTreeSet;
+
+use crate::data::calls::{self, CallRequests};
+use crate::data::{self, DataError, InterpreterData, KeyPair};
+use crate::exec::{self, ExecInput, Particle};
+
+/// Size limits and run facts, as the host passes them (the reference's `RunParameters`).
+#[derive(Debug, Clone)]
+pub struct RunParameters {
+    pub init_peer_id: String,
+    pub current_peer_id: String,
+    /// Particle creation time, ms since the Unix epoch.
+    pub timestamp: u64,
+    /// Particle time to live, ms.
+    pub ttl: u32,
+    /// Key format of `secret_key` (0 = Ed25519, the only one accepted).
+    pub key_format: u8,
+    /// The current peer's secret key: it signs the results this peer produces.
+    pub secret_key: Vec<u8>,
+    /// The particle id; it salts the signatures.
+    pub particle_id: String,
+    pub air_size_limit: u64,
+    pub particle_size_limit: u64,
+    pub call_result_size_limit: u64,
+    /// Whether exceeding a limit fails the run (hard) or only sets a flag (soft).
+    pub hard_limit_enabled: bool,
+}
+
+impl RunParameters {
+    /// Default limits of the reference: AIR 16 MiB, particle 64 MiB, call results 32 MiB.
+    pub const DEFAULT_AIR_SIZE_LIMIT: u64 = 16 << 20;
+    pub const DEFAULT_PARTICLE_SIZE_LIMIT: u64 = 64 << 20;
+    pub const DEFAULT_CALL_RESULT_SIZE_LIMIT: u64 = 32 << 20;
+
+    /// Parameters with the default limits in hard mode.
+    pub fn new(
+        init_peer_id: impl Into<String>,
+        current_peer_id: impl Into<String>,
+        secret_key: Vec<u8>,
+        particle_id: impl Into<String>,
+    ) -> Self {
+        RunParameters {
+            init_peer_id: init_peer_id.into(),
+            current_peer_id: current_peer_id.into(),
+            timestamp: 0,
+            ttl: 0,
+            key_format: 0,
+            secret_key,
+            particle_id: particle_id.into(),
+            air_size_limit: Self::DEFAULT_AIR_SIZE_LIMIT,
+            particle_size_limit: Self::DEFAULT_PARTICLE_SIZE_LIMIT,
+            call_result_size_limit: Self::DEFAULT_CALL_RESULT_SIZE_LIMIT,
+            hard_limit_enabled: true,
+        }
+    }
+}
+
+/// What a step produced (the reference's `InterpreterOutcome`).
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// 0 on success; otherwise the code of the error.
+    pub ret_code: i64,
+    pub error_message: String,
+    /// The new particle data (the previous data when the run failed before finishing).
+    pub data: Vec<u8>,
+    /// Peers to send the particle to, sorted and without duplicates.
+    pub next_peer_pks: Vec<String>,
+    /// Service calls to make on this peer, by call id.
+    pub call_requests: CallRequests,
+    pub air_size_limit_exceeded: bool,
+    pub particle_size_limit_exceeded: bool,
+    pub call_result_size_limit_exceeded: bool,
+}
+
+impl Outcome {
+    /// The call requests in the reference's wire format (multicodec-prefixed MessagePack).
+    pub fn encoded_call_requests(&self) -> Vec<u8> {
+        calls::encode_call_requests(&self.call_requests)
+    }
+}
+
+/// Error codes of the preparation step (1-10 in the reference).
+mod codes {
+    pub const AIR_PARSE: i64 = 1;
+    pub const DATA_DE: i64 = 2;
+    pub const ENVELOPE_DE: i64 = 3;
+    pub const ENVELOPE_DE_WITH_VERSIONS: i64 = 4;
+    pub const CALL_RESULTS_DE: i64 = 5;
+    pub const UNSUPPORTED_VERSION: i64 = 6;
+    pub const MALFORMED_KEY_PAIR: i64 = 7;
+    pub const CID_STORE: i64 = 8;
+    pub const SIGNATURE_CHECK: i64 = 9;
+    pub const SIZE_LIMITS: i64 = 10;
+    /// The host sent a result for a call the script did not make.
+    pub const UNPROCESSED_CALL_RESULT: i64 = 30_000;
+}
+
+fn data_error_code(e: &DataError) -> i64 {
+    match e {
+        DataError::EnvelopeDeFailed { .. } => codes::ENVELOPE_DE,
+        DataError::EnvelopeDeFailedWithVersions { .. } => codes::ENVELOPE_DE_WITH_VERSIONS,
+        DataError::DataDeFailed { .. } => codes::DATA_DE,
+        DataError::UnsupportedInterpreterVersion { .. } => codes::UNSUPPORTED_VERSION,
+        DataError::CidStoreVerification(_) => codes::CID_STORE,
+        DataError::DataSignatureCheck(_) => codes::SIGNATURE_CHECK,
+    }
+}
+
+/// Executes one step of a particle on this peer.
+///
+/// `prev_data` is what this peer stored after its last step on the particle (empty at first),
+/// `current_data` what arrived from another peer (empty when re-running after local calls);
+/// `call_results` answers this peer's earlier call requests, in the reference's wire format.
+pub fn execute(
+    air: &str,
+    prev_data: &[u8],
+    current_data: &[u8],
+    params: &RunParameters,
+    call_results: &[u8],
+) -> Outcome {
+    let failed = |code: i64, message: String, limits: Limits| Outcome {
+        ret_code: code,
+        error_message: message,
+        data: prev_data.to_vec(),
+        air_size_limit_exceeded: limits.air,
+        particle_size_limit_exceeded: limits.particle,
+        call_result_size_limit_exceeded: limits.call_results,
+        ..Outcome::default()
+    };
+    let limits = Limits {
+        air: air.len() as u64 > params.air_size_limit,
+        particle: current_data.len() as u64 > params.particle_size_limit,
+        call_results: call_results.len() as u64 > params.call_result_size_limit,
+    };
+    if params.hard_limit_enabled {
+        if let Some(message) = limits.describe(air, current_data, call_results, params) {
+            return failed(codes::SIZE_LIMITS, message, limits);
+        }
+    }
+    let decode = |bytes: &[u8]| -> Result<InterpreterData, DataError> {
+        if bytes.is_empty() {
+            Ok(InterpreterData::default())
+        } else {
+            data::decode(bytes).map(|(_, data)| data)
+        }
+    };
+    let prev = match decode(prev_data) {
+        Ok(d) => d,
+        Err(e) => return failed(data_error_code(&e), format!("previous data: {e}"), limits),
+    };
+    let current = match decode(current_data) {
+        Ok(d) => d,
+        Err(e) => return failed(data_error_code(&e), format!("current data: {e}"), limits),
+    };
+    let mut signatures = match data::verify_and_merge(&prev, &current, &params.particle_id) {
+        Ok(store) => store,
+        Err(e) => return failed(data_error_code(&e), e.to_string(), limits),
+    };
+    let call_results = match call_results {
+        [] => Ok(calls::CallResults::new()),
+        bytes => calls::decode_call_results(bytes),
+    };
+    let call_results = match call_results {
+        Ok(results) => results,
+        Err(e) => {
+            return failed(
+                codes::CALL_RESULTS_DE,
+                format!("call results cannot be read: {e}"),
+                limits,
+            )
+        }
+    };
+    let keypair = match KeyPair::from_secret_key(&params.secret_key, params.key_format) {
+        Ok(k) => k,
+        Err(e) => return failed(codes::MALFORMED_KEY_PAIR, e.to_string(), limits),
+    };
+    let parsed = air::check(air);
+    if let Some(error) = parsed.diagnostics.iter().find(|d| !d.code.is_warning()) {
+        let location = air::diagnostic::location("script", air, error.primary.span);
+        let message = format!("AIR parse error at {location}: {}", error.message);
+        return failed(codes::AIR_PARSE, message, limits);
+    }
+
+    let mut cids = prev.cid_info;
+    cids.merge(&current.cid_info);
+    let input = ExecInput {
+        particle: Particle {
+            init_peer_id: &params.init_peer_id,
+            current_peer_id: &params.current_peer_id,
+            timestamp: params.timestamp,
+            ttl: params.ttl,
+        },
+        prev_trace: prev.trace,
+        current_trace: current.trace,
+        cids,
+        call_results,
+        last_call_request_id: prev.last_call_request_id,
+    };
+    let output = exec::execute(&parsed.script, input);
+    let (ret_code, error_message) = match &output.result {
+        Err(e) if !e.is_catchable() => return failed(e.code(), e.to_string(), limits),
+        Err(e) => (e.code(), e.to_string()),
+        Ok(()) if !output.unprocessed_results.is_empty() => {
+            let ids: Vec<String> = output
+                .unprocessed_results
+                .keys()
+                .map(u32::to_string)
+                .collect();
+            (
+                codes::UNPROCESSED_CALL_RESULT,
+                format!(
+                    "call results with ids [{}] were not consumed by the script",
+                    ids.join(", ")
+                ),
+            )
+        }
+        Ok(()) => (0, String::new()),
+    };
+    output
+        .signatures
+        .sign_into(&keypair, &params.particle_id, &mut signatures);
+    let data = data::encode(&InterpreterData {
+        trace: output.trace,
+        last_call_request_id: output.last_call_request_id,
+        cid_info: output.cids,
+        signatures,
+    });
+    let next_peer_pks: BTreeSet<String> = output.next_peers.into_iter().collect();
+    Outcome {
+        ret_code,
+        error_message,
+        data,
+        next_peer_pks: next_peer_pks.into_iter().collect(),
+        call_requests: output.call_requests,
+        air_size_limit_exceeded: limits.air,
+        particle_size_limit_exceeded: limits.particle,
+        call_result_size_limit_exceeded: limits.call_results,
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    air: bool,
+    particle: bool,
+    call_results: bool,
+}
+
+impl Limits {
+    fn describe(
+        &self,
+        air: &str,
+        data: &[u8],
+        call_results: &[u8],
+        params: &RunParameters,
+    ) -> Option<String> {
+        if self.air {
+            Some(format!(
+                "AIR script size ({} bytes) exceeds the limit of {} bytes",
+                air.len(),
+                params.air_size_limit
+            ))
+        } else if self.particle {
+            Some(format!(
+                "particle data size ({} bytes) exceeds the limit of {} bytes",
+                data.len(),
+                params.particle_size_limit
+            ))
+        } else if self.call_results {
+            Some(format!(
+                "call results size ({} bytes) exceeds the limit of {} bytes",
+                call_results.len(),
+                params.call_result_size_limit
+            ))
+        } else {
+            None
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! Conformance suite: AIR scenarios run on a simulated network of peers.
+//!
+//! Each `scenarios/<area>/<name>.air` is a scenario (directive syntax in
+//! `harness/scenario.rs`); `<name>.expected` next to it is the text snapshot of what the run
+//! shows (format in `harness/report.rs`). Every scenario runs in every [`Mode`]: the first
+//! mode must reproduce the snapshot, every other mode must reproduce the first mode's
+//! report exactly.
+//!
+//! Run with `UPDATE_EXPECT=1` to rewrite the snapshots after an intended change, and with
+//! `SCENARIO=<text>` to run only the scenarios whose path contains `<text>`.
+
+mod harness;
+
+use std::path::{Path, PathBuf};
+
+use harness::engine::Engine;
+use harness::network::run_scenario;
+use harness::reference::ReferenceEngine;
+use harness::scenario::Scenario;
+
+/// How the runs of a scenario are spread over engines.
+struct Mode {
+    name: &'static str,
+    /// Picks the engine for a run from the peer name and the run index.
+    engine_for: fn(&str, usize) -> &'static dyn Engine,
+}
+
+static REFERENCE: ReferenceEngine = ReferenceEngine;
+
+/// The modes every scenario runs in; the first one is checked against the snapshots.
+///
+/// Our engine joins here once `vm::execute` exists: add a `VmEngine` to the harness and
+/// the modes `vm` (every run on ours), `alternating-runs` (ours on odd run indices) and
+/// `alternating-peers` (ours on some peers, e.g. by the parity of the peer name's length).
+fn modes() -> Vec<Mode> {
+    vec![Mode {
+        name: REFERENCE.name(),
+        engine_for: |_peer, _run| &REFERENCE,
+    }]
+}
+
+/// Minimum number of scenarios, so that a lost directory does not go unnoticed.
+const MIN_SCENARIOS: usize = 120;
+
+fn scenario_files() -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let entries =
+            std::fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    files.sort();
+    files
+}
+
+#[test]
+fn scenarios() {
+    let update = std::env::var_os("UPDATE_EXPECT").is_some();
+    let filter = std::env::var("SCENARIO").unwrap_or_default();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let files = scenario_files();
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for path in &files {
+        match path.extension().and_then(|ext| ext.to_str()) {
+            Some("air") => {}
+            Some("expected") if !path.with_extension("air").exists() => {
+                failures.push(format!("{}: snapshot without a scenario", path.display()));
+                continue;
+            }
+            _ => continue,
+        }
+        count += 1;
+        let relative = path.strip_prefix(&root).unwrap_or(path);
+        if !relative.to_string_lossy().contains(&filter) {
+            continue;
+        }
+        let scenario = match Scenario::load(path) {
+            Ok(scenario) => scenario,
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let mut first: Option<(&str, String)> = None;
+        for mode in modes() {
+            let report = run_scenario(&scenario, &mode.engine_for).render();
+            match &first {
+                None => {
+                    let expected_path = path.with_extension("expected");
+                    if update {
+                        std::fs::write(&expected_path, &report).expect("writable snapshot");
+                    } else {
+                        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+                        if expected != report {
+                            failures.push(format!(
+                                "{} in mode {}: snapshot differs\n--- expected:\n{expected}--- actual:\n{report}",
+                                relative.display(),
+                                mode.name
+                            ));
+                        }
+                    }
+                    first = Some((mode.name, report));
+                }
+                Some((first_name, first_report)) => {
+                    if *first_report != report {
+                        failures.push(format!(
+                            "{}: mode {} differs from mode {first_name}\n--- {first_name}:\n{first_report}--- {}:\n{report}",
+                            relative.display(),
+                            mode.name,
+                            mode.name
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        count >= MIN_SCENARIOS,
+        "only {count} scenarios found, expected at least {MIN_SCENARIOS}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} scenario failures (run with UPDATE_EXPECT=1 to accept new snapshots):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// Harness self-checks: the properties the snapshots silently rely on.
+mod harness_checks {
+    use std::cell::RefCell;
+
+    use super::harness::engine::{CallRequest, Engine, StepInput, StepOutcome};
+    use super::harness::network::run_scenario;
+    use super::harness::peers::{Peer, Peers};
+    use super::harness::reference::ReferenceEngine;
+    use super::harness::scenario::Scenario;
+    use super::harness::services::{Behaviour, ServiceRule, Services};
+
+    #[test]
+    fn peer_ids_are_pinned() {
+        assert_eq!(
+            Peer::named("a").id,
+            "12D3KooWMQCMszY5GmZ7Qn4aTFHqPKDThDmScE8KCkjh6XC4iQ52"
+        );
+        assert_eq!(
+            Peer::named("b").id,
+            "12D3KooWB4XmjhBKHzbFQcRj1pQwFrp8P3tp1oPDsKJu8qECmRrG"
+        );
+    }
+
+    #[test]
+    fn peer_names_substitute_both_ways() {
+        let mut peers = Peers::default();
+        peers.add("a");
+        peers.add("relay-1");
+        let text = r#"(call "@relay-1" ("s" "f") ["@a" "@unknown" "mail@"])"#;
+        let substituted = peers.substitute(text);
+        assert!(substituted.contains(&Peer::named("relay-1").id));
+        assert!(substituted.contains("@unknown"));
+        assert_eq!(peers.unsubstitute(&substituted), text);
+    }
+
+    #[test]
+    fn header_mistakes_are_reported() {
+        let error = |text: &str| Scenario::parse(text).expect_err(text);
+        assert!(error("; peer: a\n(null)").contains("unknown directive `peer:`"));
+        assert!(error("; service a s.f: maybe\n(null)").contains("unknown service behaviour"));
+        assert!(error("; particle: age=3\n(null)").contains("unknown particle field"));
+        assert!(error("; network: random\n(null)").contains("unknown network order"));
+        let scenario = Scenario::parse("; Note: free text\n; init: b\n(null)").expect("valid");
+        assert_eq!(scenario.init, "b");
+        assert_eq!(scenario.script, "(null)");
+    }
+
+    #[test]
+    fn the_most_specific_service_rule_answers() {
+        let rule = |peer: Option<&str>, function: Option<&str>, behaviour: &str| ServiceRule {
+            peer: peer.map(str::to_owned),
+            service_id: "s".to_owned(),
+            function_name: function.map(str::to_owned),
+            behaviour: Behaviour::parse(behaviour).expect("behaviour"),
+        };
+        let mut services = Services::new(vec![
+            rule(Some("a"), Some("f"), "ok 1"),
+            rule(None, Some("f"), "ok 2"),
+            rule(Some("a"), None, "seq [3, 4]"),
+            rule(Some("a"), Some("f"), "err 5 \"later\""),
+        ]);
+        let call = |function: &str| CallRequest {
+            service_id: "s".to_owned(),
+            function_name: function.to_owned(),
+            arguments: vec![],
+            tetraplets: vec![],
+        };
+        let answer = |services: &mut Services, peer: &str, function: &str| {
+            let answer = services.answer(peer, &call(function));
+            (answer.ret_code, answer.result.to_string())
+        };
+        assert_eq!(answer(&mut services, "a", "f"), (5, "\"later\"".into()));
+        assert_eq!(answer(&mut services, "b", "f"), (0, "2".into()));
+        assert_eq!(answer(&mut services, "a", "g"), (0, "3".into()));
+        assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
+        assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
+        assert_eq!(answer(&mut services, "b", "g").0, 1);
+    }
+
+    /// Records the current peer of each step it is given.
+    struct Recording<'a> {
+        inner: &'a dyn Engine,
+        steps: RefCell<Vec<String>>,
+    }
+
+    impl Engine for Recording<'_> {
+        fn name(&self) -> &str {
+            "recording"
+        }
+
+        fn step(&self, input: &StepInput<'_>) -> StepOutcome {
+            self.steps
+                .borrow_mut()
+                .push(input.current_peer_id.to_owned());
+            self.inner.step(input)
+        }
+    }
+
+    #[test]
+    fn engine_choice_sees_every_run() {
+        let scenario = Scenario::parse(
+            "; service b s.f: ok 1\n\
+             (seq (call \"@b\" (\"s\" \"f\") [] x) (call \"@a\" (\"s\" \"f\") [x]))",
+        )
+        .expect("valid");
+        let recording = Recording {
+            inner: &ReferenceEngine,
+            steps: RefCell::new(Vec::new()),
+        };
+        let choices = RefCell::new(Vec::new());
+        let observables = run_scenario(&scenario, &|peer, run| {
+            choices.borrow_mut().push(format!("{peer}{run}"));
+            &recording
+        });
+        assert_eq!(choices.into_inner(), ["a0", "b1", "b2", "a3", "a4"]);
+        let (a, b) = (Peer::named("a").id, Peer::named("b").id);
+        assert_eq!(
+            recording.steps.into_inner(),
+            [&a, &b, &b, &a, &a].map(String::clone)
+        );
+        assert!(observables.render().contains("answer err 1"));
+    }
+}
+
+/// Our VM against the reference, scenario by scenario, in three modes: every run on our VM,
+/// runs alternating between the VMs, and peers alternating between the VMs.
+///
+/// Our VM does not pass every scenario yet. `scenarios/vm-agreeing.txt` lists those it passes
+/// in all three modes; each of them must keep passing, and a scenario that starts to pass is
+/// reported so that the list grows. Set `VM_REPORT=1` to print the scenarios that differ.
+#[test]
+fn vm_agrees_with_reference() {
+    use harness::ours::VmEngine;
+    static VM: VmEngine = VmEngine;
+    let vm_modes = [
+        Mode {
+            name: "vm",
+            engine_for: |_peer, _run| &VM,
+        },
+        Mode {
+            name: "alternating-runs",
+            engine_for: |_peer, run| if run % 2 == 1 { &VM } else { &REFERENCE },
+        },
+        Mode {
+            name: "alternating-peers",
+            engine_for: |peer, _run| {
+                if peer.len() % 2 == 1 {
+                    &VM
+                } else {
+                    &REFERENCE
+                }
+            },
+        },
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    let list_path = root.join("vm-agreeing.txt");
+    let listed: Vec<String> = std::fs::read_to_string(&list_path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect();
+    let mut agreeing = Vec::new();
+    let mut differing = Vec::new();
+    for path in scenario_files() {
+        if path.extension().and_then(|e| e.to_str()) != Some("air") {
+            continue;
+        }
+        let relative = path
+            .strip_prefix(&root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .into_owned();
+        let scenario = Scenario::load(&path).expect("scenario loads");
+        let expected = run_scenario(&scenario, &|_, _| &REFERENCE as &dyn Engine).render();
+        let mut first_difference = None;
+        for mode in &vm_modes {
+            let name = mode.name;
+            let report = run_scenario(&scenario, &mode.engine_for).render();
+            if report != expected {
+                first_difference = Some(format!(
+                    "{relative} in mode {name}\n--- reference:\n{expected}--- {name}:\n{report}"
+                ));
+                break;
+            }
+        }
+        match first_difference {
+            None => agreeing.push(relative),
+            Some(difference) => differing.push((relative, difference)),
+        }
+    }
+    if std::env::var_os("VM_REPORT").is_some() {
+        for (_, difference) in &differing {
+            eprintln!("{difference}\n");
+        }
+    }
+    eprintln!(
+        "our VM agrees with the reference on {} of {} scenarios",
+        agreeing.len(),
+        agreeing.len() + differing.len()
+    );
+    let regressions: Vec<&(String, String)> = differing
+        .iter()
+        .filter(|(name, _)| listed.contains(name))
+        .collect();
+    assert!(
+        regressions.is_empty(),
+        "scenarios listed in vm-agreeing.txt now differ:\n\n{}",
+        regressions
+            .iter()
+            .map(|(_, d)| d.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    );
+    let new: Vec<&String> = agreeing.iter().filter(|n| !listed.contains(n)).collect();
+    assert!(
+        new.is_empty(),
+        "these scenarios now agree; add them to vm-agreeing.txt:\n{}",
+        new.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

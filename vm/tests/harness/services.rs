@@ -1,0 +1,176 @@
+//! Mock services, declared per scenario.
+//!
+//! A rule matches calls by peer (or any peer), service id and function name (or any
+//! function) and answers with one behaviour:
+//!
+//! - `ok <json>`: succeeds with that value;
+//! - `err <ret_code> <json>`: fails with that code and value;
+//! - `echo`: succeeds with the array of all arguments;
+//! - `arg <n>`: succeeds with argument `n` (0-based), so `arg 0` is the identity;
+//! - `seq [<json>, ...]`: succeeds with the next value of the list on each call at a peer,
+//!   then repeats the last one;
+//! - `tetraplets`: succeeds with the call's tetraplets, one array per argument, each
+//!   tetraplet an object `{peer_pk, service_id, function_name, lens}`.
+//!
+//! The most specific rule wins: a named peer beats `*`, a named function beats `*`, and
+//! among equals the later declaration wins. A call no rule matches fails with code 1 and a
+//! message naming the service.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Value};
+
+use super::engine::{CallRequest, ServiceAnswer};
+
+/// How a mock service answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Behaviour {
+    Ok(Value),
+    Err(i32, Value),
+    Echo,
+    Arg(usize),
+    Seq(Vec<Value>),
+    Tetraplets,
+}
+
+impl Behaviour {
+    /// Parses `ok 42`, `err 3 "boom"`, `echo`, `arg 1`, `seq [1, 2]` or `tetraplets`.
+    pub fn parse(text: &str) -> Result<Behaviour, String> {
+        let text = text.trim();
+        let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+        let rest = rest.trim();
+        let json = |text: &str| -> Result<Value, String> {
+            serde_json::from_str(text).map_err(|e| format!("bad JSON `{text}`: {e}"))
+        };
+        match word {
+            "ok" => Ok(Behaviour::Ok(json(rest)?)),
+            "err" => {
+                let (code, value) = rest
+                    .split_once(char::is_whitespace)
+                    .ok_or("`err` needs a ret_code and a JSON value")?;
+                let code = code
+                    .parse()
+                    .map_err(|e| format!("bad ret_code `{code}`: {e}"))?;
+                Ok(Behaviour::Err(code, json(value)?))
+            }
+            "echo" if rest.is_empty() => Ok(Behaviour::Echo),
+            "tetraplets" if rest.is_empty() => Ok(Behaviour::Tetraplets),
+            "arg" => rest
+                .parse()
+                .map(Behaviour::Arg)
+                .map_err(|e| format!("bad argument index `{rest}`: {e}")),
+            "seq" => match json(rest)? {
+                Value::Array(values) if !values.is_empty() => Ok(Behaviour::Seq(values)),
+                _ => Err("`seq` needs a non-empty JSON array".to_owned()),
+            },
+            _ => Err(format!("unknown service behaviour `{text}`")),
+        }
+    }
+}
+
+/// One `; service` declaration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRule {
+    /// Peer name, `None` for any peer.
+    pub peer: Option<String>,
+    pub service_id: String,
+    /// `None` for any function.
+    pub function_name: Option<String>,
+    pub behaviour: Behaviour,
+}
+
+/// The mock services of a scenario plus the per-peer state of `seq` rules.
+#[derive(Debug, Clone, Default)]
+pub struct Services {
+    rules: Vec<ServiceRule>,
+    /// Calls answered so far, by (rule index, peer name).
+    seq_positions: HashMap<(usize, String), usize>,
+}
+
+impl Services {
+    pub fn new(rules: Vec<ServiceRule>) -> Services {
+        Services {
+            rules,
+            seq_positions: HashMap::new(),
+        }
+    }
+
+    /// Answers one call request made at `peer`.
+    pub fn answer(&mut self, peer: &str, request: &CallRequest) -> ServiceAnswer {
+        let Some(index) = self.matching_rule(peer, request) else {
+            return ServiceAnswer {
+                ret_code: 1,
+                result: json!(format!(
+                    "no mock service {:?} function {:?} on peer @{peer}",
+                    request.service_id, request.function_name
+                )),
+            };
+        };
+        let ok = |result| ServiceAnswer {
+            ret_code: 0,
+            result,
+        };
+        match &self.rules[index].behaviour {
+            Behaviour::Ok(value) => ok(value.clone()),
+            Behaviour::Err(ret_code, value) => ServiceAnswer {
+                ret_code: *ret_code,
+                result: value.clone(),
+            },
+            Behaviour::Echo => ok(Value::Array(request.arguments.clone())),
+            Behaviour::Arg(n) => match request.arguments.get(*n) {
+                Some(value) => ok(value.clone()),
+                None => ServiceAnswer {
+                    ret_code: 1,
+                    result: json!(format!(
+                        "mock wants argument {n} but the call has {}",
+                        request.arguments.len()
+                    )),
+                },
+            },
+            Behaviour::Seq(values) => {
+                let position = self
+                    .seq_positions
+                    .entry((index, peer.to_owned()))
+                    .or_default();
+                let value = values[(*position).min(values.len() - 1)].clone();
+                *position += 1;
+                ok(value)
+            }
+            Behaviour::Tetraplets => ok(request
+                .tetraplets
+                .iter()
+                .map(|list| {
+                    list.iter()
+                        .map(|t| {
+                            json!({
+                                "peer_pk": t.peer_pk,
+                                "service_id": t.service_id,
+                                "function_name": t.function_name,
+                                "lens": t.lens,
+                            })
+                        })
+                        .collect::<Value>()
+                })
+                .collect()),
+        }
+    }
+
+    fn matching_rule(&self, peer: &str, request: &CallRequest) -> Option<usize> {
+        let specificity = |rule: &ServiceRule| {
+            usize::from(rule.peer.is_some()) * 2 + usize::from(rule.function_name.is_some())
+        };
+        self.rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| {
+                rule.peer.as_deref().is_none_or(|p| p == peer)
+                    && rule.service_id == request.service_id
+                    && rule
+                        .function_name
+                        .as_deref()
+                        .is_none_or(|f| f == request.function_name)
+            })
+            .max_by_key(|(index, rule)| (specificity(rule), *index))
+            .map(|(index, _)| index)
+    }
+}
