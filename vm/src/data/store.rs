@@ -212,6 +212,18 @@ impl CidInfo {
         })
     }
 
+    /// Stores a canon result (the canon's tetraplet and the CIDs of its elements) and returns
+    /// its CID, the one the trace refers to.
+    pub fn insert_canon_result(
+        &mut self,
+        tetraplet: impl Into<Rc<Tetraplet>>,
+        values: Vec<Cid>,
+    ) -> Cid {
+        let tetraplet = self.tetraplet_store.insert(tetraplet);
+        self.canon_result_store
+            .insert(CanonResultCidAggregate { tetraplet, values })
+    }
+
     /// Adds the entries of `other` that are missing here (see [`CidStore::merge`]).
     pub fn merge(&mut self, other: &CidInfo) {
         self.value_store.merge(&other.value_store);

@@ -77,14 +77,3 @@ pub fn canon_element(cids: &CidInfo, cid: &Cid) -> ExecResult<ValueAggregate> {
         aggregate.provenance.clone(),
     ))
 }
-
-/// Stores a canon result: the canon's tetraplet and its elements.
-pub fn insert_canon_result(
-    cids: &mut CidInfo,
-    canon_tetraplet: &Rc<Tetraplet>,
-    values: Vec<Cid>,
-) -> Cid {
-    let tetraplet = cids.tetraplet_store.insert(canon_tetraplet.clone());
-    cids.canon_result_store
-        .insert(CanonResultCidAggregate { tetraplet, values })
-}

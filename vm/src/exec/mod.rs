@@ -885,32 +885,19 @@ impl<'s> Exec<'s> {
         };
         let trace_pos = self.merger.trace_pos();
         let value = Rc::new(value);
-        let state = match call.output.map(|o| self.script.value(o)) {
-            Some(AirValue::Scalar(name, _)) => {
-                let cid = self
-                    .cids
-                    .insert_service_result(&value, tetraplet.clone(), argument_hash);
-                let aggregate = ValueAggregate::service_result(
-                    value,
-                    tetraplet.clone(),
-                    trace_pos,
-                    cid.clone(),
-                );
+        let output = call.output.map(|o| (o, self.script.value(o)));
+        let state = match output {
+            Some((_, AirValue::Scalar(name, _))) => {
+                let (cid, aggregate) =
+                    self.store_result(value, tetraplet, argument_hash, trace_pos);
                 self.scalars.set(name, self.name(name), aggregate)?;
                 self.record_cid(&tetraplet.peer_pk, &cid);
                 ValueRef::Scalar(cid)
             }
-            Some(AirValue::Stream(name)) => {
-                let cid = self
-                    .cids
-                    .insert_service_result(&value, tetraplet.clone(), argument_hash);
-                let aggregate = ValueAggregate::service_result(
-                    value,
-                    tetraplet.clone(),
-                    trace_pos,
-                    cid.clone(),
-                );
-                let position = self.script.value_span(call.output.expect("matched")).start;
+            Some((output, AirValue::Stream(name))) => {
+                let (cid, aggregate) =
+                    self.store_result(value, tetraplet, argument_hash, trace_pos);
+                let position = self.script.value_span(output).start;
                 self.streams
                     .add(name, position, aggregate, Generation::New)?;
                 self.record_cid(&tetraplet.peer_pk, &cid);
@@ -921,6 +908,22 @@ impl<'s> Exec<'s> {
         self.merger
             .push(ExecutedState::Call(CallResult::Executed(state)));
         Ok(())
+    }
+
+    /// Stores a fresh call result and makes the value of the call's output from it.
+    fn store_result(
+        &mut self,
+        value: Rc<Value>,
+        tetraplet: &Rc<Tetraplet>,
+        argument_hash: Rc<str>,
+        trace_pos: u32,
+    ) -> (Cid, ValueAggregate) {
+        let cid = self
+            .cids
+            .insert_service_result(&value, tetraplet.clone(), argument_hash);
+        let aggregate =
+            ValueAggregate::service_result(value, tetraplet.clone(), trace_pos, cid.clone());
+        (cid, aggregate)
     }
 
     fn record_failure(
@@ -1161,7 +1164,9 @@ impl<'s> Exec<'s> {
                     .insert_canon_element(&v.value, v.tetraplet.clone(), v.provenance.clone())
             })
             .collect();
-        let cid = cids::insert_canon_result(&mut self.cids, &tetraplet, element_cids);
+        let cid = self
+            .cids
+            .insert_canon_result(tetraplet.clone(), element_cids);
         self.record_cid(&tetraplet.peer_pk, &cid);
         self.finish_canon(target, values, tetraplet, cid)
     }
