@@ -6,8 +6,9 @@
 //! The data format is that of reference AquaVM 0.62 ([`data`]), so particles can travel between
 //! peers running either VM.
 
+mod cache;
 pub mod data;
 mod exec;
 mod run;
 
-pub use run::{execute, Outcome, RunParameters};
+pub use run::{execute, Outcome, RunParameters, Vm};

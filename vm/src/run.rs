@@ -5,7 +5,9 @@
 //! damages what a peer already has.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use crate::cache::{Cached, ScriptCache};
 use crate::data::calls::{self, CallRequests};
 use crate::data::{self, DataError, InterpreterData, KeyPair};
 use crate::exec::{self, ExecInput, Particle};
@@ -112,17 +114,81 @@ fn data_error_code(e: &DataError) -> i64 {
     }
 }
 
+/// A peer's VM: executes particles and keeps the scripts it parsed for the next particles.
+///
+/// It can be shared between threads; each [`Vm::execute`] call is independent.
+pub struct Vm {
+    scripts: ScriptCache,
+}
+
+impl Vm {
+    /// The default bound of the script cache: 64 MiB of script sources.
+    pub const DEFAULT_SCRIPT_CACHE_BYTES: u64 = 64 << 20;
+
+    /// A VM whose script cache keeps up to [`Vm::DEFAULT_SCRIPT_CACHE_BYTES`] of sources.
+    pub fn new() -> Self {
+        Self::with_script_cache_bytes(Self::DEFAULT_SCRIPT_CACHE_BYTES)
+    }
+
+    /// A VM whose script cache keeps scripts whose sources total at most `bytes`.
+    pub fn with_script_cache_bytes(bytes: u64) -> Self {
+        Vm {
+            scripts: ScriptCache::new(bytes),
+        }
+    }
+
+    /// Executes one step of a particle, as [`execute`] does, parsing `air` only if this VM has
+    /// not seen the same script text before.
+    pub fn execute(
+        &self,
+        air: &str,
+        prev_data: &[u8],
+        current_data: &[u8],
+        params: &RunParameters,
+        call_results: &[u8],
+    ) -> Outcome {
+        step(air, prev_data, current_data, params, call_results, |air| {
+            self.scripts.get(air)
+        })
+    }
+
+    /// How many parsed scripts the cache holds.
+    pub fn cached_scripts(&self) -> usize {
+        self.scripts.len()
+    }
+}
+
+impl Default for Vm {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Executes one step of a particle on this peer.
 ///
 /// `prev_data` is what this peer stored after its last step on the particle (empty at first),
 /// `current_data` what arrived from another peer (empty when re-running after local calls);
 /// `call_results` answers this peer's earlier call requests, in the reference's wire format.
+/// The script is parsed for this call only; a peer that runs many particles uses a [`Vm`].
 pub fn execute(
     air: &str,
     prev_data: &[u8],
     current_data: &[u8],
     params: &RunParameters,
     call_results: &[u8],
+) -> Outcome {
+    step(air, prev_data, current_data, params, call_results, |air| {
+        Arc::new(Cached::new(air))
+    })
+}
+
+fn step(
+    air: &str,
+    prev_data: &[u8],
+    current_data: &[u8],
+    params: &RunParameters,
+    call_results: &[u8],
+    prepare: impl FnOnce(&str) -> Arc<Cached>,
 ) -> Outcome {
     let failed = |code: i64, message: String, limits: Limits| Outcome {
         ret_code: code,
@@ -180,12 +246,11 @@ pub fn execute(
         Ok(k) => k,
         Err(e) => return failed(codes::MALFORMED_KEY_PAIR, e.to_string(), limits),
     };
-    let parsed = air::check(air);
-    if let Some(error) = parsed.diagnostics.iter().find(|d| !d.code.is_warning()) {
-        let location = air::diagnostic::location("script", air, error.primary.span);
-        let message = format!("AIR parse error at {location}: {}", error.message);
-        return failed(codes::AIR_PARSE, message, limits);
-    }
+    let prepared = prepare(air);
+    let script = match &prepared.script {
+        Ok(script) => script,
+        Err(message) => return failed(codes::AIR_PARSE, message.clone(), limits),
+    };
 
     let mut cids = prev.cid_info;
     cids.merge(&current.cid_info);
@@ -202,7 +267,7 @@ pub fn execute(
         call_results,
         last_call_request_id: prev.last_call_request_id,
     };
-    let output = exec::execute(&parsed.script, input);
+    let output = exec::execute(script, input);
     let (ret_code, error_message) = match &output.result {
         Err(e) if !e.is_catchable() => return failed(e.code(), e.to_string(), limits),
         Err(e) => (e.code(), e.to_string()),

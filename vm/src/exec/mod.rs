@@ -68,6 +68,11 @@ pub struct ExecOutput {
     pub signatures: SignatureTracker,
 }
 
+/// Stack left below which [`Exec::run`] moves to a new stack segment.
+const STACK_RED_ZONE: usize = 128 * 1024;
+/// Size of each additional stack segment.
+const STACK_SEGMENT: usize = 4 * 1024 * 1024;
+
 /// Runs the script and compacts stream generations.
 pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
     let mut exec = Exec {
@@ -220,7 +225,11 @@ impl<'s> Exec<'s> {
     /// Executes an instruction and records a catchable error in `%last_error%` and `:error:`.
     fn run(&mut self, id: InstrId) -> ExecResult<()> {
         let instr = self.script.instr(id);
-        let result = self.dispatch(id, instr);
+        // The interpreter recurses once per nesting level and once per fold iteration; deep
+        // scripts and long folds continue on stack segments allocated on the heap instead of
+        // overflowing the thread's stack.
+        let result =
+            stacker::maybe_grow(STACK_RED_ZONE, STACK_SEGMENT, || self.dispatch(id, instr));
         if let Err(e) = &result {
             // Calls record their errors themselves, with their resolved tetraplet.
             if !matches!(instr, Instr::Call(_)) && e.is_catchable() {
