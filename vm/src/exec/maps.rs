@@ -279,7 +279,7 @@ impl Exec<'_> {
     /// gets the tetraplet of the current peer with the lens `length`; `.$.key` is the array of
     /// the key's values (empty for a missing key) with the map's tetraplet and the whole lens;
     /// `.$.key.[i]` is one value with its own tetraplet, extended by any further accessors.
-    fn canon_map_lens(&self, map: &CanonMap, lens: LensId) -> ExecResult<Resolved> {
+    pub(super) fn canon_map_lens(&self, map: &CanonMap, lens: LensId) -> ExecResult<Resolved> {
         let provenance = map.provenance();
         let (value, tetraplet) = match self.script.lens(lens) {
             Lens::Length => (

@@ -1,8 +1,9 @@
 //! The execution step: runs a script for one peer over the merged traces.
 //!
 //! The interpreter walks the script tree. Each instruction that leaves a trace state (call, ap
-//! into a stream, canon, par, fold over a stream) asks the [`trace::TraceMerger`] what the input
-//! traces recorded for it and writes the reconciled state into the new trace. Completeness
+//! into a stream or a stream map, canon, par, fold over a stream or a stream map) asks the
+//! [`trace::TraceMerger`] what the input traces recorded for it and writes the reconciled state
+//! into the new trace. Completeness
 //! (whether a subgraph finished, as opposed to waiting for a call or a variable) decides whether
 //! `seq` continues; errors are catchable (handled by `xor`, visible as `%last_error%` and
 //! `:error:`) or uncatchable (the run aborts).
@@ -1293,7 +1294,7 @@ impl<'s> Exec<'s> {
                 if map.values().is_empty() {
                     return Ok(None);
                 }
-                let resolved = self.resolve_canon_map(name, Some(lens))?;
+                let resolved = self.canon_map_lens(&map, lens)?;
                 let tetraplet = self.tetraplet_with_lens(&map.canon.tetraplet, lens);
                 match Rc::unwrap_or_clone(resolved.value) {
                     Value::Array(a) if a.is_empty() => Ok(None),
