@@ -50,7 +50,7 @@ impl Cid {
 
 impl fmt::Debug for Cid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Cid({})", self.0)
+        f.debug_tuple("CID").field(&&*self.0).finish()
     }
 }
 

@@ -1,15 +1,30 @@
 //! The execution step: runs a script for one peer over the merged traces.
 //!
 //! The interpreter walks the script tree. Each instruction that leaves a trace state (call, ap
-//! into a stream, canon, par, fold over a stream) asks the [`trace::TraceMerger`] what the input
-//! traces recorded for it and writes the reconciled state into the new trace. Completeness
+//! into a stream or a stream map, canon, par, fold over a stream or a stream map) asks the
+//! [`trace::TraceMerger`] what the input traces recorded for it and writes the reconciled state
+//! into the new trace. Completeness
 //! (whether a subgraph finished, as opposed to waiting for a call or a variable) decides whether
 //! `seq` continues; errors are catchable (handled by `xor`, visible as `%last_error%` and
 //! `:error:`) or uncatchable (the run aborts).
 
+/// Turns a joinable error into "wait": the subgraph is incomplete and nothing fails.
+macro_rules! join {
+    ($self:ident, $expr:expr) => {
+        match $expr {
+            Err(e) if e.is_joinable() => {
+                $self.complete = false;
+                return Ok(());
+            }
+            other => other?,
+        }
+    };
+}
+
 mod cids;
 mod errors;
 mod lens;
+mod maps;
 mod scalars;
 mod streams;
 mod text;
@@ -30,6 +45,7 @@ use crate::data::{
 };
 
 pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
+use maps::CanonMap;
 use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
 use trace::{MergeError, TraceMerger};
@@ -84,8 +100,10 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         merger: TraceMerger::new(input.prev_trace, input.current_trace),
         scalars: ScopedValues::default(),
         canons: ScopedValues::default(),
+        canon_maps: ScopedValues::default(),
         iterables: HashMap::new(),
         streams: Streams::default(),
+        maps: Streams::default(),
         complete: true,
         last_error: ErrorSlot::default(),
         error: ErrorSlot::default(),
@@ -99,7 +117,11 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
     };
     let mut result = exec.run(script.root());
     if !matches!(result, Err(ExecError::Uncatchable(_))) {
-        if let Err(e) = exec.streams.compact_all(&mut exec.merger) {
+        let compacted = exec
+            .streams
+            .compact_all(&mut exec.merger)
+            .and_then(|()| exec.maps.compact_all(&mut exec.merger));
+        if let Err(e) = compacted {
             result = Err(e);
         }
     }
@@ -178,8 +200,11 @@ struct Exec<'s> {
     merger: TraceMerger,
     scalars: ScopedValues<ValueAggregate>,
     canons: ScopedValues<Rc<CanonStream>>,
+    canon_maps: ScopedValues<Rc<CanonMap>>,
     iterables: HashMap<Sym, FoldState>,
     streams: Streams,
+    /// Stream maps: streams of `{"key", "value"}` objects.
+    maps: Streams,
     complete: bool,
     last_error: ErrorSlot,
     error: ErrorSlot,
@@ -190,19 +215,6 @@ struct Exec<'s> {
     cids: CidInfo,
     signatures: SignatureTracker,
     stream_folds: u32,
-}
-
-/// Turns a joinable error into "wait": the subgraph is incomplete and nothing fails.
-macro_rules! join {
-    ($self:ident, $expr:expr) => {
-        match $expr {
-            Err(e) if e.is_joinable() => {
-                $self.complete = false;
-                return Ok(());
-            }
-            other => other?,
-        }
-    };
 }
 
 impl<'s> Exec<'s> {
@@ -284,7 +296,7 @@ impl<'s> Exec<'s> {
             Instr::Call(call) => self.call(id, call),
             Instr::Canon(canon) => self.canon(id, canon),
             Instr::Ap { value, target } => self.ap(id, value, target),
-            Instr::ApMap { .. } => Err(not_supported("ap into a stream map")),
+            Instr::ApMap { key, value, map } => self.ap_map(id, key, value, map),
             Instr::Seq(left, right) => {
                 self.complete = true;
                 self.run(left)?;
@@ -380,13 +392,17 @@ impl<'s> Exec<'s> {
             AirValue::Stream(name) => self.streams.scope_start(name, span),
             AirValue::Scalar(name, _) => self.scalars.new_start(name),
             AirValue::Canon(name, _) => self.canons.new_start(name),
-            _ => return Err(not_supported("new over stream maps and canon maps")),
+            AirValue::StreamMap(name) => self.maps.scope_start(name, span),
+            AirValue::CanonMap(name, _) => self.canon_maps.new_start(name),
+            _ => return Err(not_supported("new over this kind of variable")),
         }
         let result = self.run(body);
         let closed = match var {
             AirValue::Stream(name) => self.streams.scope_end(name, &mut self.merger),
             AirValue::Scalar(name, _) => self.scalars.new_end(name, self.name(name)),
             AirValue::Canon(name, _) => self.canons.new_end(name, self.name(name)),
+            AirValue::StreamMap(name) => self.maps.scope_end(name, &mut self.merger),
+            AirValue::CanonMap(name, _) => self.canon_maps.new_end(name, self.name(name)),
             _ => Ok(()),
         };
         result.and(closed)
@@ -561,7 +577,7 @@ impl<'s> Exec<'s> {
                     Some(lens) => self.canon_lens(&canon, lens, root),
                 }
             }
-            AirValue::CanonMap(..) => Err(not_supported("canon stream maps")),
+            AirValue::CanonMap(name, lens) => self.resolve_canon_map(name, lens),
             AirValue::Stream(_) | AirValue::StreamMap(_) => Err(Uncatchable::Trace {
                 message: "a stream cannot be used as a value; canonicalize it first".into(),
                 instruction: text::value(self.script, id),
@@ -1095,12 +1111,6 @@ impl<'s> Exec<'s> {
     // ---- canon ----
 
     fn canon(&mut self, id: InstrId, canon: Canon) -> ExecResult<()> {
-        if canon.form != CanonForm::Stream {
-            return Err(not_supported("canon over stream maps"));
-        }
-        let AirValue::Canon(target, _) = self.script.value(canon.target) else {
-            return Err(not_supported("canon into this kind of variable"));
-        };
         let met = self
             .merger
             .meet_canon()
@@ -1125,7 +1135,7 @@ impl<'s> Exec<'s> {
                     .map(|cid| cids::canon_element(&self.cids, cid))
                     .collect::<ExecResult<Vec<_>>>()?;
                 self.record_cid(&stored.peer_pk, &cid);
-                self.finish_canon(target, values, stored, cid)
+                self.finish_canon(canon, values, stored, cid)
             }
             Some(state @ CanonResult::RequestSentBy(_)) => {
                 let peer = self.resolve_string(canon.peer)?;
@@ -1134,7 +1144,7 @@ impl<'s> Exec<'s> {
                     self.merger.push(ExecutedState::Canon(state));
                     Ok(())
                 } else {
-                    self.canon_here(canon, target, peer)
+                    self.canon_here(canon, peer)
                 }
             }
             None => {
@@ -1148,24 +1158,31 @@ impl<'s> Exec<'s> {
                         )));
                     Ok(())
                 } else {
-                    self.canon_here(canon, target, peer)
+                    self.canon_here(canon, peer)
                 }
             }
         }
     }
 
-    /// Freezes the stream on this peer.
-    fn canon_here(&mut self, canon: Canon, target: Sym, peer: String) -> ExecResult<()> {
-        let AirValue::Stream(stream) = self.script.value(canon.source) else {
-            return Err(not_supported("canon of this kind of variable"));
-        };
-        let position = self.script.value_span(canon.source).start;
-        let values: Vec<ValueAggregate> = self
-            .streams
-            .get(stream, position)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
+    /// Freezes the stream or stream map on this peer; one that was never written is empty.
+    fn canon_here(&mut self, canon: Canon, peer: String) -> ExecResult<()> {
         let tetraplet = Rc::new(Tetraplet::peer_only(peer));
+        let values = match (canon.form, self.script.value(canon.source)) {
+            (CanonForm::Stream, AirValue::Stream(stream)) => {
+                let position = self.script.value_span(canon.source).start;
+                self.streams
+                    .get(stream, position)
+                    .map(|s| s.iter().cloned().collect())
+                    .unwrap_or_default()
+            }
+            (CanonForm::StreamMap, AirValue::StreamMap(map)) => {
+                self.stream_map_entries(map, canon.source)
+            }
+            (CanonForm::StreamMapToScalar, AirValue::StreamMap(map)) => {
+                vec![self.first_values_element(map, canon.source, &tetraplet)]
+            }
+            _ => return Err(not_supported("canon of this kind of variable")),
+        };
         let element_cids = values
             .iter()
             .map(|v| {
@@ -1177,22 +1194,37 @@ impl<'s> Exec<'s> {
             .cids
             .insert_canon_result(tetraplet.clone(), element_cids);
         self.record_cid(&tetraplet.peer_pk, &cid);
-        self.finish_canon(target, values, tetraplet, cid)
+        self.finish_canon(canon, values, tetraplet, cid)
     }
 
+    /// Sets the canon's target from the frozen values and records the canon state.
     fn finish_canon(
         &mut self,
-        target: Sym,
+        canon: Canon,
         values: Vec<ValueAggregate>,
         tetraplet: Rc<Tetraplet>,
         cid: Cid,
     ) -> ExecResult<()> {
-        let canon = CanonStream {
+        let frozen = CanonStream {
             values,
             tetraplet,
             cid: cid.clone(),
         };
-        self.canons.set(target, self.name(target), Rc::new(canon))?;
+        match (canon.form, self.script.value(canon.target)) {
+            (CanonForm::Stream, AirValue::Canon(target, _)) => {
+                self.canons
+                    .set(target, self.name(target), Rc::new(frozen))?
+            }
+            (CanonForm::StreamMap, AirValue::CanonMap(target, _)) => {
+                let map = CanonMap::new(frozen)?;
+                self.canon_maps
+                    .set(target, self.name(target), Rc::new(map))?
+            }
+            (CanonForm::StreamMapToScalar, AirValue::Scalar(target, _)) => {
+                self.set_first_values(target, frozen)?
+            }
+            _ => return Err(not_supported("canon into this kind of variable")),
+        }
         self.merger
             .push(ExecutedState::Canon(CanonResult::Executed(cid)));
         Ok(())
@@ -1212,8 +1244,7 @@ impl<'s> Exec<'s> {
                     Some(iterable) => self.fold_body(iterator, iterable, None, fold),
                 }
             }
-            FoldForm::Stream => self.fold_stream(id, iterator, fold),
-            FoldForm::StreamMap => Err(not_supported("fold over stream maps")),
+            FoldForm::Stream | FoldForm::StreamMap => self.fold_stream(id, iterator, fold),
         }
     }
 
@@ -1260,13 +1291,34 @@ impl<'s> Exec<'s> {
             }
             AirValue::Canon(name, None) => {
                 let canon = self.canon_stream(name)?;
-                if canon.values.is_empty() {
+                Ok(values_iterable(&canon.values))
+            }
+            AirValue::CanonMap(name, None) => {
+                let map = self.canon_map(name)?;
+                Ok(values_iterable(map.values()))
+            }
+            AirValue::CanonMap(name, Some(lens)) => {
+                // An empty map is not folded, whatever the lens would say.
+                let map = self.canon_map(name)?;
+                if map.values().is_empty() {
                     return Ok(None);
                 }
-                Ok(Some(Iterable::Values {
-                    values: canon.values.clone(),
-                    cursor: 0,
-                }))
+                let resolved = self.canon_map_lens(&map, lens)?;
+                let tetraplet = self.tetraplet_with_lens(&map.canon.tetraplet, lens);
+                match Rc::unwrap_or_clone(resolved.value) {
+                    Value::Array(a) if a.is_empty() => Ok(None),
+                    Value::Array(values) => Ok(Some(Iterable::LensResult {
+                        values,
+                        tetraplet,
+                        provenance: resolved.provenance,
+                        cursor: 0,
+                    })),
+                    other => Err(Catchable::FoldIteratesOverNonArray(
+                        other,
+                        text::lens(self.script, lens),
+                    )
+                    .into()),
+                }
             }
             _ => Err(not_supported("fold over this kind of value")),
         }
@@ -1289,6 +1341,7 @@ impl<'s> Exec<'s> {
         };
         self.scalars.fold_start();
         self.canons.fold_start();
+        self.canon_maps.fold_start();
         if self.iterables.insert(iterator, state).is_some() {
             return Err(
                 Uncatchable::MultipleIterableValues(self.name(iterator).to_string()).into(),
@@ -1298,15 +1351,19 @@ impl<'s> Exec<'s> {
         self.iterables.remove(&iterator);
         self.scalars.fold_end();
         self.canons.fold_end();
+        self.canon_maps.fold_end();
         result
     }
 
+    /// A fold over a stream or a stream map: iterations follow the generations as they grow.
     fn fold_stream(&mut self, id: InstrId, iterator: Sym, fold: Fold) -> ExecResult<()> {
-        let AirValue::Stream(stream) = self.script.value(fold.iterable) else {
-            return Err(not_supported("fold over this kind of stream"));
+        let (kind, stream) = match self.script.value(fold.iterable) {
+            AirValue::Stream(name) => (StreamKind::Stream, name),
+            AirValue::StreamMap(name) => (StreamKind::Map, name),
+            _ => return Err(not_supported("fold over this kind of stream")),
         };
         let position = self.script.value_span(fold.iterable).start;
-        if self.streams.get(stream, position).is_none() {
+        if self.streams_of(kind).get(stream, position).is_none() {
             self.complete = false;
             return Ok(());
         }
@@ -1317,7 +1374,7 @@ impl<'s> Exec<'s> {
             .map_err(|e| self.trace_error(id, e))?;
         let mut cursor = StreamCursor::default();
         let mut generations = {
-            let s = self.stream_mut(stream, position);
+            let s = self.stream_mut(kind, stream, position);
             let generations = s.generations_since(cursor);
             cursor = s.cursor();
             if !generations.is_empty() {
@@ -1346,7 +1403,7 @@ impl<'s> Exec<'s> {
                     .map_err(|e| self.trace_error(id, e))?;
                 any_complete |= self.complete;
             }
-            let s = self.stream_mut(stream, position);
+            let s = self.stream_mut(kind, stream, position);
             generations = s.generations_since(cursor);
             s.drop_empty_last_generation();
             cursor = s.cursor();
@@ -1359,8 +1416,15 @@ impl<'s> Exec<'s> {
         Ok(())
     }
 
-    fn stream_mut(&mut self, name: Sym, position: u32) -> &mut streams::Stream {
-        self.streams
+    fn streams_of(&mut self, kind: StreamKind) -> &mut Streams {
+        match kind {
+            StreamKind::Stream => &mut self.streams,
+            StreamKind::Map => &mut self.maps,
+        }
+    }
+
+    fn stream_mut(&mut self, kind: StreamKind, name: Sym, position: u32) -> &mut streams::Stream {
+        self.streams_of(kind)
             .get_mut(name, position)
             .expect("a stream being folded exists until the fold ends")
     }
@@ -1409,9 +1473,11 @@ impl<'s> Exec<'s> {
         }
         self.scalars.next_before();
         self.canons.next_before();
+        self.canon_maps.next_before();
         let result = self.run(body);
         self.scalars.next_after();
         self.canons.next_after();
+        self.canon_maps.next_after();
         result?;
         let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
         state.iterable.prev();
@@ -1422,6 +1488,21 @@ impl<'s> Exec<'s> {
         }
         Ok(())
     }
+}
+
+/// Streams and stream maps live apart but fold alike.
+#[derive(Clone, Copy)]
+enum StreamKind {
+    Stream,
+    Map,
+}
+
+/// A fold over frozen values (a canon stream or a canon map); `None` when there are none.
+fn values_iterable(values: &[ValueAggregate]) -> Option<Iterable> {
+    (!values.is_empty()).then(|| Iterable::Values {
+        values: values.to_vec(),
+        cursor: 0,
+    })
 }
 
 /// A scalar as seen by an instruction: a variable's value or a fold's current element.

@@ -13,23 +13,28 @@ use air::{InstrId, Script, Value, ValueId};
 pub fn lens(script: &Script, id: LensId) -> String {
     match script.lens(id) {
         Lens::Length => ".length".to_string(),
-        Lens::Path { accessors, .. } => {
-            let mut out = String::from(".$");
-            for accessor in accessors {
-                out.push('.');
-                match *accessor {
-                    Accessor::Field(name) => out.push_str(script.str(name)),
-                    Accessor::Index(i) => {
-                        let _ = write!(out, "[{i}]");
-                    }
-                    Accessor::Var(name) => {
-                        let _ = write!(out, "[{}]", script.str(name));
-                    }
-                }
+        Lens::Path {
+            accessors: path, ..
+        } => format!(".${}", accessors(script, path)),
+    }
+}
+
+/// Accessors as a lens path prints them, each after a dot: `.a.[0].[i]`.
+pub fn accessors(script: &Script, path: &[Accessor]) -> String {
+    let mut out = String::new();
+    for accessor in path {
+        out.push('.');
+        match *accessor {
+            Accessor::Field(name) => out.push_str(script.str(name)),
+            Accessor::Index(i) => {
+                let _ = write!(out, "[{i}]");
             }
-            out
+            Accessor::Var(name) => {
+                let _ = write!(out, "[{}]", script.str(name));
+            }
         }
     }
+    out
 }
 
 pub fn value(script: &Script, id: ValueId) -> String {

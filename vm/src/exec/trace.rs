@@ -757,12 +757,22 @@ fn close_group(lens: &mut [(u32, u32)], start: usize, end: usize) {
     }
 }
 
+/// The reference's message for states that do not fit the instruction (or each other).
 fn incompatible(
     expected: &str,
     prev: Option<ExecutedState>,
     current: Option<ExecutedState>,
 ) -> String {
-    format!(
-        "expected {expected} states, found {prev:?} in previous data and {current:?} in current data"
-    )
+    match (prev, current) {
+        (Some(prev), Some(current)) => {
+            format!("previous and current data have incompatible states: '{prev:?}' '{current:?}'")
+        }
+        (Some(state), None) => {
+            format!("state from previous `{state:?}` is incompatible with expected {expected}")
+        }
+        (None, Some(state)) => {
+            format!("state from current `{state:?}` is incompatible with expected {expected}")
+        }
+        (None, None) => format!("expected {expected} state, found none"),
+    }
 }
