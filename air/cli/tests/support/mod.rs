@@ -1,5 +1,8 @@
 //! Running the built `air` binary, and temporary files for it.
 
+// Each test binary compiles this module and uses only part of it.
+#![allow(dead_code)]
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
