@@ -66,7 +66,9 @@ enum Command {
         file: PathBuf,
     },
     Run(run::RunArgs),
-    /// Print a new random Ed25519 key as one JSON line: `{"secret_key": BASE64, "peer_id": ID}`.
+    /// Print a new random Ed25519 key and its peer id as one JSON line.
+    ///
+    /// The line is `{"secret_key": BASE64, "peer_id": ID}`; `air run --secret-key` takes the key.
     Keygen,
     /// Inspect particle data.
     #[command(subcommand)]

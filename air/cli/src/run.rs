@@ -100,6 +100,7 @@ pub fn run(args: &RunArgs, color: bool) -> bool {
     }
 }
 
+/// Reads the script, once it is clear that at most one input comes from standard input.
 fn read_script(args: &RunArgs, color: bool) -> Option<String> {
     let stdin_inputs = [
         Some(&args.script),

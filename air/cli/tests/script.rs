@@ -1,4 +1,4 @@
-//! `air check`, `air fmt` and `air stats` as a user runs them.
+//! `air check`, `air fmt` and `air stats` as a user runs them, and the help of every command.
 
 mod support;
 
@@ -133,6 +133,10 @@ fn help_everywhere() {
         &["check", "--help"],
         &["fmt", "--help"],
         &["stats", "--help"],
+        &["run", "--help"],
+        &["keygen", "--help"],
+        &["data", "--help"],
+        &["data", "show", "--help"],
     ] {
         let output = air(args, None);
         assert!(output.status.success(), "{args:?}");
