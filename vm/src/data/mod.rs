@@ -18,6 +18,7 @@
 //!   produced, salted with the particle id.
 //!
 //! Call requests and results, exchanged with the host rather than with peers, are in [`calls`].
+//! [`DataView`] shows a data to people and tools (`air data show`).
 //!
 //! # What a received data proves, and what it does not
 //!
@@ -40,6 +41,7 @@ pub mod calls;
 mod cid;
 mod codec;
 mod model;
+mod show;
 mod signatures;
 mod store;
 mod verify;
@@ -55,6 +57,7 @@ pub use model::{
     ParResult, Provenance, RawValue, Sender, ServiceResultCidAggregate, SubTraceDesc, Tetraplet,
     ValueRef,
 };
+pub use show::DataView;
 pub use signatures::{
     KeyError, KeyPair, PublicKey, Signature, SignatureCheckError, SignatureStore, SignatureTracker,
 };

@@ -1,51 +1,10 @@
-//! The `air` command as a user runs it.
+//! `air check`, `air fmt` and `air stats` as a user runs them, and the help of every command.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+mod support;
 
-fn air(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_air"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run air");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("air finishes")
-}
+use std::path::Path;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("air-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str, contents: &[u8]) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).expect("write test file");
-        path.display().to_string()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use support::{air, text, TempDir};
 
 const VALID: &str = "(seq (call %init_peer_id% (\"op\" \"noop\") [] x) (null))";
 const FORMATTED: &str = "(seq\n  (call %init_peer_id% (\"op\" \"noop\") [] x)\n  (null))\n";
@@ -174,6 +133,10 @@ fn help_everywhere() {
         &["check", "--help"],
         &["fmt", "--help"],
         &["stats", "--help"],
+        &["run", "--help"],
+        &["keygen", "--help"],
+        &["data", "--help"],
+        &["data", "show", "--help"],
     ] {
         let output = air(args, None);
         assert!(output.status.success(), "{args:?}");
