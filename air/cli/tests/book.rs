@@ -1,8 +1,9 @@
-//! Runs the shell sessions of the book's `air` chapter and compares their output with the book.
+//! Runs the shell sessions of the book's chapters that use the `air` command and compares their
+//! output with the book.
 //!
-//! Every ```` ```console ```` block of `book/src/air/tools.md` is a session: `$ ` starts a
-//! command (a line ending with `\` continues it), the lines after it are its output, standard
-//! output and standard error together. All blocks run in order in one `sh`, in an empty
+//! Every ```` ```console ```` block of a chapter is a session: `$ ` starts a command (a line
+//! ending with `\` continues it), the lines after it are its output, standard output and
+//! standard error together. All blocks of a chapter run in order in one `sh`, in an empty
 //! directory, with the built `air` first on `PATH`, so later blocks use the files and variables
 //! of earlier ones. `UPDATE_EXPECT=1` rewrites the outputs in the book.
 
@@ -16,8 +17,13 @@ use support::{text, TempDir};
 /// Separates the outputs of the commands; no command prints it.
 const MARKER: char = '\u{1e}';
 
-fn chapter() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src/air/tools.md")
+/// The chapters with sessions, relative to `book/src`.
+const CHAPTERS: &[&str] = &["air/tools.md", "vm/execution.md"];
+
+fn chapter(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../book/src")
+        .join(name)
 }
 
 /// A command of a session and the output the book shows for it.
@@ -100,9 +106,16 @@ fn run(steps: &[Step]) -> Vec<Vec<String>> {
 
 #[test]
 fn console_sessions_print_what_the_book_shows() {
-    let markdown = std::fs::read_to_string(chapter()).expect("read the chapter");
+    for name in CHAPTERS {
+        check_chapter(name);
+    }
+}
+
+fn check_chapter(name: &str) {
+    let path = chapter(name);
+    let markdown = std::fs::read_to_string(&path).expect("read the chapter");
     let steps = steps(&markdown);
-    assert!(steps.len() >= 5, "the chapter has sessions");
+    assert!(steps.len() >= 5, "{name} has sessions");
     let outputs = run(&steps);
 
     if std::env::var_os("UPDATE_EXPECT").is_some() {
@@ -115,14 +128,14 @@ fn console_sessions_print_what_the_book_shows() {
                 output.iter().map(String::as_str),
             );
         }
-        std::fs::write(chapter(), lines.join("\n") + "\n").expect("write the chapter");
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write the chapter");
         return;
     }
     for (step, output) in steps.iter().zip(&outputs) {
         assert_eq!(
             output,
             &step.expected,
-            "the output of `{}` differs from the book (UPDATE_EXPECT=1 rewrites the book)",
+            "{name}: the output of `{}` differs from the book (UPDATE_EXPECT=1 rewrites the book)",
             step.command.join("\n")
         );
     }
