@@ -83,11 +83,11 @@ impl From<LensError> for ExecError {
 
 pub type ExecResult<T> = Result<T, ExecError>;
 
-/// Errors a script can catch with `xor`. The order of the variants gives the codes
-/// (10000 + index), as in the reference; variants for features not executed yet keep their
-/// place so that the codes stay right.
+/// Errors a script can catch with `xor`, with the reference's codes (10000 + its index). The
+/// reference's errors that cannot happen here (its type checks of internal values) have no
+/// variant; `code` keeps the numbering.
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
+
 pub enum Catchable {
     /// A service answered with a non-zero `ret_code`.
     LocalServiceError(i32, Rc<str>),
@@ -95,11 +95,6 @@ pub enum Catchable {
     MismatchValuesEqual,
     /// Joinable: the instruction waits for the variable.
     VariableNotFound(String),
-    IncompatibleValueType {
-        variable: String,
-        actual: Value,
-        expected: &'static str,
-    },
     FoldIteratesOverNonArray(Value, String),
     /// Raised by `fail`.
     UserError(Value),
@@ -121,7 +116,6 @@ impl Catchable {
             Catchable::MatchValuesNotEqual => 1,
             Catchable::MismatchValuesEqual => 2,
             Catchable::VariableNotFound(_) => 3,
-            Catchable::IncompatibleValueType { .. } => 4,
             Catchable::FoldIteratesOverNonArray(..) => 5,
             Catchable::UserError(_) => 6,
             Catchable::Lens(_) => 7,
@@ -147,14 +141,6 @@ impl fmt::Display for Catchable {
             Catchable::VariableNotFound(name) => write!(
                 f,
                 "variable with name '{name}' wasn't defined during script execution"
-            ),
-            Catchable::IncompatibleValueType {
-                variable,
-                actual,
-                expected,
-            } => write!(
-                f,
-                "expected JValue type '{expected}' for the variable `{variable}`, but got '{actual}'"
             ),
             Catchable::FoldIteratesOverNonArray(value, expr) => write!(
                 f,
@@ -184,7 +170,7 @@ impl fmt::Display for Catchable {
 
 /// Errors of applying a lens to a value.
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
+
 pub enum LensError {
     CanonStreamNotHaveEnoughValues { stream_size: usize, idx: usize },
     EmptyStream,
@@ -291,10 +277,11 @@ impl fmt::Display for ErrorObjectError {
     }
 }
 
-/// Errors that abort the run. Their order gives the codes (20000 + index), as in the reference
-/// (variants for features not executed yet keep their place).
+/// Errors that abort the run, with the reference's codes (20000 + its index). Its errors that
+/// cannot happen here (integer conversions, signing and serialization failures) have no variant;
+/// `code` keeps the numbering.
 #[derive(Debug, Clone)]
-#[allow(dead_code)]
+
 pub enum Uncatchable {
     /// The traces in the data do not fit the script.
     Trace {
@@ -302,7 +289,6 @@ pub enum Uncatchable {
         instruction: String,
     },
     GenerationCompaction(String),
-    IntConversion(String),
     FoldStateNotFound(String),
     IterableShadowing(String),
     MultipleIterableValues(String),
@@ -317,20 +303,15 @@ pub enum Uncatchable {
         kind: &'static str,
         cid: String,
     },
-    StreamDontHaveSuchGeneration(String),
     MalformedCallServiceFailed(String),
     StreamSizeLimitExceeded,
     StreamMapKey(String),
-    StreamMap(String),
     CanonStreamMap(String),
     InstructionParametersMismatch {
         param: &'static str,
         expected: String,
         stored: String,
     },
-    Signing(String),
-    TetrapletSerializationFailed(String),
-    CallArgumentsSerializationFailed(String),
 }
 
 /// The reference caps a stream at this many values; reaching it aborts the run.
@@ -342,7 +323,6 @@ impl Uncatchable {
         let index = match self {
             Trace { .. } => 0,
             GenerationCompaction(_) => 1,
-            IntConversion(_) => 2,
             FoldStateNotFound(_) => 3,
             IterableShadowing(_) => 4,
             MultipleIterableValues(_) => 5,
@@ -351,16 +331,11 @@ impl Uncatchable {
             ScalarsStateCorrupted { .. } => 8,
             Cid(_) => 9,
             ValueForCidNotFound { .. } => 10,
-            StreamDontHaveSuchGeneration(_) => 11,
             MalformedCallServiceFailed(_) => 12,
             StreamSizeLimitExceeded => 13,
             StreamMapKey(_) => 14,
-            StreamMap(_) => 15,
             CanonStreamMap(_) => 16,
             InstructionParametersMismatch { .. } => 17,
-            Signing(_) => 18,
-            TetrapletSerializationFailed(_) => 19,
-            CallArgumentsSerializationFailed(_) => 20,
         };
         UNCATCHABLE_BASE + index
     }
@@ -377,8 +352,8 @@ impl fmt::Display for Uncatchable {
                 f,
                 "on instruction '{instruction}' trace handler encountered an error: {message}"
             ),
-            GenerationCompaction(m) | IntConversion(m) | Cid(m) | StreamDontHaveSuchGeneration(m)
-            | StreamMapKey(m) | StreamMap(m) | CanonStreamMap(m) => f.write_str(m),
+            GenerationCompaction(m) | Cid(m)
+            | StreamMapKey(m) | CanonStreamMap(m) => f.write_str(m),
             FoldStateNotFound(name) => write!(f, "fold state not found for this iterable '{name}'"),
             IterableShadowing(name) => write!(
                 f,
@@ -415,11 +390,6 @@ impl fmt::Display for Uncatchable {
                 f,
                 "{param} doesn't match expected parameters: expected {expected}, got {stored} "
             ),
-            Signing(e) => write!(f, "failed to sign data: {e}"),
-            TetrapletSerializationFailed(e) => write!(f, "failed to serialize tetraplets {e}"),
-            CallArgumentsSerializationFailed(e) => {
-                write!(f, "failed to serialize call arguments {e}")
-            }
         }
     }
 }

@@ -179,7 +179,7 @@ impl Exec<'_> {
         map: ValueId,
     ) -> ExecResult<()> {
         let AirValue::StreamMap(name) = self.script.value(map) else {
-            return Err(super::not_supported("ap into this kind of map"));
+            return Err(super::unexpected_form("ap into this kind of map"));
         };
         let aggregate = join!(self, self.ap_value(value, true));
         let met = self.merger.meet_ap().map_err(|e| self.trace_error(id, e))?;

@@ -394,7 +394,7 @@ impl<'s> Exec<'s> {
             AirValue::Canon(name, _) => self.canons.new_start(name),
             AirValue::StreamMap(name) => self.maps.scope_start(name, span),
             AirValue::CanonMap(name, _) => self.canon_maps.new_start(name),
-            _ => return Err(not_supported("new over this kind of variable")),
+            _ => return Err(unexpected_form("new over this kind of variable")),
         }
         let result = self.run(body);
         let closed = match var {
@@ -1047,7 +1047,7 @@ impl<'s> Exec<'s> {
                 self.merger.push_ap();
                 Ok(())
             }
-            _ => Err(not_supported("ap into this kind of variable")),
+            _ => Err(unexpected_form("ap into this kind of variable")),
         }
     }
 
@@ -1181,7 +1181,7 @@ impl<'s> Exec<'s> {
             (CanonForm::StreamMapToScalar, AirValue::StreamMap(map)) => {
                 vec![self.first_values_element(map, canon.source, &tetraplet)]
             }
-            _ => return Err(not_supported("canon of this kind of variable")),
+            _ => return Err(unexpected_form("canon of this kind of variable")),
         };
         let element_cids = values
             .iter()
@@ -1223,7 +1223,7 @@ impl<'s> Exec<'s> {
             (CanonForm::StreamMapToScalar, AirValue::Scalar(target, _)) => {
                 self.set_first_values(target, frozen)?
             }
-            _ => return Err(not_supported("canon into this kind of variable")),
+            _ => return Err(unexpected_form("canon into this kind of variable")),
         }
         self.merger
             .push(ExecutedState::Canon(CanonResult::Executed(cid)));
@@ -1234,7 +1234,7 @@ impl<'s> Exec<'s> {
 
     fn fold(&mut self, id: InstrId, fold: Fold) -> ExecResult<()> {
         let AirValue::Scalar(iterator, _) = self.script.value(fold.iterator) else {
-            return Err(not_supported("this fold iterator"));
+            return Err(unexpected_form("this fold iterator"));
         };
         match fold.form {
             FoldForm::Scalar => {
@@ -1320,7 +1320,7 @@ impl<'s> Exec<'s> {
                     .into()),
                 }
             }
-            _ => Err(not_supported("fold over this kind of value")),
+            _ => Err(unexpected_form("fold over this kind of value")),
         }
     }
 
@@ -1360,7 +1360,7 @@ impl<'s> Exec<'s> {
         let (kind, stream) = match self.script.value(fold.iterable) {
             AirValue::Stream(name) => (StreamKind::Stream, name),
             AirValue::StreamMap(name) => (StreamKind::Map, name),
-            _ => return Err(not_supported("fold over this kind of stream")),
+            _ => return Err(unexpected_form("fold over this kind of stream")),
         };
         let position = self.script.value_span(fold.iterable).start;
         if self.streams_of(kind).get(stream, position).is_none() {
@@ -1431,7 +1431,7 @@ impl<'s> Exec<'s> {
 
     fn next(&mut self, id: InstrId, iterator: ValueId) -> ExecResult<()> {
         let AirValue::Scalar(name, _) = self.script.value(iterator) else {
-            return Err(not_supported("this next iterator"));
+            return Err(unexpected_form("this next iterator"));
         };
         let text = self.name(name);
         let not_found = || ExecError::from(Uncatchable::FoldStateNotFound(text.to_string()));
@@ -1583,7 +1583,12 @@ fn check_error_object(value: &Value) -> ExecResult<()> {
     Ok(())
 }
 
-/// Parts of AIR this VM does not execute yet abort the run with a clear message.
-fn not_supported(what: &str) -> ExecError {
-    Uncatchable::StreamMap(format!("{what} is not supported by this VM yet")).into()
+/// A combination of forms that the AST can express but the parser never produces (such as `ap`
+/// into a literal); reached only with a hand-built script, it aborts the run.
+fn unexpected_form(what: &str) -> ExecError {
+    Uncatchable::Trace {
+        message: format!("{what} cannot occur in a parsed script"),
+        instruction: String::new(),
+    }
+    .into()
 }
