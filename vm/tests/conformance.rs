@@ -178,6 +178,7 @@ mod harness_checks {
         assert!(error("; service a s.f: maybe\n(null)").contains("unknown service behaviour"));
         assert!(error("; particle: age=3\n(null)").contains("unknown particle field"));
         assert!(error("; network: random\n(null)").contains("unknown network order"));
+        assert!(error("; service a s.f: raw x\n(null)").contains("needs a ret_code"));
         let scenario = Scenario::parse("; Note: free text\n; init: b\n(null)").expect("valid");
         assert_eq!(scenario.init, "b");
         assert_eq!(scenario.script, "(null)");
@@ -205,7 +206,7 @@ mod harness_checks {
         };
         let answer = |services: &mut Services, peer: &str, function: &str| {
             let answer = services.answer(peer, &call(function));
-            (answer.ret_code, answer.result.to_string())
+            (answer.ret_code, answer.result.clone())
         };
         assert_eq!(answer(&mut services, "a", "f"), (5, "\"later\"".into()));
         assert_eq!(answer(&mut services, "b", "f"), (0, "2".into()));

@@ -34,7 +34,17 @@ pub struct StepInput<'a> {
 pub struct ServiceAnswer {
     /// 0 for success.
     pub ret_code: i32,
-    pub result: Value,
+    /// The result as the host sends it: JSON text, or any text for a misbehaving service.
+    pub result: String,
+}
+
+impl ServiceAnswer {
+    pub fn json(ret_code: i32, result: &Value) -> ServiceAnswer {
+        ServiceAnswer {
+            ret_code,
+            result: result.to_string(),
+        }
+    }
 }
 
 /// Everything one step of an AIR interpreter produces.

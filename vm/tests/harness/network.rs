@@ -18,6 +18,7 @@ use super::engine::{CallRequest, Engine, ServiceAnswer, StepInput};
 use super::peers::Peers;
 use super::scenario::{Order, Scenario};
 use super::services::Services;
+use super::trace::same_content;
 
 /// Everything a run of a scenario shows to the outside, independent of the engines used.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +45,8 @@ pub struct Delivery {
 pub struct Run {
     pub ret_code: i64,
     pub error_message: String,
-    /// Whether the outcome's data equals the prev data it was given.
+    /// For a failed run, whether the outcome's data has the content of the prev data it was
+    /// given; false for successful runs, where the report does not show it.
     pub data_unchanged: bool,
     /// Peer ids, sorted.
     pub next_peers: Vec<String>,
@@ -141,7 +143,7 @@ pub fn run_scenario<'e>(
             delivery.runs.push(Run {
                 ret_code: outcome.ret_code,
                 error_message: outcome.error_message,
-                data_unchanged: outcome.data == prev,
+                data_unchanged: outcome.ret_code != 0 && same_content(&outcome.data, &prev),
                 next_peers: outcome.next_peer_pks,
                 calls,
             });

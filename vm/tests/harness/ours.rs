@@ -26,7 +26,10 @@ impl Engine for VmEngine {
             .call_results
             .iter()
             .map(|(id, answer)| {
-                let result = CallServiceResult::err(answer.ret_code, &answer.result);
+                let result = CallServiceResult {
+                    ret_code: answer.ret_code,
+                    result: answer.result.clone(),
+                };
                 (*id, result)
             })
             .collect();

@@ -51,7 +51,7 @@ impl Engine for ReferenceEngine {
             .map(|(id, answer)| {
                 let result = CallServiceResult {
                     ret_code: answer.ret_code,
-                    result: answer.result.to_string(),
+                    result: answer.result.clone(),
                 };
                 (id.to_string(), result)
             })

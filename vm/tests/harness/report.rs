@@ -69,7 +69,11 @@ impl Observables {
                     if !tetraplets.is_empty() {
                         out.push_str(&format!("      tetraplets {}\n", tetraplets.join(" ")));
                     }
-                    let result = canonical(&answer.result);
+                    // Text that is not JSON is shown quoted after `raw`.
+                    let result = match serde_json::from_str(&answer.result) {
+                        Ok(value) => canonical(&value),
+                        Err(_) => format!("raw {:?}", answer.result),
+                    };
                     if answer.ret_code == 0 {
                         out.push_str(&format!("      answer ok {result}\n"));
                     } else {

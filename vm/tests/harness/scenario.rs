@@ -184,6 +184,7 @@ fn substitute_behaviour(peers: &Peers, behaviour: &Behaviour) -> Behaviour {
         Behaviour::Ok(v) => Behaviour::Ok(value(v)),
         Behaviour::Err(code, v) => Behaviour::Err(*code, value(v)),
         Behaviour::Seq(values) => Behaviour::Seq(values.iter().map(value).collect()),
+        Behaviour::Raw(code, text) => Behaviour::Raw(*code, peers.substitute(text)),
         other => other.clone(),
     }
 }

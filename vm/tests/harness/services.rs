@@ -10,7 +10,9 @@
 //! - `seq [<json>, ...]`: succeeds with the next value of the list on each call at a peer,
 //!   then repeats the last one;
 //! - `tetraplets`: succeeds with the call's tetraplets, one array per argument, each
-//!   tetraplet an object `{peer_pk, service_id, function_name, lens}`.
+//!   tetraplet an object `{peer_pk, service_id, function_name, lens}`;
+//! - `raw <ret_code> <text>`: answers with that code and the rest of the line as the result
+//!   text, verbatim, so it need not be JSON (a misbehaving service).
 //!
 //! The most specific rule wins: a named peer beats `*`, a named function beats `*`, and
 //! among equals the later declaration wins. A call no rule matches fails with code 1 and a
@@ -31,10 +33,12 @@ pub enum Behaviour {
     Arg(usize),
     Seq(Vec<Value>),
     Tetraplets,
+    Raw(i32, String),
 }
 
 impl Behaviour {
-    /// Parses `ok 42`, `err 3 "boom"`, `echo`, `arg 1`, `seq [1, 2]` or `tetraplets`.
+    /// Parses `ok 42`, `err 3 "boom"`, `echo`, `arg 1`, `seq [1, 2]`, `tetraplets` or
+    /// `raw 0 not json`.
     pub fn parse(text: &str) -> Result<Behaviour, String> {
         let text = text.trim();
         let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
@@ -42,16 +46,24 @@ impl Behaviour {
         let json = |text: &str| -> Result<Value, String> {
             serde_json::from_str(text).map_err(|e| format!("bad JSON `{text}`: {e}"))
         };
+        let code_and_rest = |what: &str| -> Result<(i32, &str), String> {
+            let (code, value) = rest
+                .split_once(char::is_whitespace)
+                .ok_or_else(|| format!("`{what}` needs a ret_code and a result"))?;
+            let code = code
+                .parse()
+                .map_err(|e| format!("bad ret_code `{code}`: {e}"))?;
+            Ok((code, value.trim()))
+        };
         match word {
             "ok" => Ok(Behaviour::Ok(json(rest)?)),
             "err" => {
-                let (code, value) = rest
-                    .split_once(char::is_whitespace)
-                    .ok_or("`err` needs a ret_code and a JSON value")?;
-                let code = code
-                    .parse()
-                    .map_err(|e| format!("bad ret_code `{code}`: {e}"))?;
+                let (code, value) = code_and_rest("err")?;
                 Ok(Behaviour::Err(code, json(value)?))
+            }
+            "raw" => {
+                let (code, text) = code_and_rest("raw")?;
+                Ok(Behaviour::Raw(code, text.to_owned()))
             }
             "echo" if rest.is_empty() => Ok(Behaviour::Echo),
             "tetraplets" if rest.is_empty() => Ok(Behaviour::Tetraplets),
@@ -98,34 +110,32 @@ impl Services {
     /// Answers one call request made at `peer`.
     pub fn answer(&mut self, peer: &str, request: &CallRequest) -> ServiceAnswer {
         let Some(index) = self.matching_rule(peer, request) else {
-            return ServiceAnswer {
-                ret_code: 1,
-                result: json!(format!(
+            return ServiceAnswer::json(
+                1,
+                &json!(format!(
                     "no mock service {:?} function {:?} on peer @{peer}",
                     request.service_id, request.function_name
                 )),
-            };
+            );
         };
-        let ok = |result| ServiceAnswer {
-            ret_code: 0,
-            result,
-        };
+        let ok = |result: Value| ServiceAnswer::json(0, &result);
         match &self.rules[index].behaviour {
             Behaviour::Ok(value) => ok(value.clone()),
-            Behaviour::Err(ret_code, value) => ServiceAnswer {
+            Behaviour::Err(ret_code, value) => ServiceAnswer::json(*ret_code, value),
+            Behaviour::Raw(ret_code, text) => ServiceAnswer {
                 ret_code: *ret_code,
-                result: value.clone(),
+                result: text.clone(),
             },
             Behaviour::Echo => ok(Value::Array(request.arguments.clone())),
             Behaviour::Arg(n) => match request.arguments.get(*n) {
                 Some(value) => ok(value.clone()),
-                None => ServiceAnswer {
-                    ret_code: 1,
-                    result: json!(format!(
+                None => ServiceAnswer::json(
+                    1,
+                    &json!(format!(
                         "mock wants argument {n} but the call has {}",
                         request.arguments.len()
                     )),
-                },
+                ),
             },
             Behaviour::Seq(values) => {
                 let position = self

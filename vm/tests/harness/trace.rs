@@ -14,6 +14,28 @@ use sha2::{Digest, Sha256};
 use super::engine::Tetraplet;
 use super::peers::Peers;
 
+/// Whether two particle data hold the same trace, CID stores, signatures and last call id.
+/// Equal bytes are not required: the reference serializes its CID stores from hash maps, so
+/// the same content may come out in another order.
+pub fn same_content(a: &[u8], b: &[u8]) -> bool {
+    let decoded = |data: &[u8]| -> Option<Value> {
+        let json = reference_air::to_human_readable_data(data.to_vec()).ok()?;
+        let json: Value = serde_json::from_str(&json).ok()?;
+        Some(content(&json["data"]))
+    };
+    a == b || (!a.is_empty() && !b.is_empty() && decoded(a).is_some_and(|c| Some(c) == decoded(b)))
+}
+
+/// The parts of decoded data that matter: everything but the version fields.
+fn content(data: &Value) -> Value {
+    serde_json::json!({
+        "trace": data["trace"],
+        "cid_info": data["cid_info"],
+        "signatures": data["signatures"],
+        "lcid": data["lcid"],
+    })
+}
+
 /// Renders particle data as lines, peer ids left as they are.
 pub fn render_data(data: &[u8], peers: &Peers) -> Vec<String> {
     if data.is_empty() {
@@ -49,13 +71,7 @@ pub fn render_data(data: &[u8], peers: &Peers) -> Vec<String> {
         data["lcid"],
         signers.join(" ")
     ));
-    let digest_input = serde_json::json!({
-        "trace": data["trace"],
-        "cid_info": data["cid_info"],
-        "signatures": data["signatures"],
-        "lcid": data["lcid"],
-    });
-    let digest = Sha256::digest(canonical(&digest_input));
+    let digest = Sha256::digest(canonical(&content(data)));
     let digest: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     lines.push(format!("digest {digest}"));
     lines
