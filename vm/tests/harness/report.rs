@@ -26,6 +26,9 @@ use super::engine::Tetraplet;
 use super::network::Observables;
 use super::trace::{canonical, render_data};
 
+/// The code of a script that does not parse (a preparation error).
+const AIR_PARSE_ERROR: i64 = 1;
+
 impl Observables {
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -42,7 +45,13 @@ impl Observables {
                 if run.ret_code == 0 {
                     line.push_str("ok");
                 } else {
-                    line.push_str(&format!("error {}: {}", run.ret_code, run.error_message));
+                    // Each VM words its parse diagnostics its own way, and the message of a
+                    // preparation error stays with the host: only the code is observable.
+                    let message = match run.ret_code {
+                        AIR_PARSE_ERROR => "the script does not parse",
+                        _ => &run.error_message,
+                    };
+                    line.push_str(&format!("error {}: {message}", run.ret_code));
                     if run.data_unchanged {
                         line.push_str(" (data unchanged)");
                     }
