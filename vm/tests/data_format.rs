@@ -1249,6 +1249,20 @@ fn corrupted_archives_are_accepted_or_rejected_exactly_as_by_the_reference() {
     }
 }
 
+/// Found by the `vm_data` fuzz target: two shared pointers to one string with different
+/// lengths. rkyv 0.7 validates a shared target once, so the longer one would read unchecked
+/// bytes; the data is rejected instead.
+#[test]
+fn shared_pointers_that_disagree_on_a_size_are_rejected() {
+    let bytes = include_bytes!("data/shared_pointers_disagree.data");
+    match data::decode(bytes) {
+        Err(DataError::DataDeFailed { reason }) => {
+            assert!(reason.contains("disagree on its size"), "{reason}")
+        }
+        other => panic!("expected a decoding error, got {other:?}"),
+    }
+}
+
 #[test]
 fn random_bytes_never_panic() {
     // A small deterministic generator is enough to sweep shapes; proptest-style shrinking is not

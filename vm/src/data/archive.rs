@@ -14,11 +14,13 @@ use super::model::{
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
 
-use rkyv::de::deserializers::SharedDeserializeMap;
+use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
 use rkyv::ser::serializers::AllocSerializer;
 use rkyv::ser::Serializer as _;
-use rkyv::Deserialize as _;
+use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
 
+use std::alloc::Layout;
+use std::any::TypeId;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -132,7 +134,7 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     aligned.extend_from_slice(bytes);
     let archived = rkyv::check_archived_root::<DataRepr>(&aligned).map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
-        .deserialize(&mut SharedDeserializeMap::new())
+        .deserialize(&mut SharedPointers::default())
         .map_err(|e| e.to_string())?;
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
@@ -178,4 +180,103 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
         cid_info: repr.cid_info,
         signatures: repr.signatures,
     })
+}
+
+/// Deserializes each shared pointer of an archive once, as rkyv's own `SharedDeserializeMap`
+/// does, but sound for untrusted archives.
+///
+/// rkyv 0.7 validates the target of a shared pointer only the first time it meets its address,
+/// and its deserializer reuses the first allocation with the metadata of each later pointer. Two
+/// `Rc<str>` of a crafted archive that point at one address with different lengths thus pass
+/// validation, and read as a string that is not UTF-8 or reaches past its allocation (found by
+/// the `vm_data` fuzz target). Here every pointer to an address must have the same archived
+/// size; a difference rejects the data. With equal sizes, all of them name the very bytes that
+/// validation checked, so sharing one allocation is exactly right.
+#[derive(Default)]
+struct SharedPointers {
+    pointers: HashMap<(usize, TypeId), (usize, Box<dyn SharedPointer>)>,
+}
+
+impl Fallible for SharedPointers {
+    type Error = SharedPointerError;
+}
+
+#[derive(Debug)]
+enum SharedPointerError {
+    /// Two shared pointers to one address disagree on the size of what they point to.
+    SizeMismatch { first: usize, other: usize },
+    /// rkyv registered a pointer without going through `deserialize_shared`.
+    Unexpected,
+}
+
+impl std::fmt::Display for SharedPointerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SharedPointerError::SizeMismatch { first, other } => write!(
+                f,
+                "two shared pointers to one value disagree on its size ({first} and {other} bytes)"
+            ),
+            SharedPointerError::Unexpected => {
+                f.write_str("a shared pointer was registered without its size")
+            }
+        }
+    }
+}
+
+impl std::error::Error for SharedPointerError {}
+
+impl SharedDeserializeRegistry for SharedPointers {
+    // The address alone cannot tell a safe hit: every lookup goes through `deserialize_shared`.
+    fn get_shared_ptr(&mut self, _ptr: *const u8) -> Option<&dyn SharedPointer> {
+        None
+    }
+
+    fn add_shared_ptr(
+        &mut self,
+        _ptr: *const u8,
+        _shared: Box<dyn SharedPointer>,
+    ) -> Result<(), Self::Error> {
+        Err(SharedPointerError::Unexpected)
+    }
+
+    fn deserialize_shared<T, P, F, A>(
+        &mut self,
+        value: &T::Archived,
+        to_shared: F,
+        alloc: A,
+    ) -> Result<*const T, Self::Error>
+    where
+        T: ArchiveUnsized + ?Sized,
+        P: SharedPointer + 'static,
+        F: FnOnce(*mut T) -> P,
+        A: FnMut(Layout) -> *mut u8,
+        T::Archived: DeserializeUnsized<T, Self>,
+    {
+        // Validation and deserialization walk the archive in the same order, so the first
+        // pointer to an address met here is the one whose target validation checked; a later
+        // one is only compared by size, its contents are never read.
+        let key = (
+            value as *const T::Archived as *const u8 as usize,
+            TypeId::of::<P>(),
+        );
+        let size = std::mem::size_of_val(value);
+        let metadata = T::Archived::deserialize_metadata(value, self)?;
+        if let Some((first, shared)) = self.pointers.get(&key) {
+            if *first != size {
+                return Err(SharedPointerError::SizeMismatch {
+                    first: *first,
+                    other: size,
+                });
+            }
+            return Ok(ptr_meta::from_raw_parts(shared.data_address(), metadata));
+        }
+        // SAFETY: `alloc` is the allocator the shared pointer type (`Rc`) hands over for this
+        // value; it returns memory with the layout `deserialize_unsized` asks of it, which is
+        // what the trait requires. This is the call rkyv's own registry makes.
+        let data = unsafe { value.deserialize_unsized(self, alloc)? };
+        let shared = to_shared(ptr_meta::from_raw_parts_mut(data, metadata));
+        let address = shared.data_address();
+        self.pointers.insert(key, (size, Box::new(shared)));
+        Ok(ptr_meta::from_raw_parts(address, metadata))
+    }
 }
