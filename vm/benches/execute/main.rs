@@ -9,7 +9,9 @@
 //! Environment:
 //! - `VM_BENCH_SCENARIOS=null,dashboard` runs only the named scenarios;
 //! - `VM_BENCH_SKIP_100MB=1` leaves out `call_result_100mb`;
-//! - `VM_BENCH_SKIP_MEMORY=1` leaves out the memory measurement.
+//! - `VM_BENCH_SKIP_MEMORY=1` leaves out the memory measurement;
+//! - `VM_BENCH_SAVE_STEPS=<dir>` also saves each scenario's step to `<dir>/<scenario>` (the
+//!   format of `Step::save`), for profiling outside criterion.
 
 #[path = "../../tests/harness/mod.rs"]
 mod harness;
@@ -492,6 +494,11 @@ fn run() {
                 "  particle {}, {status}",
                 bytes(step.particle_size() as u64)
             );
+            if let Some(dir) = std::env::var_os("VM_BENCH_SAVE_STEPS") {
+                let path = Path::new(&dir).join(name);
+                step.save(&path)
+                    .expect("writable VM_BENCH_SAVE_STEPS directory");
+            }
             Prepared {
                 name,
                 step,
