@@ -448,8 +448,8 @@ fn flag(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
-/// Stack for the benchmark thread. Both VMs recurse once per fold iteration, and the
-/// reference needs more than the main thread's 8 MiB for `long_data`'s 10,000 iterations.
+/// Stack for the benchmark thread. This VM recurses once per fold iteration and needs more
+/// than a main thread's 8 MiB for the 10,000 iterations of `long_data`.
 const STACK_SIZE: usize = 1 << 30;
 
 fn main() {
