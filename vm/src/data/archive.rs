@@ -15,7 +15,7 @@ use super::signatures::SignatureStore;
 use super::store::CidInfo;
 
 use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
-use rkyv::ser::serializers::AllocSerializer;
+use rkyv::ser::serializers::{AlignedSerializer, AllocSerializer};
 use rkyv::ser::Serializer as _;
 use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
 
@@ -69,7 +69,7 @@ enum CanonRepr {
 }
 
 /// Archives `data`.
-pub(crate) fn to_bytes(data: &InterpreterData) -> Vec<u8> {
+pub(crate) fn to_bytes(data: &InterpreterData) -> rkyv::AlignedVec {
     let mut peers = HashMap::<&str, Rc<String>>::new();
     let mut archived_peer = |peer| intern_for_archive(&mut peers, peer);
     let trace = data
@@ -112,11 +112,36 @@ pub(crate) fn to_bytes(data: &InterpreterData) -> Vec<u8> {
         signatures: data.signatures.clone(),
     };
 
-    let mut serializer = AllocSerializer::<SCRATCH_SIZE>::default();
+    // Sized up front: growing by doubling would copy a large archive several times over.
+    let buffer = rkyv::AlignedVec::with_capacity(estimated_size(data));
+    let mut serializer = AllocSerializer::<SCRATCH_SIZE>::new(
+        AlignedSerializer::new(buffer),
+        Default::default(),
+        Default::default(),
+    );
     serializer
         .serialize_value(&repr)
         .expect("archiving in-memory data fails only when out of memory");
-    serializer.into_serializer().into_inner().into_vec()
+    serializer.into_serializer().into_inner()
+}
+
+/// A rough size of the archive of `data`: the stored texts plus a typical size per entry and
+/// per state. It only needs to be close for large data, where the values dominate.
+fn estimated_size(data: &InterpreterData) -> usize {
+    const PER_ENTRY: usize = 128;
+    const PER_STATE: usize = 32;
+    let stores = &data.cid_info;
+    let values: usize = stores
+        .value_store
+        .iter()
+        .map(|(cid, value)| cid.as_str().len() + value.as_str().len())
+        .sum();
+    let entries = stores.tetraplet_store.len()
+        + stores.canon_element_store.len()
+        + stores.canon_result_store.len()
+        + stores.service_result_store.len()
+        + data.signatures.len();
+    values + entries * PER_ENTRY + data.trace.len() * PER_STATE
 }
 
 fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a str) -> Rc<String> {

@@ -77,18 +77,59 @@ pub fn json_text_cid(text: &str) -> Cid {
 
 /// The CID of a JSON value: compact JSON with object keys sorted, the text the reference hashes.
 pub fn value_cid(value: &Value) -> Cid {
-    json_text_cid(&value.to_string())
+    serde_cid(value)
 }
 
 /// The CID of any serializable data item (tetraplet, aggregate), hashed over its serde JSON.
+///
+/// The JSON is hashed as it is written, so a large item is never held as text.
 pub fn serde_cid<T: Serialize + ?Sized>(item: &T) -> Cid {
-    json_text_cid(&to_json_text(item))
+    let mut writer = HashingWriter::default();
+    serde_json::to_writer(&mut writer, item).expect("data items serialize to JSON infallibly");
+    let digest = writer.finish();
+    cid_from_digest(BLAKE3_256, digest.as_bytes())
 }
 
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
 /// arguments.
 pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
-    json_text_cid(&to_json_text(arguments)).0
+    serde_cid(arguments).0
+}
+
+/// Feeds written bytes to BLAKE3 in batches: the serializer writes a few bytes at a time, and
+/// BLAKE3 hashes several 1 KiB chunks in parallel only when it gets them in one update.
+#[derive(Default)]
+struct HashingWriter {
+    hasher: blake3::Hasher,
+    pending: Vec<u8>,
+}
+
+impl HashingWriter {
+    const BATCH: usize = 64 * 1024;
+
+    fn finish(mut self) -> blake3::Hash {
+        self.hasher.update(&self.pending);
+        self.hasher.finalize()
+    }
+}
+
+impl std::io::Write for HashingWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.pending.len() + bytes.len() > Self::BATCH {
+            self.hasher.update(&self.pending);
+            self.pending.clear();
+            if bytes.len() >= Self::BATCH {
+                self.hasher.update(bytes);
+                return Ok(bytes.len());
+            }
+        }
+        self.pending.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Serializes a data item to compact JSON.

@@ -63,7 +63,9 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Envelope<'_>, DataError> {
                 data_version: DATA_FORMAT_VERSION,
                 interpreter_version: MIN_SUPPORTED_INTERPRETER_VERSION,
             },
-            inner_data: archive::to_bytes(&InterpreterData::default()).into(),
+            inner_data: archive::to_bytes(&InterpreterData::default())
+                .into_vec()
+                .into(),
         });
     }
     rmp_serde::from_slice(bytes).map_err(|source| match rmp_serde::from_slice::<Versions>(bytes) {
@@ -105,11 +107,16 @@ pub fn decode(bytes: &[u8]) -> Result<(Versions, InterpreterData), DataError> {
 
 /// Writes a particle data, with [`Versions::current`].
 pub fn encode(data: &InterpreterData) -> Vec<u8> {
+    let archive = archive::to_bytes(data);
     let envelope = Envelope {
         versions: Versions::current(),
-        inner_data: archive::to_bytes(data).into(),
+        inner_data: Cow::Borrowed(&archive),
     };
-    rmp_serde::to_vec_named(&envelope).expect("an envelope of versions and bytes always encodes")
+    // Room for the archive and the versions, so that the archive is copied only once.
+    let mut bytes = Vec::with_capacity(archive.len() + 128);
+    rmp_serde::encode::write_named(&mut bytes, &envelope)
+        .expect("an envelope of versions and bytes always encodes");
+    bytes
 }
 
 /// Received particle data cannot be used. Variants follow the reference's preparation error

@@ -308,12 +308,15 @@ pub struct RawValue {
 
 impl RawValue {
     /// The canonical text of `value`.
+    ///
+    /// The value itself is not kept: whoever stores a value holds it already, and a deep copy of
+    /// every result would double the memory of large ones. [`RawValue::value`] parses the text
+    /// if it is ever needed.
     pub fn from_value(value: &Value) -> Self {
-        let parsed = OnceCell::new();
-        let _ = parsed.set(value.clone());
         Self {
-            text: value.to_string().into(),
-            parsed,
+            // Not `to_string`, which goes through `fmt::Write` and is several times slower.
+            text: cid::to_json_text(value).into(),
+            parsed: OnceCell::new(),
         }
     }
 

@@ -10,6 +10,7 @@ use super::cid::Cid;
 
 use serde::{Deserialize, Serialize};
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::rc::Rc;
@@ -51,22 +52,26 @@ impl PublicKey {
             None => Err(KeyError::InvalidKeyData("empty key".to_owned())),
         }
     }
+}
 
-    /// Checks `signature` over `cids` (in any order) salted with `salt`.
-    fn verify(&self, cids: &[Rc<str>], salt: &str, signature: &Signature) -> Result<(), String> {
-        let key = self.ed25519().map_err(|error| error.to_string())?;
-        // Like the reference, the signature's format byte must be known but is not compared to
-        // the key's: the key decides the algorithm.
-        let raw = match signature.0.split_first() {
-            Some((&(ED25519_FORMAT | RSA_FORMAT | SECP256K1_FORMAT), raw)) => raw,
-            Some((format, _)) => return Err(format!("unknown signature format {format}")),
-            None => return Err("empty signature".to_owned()),
-        };
-        if key.verify(&signed_bytes(cids, salt), raw) {
-            Ok(())
-        } else {
-            Err("Ed25519 signature does not verify".to_owned())
-        }
+/// Checks `signature` by `key` over `cids` (in any order) salted with `salt`.
+fn verify(
+    key: &libp2p_identity::ed25519::PublicKey,
+    cids: &[Rc<str>],
+    salt: &str,
+    signature: &Signature,
+) -> Result<(), String> {
+    // Like the reference, the signature's format byte must be known but is not compared to the
+    // key's: the key decides the algorithm.
+    let raw = match signature.0.split_first() {
+        Some((&(ED25519_FORMAT | RSA_FORMAT | SECP256K1_FORMAT), raw)) => raw,
+        Some((format, _)) => return Err(format!("unknown signature format {format}")),
+        None => return Err("empty signature".to_owned()),
+    };
+    if key.verify(&signed_bytes(cids, salt), raw) {
+        Ok(())
+    } else {
+        Err("Ed25519 signature does not verify".to_owned())
     }
 }
 
@@ -168,10 +173,27 @@ impl KeyPair {
     /// Builds the key pair from the secret key bytes and key format that the host passes in
     /// `RunParameters` (`secret_key_bytes`, `key_format`). Only Ed25519 (format 0, 32 bytes) is
     /// accepted.
+    ///
+    /// Deriving the public key is a scalar multiplication, about half the cost of a run on
+    /// small data, and a peer passes the same secret key every time: the last key pair of the
+    /// thread is kept and reused when the same secret comes again.
     pub fn from_secret_key(secret_key: &[u8], key_format: u8) -> Result<Self, KeyError> {
         if key_format != ED25519_FORMAT {
             return Err(KeyError::from_format(key_format));
         }
+        LAST_KEY_PAIR.with_borrow_mut(|last| {
+            if let Some((secret, keypair)) = last.as_ref() {
+                if **secret == *secret_key {
+                    return Ok(keypair.clone());
+                }
+            }
+            let keypair = Self::derive(secret_key)?;
+            *last = Some((secret_key.into(), keypair.clone()));
+            Ok(keypair)
+        })
+    }
+
+    fn derive(secret_key: &[u8]) -> Result<Self, KeyError> {
         let mut bytes = secret_key.to_vec();
         let secret = libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut bytes)
             .map_err(|error| KeyError::InvalidKeyData(error.to_string()))?;
@@ -205,6 +227,11 @@ impl fmt::Debug for KeyPair {
         // The secret stays out of logs.
         write!(f, "KeyPair({})", self.peer_id)
     }
+}
+
+thread_local! {
+    /// The secret key and key pair of the last [`KeyPair::from_secret_key`] on this thread.
+    static LAST_KEY_PAIR: RefCell<Option<(Box<[u8]>, KeyPair)>> = const { RefCell::new(None) };
 }
 
 /// The message a peer signs: borsh of the sorted CIDs and the salt.
@@ -326,6 +353,8 @@ pub enum SignatureCheckError {
 /// A peer's signature and the CIDs attributed to it in one data.
 pub(crate) struct PeerCids<'a> {
     pub(crate) key: &'a PublicKey,
+    /// `key`, decoded once: decoding a point costs about a fifth of a verification.
+    decoded: libp2p_identity::ed25519::PublicKey,
     pub(crate) signature: &'a Signature,
     pub(crate) cids: Vec<Rc<str>>,
 }
@@ -334,44 +363,67 @@ pub(crate) struct PeerCids<'a> {
 pub(crate) type GroupedCids<'a> = BTreeMap<String, PeerCids<'a>>;
 
 /// Starts grouping: one empty entry per signing peer; fails on keys that are not Ed25519.
-pub(crate) fn group_signers(
-    store: &SignatureStore,
-) -> Result<GroupedCids<'_>, SignatureCheckError> {
+///
+/// Keys already decoded in `known` (the grouping of the other data of a run, which mostly has
+/// the same signers) are not decoded again.
+pub(crate) fn group_signers<'a>(
+    store: &'a SignatureStore,
+    known: &GroupedCids<'_>,
+) -> Result<GroupedCids<'a>, SignatureCheckError> {
+    let known: HashMap<&PublicKey, (&String, &libp2p_identity::ed25519::PublicKey)> = known
+        .iter()
+        .map(|(peer_id, peer)| (peer.key, (peer_id, &peer.decoded)))
+        .collect();
     store
         .iter()
         .map(|(key, signature)| {
-            let peer_id = key
-                .peer_id()
-                .map_err(|reason| SignatureCheckError::MalformedKey {
-                    key: bs58::encode(key.as_bytes()).into_string(),
-                    reason,
-                })?;
-            let cids = Vec::new();
-            Ok((
-                peer_id,
-                PeerCids {
-                    key,
-                    signature,
-                    cids,
-                },
-            ))
+            let (peer_id, decoded) = match known.get(key) {
+                Some((peer_id, decoded)) => ((*peer_id).clone(), (*decoded).clone()),
+                None => {
+                    let decoded =
+                        key.ed25519()
+                            .map_err(|reason| SignatureCheckError::MalformedKey {
+                                key: bs58::encode(key.as_bytes()).into_string(),
+                                reason,
+                            })?;
+                    (peer_id_of(&decoded), decoded)
+                }
+            };
+            let peer = PeerCids {
+                key,
+                decoded,
+                signature,
+                cids: Vec::new(),
+            };
+            Ok((peer_id, peer))
         })
         .collect()
 }
 
 /// Checks every peer's signature over its (sorted) CIDs.
+///
+/// A peer whose key, signature and CIDs are exactly those it has in `trusted` (this peer's own
+/// previous data, which the reference does not check either) is not checked again: the check
+/// would verify the same message and signature with the same key as when that data was made.
 pub(crate) fn check_signatures(
     groups: &GroupedCids<'_>,
+    trusted: &GroupedCids<'_>,
     salt: &str,
 ) -> Result<(), SignatureCheckError> {
     for (peer_id, peer) in groups {
-        peer.key
-            .verify(&peer.cids, salt, peer.signature)
-            .map_err(|reason| SignatureCheckError::SignatureMismatch {
+        let already_checked = trusted.get(peer_id).is_some_and(|known| {
+            known.key == peer.key && known.signature == peer.signature && known.cids == peer.cids
+        });
+        if already_checked {
+            continue;
+        }
+        verify(&peer.decoded, &peer.cids, salt, peer.signature).map_err(|reason| {
+            SignatureCheckError::SignatureMismatch {
                 peer_id: peer_id.clone(),
                 cids: peer.cids.clone(),
                 reason,
-            })?;
+            }
+        })?;
     }
     Ok(())
 }
@@ -419,4 +471,50 @@ fn is_sorted_sub_multiset(smaller: &[Rc<str>], larger: &[Rc<str>]) -> bool {
     smaller
         .iter()
         .all(|needle| rest.by_ref().any(|candidate| candidate == needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grouped<'a>(store: &'a SignatureStore, cids: &[&str]) -> GroupedCids<'a> {
+        let mut groups = group_signers(store, &GroupedCids::new()).expect("valid keys");
+        for peer in groups.values_mut() {
+            peer.cids = cids.iter().map(|cid| Rc::from(*cid)).collect();
+        }
+        groups
+    }
+
+    #[test]
+    fn only_unchanged_signers_skip_the_check() {
+        let keypair = KeyPair::from_secret_key(&[7; 32], ED25519_FORMAT).expect("key");
+        let signed: SignatureStore = [(keypair.public_key(), keypair.sign(&["a"], "salt"))]
+            .into_iter()
+            .collect();
+        let trusted = grouped(&signed, &["a"]);
+        let unchanged = grouped(&signed, &["a"]);
+        assert_eq!(check_signatures(&unchanged, &trusted, "salt"), Ok(()));
+
+        // The same signature over more CIDs than it signed is checked, and fails.
+        let grown = grouped(&signed, &["a", "b"]);
+        assert!(check_signatures(&grown, &trusted, "salt").is_err());
+
+        // So is another signature over the same CIDs, even though the trusted one is valid.
+        let forged: SignatureStore = [(keypair.public_key(), keypair.sign(&["c"], "salt"))]
+            .into_iter()
+            .collect();
+        let forged = grouped(&forged, &["a"]);
+        assert!(check_signatures(&forged, &trusted, "salt").is_err());
+    }
+
+    #[test]
+    fn the_cached_key_pair_follows_the_secret() {
+        let first = KeyPair::from_secret_key(&[1; 32], ED25519_FORMAT).expect("key");
+        let second = KeyPair::from_secret_key(&[2; 32], ED25519_FORMAT).expect("key");
+        let first_again = KeyPair::from_secret_key(&[1; 32], ED25519_FORMAT).expect("key");
+        assert_ne!(first.public_key(), second.public_key());
+        assert_eq!(first.public_key(), first_again.public_key());
+        assert_eq!(first.peer_id(), first_again.peer_id());
+        assert!(KeyPair::from_secret_key(&[1; 31], ED25519_FORMAT).is_err());
+    }
 }

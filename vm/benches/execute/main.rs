@@ -1,0 +1,549 @@
+//! One interpreter run, this VM (`vm::execute`) against the reference AquaVM 0.62
+//! (`aquavm-air`, run natively), on the reference project's benchmark scenarios, in one run.
+//!
+//! `cargo bench -p vm --bench execute` generates the scenarios (`scenarios.rs`), checks that both
+//! VMs produce the same outcome on each, runs one criterion group per scenario (functions `ours`
+//! and `reference`), measures the peak heap of one run of each VM in child processes, and prints
+//! a summary table.
+//!
+//! Environment:
+//! - `VM_BENCH_SCENARIOS=null,dashboard` runs only the named scenarios;
+//! - `VM_BENCH_SKIP_100MB=1` leaves out `call_result_100mb`;
+//! - `VM_BENCH_SKIP_MEMORY=1` leaves out the memory measurement;
+//! - `VM_BENCH_SAVE_STEPS=<dir>` also saves each scenario's step to `<dir>/<scenario>` (the
+//!   format of `Step::save`), for profiling outside criterion.
+
+#[path = "../../tests/harness/mod.rs"]
+mod harness;
+mod scenarios;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::time::{Duration, SystemTime};
+
+use air_interpreter_interface::SerializedCallResults;
+use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+
+use scenarios::Step;
+
+/// Selects a memory measurement in a child process: `<vm>:<step file>`.
+const MEM_ENV: &str = "VM_BENCH_MEMORY_CHILD";
+
+// ---------------------------------------------------------------------------------------------
+// Counting allocator (the approach of `air/benches/parse.rs`): bytes requested and not yet
+// freed, and their peak. Only the memory-measuring child processes count, from their start, so
+// every free matches a counted allocation and the timed runs pay one relaxed load per call.
+
+struct Counting;
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static CURRENT: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grow(bytes: usize) {
+    let now = CURRENT.fetch_add(bytes as isize, Relaxed) + bytes as isize;
+    PEAK.fetch_max(now, Relaxed);
+}
+
+fn shrink(bytes: usize) {
+    CURRENT.fetch_sub(bytes as isize, Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `layout` is passed on unchanged.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() && ENABLED.load(Relaxed) {
+            grow(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as in `alloc`.
+        let ptr = unsafe { System.alloc_zeroed(layout) };
+        if !ptr.is_null() && ENABLED.load(Relaxed) {
+            grow(layout.size());
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with this `layout`, as the caller guarantees.
+        unsafe { System.dealloc(ptr, layout) };
+        if ENABLED.load(Relaxed) {
+            shrink(layout.size());
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as in `dealloc`; `new_size` is checked by the caller.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() && ENABLED.load(Relaxed) {
+            if new_size >= layout.size() {
+                grow(new_size - layout.size());
+            } else {
+                shrink(layout.size() - new_size);
+            }
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+// ---------------------------------------------------------------------------------------------
+// The two VMs on a prepared step.
+
+/// The outcome parts both VMs produce, in the host's terms.
+struct Produced {
+    ret_code: i64,
+    error_message: String,
+    data: Vec<u8>,
+    next_peer_pks: Vec<String>,
+    call_requests: Vec<u8>,
+}
+
+fn ours_params(step: &Step) -> vm::RunParameters {
+    let mut params = vm::RunParameters::new(
+        &step.init_peer_id,
+        &step.current_peer_id,
+        step.secret_key.to_vec(),
+        &step.particle_id,
+    );
+    params.timestamp = step.timestamp;
+    params.ttl = step.ttl;
+    // Soft limits, as the reference is run: the 100 MB scenario exceeds the default ones.
+    params.hard_limit_enabled = false;
+    params
+}
+
+/// One run of this VM, including the encoding of the call requests a host needs.
+fn run_ours(step: &Step, params: &vm::RunParameters) -> Produced {
+    let outcome = vm::execute(
+        &step.script,
+        &step.prev_data,
+        &step.current_data,
+        params,
+        &step.call_results,
+    );
+    Produced {
+        call_requests: outcome.encoded_call_requests(),
+        ret_code: outcome.ret_code,
+        error_message: outcome.error_message,
+        data: outcome.data,
+        next_peer_pks: outcome.next_peer_pks,
+    }
+}
+
+/// The reference takes its inputs by value; they are copied outside the measured part.
+struct ReferenceInput {
+    script: String,
+    prev_data: Vec<u8>,
+    current_data: Vec<u8>,
+    params: reference_air::RunParameters,
+    call_results: SerializedCallResults,
+}
+
+fn reference_input(step: &Step) -> ReferenceInput {
+    ReferenceInput {
+        script: step.script.clone(),
+        prev_data: step.prev_data.clone(),
+        current_data: step.current_data.clone(),
+        params: reference_air::RunParameters {
+            init_peer_id: step.init_peer_id.clone(),
+            current_peer_id: step.current_peer_id.clone(),
+            timestamp: step.timestamp,
+            ttl: step.ttl,
+            key_format: 0, // Ed25519
+            secret_key_bytes: step.secret_key.to_vec(),
+            particle_id: step.particle_id.clone(),
+            air_size_limit: vm::RunParameters::DEFAULT_AIR_SIZE_LIMIT,
+            particle_size_limit: vm::RunParameters::DEFAULT_PARTICLE_SIZE_LIMIT,
+            call_result_size_limit: vm::RunParameters::DEFAULT_CALL_RESULT_SIZE_LIMIT,
+            hard_limit_enabled: false,
+        },
+        call_results: SerializedCallResults::from(step.call_results.clone()),
+    }
+}
+
+fn run_reference(input: ReferenceInput) -> Produced {
+    let outcome = reference_air::execute_air(
+        input.script,
+        input.prev_data,
+        input.current_data,
+        input.params,
+        input.call_results,
+    );
+    Produced {
+        ret_code: outcome.ret_code,
+        error_message: outcome.error_message,
+        data: outcome.data,
+        next_peer_pks: outcome.next_peer_pks,
+        call_requests: outcome.call_requests,
+    }
+}
+
+/// How this VM fares on a scenario, checked once before measuring.
+enum Verdict {
+    /// Same outcome as the reference.
+    Agrees,
+    /// Both succeed but the outcomes differ: timed, and flagged in the table.
+    Differs(String),
+    /// This VM fails where the reference succeeds: not timed.
+    Unsupported(String),
+}
+
+fn check(step: &Step) -> Verdict {
+    let ours = run_ours(step, &ours_params(step));
+    let theirs = run_reference(reference_input(step));
+    assert_eq!(
+        theirs.ret_code, 0,
+        "the reference fails on its own scenario: {}",
+        theirs.error_message
+    );
+    if ours.ret_code != 0 {
+        return Verdict::Unsupported(format!("error {}: {}", ours.ret_code, ours.error_message));
+    }
+    let mut theirs_next = theirs.next_peer_pks;
+    theirs_next.sort();
+    let requests = |bytes: &[u8]| match bytes {
+        [] => Ok(Default::default()),
+        bytes => vm::data::calls::decode_call_requests(bytes).map_err(|e| e.to_string()),
+    };
+    // Data bytes are not canonical (the reference's stores are hash maps): compare renderings.
+    let render = |data: &[u8]| harness::trace::render_data(data, &harness::peers::Peers::default());
+    let same_requests = match (
+        requests(&ours.call_requests),
+        requests(&theirs.call_requests),
+    ) {
+        (Ok(ours), Ok(theirs)) => ours == theirs,
+        _ => false,
+    };
+    if ours.next_peer_pks != theirs_next {
+        Verdict::Differs("next peers differ".to_owned())
+    } else if !same_requests {
+        Verdict::Differs("call requests differ".to_owned())
+    } else if render(&ours.data) != render(&theirs.data) {
+        Verdict::Differs("data differ".to_owned())
+    } else {
+        Verdict::Agrees
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timing.
+
+/// A generated scenario, ready to measure.
+struct Prepared {
+    name: &'static str,
+    step: Step,
+    verdict: Verdict,
+}
+
+const MB: usize = 1 << 20;
+
+fn bench_scenario(c: &mut Criterion, scenario: &Prepared) {
+    let step = &scenario.step;
+    let size = step.particle_size();
+    let mut group = c.benchmark_group(scenario.name);
+    if size > 0 {
+        group.throughput(Throughput::Bytes(size as u64));
+    }
+    // Inputs of a megabyte or more are copied for the reference one run at a time; runs of
+    // many milliseconds get few, single-run samples so that `cargo bench` stays short.
+    let batch = if size >= MB {
+        BatchSize::PerIteration
+    } else {
+        BatchSize::SmallInput
+    };
+    if size >= 50 * MB {
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(20));
+    } else if size >= MB {
+        group
+            .sample_size(20)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(8));
+    } else {
+        group
+            .sample_size(50)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(3));
+    }
+    if !matches!(scenario.verdict, Verdict::Unsupported(_)) {
+        let params = ours_params(step);
+        group.bench_function("ours", |b| {
+            b.iter_batched(|| (), |()| run_ours(step, &params), batch)
+        });
+    }
+    group.bench_function("reference", |b| {
+        b.iter_batched(|| reference_input(step), run_reference, batch)
+    });
+    group.finish();
+}
+
+/// Where criterion writes its estimates (its own default, made explicit so that the table can
+/// read them back): `$CRITERION_HOME`, else `criterion/` in the target directory.
+fn criterion_dir() -> PathBuf {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return home.into();
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Path::new(&target).join("criterion");
+    }
+    // The bench executable is `<target>/<profile>/deps/<name>`.
+    let exe = std::env::current_exe().expect("current_exe");
+    exe.ancestors()
+        .nth(3)
+        .map(|target| target.join("criterion"))
+        .unwrap_or_else(|| PathBuf::from("target/criterion"))
+}
+
+/// The median time of one run, in nanoseconds, if criterion measured it in this run.
+fn median_ns(dir: &Path, group: &str, function: &str, since: SystemTime) -> Option<f64> {
+    let path = dir.join(group).join(function).join("new/estimates.json");
+    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+    if modified < since {
+        return None;
+    }
+    let text = std::fs::read_to_string(&path).ok()?;
+    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory: one run in a fresh child process (this executable, re-executed with `MEM_ENV` set),
+// which prints the peak heap above what was live before the run, in bytes.
+
+fn memory_child(spec: &str) {
+    let (which, path) = spec.split_once(':').expect("<vm>:<step file>");
+    let step = Step::load(Path::new(path)).expect("readable step file");
+    let (peak, ret_code) = match which {
+        "ours" => {
+            let params = ours_params(&step);
+            let base = CURRENT.load(Relaxed);
+            PEAK.store(base, Relaxed);
+            let produced = run_ours(&step, &params);
+            (PEAK.load(Relaxed) - base, produced.ret_code)
+        }
+        "reference" => {
+            // The copies the reference takes by value are made before the baseline: like this
+            // VM's borrowed inputs, they are the host's, not the run's.
+            let input = reference_input(&step);
+            let base = CURRENT.load(Relaxed);
+            PEAK.store(base, Relaxed);
+            let produced = run_reference(input);
+            (PEAK.load(Relaxed) - base, produced.ret_code)
+        }
+        other => panic!("unknown vm {other:?}"),
+    };
+    println!("{peak} {ret_code}");
+}
+
+/// Peak heap of one run, from a child process.
+fn measure_peak(which: &str, step_file: &Path) -> u64 {
+    let exe = std::env::current_exe().expect("current_exe");
+    let out = Command::new(exe)
+        .env(MEM_ENV, format!("{which}:{}", step_file.display()))
+        .output()
+        .expect("spawn memory child");
+    assert!(
+        out.status.success(),
+        "memory child {which} {} failed: {}",
+        step_file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut numbers = text.split_whitespace().map(|word| word.parse::<i64>().ok());
+    let (Some(Some(peak)), Some(Some(ret_code))) = (numbers.next(), numbers.next()) else {
+        panic!("memory child {which} printed {text:?}");
+    };
+    assert_eq!(ret_code, 0, "{which} failed in the memory child");
+    peak as u64
+}
+
+// ---------------------------------------------------------------------------------------------
+// The summary.
+
+fn bytes(n: u64) -> String {
+    match n {
+        n if n >= MB as u64 => format!("{:.1} MB", n as f64 / MB as f64),
+        n if n >= 10 * 1024 => format!("{:.1} KB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}
+
+fn duration(ns: f64) -> String {
+    match ns {
+        ns if ns >= 1e9 => format!("{:.2} s", ns / 1e9),
+        ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
+        ns if ns >= 1e3 => format!("{:.1} µs", ns / 1e3),
+        ns => format!("{ns:.0} ns"),
+    }
+}
+
+struct Row {
+    ours_ns: Option<f64>,
+    reference_ns: Option<f64>,
+    ours_peak: Option<u64>,
+    reference_peak: Option<u64>,
+}
+
+fn print_table(scenarios: &[Prepared], rows: &[Row]) {
+    println!();
+    println!("One run of each VM per scenario: criterion median time, and the peak heap above the");
+    println!("run's inputs (counting allocator, fresh process) as a multiple of the particle size");
+    println!("(prev data + current data + call results).");
+    println!(
+        "{:<18} {:>10} | {:>10} {:>10} {:>8} | {:>10} {:>7} | {:>10} {:>7}",
+        "scenario", "particle", "ours", "reference", "speed-up", "ours peak", "x", "ref peak", "x"
+    );
+    let time = |ns: Option<f64>| ns.map(duration).unwrap_or_else(|| "-".to_owned());
+    let peak = |peak: Option<u64>| peak.map(bytes).unwrap_or_else(|| "-".to_owned());
+    for (scenario, row) in scenarios.iter().zip(rows) {
+        let size = scenario.step.particle_size() as u64;
+        let ratio = |peak: Option<u64>| match peak {
+            Some(peak) if size > 0 => format!("{:.2}", peak as f64 / size as f64),
+            _ => "-".to_owned(),
+        };
+        let speedup = match (row.ours_ns, row.reference_ns) {
+            (Some(ours), Some(theirs)) => format!("{:.1}x", theirs / ours),
+            _ => "-".to_owned(),
+        };
+        let ours_time = match &scenario.verdict {
+            Verdict::Unsupported(_) => "unsupported".to_owned(),
+            _ => time(row.ours_ns),
+        };
+        println!(
+            "{:<18} {:>10} | {:>10} {:>10} {:>8} | {:>10} {:>7} | {:>10} {:>7}",
+            scenario.name,
+            bytes(size),
+            ours_time,
+            time(row.reference_ns),
+            speedup,
+            peak(row.ours_peak),
+            ratio(row.ours_peak),
+            peak(row.reference_peak),
+            ratio(row.reference_peak),
+        );
+    }
+    for scenario in scenarios {
+        match &scenario.verdict {
+            Verdict::Agrees => {}
+            Verdict::Differs(what) => println!("{}: outcomes differ ({what})", scenario.name),
+            Verdict::Unsupported(why) => println!("{}: this VM fails: {why}", scenario.name),
+        }
+    }
+}
+
+fn flag(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Stack for the benchmark thread. This VM recurses once per fold iteration and needs more
+/// than a main thread's 8 MiB for the 10,000 iterations of `long_data`.
+const STACK_SIZE: usize = 1 << 30;
+
+fn main() {
+    std::thread::Builder::new()
+        .name("bench".to_owned())
+        .stack_size(STACK_SIZE)
+        .spawn(run)
+        .expect("spawn the benchmark thread")
+        .join()
+        .expect("the benchmark thread panicked");
+}
+
+fn run() {
+    if let Ok(spec) = std::env::var(MEM_ENV) {
+        ENABLED.store(true, Relaxed);
+        memory_child(&spec);
+        return;
+    }
+    // Criterion benchmarks only under `cargo bench` (`--bench`); `cargo test --benches` runs
+    // each function once, without the 100 MB scenario and the memory table.
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let full_run = has("--bench") && !has("--test") && !has("--list");
+    let selected = std::env::var("VM_BENCH_SCENARIOS").unwrap_or_default();
+    let names = scenarios::NAMES.into_iter().filter(|name| {
+        (selected.is_empty() || selected.split(',').any(|s| s.trim() == *name))
+            && (*name != "call_result_100mb" || (full_run && !flag("VM_BENCH_SKIP_100MB")))
+    });
+
+    let started = SystemTime::now();
+    let prepared: Vec<Prepared> = names
+        .map(|name| {
+            eprintln!("generating {name}: {}", scenarios::describe(name));
+            let step = scenarios::generate(name);
+            let verdict = check(&step);
+            let status = match &verdict {
+                Verdict::Agrees => "same outcome on both VMs".to_owned(),
+                Verdict::Differs(what) => format!("OUTCOMES DIFFER: {what}"),
+                Verdict::Unsupported(why) => format!("unsupported by this VM: {why}"),
+            };
+            eprintln!(
+                "  particle {}, {status}",
+                bytes(step.particle_size() as u64)
+            );
+            if let Some(dir) = std::env::var_os("VM_BENCH_SAVE_STEPS") {
+                let path = Path::new(&dir).join(name);
+                step.save(&path)
+                    .expect("writable VM_BENCH_SAVE_STEPS directory");
+            }
+            Prepared {
+                name,
+                step,
+                verdict,
+            }
+        })
+        .collect();
+
+    let dir = criterion_dir();
+    let mut c = Criterion::default()
+        .output_directory(&dir)
+        .configure_from_args();
+    for scenario in &prepared {
+        bench_scenario(&mut c, scenario);
+    }
+    c.final_summary();
+    if !full_run {
+        return;
+    }
+
+    let measure_memory = !flag("VM_BENCH_SKIP_MEMORY");
+    let step_dir = std::env::temp_dir().join(format!("vm-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&step_dir).expect("temporary directory");
+    let rows: Vec<Row> = prepared
+        .iter()
+        .map(|scenario| {
+            let supported = !matches!(scenario.verdict, Verdict::Unsupported(_));
+            let (ours_peak, reference_peak) = if measure_memory {
+                let file = step_dir.join(scenario.name);
+                scenario.step.save(&file).expect("writable step file");
+                let ours = supported.then(|| measure_peak("ours", &file));
+                let reference = measure_peak("reference", &file);
+                std::fs::remove_file(&file).expect("removable step file");
+                (ours, Some(reference))
+            } else {
+                (None, None)
+            };
+            Row {
+                ours_ns: median_ns(&dir, scenario.name, "ours", started),
+                reference_ns: median_ns(&dir, scenario.name, "reference", started),
+                ours_peak,
+                reference_peak,
+            }
+        })
+        .collect();
+    let _ = std::fs::remove_dir(&step_dir);
+    print_table(&prepared, &rows);
+}
