@@ -14,13 +14,16 @@ use super::model::{
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
 
-use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
+use rkyv::de::deserializers::SharedDeserializeMap;
 use rkyv::ser::serializers::{AlignedSerializer, AllocSerializer};
 use rkyv::ser::Serializer as _;
-use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
+use rkyv::validation::validators::{ArchiveError, ArchiveValidator};
+use rkyv::validation::{ArchiveContext, SharedContext};
+use rkyv::{Deserialize as _, Fallible};
 
-use std::alloc::Layout;
+use std::alloc::{Layout, LayoutError};
 use std::any::TypeId;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -157,9 +160,13 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     // Archives are read in place and need the alignment of their largest field.
     let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
     aligned.extend_from_slice(bytes);
-    let archived = rkyv::check_archived_root::<DataRepr>(&aligned).map_err(|e| e.to_string())?;
+    let archived = rkyv::validation::check_archived_root_with_context::<DataRepr, _>(
+        &aligned,
+        &mut Validator::new(&aligned),
+    )
+    .map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
-        .deserialize(&mut SharedPointers::default())
+        .deserialize(&mut SharedDeserializeMap::new())
         .map_err(|e| e.to_string())?;
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
@@ -207,101 +214,172 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     })
 }
 
-/// Deserializes each shared pointer of an archive once, as rkyv's own `SharedDeserializeMap`
-/// does, but sound for untrusted archives.
+/// rkyv's validator, plus one rule for shared pointers: all pointers to one address must agree
+/// on the size of what they point to.
 ///
-/// rkyv 0.7 validates the target of a shared pointer only the first time it meets its address,
-/// and its deserializer reuses the first allocation with the metadata of each later pointer. Two
-/// `Rc<str>` of a crafted archive that point at one address with different lengths thus pass
-/// validation, and read as a string that is not UTF-8 or reaches past its allocation (found by
-/// the `vm_data` fuzz target). Here every pointer to an address must have the same archived
-/// size; a difference rejects the data. With equal sizes, all of them name the very bytes that
-/// validation checked, so sharing one allocation is exactly right.
-#[derive(Default)]
-struct SharedPointers {
-    pointers: HashMap<(usize, TypeId), (usize, Box<dyn SharedPointer>)>,
+/// rkyv 0.7 checks the target of a shared pointer only the first time it meets its address, and
+/// its deserializer reuses the first allocation with the length of each later pointer. Two
+/// `Rc<str>` of a crafted archive that point at one address with different lengths would read as
+/// a string that is not UTF-8 or reaches past its allocation (found by the `vm_data` fuzz
+/// target). With this rule every pointer names exactly the bytes that were checked, so rkyv's
+/// own shared deserialization is sound on what passes.
+struct Validator<'a> {
+    archive: ArchiveValidator<'a>,
+    /// Type and size of the target of each shared pointer seen, by address.
+    shared: HashMap<usize, (TypeId, usize)>,
+    /// The address and size of the last pointer bounds-checked: rkyv checks a shared pointer's
+    /// bounds right before registering it, and the registration carries no size of its own.
+    last_checked: (usize, usize),
 }
 
-impl Fallible for SharedPointers {
-    type Error = SharedPointerError;
+impl<'a> Validator<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        Validator {
+            archive: ArchiveValidator::new(bytes),
+            shared: HashMap::new(),
+            last_checked: (0, 0),
+        }
+    }
 }
 
 #[derive(Debug)]
-enum SharedPointerError {
-    /// Two shared pointers to one address disagree on the size of what they point to.
-    SizeMismatch { first: usize, other: usize },
-    /// rkyv registered a pointer without going through `deserialize_shared`.
-    Unexpected,
+enum ValidatorError {
+    Archive(ArchiveError),
+    SharedTypes,
+    SharedSizes { first: usize, other: usize },
+    SharedUnchecked,
 }
 
-impl std::fmt::Display for SharedPointerError {
+impl std::fmt::Display for ValidatorError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SharedPointerError::SizeMismatch { first, other } => write!(
+            ValidatorError::Archive(e) => e.fmt(f),
+            ValidatorError::SharedTypes => {
+                f.write_str("two shared pointers to one place disagree on its type")
+            }
+            ValidatorError::SharedSizes { first, other } => write!(
                 f,
-                "two shared pointers to one value disagree on its size ({first} and {other} bytes)"
+                "two shared pointers to one place disagree on its size ({first} and {other} bytes)"
             ),
-            SharedPointerError::Unexpected => {
-                f.write_str("a shared pointer was registered without its size")
+            ValidatorError::SharedUnchecked => {
+                f.write_str("a shared pointer was registered before its bounds were checked")
             }
         }
     }
 }
 
-impl std::error::Error for SharedPointerError {}
+impl std::error::Error for ValidatorError {}
 
-impl SharedDeserializeRegistry for SharedPointers {
-    // The address alone cannot tell a safe hit: every lookup goes through `deserialize_shared`.
-    fn get_shared_ptr(&mut self, _ptr: *const u8) -> Option<&dyn SharedPointer> {
-        None
+impl Fallible for Validator<'_> {
+    type Error = ValidatorError;
+}
+
+// Everything but `bounds_check_layout` delegates to rkyv's validator unchanged; the `unsafe`
+// contracts are rkyv's, passed through as they are.
+impl<'a> ArchiveContext for Validator<'a> {
+    type PrefixRange = <ArchiveValidator<'a> as ArchiveContext>::PrefixRange;
+    type SuffixRange = <ArchiveValidator<'a> as ArchiveContext>::SuffixRange;
+
+    unsafe fn bounds_check_ptr(
+        &mut self,
+        base: *const u8,
+        offset: isize,
+    ) -> Result<*const u8, Self::Error> {
+        self.archive
+            .bounds_check_ptr(base, offset)
+            .map_err(ValidatorError::Archive)
     }
 
-    fn add_shared_ptr(
+    unsafe fn bounds_check_layout(
         &mut self,
-        _ptr: *const u8,
-        _shared: Box<dyn SharedPointer>,
+        data_address: *const u8,
+        layout: &Layout,
     ) -> Result<(), Self::Error> {
-        Err(SharedPointerError::Unexpected)
+        self.last_checked = (data_address as usize, layout.size());
+        self.archive
+            .bounds_check_layout(data_address, layout)
+            .map_err(ValidatorError::Archive)
     }
 
-    fn deserialize_shared<T, P, F, A>(
+    unsafe fn bounds_check_subtree_ptr_layout(
         &mut self,
-        value: &T::Archived,
-        to_shared: F,
-        alloc: A,
-    ) -> Result<*const T, Self::Error>
-    where
-        T: ArchiveUnsized + ?Sized,
-        P: SharedPointer + 'static,
-        F: FnOnce(*mut T) -> P,
-        A: FnMut(Layout) -> *mut u8,
-        T::Archived: DeserializeUnsized<T, Self>,
-    {
-        // Validation and deserialization walk the archive in the same order, so the first
-        // pointer to an address met here is the one whose target validation checked; a later
-        // one is only compared by size, its contents are never read.
-        let key = (
-            value as *const T::Archived as *const u8 as usize,
-            TypeId::of::<P>(),
-        );
-        let size = std::mem::size_of_val(value);
-        let metadata = T::Archived::deserialize_metadata(value, self)?;
-        if let Some((first, shared)) = self.pointers.get(&key) {
-            if *first != size {
-                return Err(SharedPointerError::SizeMismatch {
-                    first: *first,
-                    other: size,
-                });
-            }
-            return Ok(ptr_meta::from_raw_parts(shared.data_address(), metadata));
+        data_address: *const u8,
+        layout: &Layout,
+    ) -> Result<(), Self::Error> {
+        self.archive
+            .bounds_check_subtree_ptr_layout(data_address, layout)
+            .map_err(ValidatorError::Archive)
+    }
+
+    unsafe fn push_prefix_subtree_range(
+        &mut self,
+        root: *const u8,
+        end: *const u8,
+    ) -> Result<Self::PrefixRange, Self::Error> {
+        self.archive
+            .push_prefix_subtree_range(root, end)
+            .map_err(ValidatorError::Archive)
+    }
+
+    fn pop_prefix_range(&mut self, range: Self::PrefixRange) -> Result<(), Self::Error> {
+        self.archive
+            .pop_prefix_range(range)
+            .map_err(ValidatorError::Archive)
+    }
+
+    unsafe fn push_suffix_subtree_range(
+        &mut self,
+        start: *const u8,
+        root: *const u8,
+    ) -> Result<Self::SuffixRange, Self::Error> {
+        self.archive
+            .push_suffix_subtree_range(start, root)
+            .map_err(ValidatorError::Archive)
+    }
+
+    fn pop_suffix_range(&mut self, range: Self::SuffixRange) -> Result<(), Self::Error> {
+        self.archive
+            .pop_suffix_range(range)
+            .map_err(ValidatorError::Archive)
+    }
+
+    fn finish(&mut self) -> Result<(), Self::Error> {
+        self.archive.finish().map_err(ValidatorError::Archive)
+    }
+
+    fn wrap_layout_error(error: LayoutError) -> Self::Error {
+        ValidatorError::Archive(ArchiveValidator::wrap_layout_error(error))
+    }
+}
+
+impl SharedContext for Validator<'_> {
+    fn register_shared_ptr(
+        &mut self,
+        ptr: *const u8,
+        type_id: TypeId,
+    ) -> Result<bool, Self::Error> {
+        let (checked_address, size) = self.last_checked;
+        if checked_address != ptr as usize {
+            return Err(ValidatorError::SharedUnchecked);
         }
-        // SAFETY: `alloc` is the allocator the shared pointer type (`Rc`) hands over for this
-        // value; it returns memory with the layout `deserialize_unsized` asks of it, which is
-        // what the trait requires. This is the call rkyv's own registry makes.
-        let data = unsafe { value.deserialize_unsized(self, alloc)? };
-        let shared = to_shared(ptr_meta::from_raw_parts_mut(data, metadata));
-        let address = shared.data_address();
-        self.pointers.insert(key, (size, Box::new(shared)));
-        Ok(ptr_meta::from_raw_parts(address, metadata))
+        match self.shared.entry(ptr as usize) {
+            Entry::Vacant(entry) => {
+                entry.insert((type_id, size));
+                Ok(true)
+            }
+            Entry::Occupied(entry) => {
+                let (first_type, first_size) = *entry.get();
+                if first_type != type_id {
+                    Err(ValidatorError::SharedTypes)
+                } else if first_size != size {
+                    Err(ValidatorError::SharedSizes {
+                        first: first_size,
+                        other: size,
+                    })
+                } else {
+                    Ok(false)
+                }
+            }
+        }
     }
 }
