@@ -8,7 +8,9 @@
 //! program names only variables defined before it (and shrinking keeps it that way). Three
 //! peers, three functions of one service, three streams and fresh scalar, canon and iterator
 //! names keep programs small but let them interact: results may hold peer ids that later calls
-//! target, streams are written on several peers and folded while they grow.
+//! target, streams are written on several peers and folded while they grow. Three stream maps
+//! take keys of any kind (the invalid ones fail), are canonicalized into canon maps or scalars,
+//! read through lenses and folded while they grow.
 //!
 //! `PROPTEST_CASES` raises the number of cases (default [`DEFAULT_CASES`]). The programs are
 //! the same on every run (seed [`DEFAULT_SEED`]) so that the suite stays reproducible;
@@ -35,6 +37,7 @@ const DEFAULT_SEED: u64 = 0x61_71_75_61;
 const PEERS: [&str; 3] = ["a", "b", "c"];
 const FUNCTIONS: usize = 3;
 const STREAMS: usize = 3;
+const MAPS: usize = 3;
 /// Cap on interpreter runs per program: programs that keep bouncing stop here (on both VMs).
 const MAX_STEPS: usize = 40;
 
@@ -60,6 +63,8 @@ enum Arg {
     ScalarLens(usize, usize),
     Canon(usize),
     CanonLength(usize),
+    CanonMap(usize),
+    CanonMapLens(usize, usize),
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +97,20 @@ enum Node {
         stream: usize,
         then: Box<Node>,
     },
+    /// `(ap (KEY VALUE) %mK)`.
+    ApMap {
+        key: Arg,
+        value: Arg,
+        map: usize,
+    },
+    /// `(new #%cm (seq (canon PEER %mK #%cm) THEN))`, or into a fresh scalar (the first value
+    /// of each key) when `to_scalar`.
+    CanonMap {
+        peer: usize,
+        map: usize,
+        to_scalar: bool,
+        then: Box<Node>,
+    },
     Seq(Box<Node>, Box<Node>),
     Par(Box<Node>, Box<Node>),
     Xor(Box<Node>, Box<Node>),
@@ -122,6 +141,9 @@ enum Iterable {
     Stream(usize),
     Scalar(usize),
     Canon(usize),
+    /// The k-th written stream map that may be folded here.
+    Map(usize),
+    CanonMap(usize),
     /// A fresh `s.list` result from this peer, called right before the fold.
     List(usize),
 }
@@ -156,6 +178,7 @@ const ERRORS: [&str; 5] = [
     "%last_error%.$.error_code",
 ];
 const LENSES: [&str; 4] = [".$.[0]", ".$.a", ".$.[1].b", ".length"];
+const MAP_LENSES: [&str; 5] = [".$.x", ".$.y.[0]", ".$.[1]", ".length", ".$.x.[0].a"];
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -197,6 +220,26 @@ fn arg() -> impl Strategy<Value = Arg> {
         1 => ((0usize..8), (0..LENSES.len())).prop_map(|(k, l)| Arg::ScalarLens(k, l)),
         1 => (0usize..8).prop_map(Arg::Canon),
         1 => (0usize..8).prop_map(Arg::CanonLength),
+        1 => ((0usize..8), (0..MAP_LENSES.len())).prop_map(|(k, l)| Arg::CanonMapLens(k, l)),
+    ]
+}
+
+/// A whole canon map is a value only as a call argument.
+fn call_arg() -> impl Strategy<Value = Arg> {
+    prop_oneof![
+        12 => arg(),
+        1 => (0usize..8).prop_map(Arg::CanonMap),
+    ]
+}
+
+/// The key forms the grammar accepts; their values may still be of a kind maps reject.
+fn map_key() -> impl Strategy<Value = Arg> {
+    prop_oneof![
+        2 => (0..STRINGS.len()).prop_map(Arg::Str),
+        2 => (-2i64..5).prop_map(Arg::Int),
+        3 => (0usize..8).prop_map(Arg::Scalar),
+        1 => ((0usize..8), (0..LENSES.len())).prop_map(|(k, l)| Arg::ScalarLens(k, l)),
+        1 => (0usize..8).prop_map(Arg::CanonLength),
     ]
 }
 
@@ -221,7 +264,7 @@ fn leaf() -> impl Strategy<Value = Node> {
         (0usize..8).prop_map(FailForm::Scalar),
     ];
     prop_oneof![
-        8 => (target, 0..FUNCTIONS, prop::collection::vec(arg(), 0..3), output()).prop_map(
+        8 => (target, 0..FUNCTIONS, prop::collection::vec(call_arg(), 0..3), output()).prop_map(
             |(target, function, args, output)| Node::Call {
                 target,
                 function,
@@ -230,6 +273,7 @@ fn leaf() -> impl Strategy<Value = Node> {
             }
         ),
         3 => (arg(), output()).prop_map(|(a, o)| Node::Ap(a, o)),
+        2 => (map_key(), arg(), 0..MAPS).prop_map(|(key, value, map)| Node::ApMap { key, value, map }),
         1 => fail.prop_map(Node::Fail),
         1 => Just(Node::Null),
         1 => Just(Node::Never),
@@ -246,11 +290,15 @@ fn node() -> impl Strategy<Value = Node> {
             1 => ((0..PEERS.len()), (0..STREAMS), boxed.clone())
                 .prop_map(|(peer, stream, then)| Node::Canon { peer, stream, then }),
             1 => ((0..STREAMS), boxed.clone()).prop_map(|(s, body)| Node::NewStream(s, body)),
+            1 => ((0..PEERS.len()), (0..MAPS), prop::bool::weighted(0.3), boxed.clone())
+                .prop_map(|(peer, map, to_scalar, then)| Node::CanonMap { peer, map, to_scalar, then }),
             3 => (
                 prop_oneof![
                     3 => (0..STREAMS).prop_map(Iterable::Stream),
                     1 => (0usize..8).prop_map(Iterable::Scalar),
                     1 => (0usize..8).prop_map(Iterable::Canon),
+                    1 => (0..MAPS).prop_map(Iterable::Map),
+                    1 => (0usize..8).prop_map(Iterable::CanonMap),
                     2 => (0..PEERS.len()).prop_map(Iterable::List),
                 ],
                 any::<bool>(),
@@ -300,11 +348,15 @@ struct Printer {
     /// Scalars and fold iterators in scope, innermost last.
     scalars: Vec<String>,
     canons: Vec<String>,
+    canon_maps: Vec<String>,
     /// Streams written so far in text order: a stream fold needs its stream written earlier.
     written: [bool; STREAMS],
     /// The lowest stream index that may be written here: inside a fold over `$sK`, only
     /// streams after `K`, so that folds never feed themselves (directly or in a cycle).
     writable_from: usize,
+    /// The same two for stream maps.
+    written_maps: [bool; MAPS],
+    writable_maps_from: usize,
     fresh: usize,
 }
 
@@ -320,6 +372,10 @@ impl Printer {
 
     fn canon(&self, k: usize) -> Option<&str> {
         (!self.canons.is_empty()).then(|| self.canons[k % self.canons.len()].as_str())
+    }
+
+    fn canon_map(&self, k: usize) -> Option<&str> {
+        (!self.canon_maps.is_empty()).then(|| self.canon_maps[k % self.canon_maps.len()].as_str())
     }
 
     fn arg(&self, arg: &Arg) -> String {
@@ -339,6 +395,10 @@ impl Printer {
             Arg::CanonLength(k) => self
                 .canon(*k)
                 .map_or_else(fallback, |c| format!("{c}.length")),
+            Arg::CanonMap(k) => self.canon_map(*k).map_or_else(fallback, str::to_owned),
+            Arg::CanonMapLens(k, l) => self
+                .canon_map(*k)
+                .map_or_else(fallback, |c| format!("{c}{}", MAP_LENSES[*l])),
         }
     }
 
@@ -400,6 +460,44 @@ impl Printer {
                 self.node(then);
                 self.canons.pop();
                 self.out.push_str("))");
+            }
+            Node::ApMap { key, value, map } => {
+                let map = (*map).max(self.writable_maps_from);
+                if map < MAPS {
+                    self.written_maps[map] = true;
+                    let (key, value) = (self.arg(key), self.arg(value));
+                    write!(self.out, "(ap ({key} {value}) %m{map})").unwrap();
+                } else {
+                    self.out.push_str("(null)");
+                }
+            }
+            Node::CanonMap {
+                peer,
+                map,
+                to_scalar,
+                then,
+            } => {
+                let peer = PEERS[*peer];
+                if *to_scalar {
+                    let scalar = self.fresh("x");
+                    write!(self.out, "(seq (canon \"@{peer}\" %m{map} {scalar}) ").unwrap();
+                    let scope = self.scalars.len();
+                    self.scalars.push(scalar);
+                    self.node(then);
+                    self.scalars.truncate(scope);
+                    self.out.push(')');
+                } else {
+                    let canon = self.fresh("#%c");
+                    write!(
+                        self.out,
+                        "(new {canon} (seq (canon \"@{peer}\" %m{map} {canon}) "
+                    )
+                    .unwrap();
+                    self.canon_maps.push(canon);
+                    self.node(then);
+                    self.canon_maps.pop();
+                    self.out.push_str("))");
+                }
             }
             Node::Seq(a, b) => self.pair("seq", a, b),
             Node::Par(a, b) => self.pair("par", a, b),
@@ -471,7 +569,11 @@ impl Printer {
         let streams: Vec<usize> = (self.writable_from..STREAMS)
             .filter(|s| self.written[*s])
             .collect();
+        let maps: Vec<usize> = (self.writable_maps_from..MAPS)
+            .filter(|m| self.written_maps[*m])
+            .collect();
         let mut folded_stream = None;
+        let mut folded_map = None;
         let mut listed = None;
         let mut seeded = false;
         let chosen = match iterable {
@@ -497,6 +599,12 @@ impl Printer {
             }
             Iterable::Scalar(k) => self.scalar(*k).map(str::to_owned),
             Iterable::Canon(k) => self.canon(*k).map(str::to_owned),
+            Iterable::Map(k) if !maps.is_empty() => {
+                let map = maps[k % maps.len()];
+                folded_map = Some(map);
+                Some(format!("%m{map}"))
+            }
+            Iterable::CanonMap(k) => self.canon_map(*k).map(str::to_owned),
             _ => None,
         };
         let iterable = chosen.unwrap_or_else(|| {
@@ -517,9 +625,12 @@ impl Printer {
         self.define(listed.clone());
         let iterator = self.fresh("i");
         write!(self.out, "(fold {iterable} {iterator} ").unwrap();
-        let saved_writable = self.writable_from;
+        let saved_writable = (self.writable_from, self.writable_maps_from);
         if let Some(s) = folded_stream {
             self.writable_from = s + 1;
+        }
+        if let Some(m) = folded_map {
+            self.writable_maps_from = m + 1;
         }
         let scope = self.scalars.len();
         self.scalars.push(iterator.clone());
@@ -538,7 +649,7 @@ impl Printer {
             self.node(last);
         }
         self.scalars.truncate(scope);
-        self.writable_from = saved_writable;
+        (self.writable_from, self.writable_maps_from) = saved_writable;
         self.out.push(')');
         if listed.is_some() || seeded {
             self.out.push(')');
