@@ -15,8 +15,10 @@ use super::signatures::SignatureStore;
 use super::store::CidInfo;
 
 use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
-use rkyv::ser::serializers::{AlignedSerializer, AllocSerializer};
-use rkyv::ser::Serializer as _;
+use rkyv::ser::serializers::{
+    AllocScratch, CompositeSerializer, FallbackScratch, HeapScratch, SharedSerializeMap,
+};
+use rkyv::ser::Serializer;
 use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
 
 use std::alloc::Layout;
@@ -68,8 +70,9 @@ enum CanonRepr {
     Executed(Cid),
 }
 
-/// Archives `data`.
-pub(crate) fn to_bytes(data: &InterpreterData) -> rkyv::AlignedVec {
+/// Appends the archive of `data` to `out`, which may already hold other bytes (such as the
+/// envelope's header): the archive is laid out as if it started its own buffer.
+pub(crate) fn write(data: &InterpreterData, out: &mut Vec<u8>) {
     let mut peers = HashMap::<&str, Rc<String>>::new();
     let mut archived_peer = |peer| intern_for_archive(&mut peers, peer);
     let trace = data
@@ -112,22 +115,53 @@ pub(crate) fn to_bytes(data: &InterpreterData) -> rkyv::AlignedVec {
         signatures: data.signatures.clone(),
     };
 
-    // Sized up front: growing by doubling would copy a large archive several times over.
-    let buffer = rkyv::AlignedVec::with_capacity(estimated_size(data));
-    let mut serializer = AllocSerializer::<SCRATCH_SIZE>::new(
-        AlignedSerializer::new(buffer),
-        Default::default(),
-        Default::default(),
+    let mut serializer = CompositeSerializer::new(
+        AppendSerializer {
+            start: out.len(),
+            out,
+        },
+        FallbackScratch::<HeapScratch<SCRATCH_SIZE>, AllocScratch>::default(),
+        SharedSerializeMap::default(),
     );
     serializer
         .serialize_value(&repr)
         .expect("archiving in-memory data fails only when out of memory");
-    serializer.into_serializer().into_inner()
+}
+
+/// The archive of `data` on its own.
+pub(crate) fn to_vec(data: &InterpreterData) -> Vec<u8> {
+    let mut out = Vec::with_capacity(estimated_size(data));
+    write(data, &mut out);
+    out
+}
+
+/// Writes an archive at the end of a vector. Positions, and thus alignment padding, count from
+/// where the archive starts, so the bytes are those of a standalone archive; alignment in memory
+/// matters only when reading, and [`from_bytes`] copies into an aligned buffer anyway.
+struct AppendSerializer<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl Fallible for AppendSerializer<'_> {
+    type Error = std::convert::Infallible;
+}
+
+impl Serializer for AppendSerializer<'_> {
+    fn pos(&self) -> usize {
+        self.out.len() - self.start
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// A rough size of the archive of `data`: the stored texts plus a typical size per entry and
-/// per state. It only needs to be close for large data, where the values dominate.
-fn estimated_size(data: &InterpreterData) -> usize {
+/// per state. It only needs to be close for large data, where the values dominate: a buffer
+/// sized up front is not copied over and over while growing.
+pub(crate) fn estimated_size(data: &InterpreterData) -> usize {
     const PER_ENTRY: usize = 128;
     const PER_STATE: usize = 32;
     let stores = &data.cid_info;

@@ -92,7 +92,7 @@ pub fn serde_cid<T: Serialize + ?Sized>(item: &T) -> Cid {
 
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
 /// arguments.
-pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
+pub fn argument_hash<T: Serialize>(arguments: &[T]) -> Rc<str> {
     serde_cid(arguments).0
 }
 

@@ -296,27 +296,24 @@ impl CallServiceFailed {
 
 /// A value as the value store holds it: its compact JSON text, object keys sorted.
 ///
-/// The text is what the value's CID is computed over, so it is kept verbatim; the parsed value is
-/// computed on first use and cached.
+/// The text is what the value's CID is computed over, so it is kept verbatim. The parsed value
+/// is shared with whoever holds the value: the interpreter's variables and streams get the same
+/// `Rc`, parsed once on first use for a value read from data.
 #[derive(Clone, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
 pub struct RawValue {
     text: Box<str>,
     #[with(rkyv::with::Skip)]
-    parsed: OnceCell<Value>,
+    parsed: OnceCell<Rc<Value>>,
 }
 
 impl RawValue {
-    /// The canonical text of `value`.
-    ///
-    /// The value itself is not kept: whoever stores a value holds it already, and a deep copy of
-    /// every result would double the memory of large ones. [`RawValue::value`] parses the text
-    /// if it is ever needed.
-    pub fn from_value(value: &Value) -> Self {
+    /// The canonical text of `value`, sharing the value itself (no deep copy).
+    pub fn from_value(value: &Rc<Value>) -> Self {
         Self {
             // Not `to_string`, which goes through `fmt::Write` and is several times slower.
-            text: cid::to_json_text(value).into(),
-            parsed: OnceCell::new(),
+            text: cid::to_json_text(&**value).into(),
+            parsed: OnceCell::from(Rc::clone(value)),
         }
     }
 
@@ -327,12 +324,12 @@ impl RawValue {
 
     /// The value; fails if the stored text is not JSON (possible only in data from a faulty or
     /// hostile peer, as the store does not require it).
-    pub fn value(&self) -> Result<&Value, serde_json::Error> {
+    pub fn value(&self) -> Result<&Rc<Value>, serde_json::Error> {
         if let Some(value) = self.parsed.get() {
             return Ok(value);
         }
         let value = serde_json::from_str(&self.text)?;
-        Ok(self.parsed.get_or_init(|| value))
+        Ok(self.parsed.get_or_init(|| Rc::new(value)))
     }
 
     /// The CID of this value.

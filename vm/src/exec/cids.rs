@@ -30,7 +30,7 @@ pub fn value(cids: &CidInfo, cid: &Cid) -> ExecResult<Rc<Value>> {
         .get(cid)
         .ok_or_else(|| missing("value", cid))?;
     match raw.value() {
-        Ok(value) => Ok(Rc::new(value.clone())),
+        Ok(value) => Ok(Rc::clone(value)),
         Err(e) => Err(Uncatchable::Cid(format!("value for CID {cid} is not JSON: {e}")).into()),
     }
 }

@@ -737,15 +737,10 @@ impl<'s> Exec<'s> {
         Ok(tetraplet)
     }
 
-    fn call_arguments(&self, call: Call) -> ExecResult<(Vec<Value>, Vec<Vec<Tetraplet>>)> {
-        let mut values = Vec::with_capacity(call.args.len());
-        let mut tetraplets = Vec::with_capacity(call.args.len());
-        for arg in call.args.iter() {
-            let resolved = self.resolve(arg)?;
-            values.push((*resolved.value).clone());
-            tetraplets.push(resolved.tetraplets.iter().map(|t| (**t).clone()).collect());
-        }
-        Ok((values, tetraplets))
+    /// The resolved arguments of a call, shared with the variables they come from: only a call
+    /// request for the host copies them.
+    fn call_arguments(&self, call: Call) -> ExecResult<Vec<Resolved>> {
+        call.args.iter().map(|arg| self.resolve(arg)).collect()
     }
 
     fn call_with(&mut self, id: InstrId, call: Call, tetraplet: &Rc<Tetraplet>) -> ExecResult<()> {
@@ -755,10 +750,13 @@ impl<'s> Exec<'s> {
             Err(e) if !e.is_joinable() => return Err(e),
             other => other,
         };
-        let argument_hash = arguments
-            .as_ref()
-            .ok()
-            .map(|(values, _)| data::argument_hash(values));
+        // Hashing serializes every argument: it is done only for a result to check or store.
+        let argument_hash = || {
+            arguments.as_ref().ok().map(|arguments| {
+                let values: Vec<&Value> = arguments.iter().map(|a| &*a.value).collect();
+                data::argument_hash(&values)
+            })
+        };
         let met = self
             .merger
             .meet_call()
@@ -769,9 +767,9 @@ impl<'s> Exec<'s> {
             match met.result {
                 CallResult::Failed(cid) => {
                     let info = cids::service_info(&self.cids, &cid)?;
-                    if let Some(hash) = &argument_hash {
+                    if let Some(hash) = argument_hash() {
                         verify_call(
-                            hash,
+                            &hash,
                             tetraplet,
                             &info.aggregate.argument_hash,
                             &info.tetraplet,
@@ -792,7 +790,7 @@ impl<'s> Exec<'s> {
                 {
                     return match self.call_results.remove(&call_id) {
                         Some(answer) => {
-                            let Some(hash) = argument_hash else {
+                            let Some(hash) = argument_hash() else {
                                 return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
                                     "a result for call {call_id} arrived but its arguments are not known yet"
                                 ))
@@ -819,7 +817,7 @@ impl<'s> Exec<'s> {
                     kept_state = Some(state);
                 }
                 CallResult::Executed(value) => {
-                    let Some(hash) = argument_hash else {
+                    let Some(hash) = argument_hash() else {
                         return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
                             "{value:?} is recorded but the call's arguments are not known yet"
                         ))
@@ -851,7 +849,7 @@ impl<'s> Exec<'s> {
                 )));
             return Ok(());
         }
-        let (arguments, arg_tetraplets) = match arguments {
+        let arguments = match arguments {
             Ok(args) => args,
             Err(join) => {
                 if let Some(state) = kept_state {
@@ -867,8 +865,11 @@ impl<'s> Exec<'s> {
             CallRequest {
                 service_id: tetraplet.service_id.clone(),
                 function_name: tetraplet.function_name.clone(),
-                arguments,
-                tetraplets: arg_tetraplets,
+                arguments: arguments.iter().map(|a| Value::clone(&a.value)).collect(),
+                tetraplets: arguments
+                    .iter()
+                    .map(|a| a.tetraplets.iter().map(|t| Tetraplet::clone(t)).collect())
+                    .collect(),
             },
         );
         self.complete = false;
@@ -962,9 +963,11 @@ impl<'s> Exec<'s> {
             ret_code,
             message: message.clone(),
         };
-        let cid =
-            self.cids
-                .insert_service_result(&failed.to_value(), tetraplet.clone(), argument_hash);
+        let cid = self.cids.insert_service_result(
+            &Rc::new(failed.to_value()),
+            tetraplet.clone(),
+            argument_hash,
+        );
         self.record_cid(&tetraplet.peer_pk, &cid);
         self.merger
             .push(ExecutedState::Call(CallResult::Failed(cid)));
