@@ -14,11 +14,13 @@ use super::model::{
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
 
+use rkyv::boxed::{ArchivedBox, BoxResolver};
 use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
 use rkyv::ser::serializers::{
     AllocScratch, CompositeSerializer, FallbackScratch, HeapScratch, SharedSerializeMap,
 };
 use rkyv::ser::Serializer;
+use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
 use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
 
 use std::alloc::Layout;
@@ -191,9 +193,13 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     // Archives are read in place and need the alignment of their largest field.
     let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
     aligned.extend_from_slice(bytes);
+    let aligned = Rc::new(aligned);
     let archived = rkyv::check_archived_root::<DataRepr>(&aligned).map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
-        .deserialize(&mut SharedPointers::default())
+        .deserialize(&mut SharedPointers {
+            pointers: HashMap::new(),
+            archive: Rc::clone(&aligned),
+        })
         .map_err(|e| e.to_string())?;
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
@@ -251,9 +257,10 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
 /// the `vm_data` fuzz target). Here every pointer to an address must have the same archived
 /// size; a difference rejects the data. With equal sizes, all of them name the very bytes that
 /// validation checked, so sharing one allocation is exactly right.
-#[derive(Default)]
-struct SharedPointers {
+pub(crate) struct SharedPointers {
     pointers: HashMap<(usize, TypeId), (usize, Box<dyn SharedPointer>)>,
+    /// The validated archive being read, which [`Text`]s refer to.
+    archive: Rc<rkyv::AlignedVec>,
 }
 
 impl Fallible for SharedPointers {
@@ -261,7 +268,7 @@ impl Fallible for SharedPointers {
 }
 
 #[derive(Debug)]
-enum SharedPointerError {
+pub(crate) enum SharedPointerError {
     /// Two shared pointers to one address disagree on the size of what they point to.
     SizeMismatch { first: usize, other: usize },
     /// rkyv registered a pointer without going through `deserialize_shared`.
@@ -337,5 +344,94 @@ impl SharedDeserializeRegistry for SharedPointers {
         let address = shared.data_address();
         self.pointers.insert(key, (size, Box::new(shared)));
         Ok(ptr_meta::from_raw_parts(address, metadata))
+    }
+}
+
+/// A stored text (the JSON of a value): owned, or a range of the validated archive it was read
+/// from, so that reading a data copies no value out of it. The archive stays alive as long as
+/// one of its texts does.
+#[derive(Clone)]
+pub(crate) enum Text {
+    Owned(Box<str>),
+    InArchive {
+        archive: Rc<rkyv::AlignedVec>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::Owned(Box::default())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Owned(text) => text,
+            Text::InArchive {
+                archive,
+                start,
+                end,
+            } => {
+                let bytes = &archive[*start..*end];
+                // SAFETY: the range is exactly that of an archived string, found inside this
+                // archive by `deserialize_with` below after validation checked it to be UTF-8;
+                // the archive is shared immutably and never changes afterwards.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+        }
+    }
+}
+
+/// Archives a [`Text`] as a boxed string and reads it back as a range of the archive.
+pub(crate) struct TextInArchive;
+
+/// The archived form of a boxed string, the value store's layout.
+type ArchivedText = ArchivedBox<<str as ArchiveUnsized>::Archived>;
+type TextResolver = BoxResolver<<str as ArchiveUnsized>::MetadataResolver>;
+
+impl ArchiveWith<Text> for TextInArchive {
+    type Archived = ArchivedText;
+    type Resolver = TextResolver;
+
+    unsafe fn resolve_with(
+        field: &Text,
+        pos: usize,
+        resolver: TextResolver,
+        out: *mut ArchivedText,
+    ) {
+        // SAFETY: the caller's guarantees for `pos` and `out` are passed on unchanged.
+        unsafe { ArchivedBox::resolve_from_ref(&**field, pos, resolver, out) }
+    }
+}
+
+impl<S: Serializer + ?Sized> SerializeWith<Text, S> for TextInArchive {
+    fn serialize_with(field: &Text, serializer: &mut S) -> Result<TextResolver, S::Error> {
+        ArchivedBox::serialize_from_ref(&**field, serializer)
+    }
+}
+
+impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
+    fn deserialize_with(
+        field: &ArchivedText,
+        deserializer: &mut SharedPointers,
+    ) -> Result<Text, SharedPointerError> {
+        let text: &str = field.get();
+        let archive = &deserializer.archive;
+        let start = (text.as_ptr() as usize).wrapping_sub(archive.as_ptr() as usize);
+        Ok(match start.checked_add(text.len()) {
+            Some(end) if end <= archive.len() => Text::InArchive {
+                archive: Rc::clone(archive),
+                start,
+                end,
+            },
+            // Strings are always inside the archive they were read from; a copy is the
+            // safe answer should that ever not hold.
+            _ => Text::Owned(text.into()),
+        })
     }
 }

@@ -5,6 +5,7 @@
 //! `air-interpreter-data` 0.17. Types whose archived form differs from their in-memory form (the
 //! peer ids of `Sender` and `CanonResult`) are archived through mirror types in `archive.rs`.
 
+use super::archive::{Text, TextInArchive};
 use super::cid::{self, Cid};
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
@@ -302,7 +303,8 @@ impl CallServiceFailed {
 #[derive(Clone, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
 pub struct RawValue {
-    text: Box<str>,
+    #[with(TextInArchive)]
+    text: Text,
     #[with(rkyv::with::Skip)]
     parsed: OnceCell<Rc<Value>>,
 }
@@ -312,7 +314,7 @@ impl RawValue {
     pub fn from_value(value: &Rc<Value>) -> Self {
         Self {
             // Not `to_string`, which goes through `fmt::Write` and is several times slower.
-            text: cid::to_json_text(&**value).into(),
+            text: Text::Owned(cid::to_json_text(&**value).into()),
             parsed: OnceCell::from(Rc::clone(value)),
         }
     }
@@ -340,7 +342,7 @@ impl RawValue {
 
 impl PartialEq for RawValue {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        *self.text == *other.text
     }
 }
 
@@ -348,6 +350,6 @@ impl Eq for RawValue {}
 
 impl fmt::Debug for RawValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RawValue({})", self.text)
+        write!(f, "RawValue({})", &*self.text)
     }
 }
