@@ -23,6 +23,7 @@ macro_rules! join {
 
 mod cids;
 mod errors;
+mod hashing;
 mod lens;
 mod maps;
 mod scalars;
@@ -31,7 +32,8 @@ mod text;
 mod trace;
 mod values;
 
-use std::collections::{BTreeMap, HashMap};
+use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use air::ast::{Call, Canon, CanonForm, Fail, Fold, FoldForm, Instr};
@@ -45,6 +47,7 @@ use crate::data::{
 };
 
 pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
+use hashing::IntMap;
 use maps::CanonMap;
 use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
@@ -101,7 +104,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         scalars: ScopedValues::default(),
         canons: ScopedValues::default(),
         canon_maps: ScopedValues::default(),
-        iterables: HashMap::new(),
+        iterables: IntMap::default(),
         streams: Streams::default(),
         maps: Streams::default(),
         complete: true,
@@ -177,11 +180,35 @@ fn error_object(code: i64, message: &str, instruction: &str, peer_id: Option<&st
 /// The state of a fold: what it iterates over and where its body starts.
 struct FoldState {
     iterable: Iterable,
+    /// The current element, made when first used and kept until the cursor moves: the body
+    /// may refer to it many times.
+    item: OnceCell<IterItem>,
     /// `Some(id)` for folds over streams, whose iterations the trace records.
     stream_fold: Option<u32>,
     back_iteration_started: bool,
     body: InstrId,
     last: Option<InstrId>,
+}
+
+impl FoldState {
+    fn current(&self) -> &IterItem {
+        self.item.get_or_init(|| self.iterable.peek())
+    }
+
+    /// Moves to the next element; false at the end.
+    fn advance(&mut self) -> bool {
+        let moved = self.iterable.next();
+        if moved {
+            self.item = OnceCell::new();
+        }
+        moved
+    }
+
+    /// Moves back after the iterations nested in `next` returned.
+    fn back(&mut self) {
+        self.iterable.prev();
+        self.item = OnceCell::new();
+    }
 }
 
 /// A resolved value with the tetraplets of its parts (one per element for canon streams).
@@ -201,7 +228,7 @@ struct Exec<'s> {
     scalars: ScopedValues<ValueAggregate>,
     canons: ScopedValues<Rc<CanonStream>>,
     canon_maps: ScopedValues<Rc<CanonMap>>,
-    iterables: HashMap<Sym, FoldState>,
+    iterables: IntMap<Sym, FoldState>,
     streams: Streams,
     /// Stream maps: streams of `{"key", "value"}` objects.
     maps: Streams,
@@ -513,7 +540,7 @@ impl<'s> Exec<'s> {
             (Lookup::Cleared, _) => {
                 Err(Catchable::VariableWasNotInitializedAfterNew(text.to_string()).into())
             }
-            (Lookup::Missing, Some(fold)) => Ok(ScalarRef::Item(fold.iterable.peek())),
+            (Lookup::Missing, Some(fold)) => Ok(ScalarRef::Item(fold.current())),
             (Lookup::Missing, None) => Err(Catchable::VariableNotFound(text.to_string()).into()),
         }
     }
@@ -1337,6 +1364,7 @@ impl<'s> Exec<'s> {
     ) -> ExecResult<()> {
         let state = FoldState {
             iterable,
+            item: OnceCell::new(),
             stream_fold,
             back_iteration_started: false,
             body: fold.body,
@@ -1446,7 +1474,7 @@ impl<'s> Exec<'s> {
                 .map_err(|e| self.trace_error(id, e))?;
         }
         let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
-        if !state.iterable.next() {
+        if !state.advance() {
             if let Some(fold_id) = stream_fold {
                 self.merger
                     .back_iterator(fold_id)
@@ -1469,7 +1497,7 @@ impl<'s> Exec<'s> {
         }
         let body = state.body;
         if let Some(fold_id) = stream_fold {
-            let value_pos = state.iterable.peek().trace_pos;
+            let value_pos = state.current().trace_pos;
             self.merger
                 .iteration_start(fold_id, value_pos)
                 .map_err(|e| self.trace_error(id, e))?;
@@ -1483,7 +1511,7 @@ impl<'s> Exec<'s> {
         self.canon_maps.next_after();
         result?;
         let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
-        state.iterable.prev();
+        state.back();
         if let Some(fold_id) = stream_fold {
             self.merger
                 .back_iterator(fold_id)
@@ -1511,14 +1539,18 @@ fn values_iterable(values: &[ValueAggregate]) -> Option<Iterable> {
 /// A scalar as seen by an instruction: a variable's value or a fold's current element.
 enum ScalarRef<'a> {
     Value(&'a ValueAggregate),
-    Item(IterItem),
+    Item(&'a IterItem),
 }
 
 impl ScalarRef<'_> {
     fn parts(self) -> (Rc<Value>, Rc<Tetraplet>, Provenance) {
         match self {
             ScalarRef::Value(v) => (v.value.clone(), v.tetraplet.clone(), v.provenance.clone()),
-            ScalarRef::Item(item) => (item.value, item.tetraplet, item.provenance),
+            ScalarRef::Item(item) => (
+                item.value.clone(),
+                item.tetraplet.clone(),
+                item.provenance.clone(),
+            ),
         }
     }
 }
