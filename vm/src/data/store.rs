@@ -209,7 +209,7 @@ macro_rules! serde_store_item {
             }
 
             fn verify_cid(&self, cid: &Cid) -> Result<(), CidMismatch> {
-                cid::verify_cid(cid, &cid::to_json_text(self))
+                cid::verify_serde_cid(cid, self)
             }
         }
     )*};
