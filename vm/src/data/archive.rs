@@ -197,7 +197,7 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     let archived = rkyv::check_archived_root::<DataRepr>(&aligned).map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
         .deserialize(&mut SharedPointers {
-            pointers: HashMap::new(),
+            pointers: HashMap::default(),
             archive: Rc::clone(&aligned),
         })
         .map_err(|e| e.to_string())?;
@@ -257,8 +257,11 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
 /// the `vm_data` fuzz target). Here every pointer to an address must have the same archived
 /// size; a difference rejects the data. With equal sizes, all of them name the very bytes that
 /// validation checked, so sharing one allocation is exactly right.
+/// A deserialized shared pointer: the archived size of its target and the pointer.
+type Registered = (usize, Box<dyn SharedPointer>);
+
 pub(crate) struct SharedPointers {
-    pointers: HashMap<(usize, TypeId), (usize, Box<dyn SharedPointer>)>,
+    pointers: HashMap<(usize, TypeId), Registered, KeyedAddressHash>,
     /// The validated archive being read, which [`Text`]s refer to.
     archive: Rc<rkyv::AlignedVec>,
 }
@@ -433,5 +436,58 @@ impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
             // safe answer should that ever not hold.
             _ => Text::Owned(text.into()),
         })
+    }
+}
+
+/// Hashes the keys of [`SharedPointers`] (an address and a type) by the address only, with a
+/// multiply-xorshift mix of the address and a random key: one or two multiplications instead of
+/// SipHash over 24 bytes, for every shared pointer of an archive. The addresses are offsets a
+/// peer chooses; the random key keeps it from choosing offsets that collide.
+#[derive(Clone)]
+struct KeyedAddressHash(u64);
+
+impl Default for KeyedAddressHash {
+    fn default() -> Self {
+        thread_local! {
+            static KEY: u64 = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8);
+        }
+        KeyedAddressHash(KEY.with(|key| *key))
+    }
+}
+
+impl std::hash::BuildHasher for KeyedAddressHash {
+    type Hasher = AddressHasher;
+
+    fn build_hasher(&self) -> AddressHasher {
+        AddressHasher {
+            key: self.0,
+            hash: 0,
+        }
+    }
+}
+
+struct AddressHasher {
+    key: u64,
+    hash: u64,
+}
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+
+    fn write(&mut self, _bytes: &[u8]) {
+        // Only the address is hashed (see `write_usize`); the type only tells keys apart.
+    }
+
+    fn write_usize(&mut self, address: usize) {
+        // The finalizer of MurmurHash3: every bit of the keyed address affects every bit.
+        let mut h = (address as u64 ^ self.key ^ self.hash).rotate_left(17);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        self.hash = h;
     }
 }

@@ -147,7 +147,29 @@ fn blake3_cid_string(digest: &blake3::Hash) -> String {
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
 /// arguments.
 pub fn argument_hash<T: Serialize>(arguments: &[T]) -> Rc<str> {
-    serde_cid(arguments).0
+    ArgumentHash::of(arguments).to_rc()
+}
+
+/// A call's argument hash (see [`argument_hash`]) before it is made a string: checking a
+/// recorded result compares it with the stored string without making one.
+#[derive(Clone, Copy)]
+pub struct ArgumentHash(blake3::Hash);
+
+impl ArgumentHash {
+    /// The hash of a call's arguments.
+    pub fn of<T: Serialize>(arguments: &[T]) -> Self {
+        Self(serde_digest(arguments))
+    }
+
+    /// Whether `stored` is this hash.
+    pub fn is(&self, stored: &str) -> bool {
+        stored.as_bytes() == blake3_cid_chars(&self.0)
+    }
+
+    /// The hash as stored in a service result aggregate.
+    pub fn to_rc(&self) -> Rc<str> {
+        Rc::from(blake3_cid_string(&self.0))
+    }
 }
 
 /// Feeds written bytes to BLAKE3 in batches: the serializer writes a few bytes at a time, and

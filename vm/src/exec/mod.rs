@@ -42,8 +42,8 @@ use serde_json::Value;
 
 use crate::data::calls::{CallRequest, CallRequests, CallResults, CallServiceResult};
 use crate::data::{
-    self, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState, Provenance,
-    Sender, SignatureTracker, Tetraplet, ValueRef,
+    self, ArgumentHash, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState,
+    Provenance, Sender, SignatureTracker, Tetraplet, ValueRef,
 };
 
 pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
@@ -781,7 +781,7 @@ impl<'s> Exec<'s> {
         let argument_hash = || {
             arguments.as_ref().ok().map(|arguments| {
                 let values: Vec<&Value> = arguments.iter().map(|a| &*a.value).collect();
-                data::argument_hash(&values)
+                ArgumentHash::of(&values)
             })
         };
         let met = self
@@ -796,7 +796,7 @@ impl<'s> Exec<'s> {
                     let info = cids::service_info(&self.cids, &cid)?;
                     if let Some(hash) = argument_hash() {
                         verify_call(
-                            &hash,
+                            hash,
                             tetraplet,
                             &info.aggregate.argument_hash,
                             &info.tetraplet,
@@ -853,7 +853,7 @@ impl<'s> Exec<'s> {
                     self.populate_from_data(
                         call,
                         tetraplet,
-                        &hash,
+                        hash,
                         &value,
                         met.trace_pos,
                         met.source,
@@ -919,9 +919,10 @@ impl<'s> Exec<'s> {
         &mut self,
         call: Call,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: Rc<str>,
+        argument_hash: ArgumentHash,
         answer: CallServiceResult,
     ) -> ExecResult<()> {
+        let argument_hash = argument_hash.to_rc();
         if answer.ret_code != 0 {
             let message: Rc<str> = Rc::from(answer.result.as_str());
             return self.record_failure(tetraplet, argument_hash, answer.ret_code, message);
@@ -1007,7 +1008,7 @@ impl<'s> Exec<'s> {
         &self,
         cid: &Cid,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: &str,
+        argument_hash: ArgumentHash,
         trace_pos: u32,
     ) -> ExecResult<ValueAggregate> {
         let info = cids::service_info(&self.cids, cid)?;
@@ -1030,7 +1031,7 @@ impl<'s> Exec<'s> {
         &mut self,
         call: Call,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: &str,
+        argument_hash: ArgumentHash,
         value: &ValueRef,
         trace_pos: u32,
         source: trace::Source,
@@ -1556,15 +1557,15 @@ impl ScalarRef<'_> {
 }
 
 fn verify_call(
-    expected_hash: &str,
+    expected_hash: ArgumentHash,
     expected_tetraplet: &Tetraplet,
     stored_hash: &str,
     stored_tetraplet: &Tetraplet,
 ) -> ExecResult<()> {
-    if expected_hash != stored_hash {
+    if !expected_hash.is(stored_hash) {
         return Err(Uncatchable::InstructionParametersMismatch {
             param: "call argument_hash",
-            expected: expected_hash.to_string(),
+            expected: expected_hash.to_rc().to_string(),
             stored: stored_hash.to_string(),
         }
         .into());
