@@ -194,10 +194,20 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
     aligned.extend_from_slice(bytes);
     let aligned = Rc::new(aligned);
-    let archived = rkyv::check_archived_root::<DataRepr>(&aligned).map_err(|e| e.to_string())?;
+    // Both the validator and the deserializer keep a map of the shared pointers met, sized up
+    // front (see `expected_shared_pointers`).
+    let mut validator = rkyv::validation::validators::DefaultValidator::with_capacity(
+        &aligned,
+        expected_shared_pointers(bytes.len()),
+    );
+    let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
+        .map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
         .deserialize(&mut SharedPointers {
-            pointers: HashMap::default(),
+            pointers: HashMap::with_capacity_and_hasher(
+                expected_shared_pointers(bytes.len()),
+                KeyedAddressHash::default(),
+            ),
             archive: Rc::clone(&aligned),
         })
         .map_err(|e| e.to_string())?;
@@ -257,6 +267,13 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
 /// the `vm_data` fuzz target). Here every pointer to an address must have the same archived
 /// size; a difference rejects the data. With equal sizes, all of them name the very bytes that
 /// validation checked, so sharing one allocation is exactly right.
+/// Room for the shared pointers of an archive of `len` bytes, so that the registry does not
+/// grow by doubling: CIDs make most of them, one per 64 bytes or so of a typical data. A data
+/// made of a few large values needs far fewer, hence the bound.
+fn expected_shared_pointers(len: usize) -> usize {
+    (len / 64).min(1 << 16)
+}
+
 /// A deserialized shared pointer: the archived size of its target and the pointer.
 type Registered = (usize, Box<dyn SharedPointer>);
 

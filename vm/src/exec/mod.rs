@@ -97,6 +97,8 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
     let mut exec = Exec {
         script,
         init_peer_id: Rc::from(input.particle.init_peer_id),
+        literal_tetraplet: Rc::new(Tetraplet::peer_only(input.particle.init_peer_id)),
+        constant_triplets: IntMap::default(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
         ttl: input.particle.ttl,
@@ -221,6 +223,11 @@ struct Resolved {
 struct Exec<'s> {
     script: &'s Script,
     init_peer_id: Rc<str>,
+    /// The tetraplet of the script's constants, shared by all of them.
+    literal_tetraplet: Rc<Tetraplet>,
+    /// Tetraplets of calls whose peer, service and function are constants, by instruction: a
+    /// call in a fold makes the same one at every iteration.
+    constant_triplets: IntMap<InstrId, Rc<Tetraplet>>,
     current_peer_id: Rc<str>,
     timestamp: u64,
     ttl: u32,
@@ -258,7 +265,7 @@ impl<'s> Exec<'s> {
     }
 
     fn literal_tetraplet(&self) -> Rc<Tetraplet> {
-        Rc::new(Tetraplet::peer_only(&*self.init_peer_id))
+        Rc::clone(&self.literal_tetraplet)
     }
 
     /// Executes an instruction and records a catchable error in `%last_error%` and `:error:`.
@@ -709,8 +716,8 @@ impl<'s> Exec<'s> {
     }
 
     fn call(&mut self, id: InstrId, call: Call) -> ExecResult<()> {
-        let tetraplet = match self.call_triplet(call) {
-            Ok(t) => Rc::new(t),
+        let tetraplet = match self.call_triplet(id, call) {
+            Ok(t) => t,
             Err(e) if e.is_joinable() => {
                 self.complete = false;
                 return Ok(());
@@ -737,12 +744,29 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn call_triplet(&self, call: Call) -> ExecResult<Tetraplet> {
-        let tetraplet = Tetraplet {
-            peer_pk: self.resolve_string(call.peer)?,
-            service_id: self.resolve_string(call.service)?,
-            function_name: self.resolve_string(call.function)?,
-            lens: String::new(),
+    fn call_triplet(&mut self, id: InstrId, call: Call) -> ExecResult<Rc<Tetraplet>> {
+        let tetraplet = match self.constant_triplets.get(&id) {
+            Some(tetraplet) => Rc::clone(tetraplet),
+            None => {
+                let tetraplet = Rc::new(Tetraplet {
+                    peer_pk: self.resolve_string(call.peer)?,
+                    service_id: self.resolve_string(call.service)?,
+                    function_name: self.resolve_string(call.function)?,
+                    lens: String::new(),
+                });
+                let constant = [call.peer, call.service, call.function]
+                    .into_iter()
+                    .all(|part| {
+                        matches!(
+                            self.script.value(part),
+                            AirValue::String(_) | AirValue::InitPeerId
+                        )
+                    });
+                if constant {
+                    self.constant_triplets.insert(id, Rc::clone(&tetraplet));
+                }
+                tetraplet
+            }
         };
         if let Some(output) = call.output {
             if let AirValue::Scalar(name, _) = self.script.value(output) {
@@ -1117,8 +1141,8 @@ impl<'s> Exec<'s> {
             | AirValue::String(_) => {
                 let resolved = self.resolve(id)?;
                 Ok(ValueAggregate::literal(
-                    (*resolved.value).clone(),
-                    &self.init_peer_id,
+                    resolved.value,
+                    self.literal_tetraplet(),
                     pos,
                 ))
             }

@@ -44,11 +44,11 @@ impl ValueAggregate {
         }
     }
 
-    /// A constant of the script, attributed to the particle's initiator.
-    pub fn literal(value: Value, init_peer_id: &str, trace_pos: u32) -> Self {
+    /// A constant of the script, with the tetraplet of constants (the particle's initiator).
+    pub fn literal(value: Rc<Value>, tetraplet: Rc<Tetraplet>, trace_pos: u32) -> Self {
         ValueAggregate {
-            value: Rc::new(value),
-            tetraplet: Rc::new(Tetraplet::peer_only(init_peer_id)),
+            value,
+            tetraplet,
             trace_pos,
             provenance: Provenance::Literal,
         }
