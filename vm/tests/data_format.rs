@@ -348,7 +348,7 @@ fn service_result(data: &InterpreterData, cid: &Cid) -> (Value, Tetraplet, Rc<st
         .get(&aggregate.tetraplet_cid)
         .expect("tetraplet");
     (
-        Value::clone(value.value().expect("JSON")),
+        value.value().expect("JSON").clone(),
         (**tetraplet).clone(),
         aggregate.argument_hash.clone(),
     )
@@ -371,7 +371,7 @@ fn replace_value(data: &mut InterpreterData, cid: &Cid, value: &Value) {
         .iter()
         .map(|(key, old)| {
             let new = if key == cid {
-                Rc::new(RawValue::from_value(&Rc::new(value.clone())))
+                Rc::new(RawValue::from_value(value))
             } else {
                 old.clone()
             };
@@ -423,10 +423,7 @@ fn cids_match_the_reference() {
             &*reference.get_inner(),
             "{value}"
         );
-        assert_eq!(
-            RawValue::from_value(&Rc::new(value.clone())).cid(),
-            data::value_cid(value)
-        );
+        assert_eq!(RawValue::from_value(value).cid(), data::value_cid(value));
     }
 
     let arguments = vec![json!("a"), json!({"k": [1, 2]})];
@@ -660,7 +657,7 @@ fn reference_data_reads_the_same() {
     let (value, origin, argument_hash) = service_result(&a2, &scalar);
     assert_eq!(value, json!({"list": [1, 2, 3], "b": "text", "a": null}));
     assert_eq!(origin, tetraplet(hops.a.id(), "svc", "scalar", ""));
-    assert_eq!(argument_hash, data::argument_hash::<Value>(&[]));
+    assert_eq!(argument_hash, data::argument_hash(&[]));
 
     let (remote_pos, remote) = first_call_of(&a2, "remote");
     let (value, origin, _) = service_result(&a2, &remote);
@@ -742,7 +739,7 @@ fn reference_data_reads_the_same() {
                             Provenance::ServiceResult { .. }
                         ));
                         let value = a2.cid_info.value_store.get(&element.value).expect("value");
-                        Value::clone(value.value().expect("JSON"))
+                        value.value().expect("JSON").clone()
                     })
                     .collect();
                 assert_eq!(elements, vec![json!(["a"]), json!(["b"])]);
@@ -905,7 +902,7 @@ fn data_we_sign_is_accepted_by_the_reference() {
     let origin = tetraplet(c.id(), "svc", "remote", "");
     let value = json!({"made": ["by", "us"]});
     let cid = sent.cid_info.insert_service_result(
-        &Rc::new(value.clone()),
+        &value,
         origin.clone(),
         data::argument_hash(&[json!("arg")]),
     );
@@ -989,9 +986,9 @@ fn a_consistently_replaced_value_breaks_the_signature() {
     let mut b1 = decode(&hops.b1);
     let (position, remote) = first_call_of(&b1, "remote");
     let (_, origin, argument_hash) = service_result(&b1, &remote);
-    let forged =
-        b1.cid_info
-            .insert_service_result(&Rc::new(json!("forged")), origin, argument_hash);
+    let forged = b1
+        .cid_info
+        .insert_service_result(&json!("forged"), origin, argument_hash);
     b1.trace[position] = ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(forged)));
 
     let error = data::verify(&b1, PARTICLE_ID).expect_err("forged");

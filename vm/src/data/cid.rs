@@ -146,7 +146,7 @@ fn blake3_cid_string(digest: &blake3::Hash) -> String {
 
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
 /// arguments.
-pub fn argument_hash<T: Serialize>(arguments: &[T]) -> Rc<str> {
+pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
     ArgumentHash::of(arguments).to_rc()
 }
 

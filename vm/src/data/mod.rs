@@ -56,8 +56,8 @@ pub use codec::{
 pub use model::{
     ApResult, CallResult, CallServiceFailed, CanonCidAggregate, CanonResult,
     CanonResultCidAggregate, ExecutedState, FoldResult, FoldSubTraceLore, InterpreterData,
-    ParResult, Provenance, RawValue, Sender, ServiceResultCidAggregate, SubTraceDesc, Tetraplet,
-    ValueRef,
+    ParResult, Provenance, RawValue, Sender, ServiceResultCidAggregate, StoredValue, SubTraceDesc,
+    Tetraplet, ValueRef,
 };
 pub use show::DataView;
 pub use signatures::{

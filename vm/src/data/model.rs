@@ -310,12 +310,13 @@ pub struct RawValue {
 }
 
 impl RawValue {
-    /// The canonical text of `value`, sharing the value itself (no deep copy).
-    pub fn from_value(value: &Rc<Value>) -> Self {
+    /// The canonical text of `value`; a shared value is kept too (no deep copy), a borrowed
+    /// one is parsed again from the text if it is ever needed.
+    pub fn from_value<V: StoredValue + ?Sized>(value: &V) -> Self {
         Self {
             // Not `to_string`, which goes through `fmt::Write` and is several times slower.
-            text: Text::Owned(cid::to_json_text(&**value).into()),
-            parsed: OnceCell::from(Rc::clone(value)),
+            text: Text::Owned(cid::to_json_text(value.json()).into()),
+            parsed: value.shared().map(OnceCell::from).unwrap_or_default(),
         }
     }
 
@@ -326,7 +327,12 @@ impl RawValue {
 
     /// The value; fails if the stored text is not JSON (possible only in data from a faulty or
     /// hostile peer, as the store does not require it).
-    pub fn value(&self) -> Result<&Rc<Value>, serde_json::Error> {
+    pub fn value(&self) -> Result<&Value, serde_json::Error> {
+        self.shared_value().map(|value| &**value)
+    }
+
+    /// The value as the interpreter shares it, parsed on first use (see [`RawValue::value`]).
+    pub fn shared_value(&self) -> Result<&Rc<Value>, serde_json::Error> {
         if let Some(value) = self.parsed.get() {
             return Ok(value);
         }
@@ -337,6 +343,35 @@ impl RawValue {
     /// The CID of this value.
     pub fn cid(&self) -> Cid {
         cid::json_text_cid(&self.text)
+    }
+}
+
+/// A value given to the value store: a borrowed JSON value, of which the store keeps only the
+/// text, or a shared one, which the store keeps as well.
+pub trait StoredValue {
+    /// The value.
+    fn json(&self) -> &Value;
+    /// The value to keep, if it is shared.
+    fn shared(&self) -> Option<Rc<Value>>;
+}
+
+impl StoredValue for Value {
+    fn json(&self) -> &Value {
+        self
+    }
+
+    fn shared(&self) -> Option<Rc<Value>> {
+        None
+    }
+}
+
+impl StoredValue for Rc<Value> {
+    fn json(&self) -> &Value {
+        self
+    }
+
+    fn shared(&self) -> Option<Rc<Value>> {
+        Some(Rc::clone(self))
     }
 }
 

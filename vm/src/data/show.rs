@@ -140,13 +140,10 @@ impl DataView {
             .value_store
             .iter()
             .map(|(cid, raw)| {
-                let value = raw
-                    .value()
-                    .map(|value| Value::clone(value))
-                    .unwrap_or_else(|error| {
-                        errors.push(format!("value {cid} is not JSON: {error}"));
-                        Value::String(raw.as_str().to_owned())
-                    });
+                let value = raw.value().cloned().unwrap_or_else(|error| {
+                    errors.push(format!("value {cid} is not JSON: {error}"));
+                    Value::String(raw.as_str().to_owned())
+                });
                 (cid.clone(), value)
             })
             .collect();
@@ -233,7 +230,7 @@ fn resolve_state(
     let value = |cid: &Cid, errors: &mut Vec<String>| {
         let raw = lookup(&stores.value_store, "value", cid, position, errors)?;
         // A value that is not JSON is reported with the value store.
-        raw.value().ok().map(|value| Value::clone(value))
+        raw.value().ok().cloned()
     };
     let tetraplet = |cid: &Cid, errors: &mut Vec<String>| {
         lookup(&stores.tetraplet_store, "tetraplet", cid, position, errors).cloned()

@@ -3,7 +3,7 @@
 use super::cid::{self, Cid, CidMismatch};
 use super::model::{
     CanonCidAggregate, CanonResultCidAggregate, Provenance, RawValue, ServiceResultCidAggregate,
-    Tetraplet,
+    StoredValue, Tetraplet,
 };
 
 use rkyv::collections::util::Entry;
@@ -243,9 +243,9 @@ pub struct CidInfo {
 impl CidInfo {
     /// Stores a call result (value, tetraplet and the aggregate tying them together) and returns
     /// the aggregate's CID, the one the trace refers to.
-    pub fn insert_service_result(
+    pub fn insert_service_result<V: StoredValue + ?Sized>(
         &mut self,
-        value: &Rc<serde_json::Value>,
+        value: &V,
         tetraplet: impl Into<Rc<Tetraplet>>,
         argument_hash: Rc<str>,
     ) -> Cid {
@@ -259,9 +259,9 @@ impl CidInfo {
     }
 
     /// Stores a canon stream element and returns its CID.
-    pub fn insert_canon_element(
+    pub fn insert_canon_element<V: StoredValue + ?Sized>(
         &mut self,
-        value: &Rc<serde_json::Value>,
+        value: &V,
         tetraplet: impl Into<Rc<Tetraplet>>,
         provenance: Provenance,
     ) -> Cid {

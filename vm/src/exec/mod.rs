@@ -1015,11 +1015,9 @@ impl<'s> Exec<'s> {
             ret_code,
             message: message.clone(),
         };
-        let cid = self.cids.insert_service_result(
-            &Rc::new(failed.to_value()),
-            tetraplet.clone(),
-            argument_hash,
-        );
+        let cid =
+            self.cids
+                .insert_service_result(&failed.to_value(), tetraplet.clone(), argument_hash);
         self.record_cid(&tetraplet.peer_pk, &cid);
         self.merger
             .push(ExecutedState::Call(CallResult::Failed(cid)));
