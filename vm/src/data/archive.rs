@@ -16,10 +16,8 @@ use super::store::CidInfo;
 
 use rkyv::boxed::{ArchivedBox, BoxResolver};
 use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
-use rkyv::ser::serializers::{
-    AllocScratch, CompositeSerializer, FallbackScratch, HeapScratch, SharedSerializeMap,
-};
-use rkyv::ser::Serializer;
+use rkyv::ser::serializers::{AllocScratch, CompositeSerializer, FallbackScratch, HeapScratch};
+use rkyv::ser::{Serializer, SharedSerializeRegistry};
 use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
 use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
 
@@ -123,11 +121,47 @@ pub(crate) fn write(data: &InterpreterData, out: &mut Vec<u8>) {
             out,
         },
         FallbackScratch::<HeapScratch<SCRATCH_SIZE>, AllocScratch>::default(),
-        SharedSerializeMap::default(),
+        SharedPositions(HashMap::with_capacity_and_hasher(
+            shared_pointer_count(data),
+            KeyedAddressHash::default(),
+        )),
     );
     serializer
         .serialize_value(&repr)
         .expect("archiving in-memory data fails only when out of memory");
+}
+
+/// Where the target of each shared pointer (CIDs, peer ids, store entries) was written, by its
+/// address. rkyv's own registry hashes with SipHash and grows from empty; the addresses here
+/// are this process's own allocations, hashed as the reader's are.
+struct SharedPositions(HashMap<usize, usize, KeyedAddressHash>);
+
+impl Fallible for SharedPositions {
+    type Error = std::convert::Infallible;
+}
+
+impl SharedSerializeRegistry for SharedPositions {
+    fn get_shared_ptr(&self, value: *const u8) -> Option<usize> {
+        self.0.get(&(value as usize)).copied()
+    }
+
+    fn add_shared_ptr(&mut self, value: *const u8, pos: usize) -> Result<(), Self::Error> {
+        // rkyv adds a pointer only after `get_shared_ptr` did not find it.
+        self.0.entry(value as usize).or_insert(pos);
+        Ok(())
+    }
+}
+
+/// About how many shared pointers archiving `data` meets: a CID or two per store entry and one
+/// per trace state, each CID counted once as the in-memory stores share them.
+fn shared_pointer_count(data: &InterpreterData) -> usize {
+    let stores = &data.cid_info;
+    2 * (stores.value_store.len()
+        + stores.tetraplet_store.len()
+        + stores.canon_element_store.len()
+        + stores.canon_result_store.len()
+        + stores.service_result_store.len())
+        + data.trace.len()
 }
 
 /// The archive of `data` on its own.
@@ -456,10 +490,11 @@ impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
     }
 }
 
-/// Hashes the keys of [`SharedPointers`] (an address and a type) by the address only, with a
-/// multiply-xorshift mix of the address and a random key: one or two multiplications instead of
-/// SipHash over 24 bytes, for every shared pointer of an archive. The addresses are offsets a
-/// peer chooses; the random key keeps it from choosing offsets that collide.
+/// Hashes the keys of [`SharedPointers`] (an address and a type) and [`SharedPositions`] (an
+/// address) by the address only, with a multiply-xorshift mix of the address and a random key:
+/// one or two multiplications instead of SipHash, for every shared pointer of an archive. When
+/// reading, the addresses are offsets a peer chooses; the random key keeps it from choosing
+/// offsets that collide.
 #[derive(Clone)]
 struct KeyedAddressHash(u64);
 

@@ -122,18 +122,16 @@ fn blake3_cid_chars(digest: &blake3::Hash) -> [u8; BLAKE3_CID_LEN] {
     bytes[5..].copy_from_slice(digest.as_bytes());
     let mut text = [b'b'; BLAKE3_CID_LEN];
     let mut written = 1;
-    let (mut buffer, mut bits) = (0u16, 0);
-    for byte in bytes {
-        buffer = (buffer << 8) | u16::from(byte);
-        bits += 8;
-        while bits >= 5 {
-            bits -= 5;
-            text[written] = ALPHABET[usize::from((buffer >> bits) & 31)];
+    // Five bytes make eight characters; the last, shorter group is padded with zero bits.
+    for group in bytes.chunks(5) {
+        let bits = (0..5).fold(0u64, |bits, i| {
+            (bits << 8) | u64::from(group.get(i).copied().unwrap_or(0))
+        });
+        for k in 0..(group.len() * 8).div_ceil(5) {
+            text[written] = ALPHABET[((bits >> (35 - 5 * k)) & 31) as usize];
             written += 1;
         }
     }
-    // 37 bytes leave 1 bit, padded with zeros to a last character.
-    text[written] = ALPHABET[usize::from((buffer << (5 - bits)) & 31)];
     text
 }
 

@@ -249,8 +249,18 @@ impl CidInfo {
         tetraplet: impl Into<Rc<Tetraplet>>,
         argument_hash: Rc<str>,
     ) -> Cid {
-        let value_cid = self.value_store.insert(RawValue::from_value(value));
         let tetraplet_cid = self.tetraplet_store.insert(tetraplet);
+        self.insert_service_result_of(value, tetraplet_cid, argument_hash)
+    }
+
+    /// [`CidInfo::insert_service_result`] with a tetraplet already stored, by its CID.
+    pub(crate) fn insert_service_result_of<V: StoredValue + ?Sized>(
+        &mut self,
+        value: &V,
+        tetraplet_cid: Cid,
+        argument_hash: Rc<str>,
+    ) -> Cid {
+        let value_cid = self.value_store.insert(RawValue::from_value(value));
         self.service_result_store.insert(ServiceResultCidAggregate {
             value_cid,
             argument_hash,
@@ -265,8 +275,18 @@ impl CidInfo {
         tetraplet: impl Into<Rc<Tetraplet>>,
         provenance: Provenance,
     ) -> Cid {
-        let value = self.value_store.insert(RawValue::from_value(value));
         let tetraplet = self.tetraplet_store.insert(tetraplet);
+        self.insert_canon_element_of(value, tetraplet, provenance)
+    }
+
+    /// [`CidInfo::insert_canon_element`] with a tetraplet already stored, by its CID.
+    pub(crate) fn insert_canon_element_of<V: StoredValue + ?Sized>(
+        &mut self,
+        value: &V,
+        tetraplet: Cid,
+        provenance: Provenance,
+    ) -> Cid {
+        let value = self.value_store.insert(RawValue::from_value(value));
         self.canon_element_store.insert(CanonCidAggregate {
             value,
             tetraplet,

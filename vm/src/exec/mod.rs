@@ -33,7 +33,7 @@ mod trace;
 mod values;
 
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use air::ast::{Call, Canon, CanonForm, Fail, Fold, FoldForm, Instr};
@@ -99,6 +99,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         init_peer_id: Rc::from(input.particle.init_peer_id),
         literal_tetraplet: Rc::new(Tetraplet::peer_only(input.particle.init_peer_id)),
         constant_triplets: IntMap::default(),
+        tetraplet_cids: HashMap::new(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
         ttl: input.particle.ttl,
@@ -228,6 +229,8 @@ struct Exec<'s> {
     /// Tetraplets of calls whose peer, service and function are constants, by instruction: a
     /// call in a fold makes the same one at every iteration.
     constant_triplets: IntMap<InstrId, Rc<Tetraplet>>,
+    /// CIDs of the tetraplets stored in this run, by content.
+    tetraplet_cids: HashMap<Rc<Tetraplet>, Cid>,
     current_peer_id: Rc<str>,
     timestamp: u64,
     ttl: u32,
@@ -988,6 +991,18 @@ impl<'s> Exec<'s> {
         Ok(())
     }
 
+    /// Stores `tetraplet` and returns its CID, computed once per distinct tetraplet of a run:
+    /// the results of a call in a fold, or the elements of a canon, mostly share one.
+    fn tetraplet_cid(&mut self, tetraplet: &Rc<Tetraplet>) -> Cid {
+        if let Some(cid) = self.tetraplet_cids.get(tetraplet) {
+            return cid.clone();
+        }
+        let cid = self.cids.tetraplet_store.insert(Rc::clone(tetraplet));
+        self.tetraplet_cids
+            .insert(Rc::clone(tetraplet), cid.clone());
+        cid
+    }
+
     /// Stores a fresh call result and makes the value of the call's output from it.
     fn store_result(
         &mut self,
@@ -996,9 +1011,10 @@ impl<'s> Exec<'s> {
         argument_hash: Rc<str>,
         trace_pos: u32,
     ) -> (Cid, ValueAggregate) {
+        let tetraplet_cid = self.tetraplet_cid(tetraplet);
         let cid = self
             .cids
-            .insert_service_result(&value, tetraplet.clone(), argument_hash);
+            .insert_service_result_of(&value, tetraplet_cid, argument_hash);
         let aggregate =
             ValueAggregate::service_result(value, tetraplet.clone(), trace_pos, cid.clone());
         (cid, aggregate)
@@ -1015,9 +1031,10 @@ impl<'s> Exec<'s> {
             ret_code,
             message: message.clone(),
         };
+        let tetraplet_cid = self.tetraplet_cid(tetraplet);
         let cid =
             self.cids
-                .insert_service_result(&failed.to_value(), tetraplet.clone(), argument_hash);
+                .insert_service_result_of(&failed.to_value(), tetraplet_cid, argument_hash);
         self.record_cid(&tetraplet.peer_pk, &cid);
         self.merger
             .push(ExecutedState::Call(CallResult::Failed(cid)));
@@ -1239,8 +1256,9 @@ impl<'s> Exec<'s> {
         let element_cids = values
             .iter()
             .map(|v| {
+                let tetraplet_cid = self.tetraplet_cid(&v.tetraplet);
                 self.cids
-                    .insert_canon_element(&v.value, v.tetraplet.clone(), v.provenance.clone())
+                    .insert_canon_element_of(&v.value, tetraplet_cid, v.provenance.clone())
             })
             .collect();
         let cid = self

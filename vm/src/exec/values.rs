@@ -28,8 +28,12 @@ impl ValueAggregate {
         trace_pos: u32,
         provenance: Provenance,
     ) -> Self {
+        let peer_only = |t: &Tetraplet| t.service_id.is_empty() && t.function_name.is_empty();
         let tetraplet = match &provenance {
+            // Most literals come with the tetraplet of constants already: it is shared.
+            Provenance::Literal if peer_only(&tetraplet) && tetraplet.lens.is_empty() => tetraplet,
             Provenance::Literal => Rc::new(Tetraplet::peer_only(tetraplet.peer_pk.as_str())),
+            Provenance::Canon { .. } if peer_only(&tetraplet) => tetraplet,
             Provenance::Canon { .. } => Rc::new(Tetraplet {
                 lens: tetraplet.lens.clone(),
                 ..Tetraplet::peer_only(tetraplet.peer_pk.as_str())
