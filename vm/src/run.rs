@@ -253,7 +253,7 @@ fn step(
     };
 
     let mut cids = prev.cid_info;
-    cids.merge(&current.cid_info);
+    cids.merge(current.cid_info);
     let input = ExecInput {
         particle: Particle {
             init_peer_id: &params.init_peer_id,

@@ -11,7 +11,9 @@
 //! - `VM_BENCH_SKIP_100MB=1` leaves out `call_result_100mb`;
 //! - `VM_BENCH_SKIP_MEMORY=1` leaves out the memory measurement;
 //! - `VM_BENCH_SAVE_STEPS=<dir>` also saves each scenario's step to `<dir>/<scenario>` (the
-//!   format of `Step::save`), for profiling outside criterion.
+//!   format of `Step::save`), for profiling outside criterion;
+//! - `VM_BENCH_PROFILE=<vm>:<step file>:<runs>` only runs `ours` or `reference` on a saved step
+//!   that many times and prints the mean time of a run, for `perf record` and `perf stat`.
 
 #[path = "../../tests/harness/mod.rs"]
 mod harness;
@@ -30,6 +32,8 @@ use scenarios::Step;
 
 /// Selects a memory measurement in a child process: `<vm>:<step file>`.
 const MEM_ENV: &str = "VM_BENCH_MEMORY_CHILD";
+/// Selects repeated runs of one VM on a saved step: `<vm>:<step file>:<runs>`.
+const PROFILE_ENV: &str = "VM_BENCH_PROFILE";
 
 // ---------------------------------------------------------------------------------------------
 // Counting allocator (the approach of `air/benches/parse.rs`): bytes requested and not yet
@@ -348,6 +352,36 @@ fn memory_child(spec: &str) {
     println!("{peak} {ret_code}");
 }
 
+/// Runs one VM on a saved step repeatedly, for profilers; prints the mean time of a run.
+fn profile(spec: &str) {
+    let mut parts = spec.rsplitn(2, ':');
+    let runs: u32 = parts
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("<vm>:<step file>:<runs>");
+    let (which, path) = parts
+        .next()
+        .and_then(|rest| rest.split_once(':'))
+        .expect("<vm>:<step file>:<runs>");
+    let step = Step::load(Path::new(path)).expect("readable step file");
+    let params = ours_params(&step);
+    let started = std::time::Instant::now();
+    for _ in 0..runs {
+        let produced = match which {
+            "ours" => run_ours(&step, &params),
+            "reference" => run_reference(reference_input(&step)),
+            other => panic!("unknown vm {other:?}"),
+        };
+        assert_eq!(
+            produced.ret_code, 0,
+            "{which} failed: {}",
+            produced.error_message
+        );
+    }
+    let mean = started.elapsed().as_nanos() as f64 / f64::from(runs.max(1));
+    println!("{which} {path}: {} per run", duration(mean));
+}
+
 /// Peak heap of one run, from a child process.
 fn measure_peak(which: &str, step_file: &Path) -> u64 {
     let exe = std::env::current_exe().expect("current_exe");
@@ -466,6 +500,10 @@ fn run() {
     if let Ok(spec) = std::env::var(MEM_ENV) {
         ENABLED.store(true, Relaxed);
         memory_child(&spec);
+        return;
+    }
+    if let Ok(spec) = std::env::var(PROFILE_ENV) {
+        profile(&spec);
         return;
     }
     // Criterion benchmarks only under `cargo bench` (`--bench`); `cargo test --benches` runs

@@ -14,12 +14,14 @@ use super::model::{
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
 
-use rkyv::de::deserializers::SharedDeserializeMap;
-use rkyv::ser::serializers::{AlignedSerializer, AllocSerializer};
-use rkyv::ser::Serializer as _;
+use rkyv::boxed::{ArchivedBox, BoxResolver};
+use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
+use rkyv::ser::serializers::{AllocScratch, CompositeSerializer, FallbackScratch, HeapScratch};
+use rkyv::ser::{Serializer, SharedSerializeRegistry};
 use rkyv::validation::validators::{ArchiveError, ArchiveValidator};
 use rkyv::validation::{ArchiveContext, SharedContext};
-use rkyv::{Deserialize as _, Fallible};
+use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
+use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
 
 use std::alloc::{Layout, LayoutError};
 use std::any::TypeId;
@@ -71,8 +73,9 @@ enum CanonRepr {
     Executed(Cid),
 }
 
-/// Archives `data`.
-pub(crate) fn to_bytes(data: &InterpreterData) -> rkyv::AlignedVec {
+/// Appends the archive of `data` to `out`, which may already hold other bytes (such as the
+/// envelope's header): the archive is laid out as if it started its own buffer.
+pub(crate) fn write(data: &InterpreterData, out: &mut Vec<u8>) {
     let mut peers = HashMap::<&str, Rc<String>>::new();
     let mut archived_peer = |peer| intern_for_archive(&mut peers, peer);
     let trace = data
@@ -115,22 +118,89 @@ pub(crate) fn to_bytes(data: &InterpreterData) -> rkyv::AlignedVec {
         signatures: data.signatures.clone(),
     };
 
-    // Sized up front: growing by doubling would copy a large archive several times over.
-    let buffer = rkyv::AlignedVec::with_capacity(estimated_size(data));
-    let mut serializer = AllocSerializer::<SCRATCH_SIZE>::new(
-        AlignedSerializer::new(buffer),
-        Default::default(),
-        Default::default(),
+    let mut serializer = CompositeSerializer::new(
+        AppendSerializer {
+            start: out.len(),
+            out,
+        },
+        FallbackScratch::<HeapScratch<SCRATCH_SIZE>, AllocScratch>::default(),
+        SharedPositions(HashMap::with_capacity_and_hasher(
+            shared_pointer_count(data),
+            KeyedAddressHash::default(),
+        )),
     );
     serializer
         .serialize_value(&repr)
         .expect("archiving in-memory data fails only when out of memory");
-    serializer.into_serializer().into_inner()
+}
+
+/// Where the target of each shared pointer (CIDs, peer ids, store entries) was written, by its
+/// address. rkyv's own registry hashes with SipHash and grows from empty; the addresses here
+/// are this process's own allocations, hashed as the reader's are.
+struct SharedPositions(HashMap<usize, usize, KeyedAddressHash>);
+
+impl Fallible for SharedPositions {
+    type Error = std::convert::Infallible;
+}
+
+impl SharedSerializeRegistry for SharedPositions {
+    fn get_shared_ptr(&self, value: *const u8) -> Option<usize> {
+        self.0.get(&(value as usize)).copied()
+    }
+
+    fn add_shared_ptr(&mut self, value: *const u8, pos: usize) -> Result<(), Self::Error> {
+        // rkyv adds a pointer only after `get_shared_ptr` did not find it.
+        self.0.entry(value as usize).or_insert(pos);
+        Ok(())
+    }
+}
+
+/// About how many shared pointers archiving `data` meets: a CID or two per store entry and one
+/// per trace state, each CID counted once as the in-memory stores share them.
+fn shared_pointer_count(data: &InterpreterData) -> usize {
+    let stores = &data.cid_info;
+    2 * (stores.value_store.len()
+        + stores.tetraplet_store.len()
+        + stores.canon_element_store.len()
+        + stores.canon_result_store.len()
+        + stores.service_result_store.len())
+        + data.trace.len()
+}
+
+/// The archive of `data` on its own.
+pub(crate) fn to_vec(data: &InterpreterData) -> Vec<u8> {
+    let mut out = Vec::with_capacity(estimated_size(data));
+    write(data, &mut out);
+    out
+}
+
+/// Writes an archive at the end of a vector. Positions, and thus alignment padding, count from
+/// where the archive starts, so the bytes are those of a standalone archive; alignment in memory
+/// matters only when reading, and [`from_bytes`] copies into an aligned buffer anyway.
+struct AppendSerializer<'a> {
+    out: &'a mut Vec<u8>,
+    start: usize,
+}
+
+impl Fallible for AppendSerializer<'_> {
+    type Error = std::convert::Infallible;
+}
+
+impl Serializer for AppendSerializer<'_> {
+    fn pos(&self) -> usize {
+        self.out.len() - self.start
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Self::Error> {
+        self.out.extend_from_slice(bytes);
+        Ok(())
+    }
 }
 
 /// A rough size of the archive of `data`: the stored texts plus a typical size per entry and
-/// per state. It only needs to be close for large data, where the values dominate.
-fn estimated_size(data: &InterpreterData) -> usize {
+/// per state. It only needs to be close for large data, where the values dominate: a buffer
+/// sized up front is not copied over and over while growing.
+pub(crate) fn estimated_size(data: &InterpreterData) -> usize {
     const PER_ENTRY: usize = 128;
     const PER_STATE: usize = 32;
     let stores = &data.cid_info;
@@ -160,13 +230,20 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     // Archives are read in place and need the alignment of their largest field.
     let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
     aligned.extend_from_slice(bytes);
-    let archived = rkyv::validation::check_archived_root_with_context::<DataRepr, _>(
-        &aligned,
-        &mut Validator::new(&aligned),
-    )
-    .map_err(|e| e.to_string())?;
+    let aligned = Rc::new(aligned);
+    // Both the validator and the deserializer keep a map of the shared pointers met, sized up
+    // front (see `expected_shared_pointers`).
+    let mut validator = Validator::new(&aligned, expected_shared_pointers(bytes.len()));
+    let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
+        .map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
-        .deserialize(&mut SharedDeserializeMap::new())
+        .deserialize(&mut SharedPointers {
+            pointers: HashMap::with_capacity_and_hasher(
+                expected_shared_pointers(bytes.len()),
+                KeyedAddressHash::default(),
+            ),
+            archive: Rc::clone(&aligned),
+        })
         .map_err(|e| e.to_string())?;
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
@@ -214,6 +291,13 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     })
 }
 
+/// Room for the shared pointers of an archive of `len` bytes, so that the registries do not
+/// grow by doubling: CIDs make most of them, one per 64 bytes or so of a typical data. A data
+/// made of a few large values needs far fewer, hence the bound.
+fn expected_shared_pointers(len: usize) -> usize {
+    (len / 64).min(1 << 16)
+}
+
 /// rkyv's validator, plus one rule for shared pointers: all pointers to one address must agree
 /// on the size of what they point to.
 ///
@@ -226,17 +310,17 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
 struct Validator<'a> {
     archive: ArchiveValidator<'a>,
     /// Type and size of the target of each shared pointer seen, by address.
-    shared: HashMap<usize, (TypeId, usize)>,
+    shared: HashMap<usize, (TypeId, usize), KeyedAddressHash>,
     /// The address and size of the last pointer bounds-checked: rkyv checks a shared pointer's
     /// bounds right before registering it, and the registration carries no size of its own.
     last_checked: (usize, usize),
 }
 
 impl<'a> Validator<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
+    fn new(bytes: &'a [u8], shared_pointers: usize) -> Self {
         Validator {
             archive: ArchiveValidator::new(bytes),
-            shared: HashMap::new(),
+            shared: HashMap::with_capacity_and_hasher(shared_pointers, KeyedAddressHash::default()),
             last_checked: (0, 0),
         }
     }
@@ -381,5 +465,221 @@ impl SharedContext for Validator<'_> {
                 }
             }
         }
+    }
+}
+
+/// Deserializes each shared pointer of a validated archive once, as rkyv's own
+/// `SharedDeserializeMap` does, and keeps the archive for the [`Text`]s that refer to it.
+///
+/// [`Validator`] has made sure that all pointers to one address agree on the size of their
+/// target, so reusing the first allocation for the later ones is exactly right.
+pub(crate) struct SharedPointers {
+    pointers: HashMap<(usize, TypeId), Box<dyn SharedPointer>, KeyedAddressHash>,
+    /// The validated archive being read, which [`Text`]s refer to.
+    archive: Rc<rkyv::AlignedVec>,
+}
+
+impl Fallible for SharedPointers {
+    type Error = SharedPointerError;
+}
+
+/// rkyv registered a shared pointer without going through `deserialize_shared`.
+#[derive(Debug)]
+pub(crate) struct SharedPointerError;
+
+impl std::fmt::Display for SharedPointerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a shared pointer was registered outside deserialize_shared")
+    }
+}
+
+impl std::error::Error for SharedPointerError {}
+
+impl SharedDeserializeRegistry for SharedPointers {
+    // Lookups are keyed by address and type, so all of them go through `deserialize_shared`.
+    fn get_shared_ptr(&mut self, _ptr: *const u8) -> Option<&dyn SharedPointer> {
+        None
+    }
+
+    fn add_shared_ptr(
+        &mut self,
+        _ptr: *const u8,
+        _shared: Box<dyn SharedPointer>,
+    ) -> Result<(), Self::Error> {
+        Err(SharedPointerError)
+    }
+
+    fn deserialize_shared<T, P, F, A>(
+        &mut self,
+        value: &T::Archived,
+        to_shared: F,
+        alloc: A,
+    ) -> Result<*const T, Self::Error>
+    where
+        T: ArchiveUnsized + ?Sized,
+        P: SharedPointer + 'static,
+        F: FnOnce(*mut T) -> P,
+        A: FnMut(Layout) -> *mut u8,
+        T::Archived: DeserializeUnsized<T, Self>,
+    {
+        let key = (
+            value as *const T::Archived as *const u8 as usize,
+            TypeId::of::<P>(),
+        );
+        let metadata = T::Archived::deserialize_metadata(value, self)?;
+        if let Some(shared) = self.pointers.get(&key) {
+            return Ok(ptr_meta::from_raw_parts(shared.data_address(), metadata));
+        }
+        // SAFETY: `alloc` is the allocator the shared pointer type (`Rc`) hands over for this
+        // value; it returns memory with the layout `deserialize_unsized` asks of it, which is
+        // what the trait requires. This is the call rkyv's own registry makes.
+        let data = unsafe { value.deserialize_unsized(self, alloc)? };
+        let shared = to_shared(ptr_meta::from_raw_parts_mut(data, metadata));
+        let address = shared.data_address();
+        self.pointers.insert(key, Box::new(shared));
+        Ok(ptr_meta::from_raw_parts(address, metadata))
+    }
+}
+
+/// A stored text (the JSON of a value): owned, or a range of the validated archive it was read
+/// from, so that reading a data copies no value out of it. The archive stays alive as long as
+/// one of its texts does.
+#[derive(Clone)]
+pub(crate) enum Text {
+    Owned(Box<str>),
+    InArchive {
+        archive: Rc<rkyv::AlignedVec>,
+        start: usize,
+        end: usize,
+    },
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Text::Owned(Box::default())
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Owned(text) => text,
+            Text::InArchive {
+                archive,
+                start,
+                end,
+            } => {
+                let bytes = &archive[*start..*end];
+                // SAFETY: the range is exactly that of an archived string, found inside this
+                // archive by `deserialize_with` below after validation checked it to be UTF-8;
+                // the archive is shared immutably and never changes afterwards.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+        }
+    }
+}
+
+/// Archives a [`Text`] as a boxed string and reads it back as a range of the archive.
+pub(crate) struct TextInArchive;
+
+/// The archived form of a boxed string, the value store's layout.
+type ArchivedText = ArchivedBox<<str as ArchiveUnsized>::Archived>;
+type TextResolver = BoxResolver<<str as ArchiveUnsized>::MetadataResolver>;
+
+impl ArchiveWith<Text> for TextInArchive {
+    type Archived = ArchivedText;
+    type Resolver = TextResolver;
+
+    unsafe fn resolve_with(
+        field: &Text,
+        pos: usize,
+        resolver: TextResolver,
+        out: *mut ArchivedText,
+    ) {
+        // SAFETY: the caller's guarantees for `pos` and `out` are passed on unchanged.
+        unsafe { ArchivedBox::resolve_from_ref(&**field, pos, resolver, out) }
+    }
+}
+
+impl<S: Serializer + ?Sized> SerializeWith<Text, S> for TextInArchive {
+    fn serialize_with(field: &Text, serializer: &mut S) -> Result<TextResolver, S::Error> {
+        ArchivedBox::serialize_from_ref(&**field, serializer)
+    }
+}
+
+impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
+    fn deserialize_with(
+        field: &ArchivedText,
+        deserializer: &mut SharedPointers,
+    ) -> Result<Text, SharedPointerError> {
+        let text: &str = field.get();
+        let archive = &deserializer.archive;
+        let start = (text.as_ptr() as usize).wrapping_sub(archive.as_ptr() as usize);
+        Ok(match start.checked_add(text.len()) {
+            Some(end) if end <= archive.len() => Text::InArchive {
+                archive: Rc::clone(archive),
+                start,
+                end,
+            },
+            // Strings are always inside the archive they were read from; a copy is the
+            // safe answer should that ever not hold.
+            _ => Text::Owned(text.into()),
+        })
+    }
+}
+
+/// Hashes the keys of [`Validator`] and [`SharedPositions`] (an address) and [`SharedPointers`]
+/// (an address and a type) by the address only, with a multiply-xorshift mix of the address and a random key:
+/// one or two multiplications instead of SipHash, for every shared pointer of an archive. When
+/// reading, the addresses are offsets a peer chooses; the random key keeps it from choosing
+/// offsets that collide.
+#[derive(Clone)]
+struct KeyedAddressHash(u64);
+
+impl Default for KeyedAddressHash {
+    fn default() -> Self {
+        thread_local! {
+            static KEY: u64 = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8);
+        }
+        KeyedAddressHash(KEY.with(|key| *key))
+    }
+}
+
+impl std::hash::BuildHasher for KeyedAddressHash {
+    type Hasher = AddressHasher;
+
+    fn build_hasher(&self) -> AddressHasher {
+        AddressHasher {
+            key: self.0,
+            hash: 0,
+        }
+    }
+}
+
+struct AddressHasher {
+    key: u64,
+    hash: u64,
+}
+
+impl std::hash::Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.hash
+    }
+
+    fn write(&mut self, _bytes: &[u8]) {
+        // Only the address is hashed (see `write_usize`); the type only tells keys apart.
+    }
+
+    fn write_usize(&mut self, address: usize) {
+        // The finalizer of MurmurHash3: every bit of the keyed address affects every bit.
+        let mut h = (address as u64 ^ self.key ^ self.hash).rotate_left(17);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^= h >> 33;
+        self.hash = h;
     }
 }

@@ -103,9 +103,9 @@ pub fn encode_call_requests(requests: &CallRequests) -> Vec<u8> {
     let mut nested = Vec::new();
     let mut ends = Vec::with_capacity(requests.len());
     for request in requests.values() {
-        write_msgpack(&mut nested, &request.arguments);
+        write_msgpack_seq(&mut nested, &request.arguments);
         let arguments_end = nested.len();
-        write_msgpack(&mut nested, &request.tetraplets);
+        write_msgpack_seq(&mut nested, &request.tetraplets);
         ends.push((arguments_end, nested.len()));
     }
     let mut start = 0;
@@ -181,6 +181,34 @@ fn write_msgpack<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
         .expect("JSON values, strings and integers always encode");
 }
 
+/// Appends `items` as a MessagePack array, the bytes `write_msgpack` would write. An item equal
+/// to the one before it is copied from the bytes just written rather than serialized again:
+/// the arguments of a call are often the same variable many times, with the same tetraplets.
+fn write_msgpack_seq<T: Serialize + PartialEq>(out: &mut Vec<u8>, items: &[T]) {
+    let len = items.len();
+    match (u8::try_from(len), u16::try_from(len)) {
+        (Ok(short), _) if short < 16 => out.push(0x90 | short),
+        (_, Ok(medium)) => {
+            out.push(0xdc);
+            out.extend_from_slice(&medium.to_be_bytes());
+        }
+        _ => {
+            out.push(0xdd);
+            let len = u32::try_from(len).expect("fewer than 2^32 arguments");
+            out.extend_from_slice(&len.to_be_bytes());
+        }
+    }
+    let mut previous: Option<(&T, std::ops::Range<usize>)> = None;
+    for item in items {
+        let start = out.len();
+        match previous {
+            Some((last, ref bytes)) if last == item => out.extend_from_within(bytes.clone()),
+            _ => write_msgpack(out, item),
+        }
+        previous = Some((item, start..out.len()));
+    }
+}
+
 fn with_codec_prefix<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
     let mut prefix = unsigned_varint::encode::u32_buffer();
     let mut bytes = unsigned_varint::encode::u32(MSGPACK_CODEC, &mut prefix).to_vec();
@@ -212,4 +240,48 @@ pub enum CallSedeError {
     /// A result key is not a call id.
     #[error("call result key {0:?} is not a call id")]
     InvalidCallId(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use serde_json::json;
+
+    fn tetraplet(lens: &str) -> Tetraplet {
+        Tetraplet {
+            peer_pk: "peer".to_owned(),
+            service_id: "service".to_owned(),
+            function_name: "function".to_owned(),
+            lens: lens.to_owned(),
+        }
+    }
+
+    #[test]
+    fn sequences_are_the_serde_encoding_with_repeats_or_not() {
+        let values = [json!("a"), json!({"b": [1, 2]}), json!(null)];
+        let tetraplets = [
+            vec![tetraplet("")],
+            vec![tetraplet(".$.[0]"), tetraplet("")],
+        ];
+        // Lengths of every array header, items repeated, alternating and alone.
+        for len in [0, 1, 2, 15, 16, 300, 70_000] {
+            for stride in [1, 2, 3] {
+                let arguments: Vec<Value> = (0..len)
+                    .map(|i| values[i / stride % values.len()].clone())
+                    .collect();
+                let origins: Vec<Vec<Tetraplet>> = (0..len)
+                    .map(|i| tetraplets[i / stride % tetraplets.len()].clone())
+                    .collect();
+                let (mut ours, mut serde) = (Vec::new(), Vec::new());
+                write_msgpack_seq(&mut ours, &arguments);
+                write_msgpack(&mut serde, &arguments);
+                assert_eq!(ours, serde, "{len} arguments, stride {stride}");
+                let (mut ours, mut serde) = (Vec::new(), Vec::new());
+                write_msgpack_seq(&mut ours, &origins);
+                write_msgpack(&mut serde, &origins);
+                assert_eq!(ours, serde, "{len} tetraplets, stride {stride}");
+            }
+        }
+    }
 }

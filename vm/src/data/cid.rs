@@ -10,6 +10,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
@@ -71,8 +72,7 @@ impl AsRef<str> for Cid {
 /// This is how the value store names its entries: the text is already the canonical compact JSON
 /// of the value (see [`crate::data::RawValue`]).
 pub fn json_text_cid(text: &str) -> Cid {
-    let digest = blake3::hash(text.as_bytes());
-    cid_from_digest(BLAKE3_256, digest.as_bytes())
+    Cid::new(blake3_cid_string(&blake3::hash(text.as_bytes())))
 }
 
 /// The CID of a JSON value: compact JSON with object keys sorted, the text the reference hashes.
@@ -84,21 +84,94 @@ pub fn value_cid(value: &Value) -> Cid {
 ///
 /// The JSON is hashed as it is written, so a large item is never held as text.
 pub fn serde_cid<T: Serialize + ?Sized>(item: &T) -> Cid {
-    let mut writer = HashingWriter::default();
+    Cid::new(blake3_cid_string(&serde_digest(item)))
+}
+
+/// The BLAKE3 hash of the serde JSON of `item`.
+fn serde_digest<T: Serialize + ?Sized>(item: &T) -> blake3::Hash {
+    thread_local! {
+        /// The batch buffer of [`HashingWriter`], kept between items: most are small, and an
+        /// allocation each would cost more than their hashing.
+        static PENDING: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut writer = HashingWriter {
+        hasher: blake3::Hasher::new(),
+        pending: PENDING.take(),
+    };
     serde_json::to_writer(&mut writer, item).expect("data items serialize to JSON infallibly");
-    let digest = writer.finish();
-    cid_from_digest(BLAKE3_256, digest.as_bytes())
+    writer.hasher.update(&writer.pending);
+    writer.pending.clear();
+    let digest = writer.hasher.finalize();
+    PENDING.set(writer.pending);
+    digest
+}
+
+/// The bytes of a BLAKE3-256 JSON CIDv1 before the digest: version 1, codec 0x0200, multihash
+/// code 0x1e and digest length 32, as unsigned varints.
+const BLAKE3_CID_HEADER: [u8; 5] = [0x01, 0x80, 0x04, 0x1e, 0x20];
+
+/// Length of the string of a BLAKE3 CID: the multibase prefix and 37 bytes in base32.
+const BLAKE3_CID_LEN: usize = 1 + (37 * 8usize).div_ceil(5);
+
+/// The CID string of a BLAKE3 digest, as [`cid::Cid`] prints it (multibase `b`: RFC 4648
+/// base32, lower case, no padding), written directly: CIDs are made for every stored item.
+fn blake3_cid_chars(digest: &blake3::Hash) -> [u8; BLAKE3_CID_LEN] {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut bytes = [0u8; 37];
+    bytes[..5].copy_from_slice(&BLAKE3_CID_HEADER);
+    bytes[5..].copy_from_slice(digest.as_bytes());
+    let mut text = [b'b'; BLAKE3_CID_LEN];
+    let mut written = 1;
+    // Five bytes make eight characters; the last, shorter group is padded with zero bits.
+    for group in bytes.chunks(5) {
+        let bits = (0..5).fold(0u64, |bits, i| {
+            (bits << 8) | u64::from(group.get(i).copied().unwrap_or(0))
+        });
+        for k in 0..(group.len() * 8).div_ceil(5) {
+            text[written] = ALPHABET[((bits >> (35 - 5 * k)) & 31) as usize];
+            written += 1;
+        }
+    }
+    text
+}
+
+fn blake3_cid_string(digest: &blake3::Hash) -> String {
+    let chars = blake3_cid_chars(digest);
+    std::str::from_utf8(&chars)
+        .expect("the base32 alphabet is ASCII")
+        .to_owned()
 }
 
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
 /// arguments.
 pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
-    serde_cid(arguments).0
+    ArgumentHash::of(arguments).to_rc()
+}
+
+/// A call's argument hash (see [`argument_hash`]) before it is made a string: checking a
+/// recorded result compares it with the stored string without making one.
+#[derive(Clone, Copy)]
+pub struct ArgumentHash(blake3::Hash);
+
+impl ArgumentHash {
+    /// The hash of a call's arguments.
+    pub fn of<T: Serialize>(arguments: &[T]) -> Self {
+        Self(serde_digest(arguments))
+    }
+
+    /// Whether `stored` is this hash.
+    pub fn is(&self, stored: &str) -> bool {
+        stored.as_bytes() == blake3_cid_chars(&self.0)
+    }
+
+    /// The hash as stored in a service result aggregate.
+    pub fn to_rc(&self) -> Rc<str> {
+        Rc::from(blake3_cid_string(&self.0))
+    }
 }
 
 /// Feeds written bytes to BLAKE3 in batches: the serializer writes a few bytes at a time, and
 /// BLAKE3 hashes several 1 KiB chunks in parallel only when it gets them in one update.
-#[derive(Default)]
 struct HashingWriter {
     hasher: blake3::Hasher,
     pending: Vec<u8>,
@@ -106,11 +179,6 @@ struct HashingWriter {
 
 impl HashingWriter {
     const BATCH: usize = 64 * 1024;
-
-    fn finish(mut self) -> blake3::Hash {
-        self.hasher.update(&self.pending);
-        self.hasher.finalize()
-    }
 }
 
 impl std::io::Write for HashingWriter {
@@ -140,12 +208,6 @@ pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> String {
     serde_json::to_string(item).expect("data items serialize to JSON infallibly")
 }
 
-fn cid_from_digest(code: u64, digest: &[u8]) -> Cid {
-    let multihash = cid::multihash::Multihash::<64>::wrap(code, digest)
-        .expect("a 32-byte digest fits a 64-byte multihash");
-    Cid::new(cid::Cid::new_v1(JSON_CODEC, multihash).to_string())
-}
-
 /// Why a CID does not name the content it is stored with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CidMismatch {
@@ -165,8 +227,31 @@ pub enum CidMismatch {
 
 /// Checks that `cid` names the JSON text `text`.
 pub fn verify_cid(cid: &Cid, text: &str) -> Result<(), CidMismatch> {
+    verify_content(cid, blake3::hash(text.as_bytes()), || Cow::Borrowed(text))
+}
+
+/// Checks that `cid` names the serde JSON of `item`, hashed as it is written.
+pub(crate) fn verify_serde_cid<T: Serialize + ?Sized>(
+    cid: &Cid,
+    item: &T,
+) -> Result<(), CidMismatch> {
+    verify_content(cid, serde_digest(item), || Cow::Owned(to_json_text(item)))
+}
+
+/// Checks `cid` against content whose BLAKE3 hash is `digest`; `text` is the content, needed
+/// only for a SHA2 CID.
+fn verify_content<'a>(
+    cid: &Cid,
+    digest: blake3::Hash,
+    text: impl FnOnce() -> Cow<'a, str>,
+) -> Result<(), CidMismatch> {
     use sha2::Digest as _;
 
+    // Peers write BLAKE3 CIDs in the default base: the common case compares two strings. Other
+    // hashes and bases, malformed and mismatching CIDs are parsed to be judged.
+    if cid.as_str().as_bytes() == blake3_cid_chars(&digest) {
+        return Ok(());
+    }
     let parsed: cid::Cid = cid
         .as_str()
         .parse()
@@ -176,13 +261,31 @@ pub fn verify_cid(cid: &Cid, text: &str) -> Result<(), CidMismatch> {
     }
     let multihash = parsed.hash();
     let matches = match multihash.code() {
-        BLAKE3_256 => blake3::hash(text.as_bytes()).as_bytes() == multihash.digest(),
-        SHA2_256 => sha2::Sha256::digest(text.as_bytes()).as_slice() == multihash.digest(),
+        BLAKE3_256 => digest.as_bytes() == multihash.digest(),
+        SHA2_256 => sha2::Sha256::digest(text().as_bytes()).as_slice() == multihash.digest(),
         other => return Err(CidMismatch::UnsupportedHash(other)),
     };
     if matches {
         Ok(())
     } else {
         Err(CidMismatch::HashMismatch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blake3_cid_strings_are_those_of_the_cid_crate() {
+        for content in ["", "null", "{\"a\":[1,2,3]}", &"x".repeat(5000)] {
+            let digest = blake3::hash(content.as_bytes());
+            let multihash = cid::multihash::Multihash::<64>::wrap(BLAKE3_256, digest.as_bytes())
+                .expect("a 32-byte digest fits");
+            let expected = cid::Cid::new_v1(JSON_CODEC, multihash).to_string();
+            assert_eq!(blake3_cid_string(&digest), expected);
+            assert_eq!(json_text_cid(content).as_str(), expected);
+            assert_eq!(verify_cid(&Cid::new(expected), content), Ok(()));
+        }
     }
 }

@@ -63,9 +63,7 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<Envelope<'_>, DataError> {
                 data_version: DATA_FORMAT_VERSION,
                 interpreter_version: MIN_SUPPORTED_INTERPRETER_VERSION,
             },
-            inner_data: archive::to_bytes(&InterpreterData::default())
-                .into_vec()
-                .into(),
+            inner_data: archive::to_vec(&InterpreterData::default()).into(),
         });
     }
     rmp_serde::from_slice(bytes).map_err(|source| match rmp_serde::from_slice::<Versions>(bytes) {
@@ -106,17 +104,64 @@ pub fn decode(bytes: &[u8]) -> Result<(Versions, InterpreterData), DataError> {
 }
 
 /// Writes a particle data, with [`Versions::current`].
+///
+/// The bytes are those of the [`Envelope`] in MessagePack, but the archive is written straight
+/// into the output after the header, so that a large data is never held twice. Its length goes
+/// into the header afterwards; as MessagePack uses the shortest header for a length, the archive
+/// moves back by a few bytes when it is shorter than 64 KiB.
 pub fn encode(data: &InterpreterData) -> Vec<u8> {
-    let archive = archive::to_bytes(data);
-    let envelope = Envelope {
-        versions: Versions::current(),
-        inner_data: Cow::Borrowed(&archive),
+    const BIN8: u8 = 0xc4;
+    const BIN16: u8 = 0xc5;
+    const BIN32: u8 = 0xc6;
+    let versions = Versions::current();
+    let mut bytes = Vec::with_capacity(archive::estimated_size(data) + 128);
+    bytes.push(0x83); // a map of three entries
+    for (key, version) in [
+        ("version", &versions.data_version),
+        ("interpreter_version", &versions.interpreter_version),
+    ] {
+        write_str(&mut bytes, key);
+        write_str(&mut bytes, &version.to_string());
+    }
+    write_str(&mut bytes, "inner_data");
+    let header = bytes.len();
+    bytes.extend_from_slice(&[BIN32, 0, 0, 0, 0]);
+    let start = bytes.len();
+    archive::write(data, &mut bytes);
+    let len = bytes.len() - start;
+    let short_header: &[u8] = match (u8::try_from(len), u16::try_from(len)) {
+        (Ok(len), _) => &[BIN8, len],
+        (_, Ok(len)) => &[BIN16, (len >> 8) as u8, len as u8],
+        _ => {
+            let len =
+                u32::try_from(len).expect("an archive is smaller than 4 GiB (32-bit offsets)");
+            bytes[header + 1..start].copy_from_slice(&len.to_be_bytes());
+            return bytes;
+        }
     };
-    // Room for the archive and the versions, so that the archive is copied only once.
-    let mut bytes = Vec::with_capacity(archive.len() + 128);
-    rmp_serde::encode::write_named(&mut bytes, &envelope)
-        .expect("an envelope of versions and bytes always encodes");
+    let header_end = header + short_header.len();
+    bytes[header..header_end].copy_from_slice(short_header);
+    bytes.copy_within(start.., header_end);
+    bytes.truncate(header_end + len);
     bytes
+}
+
+/// Appends a MessagePack string with its shortest header.
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    let len = text.len();
+    match (u8::try_from(len), u16::try_from(len)) {
+        (Ok(short), _) if short < 32 => out.push(0xa0 | short),
+        (Ok(short), _) => out.extend_from_slice(&[0xd9, short]),
+        (_, Ok(medium)) => {
+            out.push(0xda);
+            out.extend_from_slice(&medium.to_be_bytes());
+        }
+        _ => {
+            out.push(0xdb);
+            out.extend_from_slice(&(len as u32).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// Received particle data cannot be used. Variants follow the reference's preparation error
@@ -161,4 +206,52 @@ pub enum DataError {
     /// The signatures do not vouch for the content.
     #[error(transparent)]
     DataSignatureCheck(#[from] SignatureCheckError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::RawValue;
+
+    use std::rc::Rc;
+
+    /// Data whose archive is a bit longer than `text_len`.
+    fn data_with_text(text_len: usize) -> InterpreterData {
+        let mut data = InterpreterData::default();
+        let value = Rc::new(serde_json::Value::String("x".repeat(text_len)));
+        data.cid_info
+            .value_store
+            .insert(RawValue::from_value(&value));
+        data
+    }
+
+    #[test]
+    fn envelope_bytes_are_the_serde_encoding_for_every_length_header() {
+        // Archives under 256 bytes, under 64 KiB and larger take the three binary headers.
+        let mut headers = std::collections::BTreeSet::new();
+        for text_len in [0, 200, 300, 65_300, 65_600, 70_000] {
+            let data = data_with_text(text_len);
+            let encoded = encode(&data);
+            let archive = archive::to_vec(&data);
+            headers.insert(match archive.len() {
+                0..=255 => 8,
+                256..=65_535 => 16,
+                _ => 32,
+            });
+            let mut expected = Vec::new();
+            rmp_serde::encode::write_named(
+                &mut expected,
+                &Envelope {
+                    versions: Versions::current(),
+                    inner_data: Cow::Borrowed(&archive),
+                },
+            )
+            .expect("encodes");
+            assert_eq!(encoded, expected, "text of {text_len} bytes");
+            let (versions, decoded) = decode(&encoded).expect("decodes");
+            assert_eq!(versions, Versions::current());
+            assert_eq!(decoded, data);
+        }
+        assert_eq!(headers.len(), 3, "lengths of every header size");
+    }
 }

@@ -46,7 +46,9 @@ mod signatures;
 mod store;
 mod verify;
 
-pub use cid::{argument_hash, json_text_cid, serde_cid, value_cid, verify_cid, Cid, CidMismatch};
+pub use cid::{
+    argument_hash, json_text_cid, serde_cid, value_cid, verify_cid, ArgumentHash, Cid, CidMismatch,
+};
 pub use codec::{
     check_version, decode, decode_envelope, decode_inner, encode, DataError, Envelope, Versions,
     DATA_FORMAT_VERSION, INTERPRETER_VERSION, MIN_SUPPORTED_INTERPRETER_VERSION,
@@ -54,8 +56,8 @@ pub use codec::{
 pub use model::{
     ApResult, CallResult, CallServiceFailed, CanonCidAggregate, CanonResult,
     CanonResultCidAggregate, ExecutedState, FoldResult, FoldSubTraceLore, InterpreterData,
-    ParResult, Provenance, RawValue, Sender, ServiceResultCidAggregate, SubTraceDesc, Tetraplet,
-    ValueRef,
+    ParResult, Provenance, RawValue, Sender, ServiceResultCidAggregate, StoredValue, SubTraceDesc,
+    Tetraplet, ValueRef,
 };
 pub use show::DataView;
 pub use signatures::{

@@ -5,6 +5,7 @@
 //! `air-interpreter-data` 0.17. Types whose archived form differs from their in-memory form (the
 //! peer ids of `Sender` and `CanonResult`) are archived through mirror types in `archive.rs`.
 
+use super::archive::{Text, TextInArchive};
 use super::cid::{self, Cid};
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
@@ -296,27 +297,26 @@ impl CallServiceFailed {
 
 /// A value as the value store holds it: its compact JSON text, object keys sorted.
 ///
-/// The text is what the value's CID is computed over, so it is kept verbatim; the parsed value is
-/// computed on first use and cached.
+/// The text is what the value's CID is computed over, so it is kept verbatim. The parsed value
+/// is shared with whoever holds the value: the interpreter's variables and streams get the same
+/// `Rc`, parsed once on first use for a value read from data.
 #[derive(Clone, Default, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
 pub struct RawValue {
-    text: Box<str>,
+    #[with(TextInArchive)]
+    text: Text,
     #[with(rkyv::with::Skip)]
-    parsed: OnceCell<Value>,
+    parsed: OnceCell<Rc<Value>>,
 }
 
 impl RawValue {
-    /// The canonical text of `value`.
-    ///
-    /// The value itself is not kept: whoever stores a value holds it already, and a deep copy of
-    /// every result would double the memory of large ones. [`RawValue::value`] parses the text
-    /// if it is ever needed.
-    pub fn from_value(value: &Value) -> Self {
+    /// The canonical text of `value`; a shared value is kept too (no deep copy), a borrowed
+    /// one is parsed again from the text if it is ever needed.
+    pub fn from_value<V: StoredValue + ?Sized>(value: &V) -> Self {
         Self {
             // Not `to_string`, which goes through `fmt::Write` and is several times slower.
-            text: cid::to_json_text(value).into(),
-            parsed: OnceCell::new(),
+            text: Text::Owned(cid::to_json_text(value.json()).into()),
+            parsed: value.shared().map(OnceCell::from).unwrap_or_default(),
         }
     }
 
@@ -328,11 +328,16 @@ impl RawValue {
     /// The value; fails if the stored text is not JSON (possible only in data from a faulty or
     /// hostile peer, as the store does not require it).
     pub fn value(&self) -> Result<&Value, serde_json::Error> {
+        self.shared_value().map(|value| &**value)
+    }
+
+    /// The value as the interpreter shares it, parsed on first use (see [`RawValue::value`]).
+    pub fn shared_value(&self) -> Result<&Rc<Value>, serde_json::Error> {
         if let Some(value) = self.parsed.get() {
             return Ok(value);
         }
         let value = serde_json::from_str(&self.text)?;
-        Ok(self.parsed.get_or_init(|| value))
+        Ok(self.parsed.get_or_init(|| Rc::new(value)))
     }
 
     /// The CID of this value.
@@ -341,9 +346,38 @@ impl RawValue {
     }
 }
 
+/// A value given to the value store: a borrowed JSON value, of which the store keeps only the
+/// text, or a shared one, which the store keeps as well.
+pub trait StoredValue {
+    /// The value.
+    fn json(&self) -> &Value;
+    /// The value to keep, if it is shared.
+    fn shared(&self) -> Option<Rc<Value>>;
+}
+
+impl StoredValue for Value {
+    fn json(&self) -> &Value {
+        self
+    }
+
+    fn shared(&self) -> Option<Rc<Value>> {
+        None
+    }
+}
+
+impl StoredValue for Rc<Value> {
+    fn json(&self) -> &Value {
+        self
+    }
+
+    fn shared(&self) -> Option<Rc<Value>> {
+        Some(Rc::clone(self))
+    }
+}
+
 impl PartialEq for RawValue {
     fn eq(&self, other: &Self) -> bool {
-        self.text == other.text
+        *self.text == *other.text
     }
 }
 
@@ -351,6 +385,6 @@ impl Eq for RawValue {}
 
 impl fmt::Debug for RawValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RawValue({})", self.text)
+        write!(f, "RawValue({})", &*self.text)
     }
 }

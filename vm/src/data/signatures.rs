@@ -127,7 +127,7 @@ base58_serde!(PublicKey, Signature);
 #[serde(transparent)]
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
-pub struct SignatureStore(#[with(rkyv::with::AsVec)] BTreeMap<PublicKey, Signature>);
+pub struct SignatureStore(#[with(super::store::EntryVec)] BTreeMap<PublicKey, Signature>);
 
 impl SignatureStore {
     /// The signature made with `key`.

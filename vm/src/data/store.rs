@@ -3,8 +3,13 @@
 use super::cid::{self, Cid, CidMismatch};
 use super::model::{
     CanonCidAggregate, CanonResultCidAggregate, Provenance, RawValue, ServiceResultCidAggregate,
-    Tetraplet,
+    StoredValue, Tetraplet,
 };
+
+use rkyv::collections::util::Entry;
+use rkyv::vec::ArchivedVec;
+use rkyv::with::{ArchiveWith, AsVec, DeserializeWith, SerializeWith};
+use rkyv::{Archive, Deserialize as _, Fallible};
 
 use std::collections::btree_map::{self, BTreeMap};
 use std::rc::Rc;
@@ -16,7 +21,67 @@ use std::rc::Rc;
 /// [`CidInfo::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
-pub struct CidStore<T>(#[with(rkyv::with::AsVec)] BTreeMap<Cid, Rc<T>>);
+pub struct CidStore<T>(#[with(EntryVec)] BTreeMap<Cid, Rc<T>>);
+
+/// Archives a map as rkyv's `AsVec` does (a vector of its entries in key order) but reads it
+/// back in one pass: rkyv inserts entries one by one, a lookup each, while collecting them
+/// sorts them in linear time when they come in order, as every writer puts them. Duplicate keys
+/// (possible only in a crafted archive) keep the last value either way.
+pub(crate) struct EntryVec;
+
+impl<K: Archive, V: Archive> ArchiveWith<BTreeMap<K, V>> for EntryVec {
+    type Archived = <AsVec as ArchiveWith<BTreeMap<K, V>>>::Archived;
+    type Resolver = <AsVec as ArchiveWith<BTreeMap<K, V>>>::Resolver;
+
+    unsafe fn resolve_with(
+        field: &BTreeMap<K, V>,
+        pos: usize,
+        resolver: Self::Resolver,
+        out: *mut Self::Archived,
+    ) {
+        // SAFETY: the caller's guarantees are passed on to the same operation of `AsVec`, whose
+        // archived form this is.
+        unsafe { AsVec::resolve_with(field, pos, resolver, out) }
+    }
+}
+
+impl<K: Archive, V: Archive, S: Fallible + ?Sized> SerializeWith<BTreeMap<K, V>, S> for EntryVec
+where
+    AsVec: SerializeWith<BTreeMap<K, V>, S>,
+{
+    fn serialize_with(
+        field: &BTreeMap<K, V>,
+        serializer: &mut S,
+    ) -> Result<Self::Resolver, S::Error> {
+        AsVec::serialize_with(field, serializer)
+    }
+}
+
+impl<K, V, D> DeserializeWith<ArchivedVec<Entry<K::Archived, V::Archived>>, BTreeMap<K, V>, D>
+    for EntryVec
+where
+    K: Archive + Ord,
+    V: Archive,
+    K::Archived: rkyv::Deserialize<K, D>,
+    V::Archived: rkyv::Deserialize<V, D>,
+    D: Fallible + ?Sized,
+{
+    fn deserialize_with(
+        field: &ArchivedVec<Entry<K::Archived, V::Archived>>,
+        deserializer: &mut D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        let entries = field
+            .iter()
+            .map(|entry| {
+                Ok((
+                    entry.key.deserialize(deserializer)?,
+                    entry.value.deserialize(deserializer)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, D::Error>>()?;
+        Ok(entries.into_iter().collect())
+    }
+}
 
 impl<T> Default for CidStore<T> {
     fn default() -> Self {
@@ -51,14 +116,11 @@ impl<T> CidStore<T> {
     }
 
     /// Adds every entry of `other` that this store lacks, such as the current data's entries to
-    /// the previous data's when merging. Entries present in both are kept as they are: equal CIDs
-    /// name equal values in verified stores.
-    pub fn merge(&mut self, other: &CidStore<T>) {
-        for (cid, value) in &other.0 {
-            self.0
-                .entry(cid.clone())
-                .or_insert_with(|| Rc::clone(value));
-        }
+    /// the previous data's when merging. Of an entry present in both, either is kept: equal CIDs
+    /// name equal values in verified stores. The maps are merged in one pass over both, without
+    /// a lookup per entry.
+    pub fn merge(&mut self, mut other: CidStore<T>) {
+        self.0.append(&mut other.0);
     }
 }
 
@@ -147,7 +209,7 @@ macro_rules! serde_store_item {
             }
 
             fn verify_cid(&self, cid: &Cid) -> Result<(), CidMismatch> {
-                cid::verify_cid(cid, &cid::to_json_text(self))
+                cid::verify_serde_cid(cid, self)
             }
         }
     )*};
@@ -181,14 +243,24 @@ pub struct CidInfo {
 impl CidInfo {
     /// Stores a call result (value, tetraplet and the aggregate tying them together) and returns
     /// the aggregate's CID, the one the trace refers to.
-    pub fn insert_service_result(
+    pub fn insert_service_result<V: StoredValue + ?Sized>(
         &mut self,
-        value: &serde_json::Value,
+        value: &V,
         tetraplet: impl Into<Rc<Tetraplet>>,
         argument_hash: Rc<str>,
     ) -> Cid {
-        let value_cid = self.value_store.insert(RawValue::from_value(value));
         let tetraplet_cid = self.tetraplet_store.insert(tetraplet);
+        self.insert_service_result_of(value, tetraplet_cid, argument_hash)
+    }
+
+    /// [`CidInfo::insert_service_result`] with a tetraplet already stored, by its CID.
+    pub(crate) fn insert_service_result_of<V: StoredValue + ?Sized>(
+        &mut self,
+        value: &V,
+        tetraplet_cid: Cid,
+        argument_hash: Rc<str>,
+    ) -> Cid {
+        let value_cid = self.value_store.insert(RawValue::from_value(value));
         self.service_result_store.insert(ServiceResultCidAggregate {
             value_cid,
             argument_hash,
@@ -197,14 +269,24 @@ impl CidInfo {
     }
 
     /// Stores a canon stream element and returns its CID.
-    pub fn insert_canon_element(
+    pub fn insert_canon_element<V: StoredValue + ?Sized>(
         &mut self,
-        value: &serde_json::Value,
+        value: &V,
         tetraplet: impl Into<Rc<Tetraplet>>,
         provenance: Provenance,
     ) -> Cid {
-        let value = self.value_store.insert(RawValue::from_value(value));
         let tetraplet = self.tetraplet_store.insert(tetraplet);
+        self.insert_canon_element_of(value, tetraplet, provenance)
+    }
+
+    /// [`CidInfo::insert_canon_element`] with a tetraplet already stored, by its CID.
+    pub(crate) fn insert_canon_element_of<V: StoredValue + ?Sized>(
+        &mut self,
+        value: &V,
+        tetraplet: Cid,
+        provenance: Provenance,
+    ) -> Cid {
+        let value = self.value_store.insert(RawValue::from_value(value));
         self.canon_element_store.insert(CanonCidAggregate {
             value,
             tetraplet,
@@ -225,12 +307,12 @@ impl CidInfo {
     }
 
     /// Adds the entries of `other` that are missing here (see [`CidStore::merge`]).
-    pub fn merge(&mut self, other: &CidInfo) {
-        self.value_store.merge(&other.value_store);
-        self.tetraplet_store.merge(&other.tetraplet_store);
-        self.canon_element_store.merge(&other.canon_element_store);
-        self.canon_result_store.merge(&other.canon_result_store);
-        self.service_result_store.merge(&other.service_result_store);
+    pub fn merge(&mut self, other: CidInfo) {
+        self.value_store.merge(other.value_store);
+        self.tetraplet_store.merge(other.tetraplet_store);
+        self.canon_element_store.merge(other.canon_element_store);
+        self.canon_result_store.merge(other.canon_result_store);
+        self.service_result_store.merge(other.service_result_store);
     }
 
     /// Rehashes every entry and checks that every CID an entry refers to is stored.

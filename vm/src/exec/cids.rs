@@ -29,8 +29,8 @@ pub fn value(cids: &CidInfo, cid: &Cid) -> ExecResult<Rc<Value>> {
         .value_store
         .get(cid)
         .ok_or_else(|| missing("value", cid))?;
-    match raw.value() {
-        Ok(value) => Ok(Rc::new(value.clone())),
+    match raw.shared_value() {
+        Ok(value) => Ok(Rc::clone(value)),
         Err(e) => Err(Uncatchable::Cid(format!("value for CID {cid} is not JSON: {e}")).into()),
     }
 }

@@ -23,6 +23,7 @@ macro_rules! join {
 
 mod cids;
 mod errors;
+mod hashing;
 mod lens;
 mod maps;
 mod scalars;
@@ -31,6 +32,7 @@ mod text;
 mod trace;
 mod values;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -40,11 +42,12 @@ use serde_json::Value;
 
 use crate::data::calls::{CallRequest, CallRequests, CallResults, CallServiceResult};
 use crate::data::{
-    self, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState, Provenance,
-    Sender, SignatureTracker, Tetraplet, ValueRef,
+    self, ArgumentHash, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState,
+    Provenance, Sender, SignatureTracker, Tetraplet, ValueRef,
 };
 
 pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
+use hashing::IntMap;
 use maps::CanonMap;
 use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
@@ -94,6 +97,9 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
     let mut exec = Exec {
         script,
         init_peer_id: Rc::from(input.particle.init_peer_id),
+        literal_tetraplet: Rc::new(Tetraplet::peer_only(input.particle.init_peer_id)),
+        constant_triplets: IntMap::default(),
+        tetraplet_cids: HashMap::new(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
         ttl: input.particle.ttl,
@@ -101,7 +107,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         scalars: ScopedValues::default(),
         canons: ScopedValues::default(),
         canon_maps: ScopedValues::default(),
-        iterables: HashMap::new(),
+        iterables: IntMap::default(),
         streams: Streams::default(),
         maps: Streams::default(),
         complete: true,
@@ -177,11 +183,35 @@ fn error_object(code: i64, message: &str, instruction: &str, peer_id: Option<&st
 /// The state of a fold: what it iterates over and where its body starts.
 struct FoldState {
     iterable: Iterable,
+    /// The current element, made when first used and kept until the cursor moves: the body
+    /// may refer to it many times.
+    item: OnceCell<IterItem>,
     /// `Some(id)` for folds over streams, whose iterations the trace records.
     stream_fold: Option<u32>,
     back_iteration_started: bool,
     body: InstrId,
     last: Option<InstrId>,
+}
+
+impl FoldState {
+    fn current(&self) -> &IterItem {
+        self.item.get_or_init(|| self.iterable.peek())
+    }
+
+    /// Moves to the next element; false at the end.
+    fn advance(&mut self) -> bool {
+        let moved = self.iterable.next();
+        if moved {
+            self.item = OnceCell::new();
+        }
+        moved
+    }
+
+    /// Moves back after the iterations nested in `next` returned.
+    fn back(&mut self) {
+        self.iterable.prev();
+        self.item = OnceCell::new();
+    }
 }
 
 /// A resolved value with the tetraplets of its parts (one per element for canon streams).
@@ -194,6 +224,13 @@ struct Resolved {
 struct Exec<'s> {
     script: &'s Script,
     init_peer_id: Rc<str>,
+    /// The tetraplet of the script's constants, shared by all of them.
+    literal_tetraplet: Rc<Tetraplet>,
+    /// Tetraplets of calls whose peer, service and function are constants, by instruction: a
+    /// call in a fold makes the same one at every iteration.
+    constant_triplets: IntMap<InstrId, Rc<Tetraplet>>,
+    /// CIDs of the tetraplets stored in this run, by content.
+    tetraplet_cids: HashMap<Rc<Tetraplet>, Cid>,
     current_peer_id: Rc<str>,
     timestamp: u64,
     ttl: u32,
@@ -201,7 +238,7 @@ struct Exec<'s> {
     scalars: ScopedValues<ValueAggregate>,
     canons: ScopedValues<Rc<CanonStream>>,
     canon_maps: ScopedValues<Rc<CanonMap>>,
-    iterables: HashMap<Sym, FoldState>,
+    iterables: IntMap<Sym, FoldState>,
     streams: Streams,
     /// Stream maps: streams of `{"key", "value"}` objects.
     maps: Streams,
@@ -231,7 +268,7 @@ impl<'s> Exec<'s> {
     }
 
     fn literal_tetraplet(&self) -> Rc<Tetraplet> {
-        Rc::new(Tetraplet::peer_only(&*self.init_peer_id))
+        Rc::clone(&self.literal_tetraplet)
     }
 
     /// Executes an instruction and records a catchable error in `%last_error%` and `:error:`.
@@ -513,7 +550,7 @@ impl<'s> Exec<'s> {
             (Lookup::Cleared, _) => {
                 Err(Catchable::VariableWasNotInitializedAfterNew(text.to_string()).into())
             }
-            (Lookup::Missing, Some(fold)) => Ok(ScalarRef::Item(fold.iterable.peek())),
+            (Lookup::Missing, Some(fold)) => Ok(ScalarRef::Item(fold.current())),
             (Lookup::Missing, None) => Err(Catchable::VariableNotFound(text.to_string()).into()),
         }
     }
@@ -682,8 +719,8 @@ impl<'s> Exec<'s> {
     }
 
     fn call(&mut self, id: InstrId, call: Call) -> ExecResult<()> {
-        let tetraplet = match self.call_triplet(call) {
-            Ok(t) => Rc::new(t),
+        let tetraplet = match self.call_triplet(id, call) {
+            Ok(t) => t,
             Err(e) if e.is_joinable() => {
                 self.complete = false;
                 return Ok(());
@@ -710,12 +747,29 @@ impl<'s> Exec<'s> {
         }
     }
 
-    fn call_triplet(&self, call: Call) -> ExecResult<Tetraplet> {
-        let tetraplet = Tetraplet {
-            peer_pk: self.resolve_string(call.peer)?,
-            service_id: self.resolve_string(call.service)?,
-            function_name: self.resolve_string(call.function)?,
-            lens: String::new(),
+    fn call_triplet(&mut self, id: InstrId, call: Call) -> ExecResult<Rc<Tetraplet>> {
+        let tetraplet = match self.constant_triplets.get(&id) {
+            Some(tetraplet) => Rc::clone(tetraplet),
+            None => {
+                let tetraplet = Rc::new(Tetraplet {
+                    peer_pk: self.resolve_string(call.peer)?,
+                    service_id: self.resolve_string(call.service)?,
+                    function_name: self.resolve_string(call.function)?,
+                    lens: String::new(),
+                });
+                let constant = [call.peer, call.service, call.function]
+                    .into_iter()
+                    .all(|part| {
+                        matches!(
+                            self.script.value(part),
+                            AirValue::String(_) | AirValue::InitPeerId
+                        )
+                    });
+                if constant {
+                    self.constant_triplets.insert(id, Rc::clone(&tetraplet));
+                }
+                tetraplet
+            }
         };
         if let Some(output) = call.output {
             if let AirValue::Scalar(name, _) = self.script.value(output) {
@@ -737,15 +791,10 @@ impl<'s> Exec<'s> {
         Ok(tetraplet)
     }
 
-    fn call_arguments(&self, call: Call) -> ExecResult<(Vec<Value>, Vec<Vec<Tetraplet>>)> {
-        let mut values = Vec::with_capacity(call.args.len());
-        let mut tetraplets = Vec::with_capacity(call.args.len());
-        for arg in call.args.iter() {
-            let resolved = self.resolve(arg)?;
-            values.push((*resolved.value).clone());
-            tetraplets.push(resolved.tetraplets.iter().map(|t| (**t).clone()).collect());
-        }
-        Ok((values, tetraplets))
+    /// The resolved arguments of a call, shared with the variables they come from: only a call
+    /// request for the host copies them.
+    fn call_arguments(&self, call: Call) -> ExecResult<Vec<Resolved>> {
+        call.args.iter().map(|arg| self.resolve(arg)).collect()
     }
 
     fn call_with(&mut self, id: InstrId, call: Call, tetraplet: &Rc<Tetraplet>) -> ExecResult<()> {
@@ -755,10 +804,13 @@ impl<'s> Exec<'s> {
             Err(e) if !e.is_joinable() => return Err(e),
             other => other,
         };
-        let argument_hash = arguments
-            .as_ref()
-            .ok()
-            .map(|(values, _)| data::argument_hash(values));
+        // Hashing serializes every argument: it is done only for a result to check or store.
+        let argument_hash = || {
+            arguments.as_ref().ok().map(|arguments| {
+                let values: Vec<&Value> = arguments.iter().map(|a| &*a.value).collect();
+                ArgumentHash::of(&values)
+            })
+        };
         let met = self
             .merger
             .meet_call()
@@ -769,7 +821,7 @@ impl<'s> Exec<'s> {
             match met.result {
                 CallResult::Failed(cid) => {
                     let info = cids::service_info(&self.cids, &cid)?;
-                    if let Some(hash) = &argument_hash {
+                    if let Some(hash) = argument_hash() {
                         verify_call(
                             hash,
                             tetraplet,
@@ -792,7 +844,7 @@ impl<'s> Exec<'s> {
                 {
                     return match self.call_results.remove(&call_id) {
                         Some(answer) => {
-                            let Some(hash) = argument_hash else {
+                            let Some(hash) = argument_hash() else {
                                 return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
                                     "a result for call {call_id} arrived but its arguments are not known yet"
                                 ))
@@ -819,7 +871,7 @@ impl<'s> Exec<'s> {
                     kept_state = Some(state);
                 }
                 CallResult::Executed(value) => {
-                    let Some(hash) = argument_hash else {
+                    let Some(hash) = argument_hash() else {
                         return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
                             "{value:?} is recorded but the call's arguments are not known yet"
                         ))
@@ -828,7 +880,7 @@ impl<'s> Exec<'s> {
                     self.populate_from_data(
                         call,
                         tetraplet,
-                        &hash,
+                        hash,
                         &value,
                         met.trace_pos,
                         met.source,
@@ -851,7 +903,7 @@ impl<'s> Exec<'s> {
                 )));
             return Ok(());
         }
-        let (arguments, arg_tetraplets) = match arguments {
+        let arguments = match arguments {
             Ok(args) => args,
             Err(join) => {
                 if let Some(state) = kept_state {
@@ -867,8 +919,11 @@ impl<'s> Exec<'s> {
             CallRequest {
                 service_id: tetraplet.service_id.clone(),
                 function_name: tetraplet.function_name.clone(),
-                arguments,
-                tetraplets: arg_tetraplets,
+                arguments: arguments.iter().map(|a| Value::clone(&a.value)).collect(),
+                tetraplets: arguments
+                    .iter()
+                    .map(|a| a.tetraplets.iter().map(|t| Tetraplet::clone(t)).collect())
+                    .collect(),
             },
         );
         self.complete = false;
@@ -891,9 +946,10 @@ impl<'s> Exec<'s> {
         &mut self,
         call: Call,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: Rc<str>,
+        argument_hash: ArgumentHash,
         answer: CallServiceResult,
     ) -> ExecResult<()> {
+        let argument_hash = argument_hash.to_rc();
         if answer.ret_code != 0 {
             let message: Rc<str> = Rc::from(answer.result.as_str());
             return self.record_failure(tetraplet, argument_hash, answer.ret_code, message);
@@ -935,6 +991,18 @@ impl<'s> Exec<'s> {
         Ok(())
     }
 
+    /// Stores `tetraplet` and returns its CID, computed once per distinct tetraplet of a run:
+    /// the results of a call in a fold, or the elements of a canon, mostly share one.
+    fn tetraplet_cid(&mut self, tetraplet: &Rc<Tetraplet>) -> Cid {
+        if let Some(cid) = self.tetraplet_cids.get(tetraplet) {
+            return cid.clone();
+        }
+        let cid = self.cids.tetraplet_store.insert(Rc::clone(tetraplet));
+        self.tetraplet_cids
+            .insert(Rc::clone(tetraplet), cid.clone());
+        cid
+    }
+
     /// Stores a fresh call result and makes the value of the call's output from it.
     fn store_result(
         &mut self,
@@ -943,9 +1011,10 @@ impl<'s> Exec<'s> {
         argument_hash: Rc<str>,
         trace_pos: u32,
     ) -> (Cid, ValueAggregate) {
+        let tetraplet_cid = self.tetraplet_cid(tetraplet);
         let cid = self
             .cids
-            .insert_service_result(&value, tetraplet.clone(), argument_hash);
+            .insert_service_result_of(&value, tetraplet_cid, argument_hash);
         let aggregate =
             ValueAggregate::service_result(value, tetraplet.clone(), trace_pos, cid.clone());
         (cid, aggregate)
@@ -962,9 +1031,10 @@ impl<'s> Exec<'s> {
             ret_code,
             message: message.clone(),
         };
+        let tetraplet_cid = self.tetraplet_cid(tetraplet);
         let cid =
             self.cids
-                .insert_service_result(&failed.to_value(), tetraplet.clone(), argument_hash);
+                .insert_service_result_of(&failed.to_value(), tetraplet_cid, argument_hash);
         self.record_cid(&tetraplet.peer_pk, &cid);
         self.merger
             .push(ExecutedState::Call(CallResult::Failed(cid)));
@@ -977,7 +1047,7 @@ impl<'s> Exec<'s> {
         &self,
         cid: &Cid,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: &str,
+        argument_hash: ArgumentHash,
         trace_pos: u32,
     ) -> ExecResult<ValueAggregate> {
         let info = cids::service_info(&self.cids, cid)?;
@@ -1000,7 +1070,7 @@ impl<'s> Exec<'s> {
         &mut self,
         call: Call,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: &str,
+        argument_hash: ArgumentHash,
         value: &ValueRef,
         trace_pos: u32,
         source: trace::Source,
@@ -1086,8 +1156,8 @@ impl<'s> Exec<'s> {
             | AirValue::String(_) => {
                 let resolved = self.resolve(id)?;
                 Ok(ValueAggregate::literal(
-                    (*resolved.value).clone(),
-                    &self.init_peer_id,
+                    resolved.value,
+                    self.literal_tetraplet(),
                     pos,
                 ))
             }
@@ -1186,8 +1256,9 @@ impl<'s> Exec<'s> {
         let element_cids = values
             .iter()
             .map(|v| {
+                let tetraplet_cid = self.tetraplet_cid(&v.tetraplet);
                 self.cids
-                    .insert_canon_element(&v.value, v.tetraplet.clone(), v.provenance.clone())
+                    .insert_canon_element_of(&v.value, tetraplet_cid, v.provenance.clone())
             })
             .collect();
         let cid = self
@@ -1334,6 +1405,7 @@ impl<'s> Exec<'s> {
     ) -> ExecResult<()> {
         let state = FoldState {
             iterable,
+            item: OnceCell::new(),
             stream_fold,
             back_iteration_started: false,
             body: fold.body,
@@ -1443,7 +1515,7 @@ impl<'s> Exec<'s> {
                 .map_err(|e| self.trace_error(id, e))?;
         }
         let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
-        if !state.iterable.next() {
+        if !state.advance() {
             if let Some(fold_id) = stream_fold {
                 self.merger
                     .back_iterator(fold_id)
@@ -1466,7 +1538,7 @@ impl<'s> Exec<'s> {
         }
         let body = state.body;
         if let Some(fold_id) = stream_fold {
-            let value_pos = state.iterable.peek().trace_pos;
+            let value_pos = state.current().trace_pos;
             self.merger
                 .iteration_start(fold_id, value_pos)
                 .map_err(|e| self.trace_error(id, e))?;
@@ -1480,7 +1552,7 @@ impl<'s> Exec<'s> {
         self.canon_maps.next_after();
         result?;
         let state = self.iterables.get_mut(&name).ok_or_else(not_found)?;
-        state.iterable.prev();
+        state.back();
         if let Some(fold_id) = stream_fold {
             self.merger
                 .back_iterator(fold_id)
@@ -1508,28 +1580,32 @@ fn values_iterable(values: &[ValueAggregate]) -> Option<Iterable> {
 /// A scalar as seen by an instruction: a variable's value or a fold's current element.
 enum ScalarRef<'a> {
     Value(&'a ValueAggregate),
-    Item(IterItem),
+    Item(&'a IterItem),
 }
 
 impl ScalarRef<'_> {
     fn parts(self) -> (Rc<Value>, Rc<Tetraplet>, Provenance) {
         match self {
             ScalarRef::Value(v) => (v.value.clone(), v.tetraplet.clone(), v.provenance.clone()),
-            ScalarRef::Item(item) => (item.value, item.tetraplet, item.provenance),
+            ScalarRef::Item(item) => (
+                item.value.clone(),
+                item.tetraplet.clone(),
+                item.provenance.clone(),
+            ),
         }
     }
 }
 
 fn verify_call(
-    expected_hash: &str,
+    expected_hash: ArgumentHash,
     expected_tetraplet: &Tetraplet,
     stored_hash: &str,
     stored_tetraplet: &Tetraplet,
 ) -> ExecResult<()> {
-    if expected_hash != stored_hash {
+    if !expected_hash.is(stored_hash) {
         return Err(Uncatchable::InstructionParametersMismatch {
             param: "call argument_hash",
-            expected: expected_hash.to_string(),
+            expected: expected_hash.to_rc().to_string(),
             stored: stored_hash.to_string(),
         }
         .into());

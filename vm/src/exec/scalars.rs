@@ -5,11 +5,10 @@
 //! a later iteration. `new` hides a variable for the duration of its body. Outside folds, setting
 //! a variable twice is an error (the reference's rule, kept for compatibility).
 
-use std::collections::{HashMap, HashSet};
-
 use air::Sym;
 
 use super::errors::{Catchable, ExecResult, Uncatchable};
+use super::hashing::{IntMap, IntSet};
 
 const GLOBAL: usize = 0;
 
@@ -20,16 +19,16 @@ struct Cell<T> {
 }
 
 pub struct ScopedValues<T> {
-    cells: HashMap<Sym, Vec<Cell<T>>>,
-    visible_depths: HashSet<usize>,
+    cells: IntMap<Sym, Vec<Cell<T>>>,
+    visible_depths: IntSet<usize>,
     depth: usize,
 }
 
 impl<T> Default for ScopedValues<T> {
     fn default() -> Self {
         ScopedValues {
-            cells: HashMap::new(),
-            visible_depths: HashSet::from([GLOBAL]),
+            cells: IntMap::default(),
+            visible_depths: IntSet::from_iter([GLOBAL]),
             depth: GLOBAL,
         }
     }

@@ -6,7 +6,7 @@
 //! while it runs. At the end of a run (or of a `new` scope) empty generations are dropped and the
 //! remaining ones renumbered, and the trace states of the values get their final numbers.
 
-use std::collections::HashMap;
+use super::hashing::IntMap;
 
 use air::{Span, Sym};
 
@@ -164,7 +164,7 @@ impl Scoped {
 /// All streams of a run, by name; a `new` scope shadows a stream for the instructions inside it.
 #[derive(Default)]
 pub struct Streams {
-    by_name: HashMap<Sym, Vec<Scoped>>,
+    by_name: IntMap<Sym, Vec<Scoped>>,
 }
 
 impl Streams {

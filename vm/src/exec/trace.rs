@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use super::hashing::IntMap;
+
 use crate::data::{
     ApResult, CallResult, CanonResult, ExecutedState, FoldResult, FoldSubTraceLore, ParResult,
     SubTraceDesc, ValueRef,
@@ -264,11 +266,15 @@ pub struct MetAp {
 pub struct TraceMerger {
     windows: [Window; 2],
     new_trace: Vec<ExecutedState>,
-    /// New trace position -> position in prev / current, for states taken from them.
-    to_input: [HashMap<u32, u32>; 2],
+    /// New trace position -> position in prev / current, for states taken from them
+    /// ([`NOT_FROM_INPUT`] for the others): dense, as new positions are handed out in order.
+    to_input: [Vec<u32>; 2],
     pars: Vec<ParFrame>,
-    folds: HashMap<u32, FoldFrame>,
+    folds: IntMap<u32, FoldFrame>,
 }
+
+/// A new trace position whose state did not come from the input trace.
+const NOT_FROM_INPUT: u32 = u32::MAX;
 
 const PREV: usize = 0;
 const CURRENT: usize = 1;
@@ -278,9 +284,9 @@ impl TraceMerger {
         TraceMerger {
             windows: [Window::new(prev), Window::new(current)],
             new_trace: Vec::new(),
-            to_input: [HashMap::new(), HashMap::new()],
+            to_input: [Vec::new(), Vec::new()],
             pars: Vec::new(),
-            folds: HashMap::new(),
+            folds: IntMap::default(),
         }
     }
 
@@ -300,15 +306,22 @@ impl TraceMerger {
     }
 
     fn record_sources(&mut self, prev: bool, current: bool) {
-        let new_pos = self.trace_pos();
-        if prev {
-            let pos = self.windows[PREV].pos - 1;
-            self.to_input[PREV].insert(new_pos, pos);
+        let new_pos = self.new_trace.len();
+        for (input, taken) in [(PREV, prev), (CURRENT, current)] {
+            if taken {
+                let sources = &mut self.to_input[input];
+                if sources.len() <= new_pos {
+                    sources.resize(new_pos + 1, NOT_FROM_INPUT);
+                }
+                sources[new_pos] = self.windows[input].pos - 1;
+            }
         }
-        if current {
-            let pos = self.windows[CURRENT].pos - 1;
-            self.to_input[CURRENT].insert(new_pos, pos);
-        }
+    }
+
+    /// The input position the state at `new_pos` of the new trace was taken from, if any.
+    fn source(&self, input: usize, new_pos: u32) -> Option<u32> {
+        let pos = *self.to_input[input].get(new_pos as usize)?;
+        (pos != NOT_FROM_INPUT).then_some(pos)
     }
 
     /// Pushes a finished state.
@@ -652,8 +665,8 @@ impl TraceMerger {
 
     /// An iteration over the stream value at `value_pos` (a new-trace position) starts.
     pub fn iteration_start(&mut self, fold_id: u32, value_pos: u32) -> MergeResult<()> {
-        let prev_pos = self.to_input[PREV].get(&value_pos).copied();
-        let current_pos = self.to_input[CURRENT].get(&value_pos).copied();
+        let prev_pos = self.source(PREV, value_pos);
+        let current_pos = self.source(CURRENT, value_pos);
         let start = self.trace_pos();
         let frame = self.folds.get_mut(&fold_id);
         let Some(frame) = frame else {

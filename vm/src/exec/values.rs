@@ -28,8 +28,12 @@ impl ValueAggregate {
         trace_pos: u32,
         provenance: Provenance,
     ) -> Self {
+        let peer_only = |t: &Tetraplet| t.service_id.is_empty() && t.function_name.is_empty();
         let tetraplet = match &provenance {
+            // Most literals come with the tetraplet of constants already: it is shared.
+            Provenance::Literal if peer_only(&tetraplet) && tetraplet.lens.is_empty() => tetraplet,
             Provenance::Literal => Rc::new(Tetraplet::peer_only(tetraplet.peer_pk.as_str())),
+            Provenance::Canon { .. } if peer_only(&tetraplet) => tetraplet,
             Provenance::Canon { .. } => Rc::new(Tetraplet {
                 lens: tetraplet.lens.clone(),
                 ..Tetraplet::peer_only(tetraplet.peer_pk.as_str())
@@ -44,11 +48,11 @@ impl ValueAggregate {
         }
     }
 
-    /// A constant of the script, attributed to the particle's initiator.
-    pub fn literal(value: Value, init_peer_id: &str, trace_pos: u32) -> Self {
+    /// A constant of the script, with the tetraplet of constants (the particle's initiator).
+    pub fn literal(value: Rc<Value>, tetraplet: Rc<Tetraplet>, trace_pos: u32) -> Self {
         ValueAggregate {
-            value: Rc::new(value),
-            tetraplet: Rc::new(Tetraplet::peer_only(init_peer_id)),
+            value,
+            tetraplet,
             trace_pos,
             provenance: Provenance::Literal,
         }
