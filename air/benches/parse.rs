@@ -10,74 +10,19 @@
 
 mod inputs;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "../../tools/bench-support/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, Throughput};
 
+use counting_alloc::{CURRENT, ENABLED, PEAK};
+
 /// Selects a memory measurement in a child process: `<parser>:<input>`.
 const MEM_ENV: &str = "AIR_BENCH_MEMORY_CHILD";
-
-// ---------------------------------------------------------------------------------------------
-// Counting allocator: requested bytes, current and peak. Counts only when enabled (in the
-// memory-measuring child processes), so that the timed runs pay one relaxed load per call.
-
-struct Counting;
-
-static ENABLED: AtomicBool = AtomicBool::new(false);
-static CURRENT: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(bytes: usize) {
-    let now = CURRENT.fetch_add(bytes as isize, Relaxed) + bytes as isize;
-    PEAK.fetch_max(now, Relaxed);
-}
-
-fn shrink(bytes: usize) {
-    CURRENT.fetch_sub(bytes as isize, Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() && ENABLED.load(Relaxed) {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() && ENABLED.load(Relaxed) {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        if ENABLED.load(Relaxed) {
-            shrink(layout.size());
-        }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() && ENABLED.load(Relaxed) {
-            if new_size >= layout.size() {
-                grow(new_size - layout.size());
-            } else {
-                shrink(layout.size() - new_size);
-            }
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 // ---------------------------------------------------------------------------------------------
 // Inputs and parsers.

@@ -19,14 +19,18 @@
 mod harness;
 mod scenarios;
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "../../../tools/bench-support/counting_alloc.rs"]
+mod counting_alloc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
 
 use air_interpreter_interface::SerializedCallResults;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
+
+use counting_alloc::{CURRENT, ENABLED, PEAK};
 
 use scenarios::Step;
 
@@ -34,70 +38,6 @@ use scenarios::Step;
 const MEM_ENV: &str = "VM_BENCH_MEMORY_CHILD";
 /// Selects repeated runs of one VM on a saved step: `<vm>:<step file>:<runs>`.
 const PROFILE_ENV: &str = "VM_BENCH_PROFILE";
-
-// ---------------------------------------------------------------------------------------------
-// Counting allocator (the approach of `air/benches/parse.rs`): bytes requested and not yet
-// freed, and their peak. Only the memory-measuring child processes count, from their start, so
-// every free matches a counted allocation and the timed runs pay one relaxed load per call.
-
-struct Counting;
-
-static ENABLED: AtomicBool = AtomicBool::new(false);
-static CURRENT: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(bytes: usize) {
-    let now = CURRENT.fetch_add(bytes as isize, Relaxed) + bytes as isize;
-    PEAK.fetch_max(now, Relaxed);
-}
-
-fn shrink(bytes: usize) {
-    CURRENT.fetch_sub(bytes as isize, Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `layout` is passed on unchanged.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() && ENABLED.load(Relaxed) {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as in `alloc`.
-        let ptr = unsafe { System.alloc_zeroed(layout) };
-        if !ptr.is_null() && ENABLED.load(Relaxed) {
-            grow(layout.size());
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System` with this `layout`, as the caller guarantees.
-        unsafe { System.dealloc(ptr, layout) };
-        if ENABLED.load(Relaxed) {
-            shrink(layout.size());
-        }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as in `dealloc`; `new_size` is checked by the caller.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() && ENABLED.load(Relaxed) {
-            if new_size >= layout.size() {
-                grow(new_size - layout.size());
-            } else {
-                shrink(layout.size() - new_size);
-            }
-        }
-        new
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 // ---------------------------------------------------------------------------------------------
 // The two VMs on a prepared step.
