@@ -545,7 +545,11 @@ impl SharedDeserializeRegistry for SharedPointers {
 /// from, so that reading a data copies no value out of it. The archive stays alive as long as
 /// one of its texts does.
 #[derive(Clone)]
-pub(crate) enum Text {
+pub(crate) struct Text(TextRepr);
+
+// Private, so that only this module makes a range, and only from a validated archive.
+#[derive(Clone)]
+enum TextRepr {
     Owned(Box<str>),
     InArchive {
         archive: Rc<rkyv::AlignedVec>,
@@ -554,9 +558,16 @@ pub(crate) enum Text {
     },
 }
 
+impl Text {
+    /// A text owned by itself.
+    pub(crate) fn owned(text: Box<str>) -> Self {
+        Text(TextRepr::Owned(text))
+    }
+}
+
 impl Default for Text {
     fn default() -> Self {
-        Text::Owned(Box::default())
+        Text::owned(Box::default())
     }
 }
 
@@ -564,9 +575,9 @@ impl std::ops::Deref for Text {
     type Target = str;
 
     fn deref(&self) -> &str {
-        match self {
-            Text::Owned(text) => text,
-            Text::InArchive {
+        match &self.0 {
+            TextRepr::Owned(text) => text,
+            TextRepr::InArchive {
                 archive,
                 start,
                 end,
@@ -618,14 +629,14 @@ impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
         let archive = &deserializer.archive;
         let start = (text.as_ptr() as usize).wrapping_sub(archive.as_ptr() as usize);
         Ok(match start.checked_add(text.len()) {
-            Some(end) if end <= archive.len() => Text::InArchive {
+            Some(end) if end <= archive.len() => Text(TextRepr::InArchive {
                 archive: Rc::clone(archive),
                 start,
                 end,
-            },
+            }),
             // Strings are always inside the archive they were read from; a copy is the
             // safe answer should that ever not hold.
-            _ => Text::Owned(text.into()),
+            _ => Text::owned(text.into()),
         })
     }
 }

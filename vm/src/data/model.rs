@@ -315,7 +315,7 @@ impl RawValue {
     pub fn from_value<V: StoredValue + ?Sized>(value: &V) -> Self {
         Self {
             // Not `to_string`, which goes through `fmt::Write` and is several times slower.
-            text: Text::Owned(cid::to_json_text(value.json()).into()),
+            text: Text::owned(cid::to_json_text(value.json()).into()),
             parsed: value.shared().map(OnceCell::from).unwrap_or_default(),
         }
     }
