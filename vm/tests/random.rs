@@ -604,6 +604,22 @@ impl Printer {
                 folded_map = Some(map);
                 Some(format!("%m{map}"))
             }
+            // An unwritten map is seeded in par with the fold by a remote result, so the fold
+            // starts before the entry arrives.
+            Iterable::Map(k) if k % MAPS >= self.writable_maps_from => {
+                let map = k % MAPS;
+                let peer = PEERS[k % PEERS.len()];
+                let value = self.fresh("x");
+                write!(
+                    self.out,
+                    "(par (seq (call \"@{peer}\" (\"s\" \"list\") [] {value}) (ap (\"{peer}\" {value}) %m{map})) "
+                )
+                .unwrap();
+                self.written_maps[map] = true;
+                folded_map = Some(map);
+                seeded = true;
+                Some(format!("%m{map}"))
+            }
             Iterable::CanonMap(k) => self.canon_map(*k).map(str::to_owned),
             _ => None,
         };
