@@ -4,6 +4,7 @@
 //! the script its compiler produced), so a script is parsed and validated once and kept by the
 //! hash of its text. The cache is bounded by the total size of the sources it keeps.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use quick_cache::sync::Cache;
@@ -54,11 +55,10 @@ impl ScriptCache {
     /// The prepared script for `air`, parsed now if it is not cached.
     pub(crate) fn get(&self, air: &str) -> Arc<Cached> {
         let key = blake3::hash(air.as_bytes());
-        if let Some(cached) = self.scripts.get(&key) {
-            return cached;
-        }
-        let cached = Arc::new(Cached::new(air));
-        self.scripts.insert(key, cached.clone());
+        // Threads asking for the same new script wait for one parse instead of each parsing.
+        let Ok(cached) = self
+            .scripts
+            .get_or_insert_with(&key, || Ok::<_, Infallible>(Arc::new(Cached::new(air))));
         cached
     }
 

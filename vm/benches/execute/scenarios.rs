@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use crate::harness::engine::{Engine, StepInput, StepOutcome};
 use crate::harness::network::run_scenario;
+use crate::harness::ours::encoded_call_results;
 use crate::harness::peers::Peers;
 use crate::harness::reference::ReferenceEngine;
 use crate::harness::scenario::{Order, Scenario, DEFAULT_TIMESTAMP, DEFAULT_TTL};
@@ -165,17 +166,6 @@ impl Engine for Recorder<'_> {
     }
 
     fn step(&self, input: &StepInput<'_>) -> StepOutcome {
-        let results = input
-            .call_results
-            .iter()
-            .map(|(id, answer)| {
-                let result = vm::data::calls::CallServiceResult {
-                    ret_code: answer.ret_code,
-                    result: answer.result.clone(),
-                };
-                (*id, result)
-            })
-            .collect();
         let peer = self
             .peers
             .by_id(input.current_peer_id)
@@ -186,7 +176,7 @@ impl Engine for Recorder<'_> {
                 script: input.script.to_owned(),
                 prev_data: input.prev_data.to_vec(),
                 current_data: input.current_data.to_vec(),
-                call_results: vm::data::calls::encode_call_results(&results),
+                call_results: encoded_call_results(input),
                 init_peer_id: input.init_peer_id.to_owned(),
                 current_peer_id: input.current_peer_id.to_owned(),
                 particle_id: input.particle_id.to_owned(),

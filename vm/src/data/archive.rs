@@ -21,7 +21,7 @@ use rkyv::ser::{Serializer, SharedSerializeRegistry};
 use rkyv::validation::validators::{ArchiveError, ArchiveValidator};
 use rkyv::validation::{ArchiveContext, SharedContext};
 use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
-use rkyv::{ArchiveUnsized, Deserialize as _, DeserializeUnsized, Fallible};
+use rkyv::{ArchiveUnsized, Deserialize as _, Fallible};
 
 use std::alloc::{Layout, LayoutError};
 use std::any::TypeId;
@@ -471,73 +471,31 @@ impl SharedContext for Validator<'_> {
 /// Deserializes each shared pointer of a validated archive once, as rkyv's own
 /// `SharedDeserializeMap` does, and keeps the archive for the [`Text`]s that refer to it.
 ///
-/// [`Validator`] has made sure that all pointers to one address agree on the size of their
-/// target, so reusing the first allocation for the later ones is exactly right.
+/// rkyv reuses the first allocation made for an address for every later pointer to it, with
+/// the later pointer's length; [`Validator`] has made sure that all pointers to one address agree
+/// on the type and size of their target, so that reuse is exactly right.
 pub(crate) struct SharedPointers {
-    pointers: HashMap<(usize, TypeId), Box<dyn SharedPointer>, KeyedAddressHash>,
+    pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
     /// The validated archive being read, which [`Text`]s refer to.
     archive: Rc<rkyv::AlignedVec>,
 }
 
 impl Fallible for SharedPointers {
-    type Error = SharedPointerError;
+    type Error = std::convert::Infallible;
 }
-
-/// rkyv registered a shared pointer without going through `deserialize_shared`.
-#[derive(Debug)]
-pub(crate) struct SharedPointerError;
-
-impl std::fmt::Display for SharedPointerError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a shared pointer was registered outside deserialize_shared")
-    }
-}
-
-impl std::error::Error for SharedPointerError {}
 
 impl SharedDeserializeRegistry for SharedPointers {
-    // Lookups are keyed by address and type, so all of them go through `deserialize_shared`.
-    fn get_shared_ptr(&mut self, _ptr: *const u8) -> Option<&dyn SharedPointer> {
-        None
+    fn get_shared_ptr(&mut self, ptr: *const u8) -> Option<&dyn SharedPointer> {
+        self.pointers.get(&(ptr as usize)).map(|shared| &**shared)
     }
 
     fn add_shared_ptr(
         &mut self,
-        _ptr: *const u8,
-        _shared: Box<dyn SharedPointer>,
+        ptr: *const u8,
+        shared: Box<dyn SharedPointer>,
     ) -> Result<(), Self::Error> {
-        Err(SharedPointerError)
-    }
-
-    fn deserialize_shared<T, P, F, A>(
-        &mut self,
-        value: &T::Archived,
-        to_shared: F,
-        alloc: A,
-    ) -> Result<*const T, Self::Error>
-    where
-        T: ArchiveUnsized + ?Sized,
-        P: SharedPointer + 'static,
-        F: FnOnce(*mut T) -> P,
-        A: FnMut(Layout) -> *mut u8,
-        T::Archived: DeserializeUnsized<T, Self>,
-    {
-        let key = (
-            value as *const T::Archived as *const u8 as usize,
-            TypeId::of::<P>(),
-        );
-        let metadata = T::Archived::deserialize_metadata(value, self)?;
-        if let Some(shared) = self.pointers.get(&key) {
-            return Ok(ptr_meta::from_raw_parts(shared.data_address(), metadata));
-        }
-        // SAFETY: `alloc` is the allocator the shared pointer type (`Rc`) hands over for this
-        // value; it returns memory with the layout `deserialize_unsized` asks of it, which is
-        // what the trait requires. This is the call rkyv's own registry makes.
-        let data = unsafe { value.deserialize_unsized(self, alloc)? };
-        let shared = to_shared(ptr_meta::from_raw_parts_mut(data, metadata));
-        let address = shared.data_address();
-        self.pointers.insert(key, Box::new(shared));
-        Ok(ptr_meta::from_raw_parts(address, metadata))
+        self.pointers.insert(ptr as usize, shared);
+        Ok(())
     }
 }
 
@@ -624,7 +582,7 @@ impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
     fn deserialize_with(
         field: &ArchivedText,
         deserializer: &mut SharedPointers,
-    ) -> Result<Text, SharedPointerError> {
+    ) -> Result<Text, std::convert::Infallible> {
         let text: &str = field.get();
         let archive = &deserializer.archive;
         let start = (text.as_ptr() as usize).wrapping_sub(archive.as_ptr() as usize);
@@ -641,9 +599,8 @@ impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
     }
 }
 
-/// Hashes the keys of [`Validator`] and [`SharedPositions`] (an address) and [`SharedPointers`]
-/// (an address and a type) by the address only, with a multiply-xorshift mix of the address and a random key:
-/// one or two multiplications instead of SipHash, for every shared pointer of an archive. When
+/// Hashes the keys of [`Validator`], [`SharedPositions`] and [`SharedPointers`] (addresses) with
+/// a multiply-xorshift mix of the address and a random key: a few multiplications instead of SipHash, for every shared pointer of an archive. When
 /// reading, the addresses are offsets a peer chooses; the random key keeps it from choosing
 /// offsets that collide.
 #[derive(Clone)]
@@ -679,8 +636,13 @@ impl std::hash::Hasher for AddressHasher {
         self.hash
     }
 
-    fn write(&mut self, _bytes: &[u8]) {
-        // Only the address is hashed (see `write_usize`); the type only tells keys apart.
+    fn write(&mut self, bytes: &[u8]) {
+        // Keys are addresses (`write_usize`); anything else is mixed in word by word.
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_usize(u64::from_le_bytes(word) as usize);
+        }
     }
 
     fn write_usize(&mut self, address: usize) {

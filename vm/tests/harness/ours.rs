@@ -8,6 +8,22 @@ use super::engine::{CallRequest, Engine, StepInput, StepOutcome, Tetraplet};
 
 pub struct VmEngine;
 
+/// The step's call results in our VM's wire format (multicodec-prefixed MessagePack).
+pub fn encoded_call_results(input: &StepInput<'_>) -> Vec<u8> {
+    let results: CallResults = input
+        .call_results
+        .iter()
+        .map(|(id, answer)| {
+            let result = CallServiceResult {
+                ret_code: answer.ret_code,
+                result: answer.result.clone(),
+            };
+            (*id, result)
+        })
+        .collect();
+    vm::data::calls::encode_call_results(&results)
+}
+
 impl Engine for VmEngine {
     fn name(&self) -> &str {
         "vm"
@@ -22,18 +38,7 @@ impl Engine for VmEngine {
         );
         params.timestamp = input.timestamp;
         params.ttl = input.ttl;
-        let results: CallResults = input
-            .call_results
-            .iter()
-            .map(|(id, answer)| {
-                let result = CallServiceResult {
-                    ret_code: answer.ret_code,
-                    result: answer.result.clone(),
-                };
-                (*id, result)
-            })
-            .collect();
-        let call_results = vm::data::calls::encode_call_results(&results);
+        let call_results = encoded_call_results(input);
         let outcome = execute(
             input.script,
             input.prev_data,
