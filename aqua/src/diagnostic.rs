@@ -1,0 +1,261 @@
+//! Diagnostics: what is wrong, where, why, and how to fix it.
+//!
+//! A [`Diagnostic`] is plain data with a stable [`Code`]; editors read its fields, terminals
+//! get [`render`]ed text. Spans are byte ranges in the file the diagnostic belongs to; labels
+//! may point into other files (a definition in an imported module, say).
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use ariadne::{Config, IndexType, Label as AriadneLabel, Report, ReportKind, Source};
+
+use crate::syntax::Span;
+
+/// How serious a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Severity {
+    Warning,
+    Error,
+}
+
+/// Declares [`Code`] with, for each code, its stable text, severity, title and the
+/// explanation printed in the book's catalogue.
+macro_rules! diagnostic_codes {
+    ($( $(#[$doc:meta])* $name:ident: $text:literal $severity:ident, $title:literal => $explanation:literal; )*) => {
+        /// Stable diagnostic codes; `E` codes are errors, `W` codes warnings.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $( $(#[$doc])* $name, )* }
+
+        impl Code {
+            /// All codes in catalogue order.
+            pub const ALL: &'static [Code] = &[$(Code::$name),*];
+
+            /// The code as printed, such as `E0101`.
+            pub fn as_str(self) -> &'static str { match self { $(Code::$name => $text),* } }
+
+            /// Errors stop compilation; warnings do not.
+            pub fn severity(self) -> Severity { match self { $(Code::$name => Severity::$severity),* } }
+
+            /// A short title for the catalogue.
+            pub fn title(self) -> &'static str { match self { $(Code::$name => $title),* } }
+
+            /// The rule behind the diagnostic, in a paragraph.
+            pub fn explanation(self) -> &'static str { match self { $(Code::$name => $explanation),* } }
+        }
+    };
+}
+
+diagnostic_codes! {
+    Syntax: "E0101" Error, "syntax error" =>
+        "The line does not follow Aqua's grammar. The message says what the parser expected at the marked token.";
+    UnterminatedString: "E0102" Error, "unterminated string" =>
+        "A string starts with `\"` and ends at the next `\"` on the same line. Aqua strings have no escape sequences.";
+    UnknownCharacter: "E0103" Error, "unknown character" =>
+        "The character starts no Aqua token.";
+    UnclosedDelimiter: "E0104" Error, "unclosed bracket" =>
+        "Every `(`, `[` and `{` needs its closing bracket before the end of the statement.";
+    UnexpectedIndent: "E0105" Error, "unexpected indentation" =>
+        "Top-level lines (header, definitions) start in the first column.";
+    MixedIndent: "E0106" Error, "tabs mixed with spaces" =>
+        "Indentation decides which block a line belongs to. A line indented with tabs cannot be compared with one indented with spaces, so a file must use one or the other.";
+    InconsistentIndent: "E0107" Error, "inconsistent indentation" =>
+        "All lines of a block are indented the same. A line that returns to a shallower level must match the indentation of an enclosing block exactly.";
+    UnexpectedBlock: "E0108" Error, "unexpected indented block" =>
+        "Only lines ending with `:` (functions, data, services, abilities, `on`, `for`, `if`, `else`, `try`, `catch`, `otherwise`, `parseq`, closures) open an indented block.";
+    MissingBlock: "E0109" Error, "missing block" =>
+        "A line ending with `:` must be followed by at least one line indented deeper: its body.";
+    MisplacedLine: "E0110" Error, "line not allowed here" =>
+        "Header lines (`aqua`, `import`, `use`, `export`) come first in a file; definitions follow at the top level; statements belong in function bodies.";
+    InvalidUtf8: "E0111" Error, "invalid UTF-8" =>
+        "Aqua source files are UTF-8 text.";
+    TooLarge: "E0112" Error, "input too large" =>
+        "The file, or its nesting, exceeds what the compiler accepts.";
+    DeprecatedModule: "W0101" Warning, "deprecated `module` header" =>
+        "Aqua 0.14 replaced the `module` header with `aqua`. This compiler still accepts `module` so that older packages keep working; write `aqua` instead.";
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A labelled span, in the diagnostic's file unless `file` names another one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    pub span: Span,
+    pub message: String,
+    /// The file of the span, when it is not the diagnostic's own file.
+    pub file: Option<std::path::PathBuf>,
+}
+
+/// One problem found in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub code: Code,
+    /// One line: what is wrong.
+    pub message: String,
+    /// Where it is wrong.
+    pub span: Span,
+    /// What the primary span shows, if more than the message.
+    pub primary_label: Option<String>,
+    /// Related places.
+    pub labels: Vec<Label>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// An error (or warning, by the code's severity) at `span`, with the code's title as
+    /// message until [`Diagnostic::with_message`] sets one.
+    pub fn error(code: Code, span: Span) -> Self {
+        Diagnostic {
+            code,
+            message: code.title().to_string(),
+            span,
+            primary_label: None,
+            labels: Vec::new(),
+            help: None,
+        }
+    }
+
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+
+    pub fn with_primary_label(mut self, label: impl Into<String>) -> Self {
+        self.primary_label = Some(label.into());
+        self
+    }
+
+    pub fn with_label(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.labels.push(Label {
+            span,
+            message: message.into(),
+            file: None,
+        });
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+}
+
+/// Line and column (both 1-based, the column counted in characters) of byte `offset`.
+pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = floor_char_boundary(source, offset);
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+fn floor_char_boundary(source: &str, offset: usize) -> usize {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// Renders `diagnostic` of the file at `path` with text `source` for a terminal.
+/// Labels into other files are listed as notes with their location.
+pub fn render(diagnostic: &Diagnostic, path: &Path, source: &str, color: bool) -> String {
+    let name = path.display().to_string();
+    let clamp = |span: Span| {
+        let start = floor_char_boundary(source, span.start);
+        start..floor_char_boundary(source, span.end).max(start)
+    };
+    let kind = match diagnostic.severity() {
+        Severity::Error => ReportKind::Error,
+        Severity::Warning => ReportKind::Warning,
+    };
+    let primary = clamp(diagnostic.span);
+    let mut report = Report::build(kind, (name.as_str(), primary.clone()))
+        .with_config(
+            Config::default()
+                .with_color(color)
+                .with_index_type(IndexType::Byte),
+        )
+        .with_code(diagnostic.code.as_str())
+        .with_message(&diagnostic.message)
+        .with_label(
+            AriadneLabel::new((name.as_str(), primary))
+                .with_message(diagnostic.primary_label.as_deref().unwrap_or("here")),
+        );
+    let mut notes = String::new();
+    for label in &diagnostic.labels {
+        match &label.file {
+            None => {
+                report = report.with_label(
+                    AriadneLabel::new((name.as_str(), clamp(label.span)))
+                        .with_message(&label.message),
+                )
+            }
+            Some(other) => {
+                let _ = write!(notes, "{}: {}", other.display(), label.message);
+            }
+        }
+    }
+    if !notes.is_empty() {
+        report = report.with_note(notes);
+    }
+    if let Some(help) = &diagnostic.help {
+        report = report.with_help(help);
+    }
+    let mut out = Vec::new();
+    report
+        .finish()
+        .write((name.as_str(), Source::from(source)), &mut out)
+        .expect("writing to a Vec cannot fail");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = std::collections::HashSet::new();
+        for code in Code::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} is used twice");
+            let letter = if code.severity() == Severity::Error {
+                'E'
+            } else {
+                'W'
+            };
+            assert!(text.starts_with(letter) && text.len() == 5, "{text}");
+            assert!(!code.explanation().is_empty());
+        }
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\n⊤x", 6), (2, 2));
+        assert_eq!(line_col("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn rendering_shows_location_code_and_help() {
+        let source = "aqua M\n\nfunc f():\n  x <- \n";
+        let d = Diagnostic::error(Code::Syntax, Span::from(22..24))
+            .with_message("expected a value after `<-`")
+            .with_help("write the call whose result `x` receives");
+        let text = render(&d, Path::new("m.aqua"), source, false);
+        assert!(
+            text.contains("[E0101] Error: expected a value after `<-`"),
+            "{text}"
+        );
+        assert!(text.contains("m.aqua:4:5"), "{text}");
+        assert!(text.contains("Help: write the call"), "{text}");
+    }
+}

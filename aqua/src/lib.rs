@@ -1,0 +1,10 @@
+//! The Aqua compiler.
+//!
+//! Aqua is the language for choreographing computations across peers; it compiles to AIR
+//! (see the `air` crate), which AquaVM executes. This crate is the compiler's library:
+//! [`syntax`] parses source text into a syntax tree with spans and diagnostics.
+
+pub mod diagnostic;
+pub mod syntax;
+
+pub use diagnostic::{Code, Diagnostic, Severity};

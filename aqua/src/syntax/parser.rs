@@ -1,0 +1,396 @@
+//! Parsing a file: lexing, layout, then each logical line with the grammar, assembled into
+//! the syntax tree by indentation.
+//!
+//! Recovery comes from the line structure: a line that does not parse becomes an error node
+//! with one diagnostic, and every other line, including the body under the broken line, is
+//! still parsed. So one run reports every independent error, and one error never cascades.
+
+use chumsky::error::{RichPattern, RichReason};
+use chumsky::input::{Input as _, MappedInput};
+use chumsky::prelude::*;
+
+use super::ast::*;
+use super::grammar::{self, Extra};
+use super::layout::{layout, Line};
+use super::lexer::{lex, Token};
+use super::Span;
+use crate::diagnostic::{Code, Diagnostic};
+
+/// The largest source file accepted, in bytes.
+pub const MAX_SOURCE_LEN: usize = 16 << 20;
+/// The deepest nesting of brackets within a line, and of blocks, accepted.
+pub const MAX_NESTING: usize = 256;
+
+/// A file's syntax tree with the problems found while building it.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub file: File,
+    /// Comments, for the formatter.
+    pub comments: Vec<Span>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses Aqua source text. Never fails: problems are in [`Parsed::diagnostics`].
+pub fn parse(source: &str) -> Parsed {
+    let mut parsed = Parsed::default();
+    if source.len() > MAX_SOURCE_LEN {
+        parsed.diagnostics.push(
+            Diagnostic::error(Code::TooLarge, Span::from(0..0)).with_message(format!(
+                "the file has {} bytes; the compiler accepts at most {MAX_SOURCE_LEN}",
+                source.len()
+            )),
+        );
+        return parsed;
+    }
+    let tokens = lex(source);
+    for &(token, span) in &tokens {
+        match token {
+            Token::Unknown(text) => parsed.diagnostics.push(
+                Diagnostic::error(Code::UnknownCharacter, span)
+                    .with_message(format!("unknown character `{}`", text.escape_debug()))
+                    .with_primary_label("no Aqua token starts with this character"),
+            ),
+            Token::UnterminatedStr(_) => parsed.diagnostics.push(
+                Diagnostic::error(
+                    Code::UnterminatedString,
+                    Span::from(span.start..span.start + 1),
+                )
+                .with_message("this string is never closed")
+                .with_primary_label("the string starts here")
+                .with_help("close it with `\"` on the same line"),
+            ),
+            _ => {}
+        }
+    }
+    let layout = layout(source, &tokens);
+    parsed.comments = layout.comments.iter().map(|&(_, span)| span).collect();
+    parsed.diagnostics.extend(layout.diagnostics);
+    let mut assembler = Assembler {
+        parsers: Parsers::new(),
+        diagnostics: Vec::new(),
+    };
+    parsed.file = assembler.file(&layout.lines);
+    parsed.diagnostics.extend(assembler.diagnostics);
+    parsed
+        .diagnostics
+        .sort_by_key(|d| (d.span.start, d.span.end));
+    parsed
+}
+
+type LineInput<'t, 's> = MappedInput<'t, Token<'s>, Span, &'t [(Token<'s>, Span)]>;
+type Boxed<'t, 's, O> = chumsky::Boxed<'t, 't, LineInput<'t, 's>, O, Extra<'t, 's>>;
+
+/// The line grammars, built once per file.
+struct Parsers<'t, 's> {
+    header: Boxed<'t, 's, HeaderItem>,
+    definition: Boxed<'t, 's, Item>,
+    field: Boxed<'t, 's, Field>,
+    statement: Boxed<'t, 's, (Stmt, bool)>,
+}
+
+impl<'t, 's: 't> Parsers<'t, 's> {
+    fn new() -> Self {
+        Parsers {
+            header: grammar::header_line().boxed(),
+            definition: grammar::definition_line().boxed(),
+            field: grammar::field_line().boxed(),
+            statement: grammar::statement_line().boxed(),
+        }
+    }
+}
+
+struct Assembler<'t, 's> {
+    parsers: Parsers<'t, 's>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// Keywords that start top-level lines, for "did you mean" hints.
+const TOP_LEVEL_KEYWORDS: &[&str] = &[
+    "aqua", "import", "use", "export", "data", "alias", "const", "service", "ability", "func",
+];
+
+impl<'t, 's: 't> Assembler<'t, 's> {
+    fn file(&mut self, lines: &'t [Line<'s>]) -> File {
+        let mut file = File::default();
+        let mut first_definition: Option<Span> = None;
+        for line in lines {
+            match line.tokens[0].0 {
+                Token::Aqua | Token::Module | Token::Import | Token::Use | Token::Export => {
+                    if let Some(definition) = first_definition {
+                        self.diagnostics.push(
+                            Diagnostic::error(Code::MisplacedLine, line.span())
+                                .with_message("header lines come before all definitions")
+                                .with_label(definition, "the first definition")
+                                .with_help("move this line to the top of the file"),
+                        );
+                    }
+                    if let Some(item) = self.line(&self.parsers.header.clone(), line) {
+                        file.header.push(item);
+                    }
+                    self.no_children(line);
+                }
+                _ => {
+                    first_definition.get_or_insert(line.span());
+                    file.items.push(self.definition(line));
+                }
+            }
+        }
+        file
+    }
+
+    fn definition(&mut self, line: &'t Line<'s>) -> Item {
+        let Some(mut item) = self.line(&self.parsers.definition.clone(), line) else {
+            // Still read the body, to report its own errors.
+            match line.tokens[0].0 {
+                Token::Func => {
+                    self.block(&line.children, 1);
+                }
+                Token::Data | Token::Service | Token::Ability => {
+                    self.fields(&line.children);
+                }
+                _ => {}
+            }
+            return Item::Error(line.full_span());
+        };
+        match &mut item {
+            Item::Data { fields, span, .. }
+            | Item::Ability { fields, span, .. }
+            | Item::Service {
+                methods: fields,
+                span,
+                ..
+            } => {
+                self.require_children(line);
+                *fields = self.fields(&line.children);
+                *span = line.full_span();
+            }
+            Item::Func(func) => {
+                self.require_children(line);
+                func.body = self.block(&line.children, 1);
+                func.span = line.full_span();
+            }
+            Item::Alias { .. } | Item::Const { .. } | Item::Error(_) => self.no_children(line),
+        }
+        item
+    }
+
+    fn fields(&mut self, lines: &'t [Line<'s>]) -> Vec<Field> {
+        let mut fields = Vec::new();
+        for line in lines {
+            if let Some(field) = self.line(&self.parsers.field.clone(), line) {
+                fields.push(field);
+            }
+            self.no_children(line);
+        }
+        fields
+    }
+
+    fn block(&mut self, lines: &'t [Line<'s>], depth: usize) -> Block {
+        let mut block = Block::default();
+        if depth > MAX_NESTING {
+            if let Some(first) = lines.first() {
+                self.diagnostics.push(
+                    Diagnostic::error(Code::TooLarge, first.span()).with_message(format!(
+                        "blocks are nested deeper than {MAX_NESTING} levels"
+                    )),
+                );
+            }
+            return block;
+        }
+        for line in lines {
+            let Some((mut stmt, opens)) = self.line(&self.parsers.statement.clone(), line) else {
+                self.block(&line.children, depth + 1);
+                block.stmts.push(Stmt {
+                    kind: StmtKind::Error,
+                    span: line.span(),
+                });
+                continue;
+            };
+            if opens {
+                self.require_children(line);
+                if let Some(body) = body_of(&mut stmt.kind) {
+                    *body = self.block(&line.children, depth + 1);
+                }
+            } else {
+                self.no_children(line);
+            }
+            block.stmts.push(stmt);
+        }
+        block
+    }
+
+    /// Parses one line; on failure reports its first error and returns `None`.
+    fn line<O>(&mut self, parser: &Boxed<'t, 's, O>, line: &'t Line<'s>) -> Option<O> {
+        // An unknown character is already reported by itself; a grammar error about the
+        // same line would only repeat it.
+        if line
+            .tokens
+            .iter()
+            .any(|(t, _)| matches!(t, Token::Unknown(_)))
+        {
+            return None;
+        }
+        if let Some(diagnostic) = bracket_problem(line) {
+            self.diagnostics.push(diagnostic);
+            return None;
+        }
+        let end = line.span().end;
+        let input = line
+            .tokens
+            .as_slice()
+            .split_token_span(Span::from(end..end));
+        let (output, errors) = parser.parse(input).into_output_errors();
+        match errors.first() {
+            None => output,
+            Some(error) => {
+                self.diagnostics.push(syntax_diagnostic(error, line));
+                None
+            }
+        }
+    }
+
+    fn require_children(&mut self, line: &Line<'s>) {
+        if line.children.is_empty() {
+            let colon = line.tokens.last().map_or(line.span(), |(_, s)| *s);
+            self.diagnostics.push(
+                Diagnostic::error(Code::MissingBlock, colon)
+                    .with_message("this line opens a block, but no indented lines follow")
+                    .with_help("write the body on the next lines, indented deeper than this one"),
+            );
+        }
+    }
+
+    fn no_children(&mut self, line: &Line<'s>) {
+        if let Some(first) = line.children.first() {
+            let span = Span::from(
+                first.span().start
+                    ..line
+                        .children
+                        .last()
+                        .map_or(first.span().end, |l| l.full_span().end),
+            );
+            self.diagnostics.push(
+                Diagnostic::error(Code::UnexpectedBlock, span)
+                    .with_message("unexpected indented lines")
+                    .with_label(line.span(), "this line does not open a block")
+                    .with_help("only lines ending with `:` have an indented body; unindent these lines if they are not part of it"),
+            );
+        }
+    }
+}
+
+/// The body a block-opening statement fills from its indented lines.
+fn body_of(kind: &mut StmtKind) -> Option<&mut Block> {
+    match kind {
+        StmtKind::On { body, .. }
+        | StmtKind::For { body, .. }
+        | StmtKind::Parseq { body, .. }
+        | StmtKind::If { body, .. }
+        | StmtKind::Else { body }
+        | StmtKind::Try { body }
+        | StmtKind::Catch { body, .. }
+        | StmtKind::Otherwise { body } => Some(body),
+        StmtKind::Closure { func, .. } => Some(&mut func.body),
+        StmtKind::Par(inner) | StmtKind::Co(inner) => body_of(&mut inner.kind),
+        _ => None,
+    }
+}
+
+/// Unclosed or unmatched brackets in a line, which make any grammar error meaningless.
+fn bracket_problem(line: &Line<'_>) -> Option<Diagnostic> {
+    let mut open: Vec<(Token<'_>, Span)> = Vec::new();
+    for &(token, span) in &line.tokens {
+        let closer =
+            match token {
+                Token::LParen | Token::LBracket | Token::LBrace => {
+                    open.push((token, span));
+                    if open.len() > MAX_NESTING {
+                        return Some(Diagnostic::error(Code::TooLarge, span).with_message(
+                            format!("brackets are nested deeper than {MAX_NESTING} levels"),
+                        ));
+                    }
+                    continue;
+                }
+                Token::RParen => Token::LParen,
+                Token::RBracket => Token::LBracket,
+                Token::RBrace => Token::LBrace,
+                _ => continue,
+            };
+        match open.pop() {
+            Some((opener, _)) if opener == closer => {}
+            Some((opener, opener_span)) => {
+                return Some(
+                    Diagnostic::error(Code::UnclosedDelimiter, opener_span)
+                        .with_message(format!("{opener} is closed by {token}"))
+                        .with_label(span, "this closes a different bracket"),
+                )
+            }
+            None => {
+                return Some(
+                    Diagnostic::error(Code::Syntax, span)
+                        .with_message(format!("{token} closes nothing"))
+                        .with_primary_label("no bracket is open here"),
+                )
+            }
+        }
+    }
+    open.pop().map(|(opener, span)| {
+        Diagnostic::error(Code::UnclosedDelimiter, span)
+            .with_message(format!("{opener} is never closed"))
+            .with_primary_label("opened here")
+            .with_help("close it before the end of the statement")
+    })
+}
+
+fn syntax_diagnostic<'s>(error: &Rich<'_, Token<'s>, Span>, line: &Line<'s>) -> Diagnostic {
+    let span = *error.span();
+    match error.reason() {
+        RichReason::Custom(message) => Diagnostic::error(Code::Syntax, span).with_message(message),
+        RichReason::ExpectedFound { expected, found } => {
+            let mut wanted: Vec<String> = expected
+                .iter()
+                .map(|pattern| match pattern {
+                    RichPattern::Token(token) => token.describe(),
+                    RichPattern::Label(label) => label.to_string(),
+                    RichPattern::Identifier(word) => format!("`{word}`"),
+                    RichPattern::Any => "more".to_string(),
+                    RichPattern::EndOfInput => "the end of the line".to_string(),
+                    _ => "something else".to_string(),
+                })
+                .collect();
+            wanted.sort();
+            wanted.dedup();
+            let wanted = match wanted.as_slice() {
+                [] => "something else".to_string(),
+                [one] => one.clone(),
+                [init @ .., last] => format!("{} or {last}", init.join(", ")),
+            };
+            let (message, span) = match found {
+                Some(token) => (format!("unexpected {}", &**token), span),
+                None => {
+                    let last = line.tokens.last().map_or(span, |(_, s)| *s);
+                    ("the statement ends too early".to_string(), last)
+                }
+            };
+            let mut diagnostic = Diagnostic::error(Code::Syntax, span)
+                .with_message(message)
+                .with_primary_label(format!("expected {wanted}"));
+            if let (Token::Ident(word), true) = (line.tokens[0].0, span == line.tokens[0].1) {
+                if let Some(keyword) = nearest(word, TOP_LEVEL_KEYWORDS) {
+                    diagnostic = diagnostic.with_help(format!("did you mean `{keyword}`?"));
+                }
+            }
+            diagnostic
+        }
+    }
+}
+
+/// The candidate closest to `word`, if close enough to be a likely typo.
+pub(crate) fn nearest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|&(distance, c)| distance > 0 && distance <= 1.max(c.len() / 3))
+        .min()
+        .map(|(_, c)| c)
+}
