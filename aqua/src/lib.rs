@@ -2,9 +2,11 @@
 //!
 //! Aqua is the language for choreographing computations across peers; it compiles to AIR
 //! (see the `air` crate), which AquaVM executes. This crate is the compiler's library:
-//! [`syntax`] parses source text into a syntax tree with spans and diagnostics.
+//! [`syntax`] parses source text into a syntax tree with spans and diagnostics, and
+//! [`format`] prints it back in the canonical layout.
 
 pub mod diagnostic;
+pub mod format;
 pub mod syntax;
 
 pub use diagnostic::{Code, Diagnostic, Severity};

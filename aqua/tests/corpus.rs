@@ -32,3 +32,57 @@ fn corpus_programs_parse_cleanly() {
     }
     assert!(failures.is_empty(), "{failures}");
 }
+
+/// The syntax tree without positions, to compare a file with its formatted text.
+fn shape_of(source: &str) -> String {
+    let parsed = aqua::syntax::parse(source);
+    let debug = format!("{:?}", parsed.file);
+    // Spans print as `start..end`; drop them.
+    let mut out = String::with_capacity(debug.len());
+    let mut rest = debug.as_str();
+    while let Some(i) = rest.find("..") {
+        let before = rest[..i].trim_end_matches(|c: char| c.is_ascii_digit());
+        out.push_str(before);
+        rest = rest[i + 2..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn formatting_keeps_meaning_and_comments_and_is_idempotent() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    aqua_files(&root.join("tools/aqua-corpus/programs"), &mut files);
+    for path in &files {
+        let source = std::fs::read_to_string(path).unwrap();
+        let once =
+            aqua::format::format(&source).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+        let twice = aqua::format::format(&once).unwrap();
+        assert_eq!(
+            once,
+            twice,
+            "{}: formatting is not idempotent",
+            path.display()
+        );
+        assert_eq!(
+            shape_of(&source),
+            shape_of(&once),
+            "{}: meaning changed",
+            path.display()
+        );
+        let comments = |text: &str| {
+            aqua::syntax::parse(text)
+                .comments
+                .iter()
+                .map(|c| text[c.start..c.end].trim_end().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            comments(&source),
+            comments(&once),
+            "{}: comments changed",
+            path.display()
+        );
+    }
+}

@@ -1,6 +1,9 @@
 //! The syntax tree of one Aqua file, as written: every node keeps its byte span, names keep
 //! their spelling, and parentheses are kept so that the formatter can reproduce them.
 //! Meaning (what a name refers to, types) is decided later.
+//!
+//! The span of a node that opens a block (a function, a `data`, an `on`, ...) covers its
+//! first line; its fields or body carry their own spans.
 
 use super::Span;
 

@@ -153,21 +153,17 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             return Item::Error(line.full_span());
         };
         match &mut item {
-            Item::Data { fields, span, .. }
-            | Item::Ability { fields, span, .. }
+            Item::Data { fields, .. }
+            | Item::Ability { fields, .. }
             | Item::Service {
-                methods: fields,
-                span,
-                ..
+                methods: fields, ..
             } => {
                 self.require_children(line);
                 *fields = self.fields(&line.children);
-                *span = line.full_span();
             }
             Item::Func(func) => {
                 self.require_children(line);
                 func.body = self.block(&line.children, 1);
-                func.span = line.full_span();
             }
             Item::Alias { .. } | Item::Const { .. } | Item::Error(_) => self.no_children(line),
         }
