@@ -6,11 +6,12 @@
 //
 // Each ALIB_DIR holds aqua-lib's builtin.aqua, math.aqua, workers.aqua and
 // subnet.aqua; without arguments, the npm copy in node_modules is used.
-// For every ALIB_DIR:
-//   1. our files are compiled alone: any error or warning is a difference;
-//   2. both sides' files are scanned for their module headers, declared
+// First our files, then every ```aqua example of the book's standard library
+// chapter (importing our files), are compiled: an error or a warning fails
+// the check. Then, for every ALIB_DIR:
+//   1. both sides' files are scanned for their module headers, declared
 //      names and the order of data fields (the compiler keeps no order);
-//   3. one program importing every service and naming every alias and
+//   2. one program importing every service and naming every alias and
 //      data type (through the module names of the headers) is compiled
 //      once against our files and once against ALIB_DIR; the service
 //      definitions of both results (default ids, functions, argument names
@@ -25,6 +26,7 @@ import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ourDir = path.resolve(here, "../../stdlib");
+const bookChapter = path.resolve(here, "../../book/src/aqua/stdlib.md");
 const FILES = ["builtin.aqua", "math.aqua", "workers.aqua", "subnet.aqua"];
 const PREFIX = "@fluencelabs/aqua-lib";
 
@@ -264,6 +266,20 @@ async function checkAgainst(libDir, ourDecl, tmp) {
   return differences;
 }
 
+// The ```aqua blocks of a Markdown text, with the line of their opening fence.
+function aquaBlocks(markdown) {
+  const blocks = [];
+  let open = null;
+  markdown.split("\n").forEach((line, i) => {
+    if (open === null && line.startsWith("```aqua")) open = { line: i + 1, text: [] };
+    else if (open !== null && line.startsWith("```")) {
+      blocks.push({ line: open.line, text: open.text.join("\n") + "\n" });
+      open = null;
+    } else if (open !== null) open.text.push(line);
+  });
+  return blocks;
+}
+
 async function main() {
   const dirs = process.argv.slice(2);
   if (dirs.length === 0) dirs.push(path.join(here, "node_modules", PREFIX));
@@ -280,6 +296,18 @@ async function main() {
 
   const tmp = await mkdtemp(path.join(os.tmpdir(), "stdlib-probe-"));
   try {
+    const examples = aquaBlocks(await readFile(bookChapter, "utf8"));
+    for (const { line, text } of examples) {
+      const example = path.join(tmp, `example-${line}.aqua`);
+      await writeFile(example, text);
+      const { result, problems } = await compile(example, ourDir);
+      if (Object.keys(result.functions ?? {}).length === 0) problems.push("no function compiled");
+      for (const p of problems) {
+        console.error(`book/src/aqua/stdlib.md:${line}: ${p}`);
+        failed = true;
+      }
+    }
+    console.log(`book: ${examples.length} examples compiled`);
     for (const dir of dirs) {
       const libDir = path.resolve(dir);
       let version = "unknown version";
