@@ -8,7 +8,8 @@
 // subnet.aqua; without arguments, the npm copy in node_modules is used.
 // First our files, then every ```aqua example of the book's standard library
 // chapter (importing our files), are compiled: an error or a warning fails
-// the check. Then, for every ALIB_DIR:
+// the check. Every corpus program (programs/*.aqua) must compile against our
+// files to the same AIR as against the npm aqua-lib. Then, for every ALIB_DIR:
 //   1. both sides' files are scanned for their module headers, declared
 //      names and the order of data fields (the compiler keeps no order);
 //   2. one program importing every service and naming every alias and
@@ -19,16 +20,18 @@
 // Exits with 1 when anything differs.
 
 import { compileFromPath } from "@fluencelabs/aqua-api";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const ourDir = path.resolve(here, "../../stdlib");
-const bookChapter = path.resolve(here, "../../book/src/aqua/stdlib.md");
 const FILES = ["builtin.aqua", "math.aqua", "workers.aqua", "subnet.aqua"];
 const PREFIX = "@fluencelabs/aqua-lib";
+const ourDir = path.resolve(here, "../../stdlib");
+const bookChapter = path.resolve(here, "../../book/src/aqua/stdlib.md");
+const programsDir = path.join(here, "programs");
+const npmLibDir = path.join(here, "node_modules", PREFIX);
 
 const plain = (s) => String(s).replace(/\u001b\[[0-9;]*m/g, "");
 
@@ -231,7 +234,9 @@ async function checkAgainst(libDir, ourDecl, tmp) {
   for (const file of FILES) {
     const o = ourDecl.get(file);
     const t = theirDecl.get(file);
-    if (o.header !== t.header) report(`${file}: header ours \`aqua ${o.header}\`, theirs \`aqua ${t.header}\``);
+    if (o.header !== t.header) {
+      report(`${file}: header ours \`aqua ${o.header}\`, theirs \`aqua ${t.header}\``);
+    }
     headers.set(file, t.header);
     const kinds = (d) => new Map([...d.names].map(([n, k]) => [n, k]));
     compareMaps(`${file}: name`, kinds(o), kinds(t), report);
@@ -260,8 +265,12 @@ async function checkAgainst(libDir, ourDecl, tmp) {
     compareMaps("service", o.services, t.services, report);
     compareMaps("type", o.shapes, t.shapes, report);
     compareMaps("struct", o.structs, t.structs, report);
-    const counts = `${o.services.size} service entries, ${o.shapes.size} types, ${o.structs.size} structs`;
-    console.log(`  compared ${counts}`);
+    const counts = [
+      `${o.services.size} service entries`,
+      `${o.shapes.size} types`,
+      `${o.structs.size} structs`,
+    ];
+    console.log(`  compared ${counts.join(", ")}`);
   }
   return differences;
 }
@@ -282,7 +291,7 @@ function aquaBlocks(markdown) {
 
 async function main() {
   const dirs = process.argv.slice(2);
-  if (dirs.length === 0) dirs.push(path.join(here, "node_modules", PREFIX));
+  if (dirs.length === 0) dirs.push(npmLibDir);
 
   let failed = false;
   for (const file of FILES) {
@@ -301,13 +310,41 @@ async function main() {
       const example = path.join(tmp, `example-${line}.aqua`);
       await writeFile(example, text);
       const { result, problems } = await compile(example, ourDir);
-      if (Object.keys(result.functions ?? {}).length === 0) problems.push("no function compiled");
+      if (Object.keys(result.functions ?? {}).length === 0) {
+        problems.push("no function compiled");
+      }
       for (const p of problems) {
         console.error(`book/src/aqua/stdlib.md:${line}: ${p}`);
         failed = true;
       }
     }
     console.log(`book: ${examples.length} examples compiled`);
+
+    // Existing Aqua code must not notice which library it gets.
+    const programs = (await readdir(programsDir)).filter((f) => f.endsWith(".aqua")).sort();
+    for (const file of programs) {
+      const program = path.join(programsDir, file);
+      const ours = await compile(program, ourDir);
+      const npm = await compile(program, npmLibDir);
+      const air = (c) =>
+        JSON.stringify(
+          Object.entries(c.result.functions ?? {})
+            .map(([name, f]) => [name, f.script])
+            .sort(),
+        );
+      const problems = [
+        ...ours.problems,
+        ...npm.problems.map((p) => `with npm aqua-lib: ${p}`),
+      ];
+      if (problems.length === 0 && air(ours) !== air(npm)) {
+        problems.push("AIR differs from the AIR compiled with npm aqua-lib");
+      }
+      for (const p of problems) {
+        console.error(`programs/${file}: ${p}`);
+        failed = true;
+      }
+    }
+    console.log(`corpus: ${programs.length} programs compiled against our files`);
     for (const dir of dirs) {
       const libDir = path.resolve(dir);
       let version = "unknown version";
