@@ -1,4 +1,5 @@
-//! Every Aqua program of the repository's corpora parses without a diagnostic.
+//! Every Aqua program of the repository (the corpus programs and the standard library)
+//! parses without a diagnostic and formats idempotently.
 
 use std::path::{Path, PathBuf};
 
@@ -16,12 +17,18 @@ fn aqua_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[test]
-fn corpus_programs_parse_cleanly() {
+fn programs() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     aqua_files(&root.join("tools/aqua-corpus/programs"), &mut files);
-    assert!(files.len() >= 40, "found only {} programs", files.len());
+    aqua_files(&root.join("stdlib"), &mut files);
+    assert!(files.len() >= 50, "found only {} programs", files.len());
+    files
+}
+
+#[test]
+fn corpus_programs_parse_cleanly() {
+    let files = programs();
     let mut failures = String::new();
     for path in &files {
         let source = std::fs::read_to_string(path).unwrap();
@@ -51,10 +58,7 @@ fn shape_of(source: &str) -> String {
 
 #[test]
 fn formatting_keeps_meaning_and_comments_and_is_idempotent() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut files = Vec::new();
-    aqua_files(&root.join("tools/aqua-corpus/programs"), &mut files);
-    for path in &files {
+    for path in &programs() {
         let source = std::fs::read_to_string(path).unwrap();
         let once =
             aqua::format::format(&source).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
