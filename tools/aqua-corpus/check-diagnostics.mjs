@@ -213,7 +213,9 @@ async function checkCase(c, tmpRoot, showPositions) {
     const pos = positions(res.errors);
     const ours = `${path.basename(target)}:${header.line}:`;
     report.pointsAtOurLine = pos.some((p) => p.startsWith(ours));
-    if (showPositions) report.notes.push(`reference at ${pos.join(", ")}`);
+    if (showPositions) {
+      report.notes.push(`reference at ${pos.join(", ")}${report.pointsAtOurLine ? "" : " (not our line)"}`);
+    }
   }
 
   // Applying the fix must leave a program the reference accepts.
