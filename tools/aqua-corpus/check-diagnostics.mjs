@@ -163,9 +163,10 @@ async function compile(filePath) {
   try {
     const result = await compileFromPath({ filePath, imports: [nodeModules], targetType: "air" });
     const errors = (result.errors ?? []).map(plain);
-    return { outcome: errors.length === 0 ? "accepted" : "rejected", errors };
+    const warnings = (result.warnings ?? []).length;
+    return { outcome: errors.length === 0 ? "accepted" : "rejected", errors, warnings };
   } catch (e) {
-    return { outcome: "crashed", errors: [plain(e?.message ?? e)] };
+    return { outcome: "crashed", errors: [plain(e?.message ?? e)], warnings: 0 };
   }
 }
 
@@ -236,6 +237,8 @@ async function checkCase(c, tmpRoot, showPositions) {
       await writeFile(path.join(work, c.dir ? fixName : "main.aqua"), fixed);
       const fixedRes = await compile(path.join(work, "main.aqua"));
       report.fixed = fixedRes.outcome;
+      // A warning on the fixed program means the case holds a second, lesser problem.
+      if (fixedRes.warnings > 0) report.failures.push(`the fixed program has ${fixedRes.warnings} warning(s)`);
       if (fixedRes.outcome !== "accepted") {
         report.failures.push(
           `the fixed program is ${fixedRes.outcome}` +
