@@ -6,10 +6,11 @@
 // For every case it also checks the header itself:
 //   - `-- at:` must name text that really is at that line and column, so the
 //     expected span cannot drift when a case is edited;
-//   - `-- fix:` (optional) either replaces that text (`-- fix: `new``) or
-//     inserts text elsewhere (`-- fix: insert `x` at [file:]L:C`);
-//     the fixed program must then be accepted, which shows the case holds
-//     exactly one problem.
+//   - `-- fix:` (optional) rewrites the source: `-- fix: `new`` replaces the
+//     `at` text, `-- fix: insert `x` at [file:]L:C` inserts, and
+//     `-- fix: replace `old` at [file:]L:C with `new`` rewrites any text; the
+//     fixed program must then be accepted without warnings, which shows the
+//     case holds exactly one problem.
 //
 // The reference's messages are never written anywhere; with --positions only
 // the line:col of each reference diagnostic is printed, to compare spans.
@@ -99,6 +100,11 @@ function unescape(text) {
   return Buffer.from(bytes);
 }
 
+// A fix that rewrites `old` at an explicit place, maybe in another file of the case.
+function edit(file, line, col, old, text) {
+  return { file, line: Number(line), col: Number(col), old: unescape(old), text: unescape(text) };
+}
+
 function parseHeader(source) {
   const lines = source.toString("utf8").split("\n");
   const problems = [];
@@ -119,14 +125,9 @@ function parseHeader(source) {
     const fix = /^-- fix: `(.*)`$/.exec(l);
     if (fix) header.fix = { text: unescape(fix[1]) };
     const insert = /^-- fix: insert `(.+)` at (?:([^\s:]+):)?(\d+):(\d+)$/.exec(l);
-    if (insert) {
-      header.fix = {
-        text: unescape(insert[1]),
-        file: insert[2],
-        line: Number(insert[3]),
-        col: Number(insert[4]),
-      };
-    }
+    if (insert) header.fix = edit(insert[2], insert[3], insert[4], "", insert[1]);
+    const replace = /^-- fix: replace `(.+)` at (?:([^\s:]+):)?(\d+):(\d+) with `(.*)`$/.exec(l);
+    if (replace) header.fix = edit(replace[2], replace[3], replace[4], replace[1], replace[5]);
     const ref = /^-- reference: (accepts|crashes) \((.+)\)$/.exec(l);
     if (ref) header.reference = { accepts: "accepted", crashes: "crashed" }[ref[1]];
   }
@@ -217,34 +218,32 @@ async function checkCase(c, tmpRoot, showPositions) {
     }
   }
 
-  // Applying the fix must leave a program the reference accepts.
+  // Applying the fix must leave a program the reference accepts, without warnings.
   if (header.fix !== undefined && offset >= 0) {
-    const { text, file, line, col } = header.fix;
+    const { file, line, col, text } = header.fix;
     const fixName = file ?? targetName;
-    const fixSource = fixName === targetName ? targetSource : await readFile(path.join(c.dir ?? "", fixName)).catch(() => null);
-    const insertAt = line === undefined ? offset : fixSource ? offsetOf(fixSource, line, col) : -1;
-    const removed = line === undefined ? header.text.length : 0;
-    if ((file && !c.dir) || insertAt < 0) {
-      report.failures.push(`fix position ${file ? `${file}:` : ""}${line}:${col} is outside the case`);
+    const fixSource =
+      fixName === targetName ? targetSource : await readFile(path.join(c.dir ?? "", fixName)).catch(() => null);
+    // A bare `-- fix: `new`` rewrites the `at` text itself.
+    const old = line === undefined ? header.text : header.fix.old;
+    const start = line === undefined ? offset : fixSource ? offsetOf(fixSource, line, col) : -1;
+    if ((file && !c.dir) || start < 0 || !fixSource.subarray(start, start + old.length).equals(old)) {
+      report.failures.push(`the fix does not match the text at ${file ? `${file}:` : ""}${line}:${col}`);
     } else {
       const work = await mkdtemp(path.join(tmpRoot, "fix-"));
       if (c.dir) await cp(c.dir, work, { recursive: true });
-      const fixed = Buffer.concat([
-        fixSource.subarray(0, insertAt),
-        text,
-        fixSource.subarray(insertAt + removed),
-      ]);
+      const fixed = Buffer.concat([fixSource.subarray(0, start), text, fixSource.subarray(start + old.length)]);
       await writeFile(path.join(work, c.dir ? fixName : "main.aqua"), fixed);
       const fixedRes = await compile(path.join(work, "main.aqua"));
       report.fixed = fixedRes.outcome;
-      // A warning on the fixed program means the case holds a second, lesser problem.
-      if (fixedRes.warnings > 0) report.failures.push(`the fixed program has ${fixedRes.warnings} warning(s)`);
       if (fixedRes.outcome !== "accepted") {
         report.failures.push(
           `the fixed program is ${fixedRes.outcome}` +
             (showPositions ? ` (reference at ${positions(fixedRes.errors).join(", ")})` : ""),
         );
       }
+      // A warning on the fixed program means the case holds a second, lesser problem.
+      if (fixedRes.warnings > 0) report.failures.push(`the fixed program has ${fixedRes.warnings} warning(s)`);
     }
   }
   return report;
