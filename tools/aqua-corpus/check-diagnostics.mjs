@@ -130,6 +130,9 @@ function parseHeader(source) {
     if (replace) header.fix = edit(replace[2], replace[3], replace[4], replace[1], replace[5]);
     const ref = /^-- reference: (accepts|crashes) \((.+)\)$/.exec(l);
     if (ref) header.reference = { accepts: "accepted", crashes: "crashed" }[ref[1]];
+    if ((l.startsWith("-- fix:") && !(fix || insert || replace)) || (l.startsWith("-- reference:") && !ref)) {
+      problems.push(`malformed header line: ${l}`);
+    }
   }
   return { header, problems };
 }
