@@ -200,9 +200,10 @@ async function checkCase(c, tmpRoot, showPositions) {
   const target = c.dir ? path.join(c.dir, targetName) : c.main;
   const targetSource = c.dir ? await readFile(target).catch(() => null) : mainSource;
   if (targetSource === null) report.failures.push(`\`at\` names a missing file ${targetName}`);
-  const offset = targetSource ? offsetOf(targetSource, header.line, header.col) : -1;
+  let offset = targetSource ? offsetOf(targetSource, header.line, header.col) : -1;
   if (targetSource && (offset < 0 || !targetSource.subarray(offset, offset + header.text.length).equals(header.text))) {
     report.failures.push(`\`at\` text is not at ${header.line}:${header.col}`);
+    offset = -1;
   }
 
   const res = await compile(c.main);
