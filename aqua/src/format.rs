@@ -127,9 +127,12 @@ impl Printer<'_> {
 
     fn block(&mut self, block: &Block, depth: usize) {
         self.block_start = true;
-        for stmt in &block.stmts {
-            self.stmt(stmt, depth);
-        }
+        // Blocks and expressions nest up to the parser's limit; grow the stack for them.
+        stacker::maybe_grow(64 << 10, 1 << 20, || {
+            for stmt in &block.stmts {
+                self.stmt(stmt, depth);
+            }
+        });
     }
 
     fn stmt(&mut self, stmt: &Stmt, depth: usize) {
@@ -390,6 +393,10 @@ fn abilities(abilities: &[Expr]) -> String {
 
 /// An expression on one line.
 pub fn expr(e: &Expr) -> String {
+    stacker::maybe_grow(64 << 10, 1 << 20, || expr_text(e))
+}
+
+fn expr_text(e: &Expr) -> String {
     match &e.kind {
         ExprKind::Literal(literal) => match literal {
             Literal::Int(digits) | Literal::Float(digits) => digits.clone(),

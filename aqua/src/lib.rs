@@ -3,7 +3,7 @@
 //! Aqua is the language for choreographing computations across peers; it compiles to AIR
 //! (see the `air` crate), which AquaVM executes. This crate is the compiler's library:
 //! [`syntax`] parses source text into a syntax tree with spans and diagnostics, and
-//! [`format`] prints it back in the canonical layout.
+//! [`mod@format`] prints it back in the canonical layout.
 
 pub mod diagnostic;
 pub mod format;

@@ -178,22 +178,45 @@ fn a_misspelled_keyword_gets_a_suggestion() {
 }
 
 #[test]
-fn deep_nesting_is_refused_with_a_diagnostic() {
-    let depth = 1000;
-    let source = format!(
-        "aqua M\n\nfunc f():\n  x = {}1{}\n",
-        "(".repeat(depth),
-        ")".repeat(depth)
+fn nesting_up_to_the_limit_parses_and_deeper_is_refused_with_a_diagnostic() {
+    let parens = |depth: usize| {
+        format!(
+            "aqua M\n\nfunc f():\n  x = {}1{}\n",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+    assert_eq!(problems(&parens(1000)), vec![]);
+    assert_eq!(
+        problems(&parens(3000)),
+        vec![(Code::TooLarge, "4:1031".into())]
     );
-    assert_eq!(problems(&source), vec![(Code::TooLarge, "4:263".into())]);
-    let mut blocks = String::from("aqua M\n\nfunc f():\n");
-    for level in 1..=depth {
-        blocks.push_str(&"  ".repeat(level));
-        blocks.push_str("on p:\n");
-    }
-    blocks.push_str(&"  ".repeat(depth + 1));
-    blocks.push_str("x()\n");
-    let found = problems(&blocks);
+    let blocks = |depth: usize| {
+        let mut text = String::from("aqua M\n\nfunc f():\n");
+        for level in 1..=depth {
+            text.push_str(&" ".repeat(level));
+            text.push_str("on p:\n");
+        }
+        text.push_str(&" ".repeat(depth + 1));
+        text.push_str("x()\n");
+        text
+    };
+    assert_eq!(problems(&blocks(1000)), vec![]);
+    let found = problems(&blocks(2000));
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].0, Code::TooLarge);
+}
+
+#[test]
+fn deeply_nested_files_format() {
+    let mut text = String::from("aqua M\n\nfunc f():\n");
+    for level in 1..=1000 {
+        text.push_str(&" ".repeat(level));
+        text.push_str("on p:\n");
+    }
+    text.push_str(&" ".repeat(1001));
+    text.push_str(&format!("x = {}1{}\n", "(".repeat(1000), ")".repeat(1000)));
+    let formatted = aqua::format::format(&text).unwrap();
+    assert_eq!(formatted.lines().count(), 1004);
+    assert_eq!(aqua::format::format(&formatted).unwrap(), formatted);
 }

@@ -19,7 +19,7 @@ use crate::diagnostic::{Code, Diagnostic};
 /// The largest source file accepted, in bytes.
 pub const MAX_SOURCE_LEN: usize = 16 << 20;
 /// The deepest nesting of brackets within a line, and of blocks, accepted.
-pub const MAX_NESTING: usize = 256;
+pub const MAX_NESTING: usize = 1024;
 
 /// A file's syntax tree with the problems found while building it.
 #[derive(Debug, Default)]
@@ -182,6 +182,11 @@ impl<'t, 's: 't> Assembler<'t, 's> {
     }
 
     fn block(&mut self, lines: &'t [Line<'s>], depth: usize) -> Block {
+        // Blocks nest as deep as MAX_NESTING; grow the stack instead of overflowing it.
+        stacker::maybe_grow(64 << 10, 1 << 20, || self.block_lines(lines, depth))
+    }
+
+    fn block_lines(&mut self, lines: &'t [Line<'s>], depth: usize) -> Block {
         let mut block = Block::default();
         if depth > MAX_NESTING {
             if let Some(first) = lines.first() {
