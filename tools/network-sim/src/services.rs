@@ -1,4 +1,5 @@
-//! Mock services, declared per scenario.
+//! Mock services: rules that answer calls with fixed behaviours, declared per scenario or per
+//! run of an Aqua function.
 //!
 //! A rule matches calls by peer (or any peer), service id and function name (or any
 //! function) and answers with one behaviour:
@@ -22,17 +23,26 @@ use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
-use super::engine::{CallRequest, ServiceAnswer};
+use crate::engine::{CallRequest, ServiceAnswer};
+use crate::network::{CallContext, ServiceHost};
+use crate::peers::Peers;
 
-/// How a mock service answers.
+/// How a mock service answers (the forms are described in the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Behaviour {
+    /// `ok <json>`.
     Ok(Value),
+    /// `err <ret_code> <json>`.
     Err(i32, Value),
+    /// `echo`.
     Echo,
+    /// `arg <n>`.
     Arg(usize),
+    /// `seq [<json>, ...]`.
     Seq(Vec<Value>),
+    /// `tetraplets`.
     Tetraplets,
+    /// `raw <ret_code> <text>`.
     Raw(i32, String),
 }
 
@@ -78,20 +88,51 @@ impl Behaviour {
             _ => Err(format!("unknown service behaviour `{text}`")),
         }
     }
+
+    /// The behaviour with every `@name` in its values replaced by the peer id of `name`.
+    pub fn substitute(&self, peers: &Peers) -> Behaviour {
+        let value = |v: &Value| {
+            serde_json::from_str(&peers.substitute(&v.to_string()))
+                .expect("peer ids keep JSON valid")
+        };
+        match self {
+            Behaviour::Ok(v) => Behaviour::Ok(value(v)),
+            Behaviour::Err(code, v) => Behaviour::Err(*code, value(v)),
+            Behaviour::Seq(values) => Behaviour::Seq(values.iter().map(value).collect()),
+            Behaviour::Raw(code, text) => Behaviour::Raw(*code, peers.substitute(text)),
+            other => other.clone(),
+        }
+    }
 }
 
-/// One `; service` declaration.
+/// One mock service declaration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServiceRule {
     /// Peer name, `None` for any peer.
     pub peer: Option<String>,
+    /// The service id it answers.
     pub service_id: String,
     /// `None` for any function.
     pub function_name: Option<String>,
+    /// How it answers.
     pub behaviour: Behaviour,
 }
 
-/// The mock services of a scenario plus the per-peer state of `seq` rules.
+impl ServiceRule {
+    /// Parses `SERVICE.FUNCTION` (function `*`: any; `SERVICE` alone: the empty function
+    /// name) and a behaviour, for `peer` (`None`: any peer).
+    pub fn parse(peer: Option<&str>, call: &str, behaviour: &str) -> Result<ServiceRule, String> {
+        let (service_id, function_name) = call.split_once('.').unwrap_or((call, ""));
+        Ok(ServiceRule {
+            peer: peer.map(str::to_owned),
+            service_id: service_id.to_owned(),
+            function_name: (function_name != "*").then(|| function_name.to_owned()),
+            behaviour: Behaviour::parse(behaviour)?,
+        })
+    }
+}
+
+/// A set of mock service rules plus the per-peer state of `seq` rules.
 #[derive(Debug, Clone, Default)]
 pub struct Services {
     rules: Vec<ServiceRule>,
@@ -100,6 +141,7 @@ pub struct Services {
 }
 
 impl Services {
+    /// The services that `rules` declare.
     pub fn new(rules: Vec<ServiceRule>) -> Services {
         Services {
             rules,
@@ -107,19 +149,25 @@ impl Services {
         }
     }
 
-    /// Answers one call request made at `peer`.
+    /// Answers one call request made at the peer called `peer`; a call no rule matches fails
+    /// with code 1.
     pub fn answer(&mut self, peer: &str, request: &CallRequest) -> ServiceAnswer {
-        let Some(index) = self.matching_rule(peer, request) else {
-            return ServiceAnswer::json(
+        self.try_answer(peer, request).unwrap_or_else(|| {
+            ServiceAnswer::json(
                 1,
                 &json!(format!(
                     "no mock service {:?} function {:?} on peer @{peer}",
                     request.service_id, request.function_name
                 )),
-            );
-        };
+            )
+        })
+    }
+
+    /// Answers one call request made at the peer called `peer`, if a rule matches it.
+    pub fn try_answer(&mut self, peer: &str, request: &CallRequest) -> Option<ServiceAnswer> {
+        let index = self.matching_rule(peer, request)?;
         let ok = |result: Value| ServiceAnswer::json(0, &result);
-        match &self.rules[index].behaviour {
+        Some(match &self.rules[index].behaviour {
             Behaviour::Ok(value) => ok(value.clone()),
             Behaviour::Err(ret_code, value) => ServiceAnswer::json(*ret_code, value),
             Behaviour::Raw(ret_code, text) => ServiceAnswer {
@@ -162,7 +210,7 @@ impl Services {
                         .collect::<Value>()
                 })
                 .collect()),
-        }
+        })
     }
 
     fn matching_rule(&self, peer: &str, request: &CallRequest) -> Option<usize> {
@@ -182,5 +230,55 @@ impl Services {
             })
             .max_by_key(|(index, rule)| (specificity(rule), *index))
             .map(|(index, _)| index)
+    }
+}
+
+impl ServiceHost for Services {
+    fn answer(&mut self, call: &CallContext<'_>, request: &CallRequest) -> ServiceAnswer {
+        Services::answer(self, &call.peer.name, request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_most_specific_service_rule_answers() {
+        let rule = |peer: Option<&str>, call: &str, behaviour: &str| {
+            ServiceRule::parse(peer, call, behaviour).expect("rule")
+        };
+        let mut services = Services::new(vec![
+            rule(Some("a"), "s.f", "ok 1"),
+            rule(None, "s.f", "ok 2"),
+            rule(Some("a"), "s.*", "seq [3, 4]"),
+            rule(Some("a"), "s.f", "err 5 \"later\""),
+        ]);
+        let call = |function: &str| CallRequest {
+            service_id: "s".to_owned(),
+            function_name: function.to_owned(),
+            arguments: vec![],
+            tetraplets: vec![],
+        };
+        let answer = |services: &mut Services, peer: &str, function: &str| {
+            let answer = services.answer(peer, &call(function));
+            (answer.ret_code, answer.result.clone())
+        };
+        assert_eq!(answer(&mut services, "a", "f"), (5, "\"later\"".into()));
+        assert_eq!(answer(&mut services, "b", "f"), (0, "2".into()));
+        assert_eq!(answer(&mut services, "a", "g"), (0, "3".into()));
+        assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
+        assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
+        assert_eq!(answer(&mut services, "b", "g").0, 1);
+    }
+
+    #[test]
+    fn a_service_without_function_matches_the_empty_name_only() {
+        let rule = ServiceRule::parse(None, "op", "ok 1").expect("rule");
+        assert_eq!(rule.function_name.as_deref(), Some(""));
+        assert!(ServiceRule::parse(None, "op.*", "ok 1")
+            .expect("rule")
+            .function_name
+            .is_none());
     }
 }

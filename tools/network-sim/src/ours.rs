@@ -4,8 +4,9 @@ use vm::data::calls::{CallResults, CallServiceResult};
 use vm::data::Tetraplet as VmTetraplet;
 use vm::{execute, RunParameters};
 
-use super::engine::{CallRequest, Engine, StepInput, StepOutcome, Tetraplet};
+use crate::engine::{CallRequest, Engine, StepInput, StepOutcome, Tetraplet};
 
+/// `vm::execute`, run in-process.
 pub struct VmEngine;
 
 /// The step's call results in our VM's wire format (multicodec-prefixed MessagePack).

@@ -5,7 +5,7 @@
 //! ; peers: a b relay          (optional; every `@name` used also becomes a peer)
 //! ; init: a                  (default: the first name of `peers:`, else `a`)
 //! ; particle: id=p1 timestamp=1700000000000 ttl=30000   (any subset; these are defaults)
-//! ; service b svc.fn: ok 42  (see `services.rs`; peer or `*`, function or `*`)
+//! ; service b svc.fn: ok 42  (see `services`; peer or `*`, function or `*`)
 //! ; max-steps: 100           (cap on interpreter runs, default 100)
 //! ; network: lifo            (`fifo`, the default, or `lifo`: newest delivery first)
 //! ; redeliver: b             (every delivery to these peers arrives twice in a row)
@@ -21,46 +21,34 @@
 
 use std::path::Path;
 
-use super::peers::{mentioned_names, Peers};
-use super::services::{Behaviour, ServiceRule};
-
-/// Order in which pending deliveries are processed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Order {
-    /// Oldest delivery first.
-    Fifo,
-    /// Newest delivery first.
-    Lifo,
-}
+use crate::engine::Engine;
+use crate::network::{
+    run_particle, Network, Observables, Order, Particle, DEFAULT_MAX_STEPS, DEFAULT_PARTICLE_ID,
+    DEFAULT_TIMESTAMP, DEFAULT_TTL,
+};
+use crate::peers::{mentioned_names, Peers};
+use crate::services::{ServiceRule, Services};
 
 /// A parsed scenario, ready to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
-    pub peers: Peers,
-    pub init: String,
-    pub particle_id: String,
-    pub timestamp: u64,
-    pub ttl: u32,
+    /// The peers and how they connect.
+    pub network: Network,
+    /// The particle, its script with `@name`s replaced by peer ids.
+    pub particle: Particle,
+    /// The mock services of all peers.
     pub services: Vec<ServiceRule>,
-    pub max_steps: usize,
-    pub order: Order,
-    pub redeliver: Vec<String>,
-    /// The script with `@name`s replaced by peer ids.
-    pub script: String,
 }
 
-pub const DEFAULT_PARTICLE_ID: &str = "particle-1";
-pub const DEFAULT_TIMESTAMP: u64 = 1_700_000_000_000;
-pub const DEFAULT_TTL: u32 = 30_000;
-pub const DEFAULT_MAX_STEPS: usize = 100;
-
 impl Scenario {
+    /// Reads and parses the scenario file at `path`.
     pub fn load(path: &Path) -> Result<Scenario, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         Scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// Parses a scenario's text.
     pub fn parse(text: &str) -> Result<Scenario, String> {
         let header_len = text
             .lines()
@@ -133,21 +121,33 @@ impl Scenario {
             peers.add(&name);
         }
         for rule in &mut services {
-            rule.behaviour = substitute_behaviour(&peers, &rule.behaviour);
+            rule.behaviour = rule.behaviour.substitute(&peers);
         }
         let body: Vec<&str> = text.lines().skip(header_len).collect();
-        Ok(Scenario {
+        let particle = Particle {
             script: peers.substitute(&body.join("\n")),
-            peers,
             init,
-            particle_id,
+            id: particle_id,
             timestamp,
             ttl,
-            services,
+        };
+        let network = Network {
             max_steps,
             order,
             redeliver,
+            ..Network::new(peers)
+        };
+        Ok(Scenario {
+            network,
+            particle,
+            services,
         })
+    }
+
+    /// Runs the scenario with its mock services; `engine_for` is as in [`run_particle`].
+    pub fn run<'e>(&self, engine_for: &dyn Fn(&str, usize) -> &'e dyn Engine) -> Observables {
+        let mut services = Services::new(self.services.clone());
+        run_particle(&self.network, &self.particle, &mut services, engine_for)
     }
 }
 
@@ -167,24 +167,78 @@ fn parse_service(text: &str) -> Result<ServiceRule, String> {
     let (Some(peer), Some(call), None) = (words.next(), words.next(), words.next()) else {
         return Err(format!("expected `PEER SERVICE.FUNCTION`, got `{target}`"));
     };
-    let (service_id, function_name) = call.split_once('.').unwrap_or((call, ""));
-    Ok(ServiceRule {
-        peer: (peer != "*").then(|| peer.to_owned()),
-        service_id: service_id.to_owned(),
-        function_name: (function_name != "*").then(|| function_name.to_owned()),
-        behaviour: Behaviour::parse(behaviour)?,
-    })
+    ServiceRule::parse((peer != "*").then_some(peer), call, behaviour)
 }
 
-fn substitute_behaviour(peers: &Peers, behaviour: &Behaviour) -> Behaviour {
-    let value = |v: &serde_json::Value| {
-        serde_json::from_str(&peers.substitute(&v.to_string())).expect("still JSON")
-    };
-    match behaviour {
-        Behaviour::Ok(v) => Behaviour::Ok(value(v)),
-        Behaviour::Err(code, v) => Behaviour::Err(*code, value(v)),
-        Behaviour::Seq(values) => Behaviour::Seq(values.iter().map(value).collect()),
-        Behaviour::Raw(code, text) => Behaviour::Raw(*code, peers.substitute(text)),
-        other => other.clone(),
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use super::*;
+    use crate::engine::{StepInput, StepOutcome};
+    use crate::peers::Peer;
+    use crate::VmEngine;
+
+    #[test]
+    fn header_mistakes_are_reported() {
+        let error = |text: &str| Scenario::parse(text).expect_err(text);
+        assert!(error("; peer: a\n(null)").contains("unknown directive `peer:`"));
+        assert!(error("; service a s.f: maybe\n(null)").contains("unknown service behaviour"));
+        assert!(error("; particle: age=3\n(null)").contains("unknown particle field"));
+        assert!(error("; network: random\n(null)").contains("unknown network order"));
+        assert!(error("; service a s.f: raw x\n(null)").contains("needs a ret_code"));
+        let scenario = Scenario::parse("; Note: free text\n; init: b\n(null)").expect("valid");
+        assert_eq!(scenario.particle.init, "b");
+        assert_eq!(scenario.particle.script, "(null)");
+    }
+
+    /// Records the current peer of each step it is given.
+    struct Recording<'a> {
+        inner: &'a dyn Engine,
+        steps: RefCell<Vec<String>>,
+    }
+
+    impl Engine for Recording<'_> {
+        fn name(&self) -> &str {
+            "recording"
+        }
+
+        fn step(&self, input: &StepInput<'_>) -> StepOutcome {
+            self.steps
+                .borrow_mut()
+                .push(input.current_peer_id.to_owned());
+            self.inner.step(input)
+        }
+    }
+
+    #[test]
+    fn engine_choice_sees_every_run() {
+        let scenario = Scenario::parse(
+            "; service b s.f: ok 1\n\
+             (seq (call \"@b\" (\"s\" \"f\") [] x) (call \"@a\" (\"s\" \"f\") [x]))",
+        )
+        .expect("valid");
+        let recording = Recording {
+            inner: &VmEngine,
+            steps: RefCell::new(Vec::new()),
+        };
+        let choices = RefCell::new(Vec::new());
+        let observables = scenario.run(&|peer, run| {
+            choices.borrow_mut().push(format!("{peer}{run}"));
+            &recording
+        });
+        assert_eq!(choices.into_inner(), ["a0", "b1", "b2", "a3", "a4"]);
+        let (a, b) = (Peer::named("a").id, Peer::named("b").id);
+        assert_eq!(
+            recording.steps.into_inner(),
+            [&a, &b, &b, &a, &a].map(String::clone)
+        );
+        // No rule serves s.f on @a.
+        let codes: Vec<i32> = observables.deliveries[2].runs[0]
+            .calls
+            .values()
+            .map(|(_, answer)| answer.ret_code)
+            .collect();
+        assert_eq!(codes, [1]);
     }
 }

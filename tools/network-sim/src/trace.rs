@@ -1,30 +1,20 @@
 //! Readable rendering of particle data.
 //!
 //! Data is decoded with the reference's own reader (`to_human_readable_data`), so any
-//! engine's data can be shown the same way, provided the reference can read it. Each trace
+//! engine's data can be shown the same way, provided the reference can read it; hence this
+//! module needs the `reference` feature. Each trace
 //! state becomes one line with its CIDs resolved to the values, tetraplets and canon
 //! elements they name. CIDs themselves are not shown: a digest of the whole data (trace,
 //! CID stores, signatures and last call id as canonical JSON, SHA-256) stands for them, so a
 //! difference in hashing or signing still shows up as a changed digest line. The data and
 //! interpreter versions are left out.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::engine::Tetraplet;
-use super::peers::Peers;
-
-/// Whether two particle data hold the same trace, CID stores, signatures and last call id.
-/// Equal bytes are not required: the reference serializes its CID stores from hash maps, so
-/// the same content may come out in another order.
-pub fn same_content(a: &[u8], b: &[u8]) -> bool {
-    let decoded = |data: &[u8]| -> Option<Value> {
-        let json = reference_air::to_human_readable_data(data.to_vec()).ok()?;
-        let json: Value = serde_json::from_str(&json).ok()?;
-        Some(content(&json["data"]))
-    };
-    a == b || (!a.is_empty() && !b.is_empty() && decoded(a).is_some_and(|c| Some(c) == decoded(b)))
-}
+use crate::canonical;
+use crate::engine::Tetraplet;
+use crate::peers::Peers;
 
 /// The parts of decoded data that matter: everything but the version fields.
 fn content(data: &Value) -> Value {
@@ -221,30 +211,10 @@ impl Stores<'_> {
 
 fn tetraplet(t: &Value) -> String {
     let field = |name: &str| t[name].as_str().unwrap_or_default().to_owned();
-    super::report::tetraplet(&Tetraplet {
+    crate::report::tetraplet(&Tetraplet {
         peer_pk: field("peer_pk"),
         service_id: field("service_id"),
         function_name: field("function_name"),
         lens: field("lens"),
     })
-}
-
-/// Compact JSON text with object keys sorted, whatever the map order of `serde_json`.
-pub fn canonical(value: &Value) -> String {
-    fn sorted(value: &Value) -> Value {
-        match value {
-            Value::Object(map) => {
-                let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-                entries.sort_by(|a, b| a.0.cmp(b.0));
-                let mut out = Map::new();
-                for (key, value) in entries {
-                    out.insert(key.clone(), sorted(value));
-                }
-                Value::Object(out)
-            }
-            Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
-    }
-    sorted(value).to_string()
 }

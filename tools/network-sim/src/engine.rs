@@ -10,18 +10,21 @@ use serde_json::Value;
 /// Everything one step of an AIR interpreter reads.
 #[derive(Debug, Clone)]
 pub struct StepInput<'a> {
+    /// The AIR script of the particle.
     pub script: &'a str,
     /// The data this peer stored after its previous step (empty at first).
     pub prev_data: &'a [u8],
     /// The data that just arrived (empty when only call results are delivered).
     pub current_data: &'a [u8],
+    /// Peer id of the peer that started the particle.
     pub init_peer_id: &'a str,
+    /// Peer id of the peer this step runs on.
     pub current_peer_id: &'a str,
     /// Particle creation time, milliseconds since the Unix epoch.
     pub timestamp: u64,
     /// Particle time to live, milliseconds.
     pub ttl: u32,
-    /// Also the salt of the data signatures.
+    /// The particle id, also the salt of the data signatures.
     pub particle_id: &'a str,
     /// Ed25519 secret key of the current peer.
     pub secret_key: [u8; 32],
@@ -39,6 +42,7 @@ pub struct ServiceAnswer {
 }
 
 impl ServiceAnswer {
+    /// An answer whose result is `result` as JSON text.
     pub fn json(ret_code: i32, result: &Value) -> ServiceAnswer {
         ServiceAnswer {
             ret_code,
@@ -52,6 +56,7 @@ impl ServiceAnswer {
 pub struct StepOutcome {
     /// 0 for success.
     pub ret_code: i64,
+    /// Why the step failed; empty on success.
     pub error_message: String,
     /// The new particle data (the previous data, unchanged, after a preparation or
     /// uncatchable error).
@@ -65,8 +70,11 @@ pub struct StepOutcome {
 /// A service call the interpreter asks the host to make.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallRequest {
+    /// The service to call.
     pub service_id: String,
+    /// The function of that service.
     pub function_name: String,
+    /// The argument values, in order.
     pub arguments: Vec<Value>,
     /// One list of tetraplets per argument.
     pub tetraplets: Vec<Vec<Tetraplet>>,
@@ -76,9 +84,13 @@ pub struct CallRequest {
 /// applied to the result.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Tetraplet {
+    /// Peer id of the peer where the value was produced.
     pub peer_pk: String,
+    /// The service that produced it (empty for a literal).
     pub service_id: String,
+    /// The function that produced it (empty for a literal).
     pub function_name: String,
+    /// The lens applied to the produced value, e.g. `.$.a`.
     pub lens: String,
 }
 
@@ -86,5 +98,6 @@ pub struct Tetraplet {
 pub trait Engine {
     /// A short name for reports, e.g. `reference`.
     fn name(&self) -> &str;
+    /// Runs one step.
     fn step(&self, input: &StepInput<'_>) -> StepOutcome;
 }

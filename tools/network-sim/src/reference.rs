@@ -13,7 +13,7 @@ use air_interpreter_sede::{FromSerialized, ToSerialized};
 use reference_air::{RunParameters, SecurityTetraplet};
 use serde_json::Value;
 
-use super::engine::{CallRequest, Engine, StepInput, StepOutcome, Tetraplet};
+use crate::engine::{CallRequest, Engine, StepInput, StepOutcome, Tetraplet};
 
 /// Limits the reference uses by default (16, 64 and 32 MiB), in soft mode.
 const AIR_SIZE_LIMIT: u64 = 16 << 20;

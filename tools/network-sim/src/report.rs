@@ -1,4 +1,5 @@
 //! The text snapshot of [`Observables`]: what reviewers read and what modes are compared by.
+//! It shows particle data, so it needs the `reference` feature (see `crate::trace`).
 //!
 //! ```text
 //! start -> @a
@@ -22,14 +23,16 @@
 //! the reference's data bytes are not canonical (its CID stores are hash maps), so after a
 //! successful run equal content may still give different bytes.
 
-use super::engine::Tetraplet;
-use super::network::Observables;
-use super::trace::{canonical, render_data};
+use crate::canonical;
+use crate::engine::Tetraplet;
+use crate::network::Observables;
+use crate::trace::render_data;
 
 /// The code of a script that does not parse (a preparation error).
 const AIR_PARSE_ERROR: i64 = 1;
 
 impl Observables {
+    /// The text snapshot (format in the module docs).
     pub fn render(&self) -> String {
         let mut out = String::new();
         let mut runs = 0;
@@ -108,7 +111,7 @@ impl Observables {
     }
 }
 
-/// `(peer "service" "function" "lens")`, the lens left out when empty.
+/// A tetraplet as `(peer "service" "function" "lens")`, the lens left out when empty.
 pub fn tetraplet(t: &Tetraplet) -> String {
     let mut text = format!("({} {:?} {:?}", t.peer_pk, t.service_id, t.function_name);
     if !t.lens.is_empty() {
