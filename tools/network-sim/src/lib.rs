@@ -16,6 +16,9 @@
 //! - [`scenario`]: AIR scenario files (a header of `;` directives, then the script); with the
 //!   `reference` feature, `report` renders their observables as text and `trace` renders
 //!   particle data.
+//! - [`aqua`]: running one compiled top-level Aqua function: the client-side services of the
+//!   function wrapper, mock builtins on every peer, per-program test services, and an
+//!   [`Observed`](aqua::Observed) result; [`aqua::corpus`] loads programs with their run specs.
 //!
 //! ```
 //! use network_sim::network::{run_particle, Network, Particle};
@@ -35,6 +38,7 @@
 
 #![warn(missing_docs)]
 
+pub mod aqua;
 pub mod engine;
 pub mod network;
 pub mod ours;

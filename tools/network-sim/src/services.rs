@@ -10,6 +10,8 @@
 //! - `arg <n>`: succeeds with argument `n` (0-based), so `arg 0` is the identity;
 //! - `seq [<json>, ...]`: succeeds with the next value of the list on each call at a peer,
 //!   then repeats the last one;
+//! - `lookup {"<key>": <json>, ...}`: succeeds with the value under the first argument (a
+//!   string, or else its JSON text), and fails with code 1 when there is none;
 //! - `tetraplets`: succeeds with the call's tetraplets, one array per argument, each
 //!   tetraplet an object `{peer_pk, service_id, function_name, lens}`;
 //! - `raw <ret_code> <text>`: answers with that code and the rest of the line as the result
@@ -40,6 +42,8 @@ pub enum Behaviour {
     Arg(usize),
     /// `seq [<json>, ...]`.
     Seq(Vec<Value>),
+    /// `lookup {"<key>": <json>, ...}`.
+    Lookup(serde_json::Map<String, Value>),
     /// `tetraplets`.
     Tetraplets,
     /// `raw <ret_code> <text>`.
@@ -47,8 +51,8 @@ pub enum Behaviour {
 }
 
 impl Behaviour {
-    /// Parses `ok 42`, `err 3 "boom"`, `echo`, `arg 1`, `seq [1, 2]`, `tetraplets` or
-    /// `raw 0 not json`.
+    /// Parses `ok 42`, `err 3 "boom"`, `echo`, `arg 1`, `seq [1, 2]`, `lookup {"k": 1}`,
+    /// `tetraplets` or `raw 0 not json`.
     pub fn parse(text: &str) -> Result<Behaviour, String> {
         let text = text.trim();
         let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
@@ -85,6 +89,10 @@ impl Behaviour {
                 Value::Array(values) if !values.is_empty() => Ok(Behaviour::Seq(values)),
                 _ => Err("`seq` needs a non-empty JSON array".to_owned()),
             },
+            "lookup" => match json(rest)? {
+                Value::Object(table) => Ok(Behaviour::Lookup(table)),
+                _ => Err("`lookup` needs a JSON object".to_owned()),
+            },
             _ => Err(format!("unknown service behaviour `{text}`")),
         }
     }
@@ -99,6 +107,12 @@ impl Behaviour {
             Behaviour::Ok(v) => Behaviour::Ok(value(v)),
             Behaviour::Err(code, v) => Behaviour::Err(*code, value(v)),
             Behaviour::Seq(values) => Behaviour::Seq(values.iter().map(value).collect()),
+            Behaviour::Lookup(table) => Behaviour::Lookup(
+                table
+                    .iter()
+                    .map(|(key, v)| (peers.substitute(key), value(v)))
+                    .collect(),
+            ),
             Behaviour::Raw(code, text) => Behaviour::Raw(*code, peers.substitute(text)),
             other => other.clone(),
         }
@@ -194,6 +208,17 @@ impl Services {
                 *position += 1;
                 ok(value)
             }
+            Behaviour::Lookup(table) => {
+                let key = match request.arguments.first() {
+                    Some(Value::String(key)) => key.clone(),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                match table.get(&key) {
+                    Some(value) => ok(value.clone()),
+                    None => ServiceAnswer::json(1, &json!(format!("mock has no entry {key:?}"))),
+                }
+            }
             Behaviour::Tetraplets => ok(request
                 .tetraplets
                 .iter()
@@ -270,6 +295,25 @@ mod tests {
         assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
         assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
         assert_eq!(answer(&mut services, "b", "g").0, 1);
+    }
+
+    #[test]
+    fn lookup_answers_by_the_first_argument() {
+        let rule = ServiceRule::parse(None, "s.f", r#"lookup {"k": [1], "2": "two"}"#);
+        let mut services = Services::new(vec![rule.expect("rule")]);
+        let mut ask = |arguments: Value| {
+            let request = CallRequest {
+                service_id: "s".to_owned(),
+                function_name: "f".to_owned(),
+                arguments: arguments.as_array().cloned().unwrap_or_default(),
+                tetraplets: vec![],
+            };
+            let answer = services.answer("a", &request);
+            (answer.ret_code, answer.result)
+        };
+        assert_eq!(ask(json!(["k"])), (0, "[1]".to_owned()));
+        assert_eq!(ask(json!([2])), (0, "\"two\"".to_owned()));
+        assert_eq!(ask(json!(["x"])).0, 1);
     }
 
     #[test]
