@@ -298,3 +298,26 @@ pub fn same_content(a: &[u8], b: &[u8]) -> bool {
     let decoded = |data: &[u8]| vm::data::decode(data).ok().map(|(_, data)| data);
     a == b || (!a.is_empty() && !b.is_empty() && decoded(a).is_some_and(|c| Some(c) == decoded(b)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restricted_peer_talks_only_to_its_peers() {
+        let mut peers = Peers::default();
+        for name in ["client", "relay", "a"] {
+            peers.add(name);
+        }
+        let mut network = Network::new(peers);
+        network
+            .restricted
+            .insert("client".to_owned(), BTreeSet::from(["relay".to_owned()]));
+        assert!(network.connected("client", "relay"));
+        assert!(network.connected("relay", "client"));
+        assert!(network.connected("relay", "a"));
+        assert!(network.connected("client", "client"));
+        assert!(!network.connected("a", "client"));
+        assert!(!network.connected("client", "a"));
+    }
+}
