@@ -1,22 +1,18 @@
 //! Conformance suite: AIR scenarios run on a simulated network of peers.
 //!
 //! Each `scenarios/<area>/<name>.air` is a scenario (directive syntax in
-//! `harness/scenario.rs`); `<name>.expected` next to it is the text snapshot of what the run
-//! shows (format in `harness/report.rs`). Every scenario runs in every [`Mode`]: the first
+//! `network_sim::scenario`); `<name>.expected` next to it is the text snapshot of what the run
+//! shows (format in `network_sim::report`). Every scenario runs in every [`Mode`]: the first
 //! mode must reproduce the snapshot, every other mode must reproduce the first mode's
 //! report exactly.
 //!
 //! Run with `UPDATE_EXPECT=1` to rewrite the snapshots after an intended change, and with
 //! `SCENARIO=<text>` to run only the scenarios whose path contains `<text>`.
 
-mod harness;
-
 use std::path::{Path, PathBuf};
 
-use harness::engine::Engine;
-use harness::network::run_scenario;
-use harness::reference::ReferenceEngine;
-use harness::scenario::Scenario;
+use network_sim::scenario::Scenario;
+use network_sim::{Engine, ReferenceEngine, VmEngine};
 
 /// How the runs of a scenario are spread over engines.
 struct Mode {
@@ -93,7 +89,7 @@ fn scenarios() {
         };
         let mut first: Option<(&str, String)> = None;
         for mode in modes() {
-            let report = run_scenario(&scenario, &mode.engine_for).render();
+            let report = scenario.run(&mode.engine_for).render();
             match &first {
                 None => {
                     let expected_path = path.with_extension("expected");
@@ -136,131 +132,6 @@ fn scenarios() {
     );
 }
 
-/// Harness self-checks: the properties the snapshots silently rely on.
-mod harness_checks {
-    use std::cell::RefCell;
-
-    use super::harness::engine::{CallRequest, Engine, StepInput, StepOutcome};
-    use super::harness::network::run_scenario;
-    use super::harness::peers::{Peer, Peers};
-    use super::harness::reference::ReferenceEngine;
-    use super::harness::scenario::Scenario;
-    use super::harness::services::{Behaviour, ServiceRule, Services};
-
-    #[test]
-    fn peer_ids_are_pinned() {
-        assert_eq!(
-            Peer::named("a").id,
-            "12D3KooWMQCMszY5GmZ7Qn4aTFHqPKDThDmScE8KCkjh6XC4iQ52"
-        );
-        assert_eq!(
-            Peer::named("b").id,
-            "12D3KooWB4XmjhBKHzbFQcRj1pQwFrp8P3tp1oPDsKJu8qECmRrG"
-        );
-    }
-
-    #[test]
-    fn peer_names_substitute_both_ways() {
-        let mut peers = Peers::default();
-        peers.add("a");
-        peers.add("relay-1");
-        let text = r#"(call "@relay-1" ("s" "f") ["@a" "@unknown" "mail@"])"#;
-        let substituted = peers.substitute(text);
-        assert!(substituted.contains(&Peer::named("relay-1").id));
-        assert!(substituted.contains("@unknown"));
-        assert_eq!(peers.unsubstitute(&substituted), text);
-    }
-
-    #[test]
-    fn header_mistakes_are_reported() {
-        let error = |text: &str| Scenario::parse(text).expect_err(text);
-        assert!(error("; peer: a\n(null)").contains("unknown directive `peer:`"));
-        assert!(error("; service a s.f: maybe\n(null)").contains("unknown service behaviour"));
-        assert!(error("; particle: age=3\n(null)").contains("unknown particle field"));
-        assert!(error("; network: random\n(null)").contains("unknown network order"));
-        assert!(error("; service a s.f: raw x\n(null)").contains("needs a ret_code"));
-        let scenario = Scenario::parse("; Note: free text\n; init: b\n(null)").expect("valid");
-        assert_eq!(scenario.init, "b");
-        assert_eq!(scenario.script, "(null)");
-    }
-
-    #[test]
-    fn the_most_specific_service_rule_answers() {
-        let rule = |peer: Option<&str>, function: Option<&str>, behaviour: &str| ServiceRule {
-            peer: peer.map(str::to_owned),
-            service_id: "s".to_owned(),
-            function_name: function.map(str::to_owned),
-            behaviour: Behaviour::parse(behaviour).expect("behaviour"),
-        };
-        let mut services = Services::new(vec![
-            rule(Some("a"), Some("f"), "ok 1"),
-            rule(None, Some("f"), "ok 2"),
-            rule(Some("a"), None, "seq [3, 4]"),
-            rule(Some("a"), Some("f"), "err 5 \"later\""),
-        ]);
-        let call = |function: &str| CallRequest {
-            service_id: "s".to_owned(),
-            function_name: function.to_owned(),
-            arguments: vec![],
-            tetraplets: vec![],
-        };
-        let answer = |services: &mut Services, peer: &str, function: &str| {
-            let answer = services.answer(peer, &call(function));
-            (answer.ret_code, answer.result.clone())
-        };
-        assert_eq!(answer(&mut services, "a", "f"), (5, "\"later\"".into()));
-        assert_eq!(answer(&mut services, "b", "f"), (0, "2".into()));
-        assert_eq!(answer(&mut services, "a", "g"), (0, "3".into()));
-        assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
-        assert_eq!(answer(&mut services, "a", "g"), (0, "4".into()));
-        assert_eq!(answer(&mut services, "b", "g").0, 1);
-    }
-
-    /// Records the current peer of each step it is given.
-    struct Recording<'a> {
-        inner: &'a dyn Engine,
-        steps: RefCell<Vec<String>>,
-    }
-
-    impl Engine for Recording<'_> {
-        fn name(&self) -> &str {
-            "recording"
-        }
-
-        fn step(&self, input: &StepInput<'_>) -> StepOutcome {
-            self.steps
-                .borrow_mut()
-                .push(input.current_peer_id.to_owned());
-            self.inner.step(input)
-        }
-    }
-
-    #[test]
-    fn engine_choice_sees_every_run() {
-        let scenario = Scenario::parse(
-            "; service b s.f: ok 1\n\
-             (seq (call \"@b\" (\"s\" \"f\") [] x) (call \"@a\" (\"s\" \"f\") [x]))",
-        )
-        .expect("valid");
-        let recording = Recording {
-            inner: &ReferenceEngine,
-            steps: RefCell::new(Vec::new()),
-        };
-        let choices = RefCell::new(Vec::new());
-        let observables = run_scenario(&scenario, &|peer, run| {
-            choices.borrow_mut().push(format!("{peer}{run}"));
-            &recording
-        });
-        assert_eq!(choices.into_inner(), ["a0", "b1", "b2", "a3", "a4"]);
-        let (a, b) = (Peer::named("a").id, Peer::named("b").id);
-        assert_eq!(
-            recording.steps.into_inner(),
-            [&a, &b, &b, &a, &a].map(String::clone)
-        );
-        assert!(observables.render().contains("answer err 1"));
-    }
-}
-
 /// Our VM against the reference, scenario by scenario, in three modes: every run on our VM,
 /// runs alternating between the VMs, and peers alternating between the VMs.
 ///
@@ -269,7 +140,6 @@ mod harness_checks {
 /// reported so that the list grows. Set `VM_REPORT=1` to print the scenarios that differ.
 #[test]
 fn vm_agrees_with_reference() {
-    use harness::ours::VmEngine;
     static VM: VmEngine = VmEngine;
     let vm_modes = [
         Mode {
@@ -312,11 +182,11 @@ fn vm_agrees_with_reference() {
             .to_string_lossy()
             .into_owned();
         let scenario = Scenario::load(&path).expect("scenario loads");
-        let expected = run_scenario(&scenario, &|_, _| &REFERENCE as &dyn Engine).render();
+        let expected = scenario.run(&|_, _| &REFERENCE as &dyn Engine).render();
         let mut first_difference = None;
         for mode in &vm_modes {
             let name = mode.name;
-            let report = run_scenario(&scenario, &mode.engine_for).render();
+            let report = scenario.run(&mode.engine_for).render();
             if report != expected {
                 first_difference = Some(format!(
                     "{relative} in mode {name}\n--- reference:\n{expected}--- {name}:\n{report}"

@@ -16,19 +16,14 @@
 //! the same on every run (seed [`DEFAULT_SEED`]) so that the suite stays reproducible;
 //! `PROPTEST_RNG_SEED=<u64>` explores others.
 
-mod harness;
-
 use std::fmt::Write as _;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestRunner};
 use serde_json::{json, Value};
 
-use harness::engine::Engine;
-use harness::network::run_scenario;
-use harness::ours::VmEngine;
-use harness::reference::ReferenceEngine;
-use harness::scenario::Scenario;
+use network_sim::scenario::Scenario;
+use network_sim::{Engine, ReferenceEngine, VmEngine};
 
 /// Enough cases to stay under ~20 s in a debug build.
 const DEFAULT_CASES: u32 = 128;
@@ -724,21 +719,22 @@ fn same_outcome(program: &Program) -> Result<(), TestCaseError> {
     let text = program.scenario_text();
     let scenario =
         Scenario::parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
-    let expected = run_scenario(&scenario, &|_, _| &REFERENCE as &dyn Engine).render();
-    let ours = run_scenario(&scenario, &|_, _| &VM as &dyn Engine).render();
+    let expected = scenario.run(&|_, _| &REFERENCE as &dyn Engine).render();
+    let ours = scenario.run(&|_, _| &VM as &dyn Engine).render();
     prop_assert!(
         expected == ours,
         "the VMs differ on\n{text}\n--- reference:\n{expected}--- vm:\n{ours}"
     );
     // Each VM also has to continue from the other's data.
-    let mixed = run_scenario(&scenario, &|_, run| {
-        if run % 2 == 1 {
-            &VM as &dyn Engine
-        } else {
-            &REFERENCE
-        }
-    })
-    .render();
+    let mixed = scenario
+        .run(&|_, run| {
+            if run % 2 == 1 {
+                &VM as &dyn Engine
+            } else {
+                &REFERENCE
+            }
+        })
+        .render();
     prop_assert!(
         expected == mixed,
         "alternating VMs differ on\n{text}\n--- reference:\n{expected}--- alternating:\n{mixed}"

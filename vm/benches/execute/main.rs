@@ -15,8 +15,6 @@
 //! - `VM_BENCH_PROFILE=<vm>:<step file>:<runs>` only runs `ours` or `reference` on a saved step
 //!   that many times and prints the mean time of a run, for `perf record` and `perf stat`.
 
-#[path = "../../tests/harness/mod.rs"]
-mod harness;
 mod scenarios;
 
 #[path = "../../../tools/bench-support/counting_alloc.rs"]
@@ -159,7 +157,7 @@ fn check(step: &Step) -> Verdict {
         bytes => vm::data::calls::decode_call_requests(bytes).map_err(|e| e.to_string()),
     };
     // Data bytes are not canonical (the reference's stores are hash maps): compare renderings.
-    let render = |data: &[u8]| harness::trace::render_data(data, &harness::peers::Peers::default());
+    let render = |data: &[u8]| network_sim::trace::render_data(data, &Default::default());
     let same_requests = match (
         requests(&ours.call_requests),
         requests(&theirs.call_requests),

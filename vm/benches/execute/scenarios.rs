@@ -12,13 +12,12 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 
-use crate::harness::engine::{Engine, StepInput, StepOutcome};
-use crate::harness::network::run_scenario;
-use crate::harness::ours::encoded_call_results;
-use crate::harness::peers::Peers;
-use crate::harness::reference::ReferenceEngine;
-use crate::harness::scenario::{Order, Scenario, DEFAULT_TIMESTAMP, DEFAULT_TTL};
-use crate::harness::services::{Behaviour, ServiceRule};
+use network_sim::engine::{StepInput, StepOutcome};
+use network_sim::network::{Network, Particle};
+use network_sim::ours::encoded_call_results;
+use network_sim::peers::Peers;
+use network_sim::services::{Behaviour, ServiceRule, Services};
+use network_sim::{run_particle, Engine, ReferenceEngine};
 
 /// Scenario names, in report order.
 pub const NAMES: [&str; 9] = [
@@ -225,23 +224,20 @@ impl Builder {
 
     /// Plays the particle to the end and returns every run's input.
     fn play(self, script: &str) -> Vec<Recorded> {
-        let scenario = Scenario {
-            script: self.peers.substitute(script),
-            peers: self.peers,
-            init: self.init,
-            particle_id: "bench-particle".to_owned(),
-            timestamp: DEFAULT_TIMESTAMP,
-            ttl: DEFAULT_TTL,
-            services: self.services,
+        let particle = Particle {
+            id: "bench-particle".to_owned(),
+            ..Particle::new(self.peers.substitute(script), &self.init)
+        };
+        let network = Network {
             max_steps: 20_000,
-            order: Order::Fifo,
-            redeliver: Vec::new(),
+            ..Network::new(self.peers)
         };
         let recorder = Recorder {
-            peers: &scenario.peers,
+            peers: &network.peers,
             runs: RefCell::new(Vec::new()),
         };
-        let observed = run_scenario(&scenario, &|_, _| &recorder);
+        let mut services = Services::new(self.services);
+        let observed = run_particle(&network, &particle, &mut services, &|_, _| &recorder);
         assert!(!observed.step_cap_reached, "the scenario does not settle");
         for delivery in &observed.deliveries {
             for run in &delivery.runs {
