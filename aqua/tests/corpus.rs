@@ -1,4 +1,4 @@
-//! Every Aqua program of the repository (the corpus programs and the standard library)
+//! Every Aqua program of the repository (both corpora and the standard library)
 //! parses without a diagnostic and formats idempotently.
 
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ fn programs() -> Vec<PathBuf> {
     let mut files = Vec::new();
     aqua_files(&root.join("tools/aqua-corpus/programs"), &mut files);
     aqua_files(&root.join("stdlib"), &mut files);
+    aqua_files(&root.join("aqua/tests/programs"), &mut files);
     assert!(files.len() >= 50, "found only {} programs", files.len());
     files
 }
