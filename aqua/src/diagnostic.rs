@@ -4,7 +4,6 @@
 //! get [`render`]ed text. Spans are byte ranges in the file the diagnostic belongs to; labels
 //! may point into other files (a definition in an imported module, say).
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use ariadne::{Config, IndexType, Label as AriadneLabel, Report, ReportKind, Source};
@@ -108,7 +107,7 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error (or warning, by the code's severity) at `span`, with the code's title as
     /// message until [`Diagnostic::with_message`] sets one.
-    pub fn error(code: Code, span: Span) -> Self {
+    pub fn new(code: Code, span: Span) -> Self {
         Diagnostic {
             code,
             message: code.title().to_string(),
@@ -190,7 +189,7 @@ pub fn render(diagnostic: &Diagnostic, path: &Path, source: &str, color: bool) -
             AriadneLabel::new((name.as_str(), primary))
                 .with_message(diagnostic.primary_label.as_deref().unwrap_or("here")),
         );
-    let mut notes = String::new();
+    let mut notes = Vec::new();
     for label in &diagnostic.labels {
         match &label.file {
             None => {
@@ -199,11 +198,10 @@ pub fn render(diagnostic: &Diagnostic, path: &Path, source: &str, color: bool) -
                         .with_message(&label.message),
                 )
             }
-            Some(other) => {
-                let _ = write!(notes, "{}: {}", other.display(), label.message);
-            }
+            Some(other) => notes.push(format!("{}: {}", other.display(), label.message)),
         }
     }
+    let notes = notes.join("\n");
     if !notes.is_empty() {
         report = report.with_note(notes);
     }
@@ -247,7 +245,7 @@ mod tests {
     #[test]
     fn rendering_shows_location_code_and_help() {
         let source = "aqua M\n\nfunc f():\n  x <- \n";
-        let d = Diagnostic::error(Code::Syntax, Span::from(22..24))
+        let d = Diagnostic::new(Code::Syntax, Span::from(22..24))
             .with_message("expected a value after `<-`")
             .with_help("write the call whose result `x` receives");
         let text = render(&d, Path::new("m.aqua"), source, false);

@@ -82,13 +82,16 @@ struct Arg {
     value: Expr,
 }
 
-/// A parsed property operation: `.name`, `.name(args)` (with abilities), or another op.
-type PropertyParts = (
-    Option<Ident>,
-    Option<Vec<Expr>>,
-    Option<Vec<Arg>>,
-    Option<PropertyOp>,
-);
+/// An operation after a value, before calls and constructors are told apart: `.name(args)`
+/// may be a method call or, on a module path, a constructor.
+enum Postfix {
+    Call {
+        name: Ident,
+        abilities: Option<Vec<Expr>>,
+        args: Vec<Arg>,
+    },
+    Op(PropertyOp),
+}
 
 /// Expressions, with Aqua's precedence: `||` < `&&` < `==` `!=` < `<` `<=` `>` `>=`
 /// (non-associative) < `+` `-` < `*` `/` `%` < `**` (right-associative) < prefix `!` <
@@ -206,35 +209,38 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
                 .ignore_then(any_name())
                 .then(abilities.or_not())
                 .then(args.clone())
-                .map(|((name, abilities), args)| (Some(name), abilities, Some(args), None)),
+                .map(|((name, abilities), args)| Postfix::Call {
+                    name,
+                    abilities,
+                    args,
+                }),
             just(Token::Dot)
                 .ignore_then(any_name())
-                .map(|name| (Some(name), None, None, None)),
+                .map(|name| Postfix::Op(PropertyOp::Field(name))),
             expr.clone()
                 .delimited_by(just(Token::LBracket), just(Token::RBracket))
-                .map(|index| (None, None, None, Some(PropertyOp::Index(Box::new(index))))),
+                .map(|index| Postfix::Op(PropertyOp::Index(Box::new(index)))),
             just(Token::Bang)
                 .ignore_then(select! { Token::Int(n) = e => (n.to_string(), e.span()) }.or_not())
-                .map(|n| (None, None, None, Some(PropertyOp::Bang(n)))),
+                .map(|n| Postfix::Op(PropertyOp::Bang(n))),
         ))
-        .map_with(|parts, e| (parts, e.span()));
+        .map_with(|postfix, e| (postfix, e.span()));
 
         let chain = atom
             .foldl_with(
                 property.repeated(),
-                |base: Expr, (parts, span): (PropertyParts, Span), e| {
-                    let (name, abilities, args, op) = parts;
+                |base: Expr, (postfix, span): (Postfix, Span), e| {
                     let whole = Span::from(base.span.start..span.end);
-                    let kind = match (name, args, op) {
-                        (_, _, Some(op)) => ExprKind::Property {
+                    let kind = match postfix {
+                        Postfix::Op(op) => ExprKind::Property {
                             base: Box::new(base),
                             op,
                         },
-                        (Some(name), None, None) => ExprKind::Property {
-                            base: Box::new(base),
-                            op: PropertyOp::Field(name),
-                        },
-                        (Some(name), Some(args), None) => {
+                        Postfix::Call {
+                            name,
+                            abilities,
+                            args,
+                        } => {
                             let mut problems = Problems::new();
                             let kind =
                                 method_or_construct(base, name, abilities, args, &mut problems);
@@ -243,7 +249,6 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
                             }
                             kind
                         }
-                        (None, _, None) => ExprKind::Error,
                     };
                     Expr { kind, span: whole }
                 },

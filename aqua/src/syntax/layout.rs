@@ -138,7 +138,7 @@ fn nest<'src>(
                 if !indent.is_empty() && !top_indent_reported {
                     top_indent_reported = true;
                     diagnostics.push(
-                        Diagnostic::error(Code::UnexpectedIndent, line.indent_or_start())
+                        Diagnostic::new(Code::UnexpectedIndent, line.indent_or_start())
                             .with_message("unexpected indentation at the top level")
                             .with_help("top-level lines start at the first column"),
                     );
@@ -156,7 +156,7 @@ fn nest<'src>(
             if !top_indent.starts_with(indent) && !reported {
                 reported = true;
                 diagnostics.push(
-                    Diagnostic::error(Code::MixedIndent, line.indent_or_start())
+                    Diagnostic::new(Code::MixedIndent, line.indent_or_start())
                         .with_message("indentation mixes tabs and spaces")
                         .with_label(
                             flat[top].indent_or_start(),
@@ -172,7 +172,7 @@ fn nest<'src>(
                 None => child_indent[parent] = Some(line.indent),
                 Some(expected) if text(expected) != indent && !reported => {
                     diagnostics.push(
-                        Diagnostic::error(Code::InconsistentIndent, line.indent_or_start())
+                        Diagnostic::new(Code::InconsistentIndent, line.indent_or_start())
                             .with_message(format!(
                                 "this line is indented by {} but the block it belongs to by {}",
                                 describe_indent(indent),

@@ -20,7 +20,7 @@ pub fn decode(bytes: Vec<u8>) -> (String, Option<crate::Diagnostic>) {
             let offset = error.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(error.as_bytes()).into_owned();
             let diagnostic =
-                crate::Diagnostic::error(crate::Code::InvalidUtf8, Span::from(offset..offset + 1))
+                crate::Diagnostic::new(crate::Code::InvalidUtf8, Span::from(offset..offset + 1))
                     .with_message(format!("the file is not valid UTF-8 (byte {offset})"))
                     .with_primary_label("invalid byte");
             (text, Some(diagnostic))

@@ -35,7 +35,7 @@ pub fn parse(source: &str) -> Parsed {
     let mut parsed = Parsed::default();
     if source.len() > MAX_SOURCE_LEN {
         parsed.diagnostics.push(
-            Diagnostic::error(Code::TooLarge, Span::from(0..0)).with_message(format!(
+            Diagnostic::new(Code::TooLarge, Span::from(0..0)).with_message(format!(
                 "the file has {} bytes; the compiler accepts at most {MAX_SOURCE_LEN}",
                 source.len()
             )),
@@ -46,12 +46,12 @@ pub fn parse(source: &str) -> Parsed {
     for &(token, span) in &tokens {
         match token {
             Token::Unknown(text) => parsed.diagnostics.push(
-                Diagnostic::error(Code::UnknownCharacter, span)
+                Diagnostic::new(Code::UnknownCharacter, span)
                     .with_message(format!("unknown character `{}`", text.escape_debug()))
                     .with_primary_label("no Aqua token starts with this character"),
             ),
             Token::UnterminatedStr(_) => parsed.diagnostics.push(
-                Diagnostic::error(
+                Diagnostic::new(
                     Code::UnterminatedString,
                     Span::from(span.start..span.start + 1),
                 )
@@ -118,13 +118,13 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                 Token::Aqua | Token::Module | Token::Import | Token::Use | Token::Export => {
                     if let Some(definition) = first_definition {
                         self.diagnostics.push(
-                            Diagnostic::error(Code::MisplacedLine, line.span())
+                            Diagnostic::new(Code::MisplacedLine, line.span())
                                 .with_message("header lines come before all definitions")
                                 .with_label(definition, "the first definition")
                                 .with_help("move this line to the top of the file"),
                         );
                     }
-                    if let Some(item) = self.line(&self.parsers.header.clone(), line) {
+                    if let Some(item) = self.line(|p| &p.header, line) {
                         file.header.push(item);
                     }
                     self.no_children(line);
@@ -139,7 +139,7 @@ impl<'t, 's: 't> Assembler<'t, 's> {
     }
 
     fn definition(&mut self, line: &'t Line<'s>) -> Item {
-        let Some(mut item) = self.line(&self.parsers.definition.clone(), line) else {
+        let Some(mut item) = self.line(|p| &p.definition, line) else {
             // Still read the body, to report its own errors.
             match line.tokens[0].0 {
                 Token::Func => {
@@ -173,7 +173,7 @@ impl<'t, 's: 't> Assembler<'t, 's> {
     fn fields(&mut self, lines: &'t [Line<'s>]) -> Vec<Field> {
         let mut fields = Vec::new();
         for line in lines {
-            if let Some(field) = self.line(&self.parsers.field.clone(), line) {
+            if let Some(field) = self.line(|p| &p.field, line) {
                 fields.push(field);
             }
             self.no_children(line);
@@ -190,16 +190,17 @@ impl<'t, 's: 't> Assembler<'t, 's> {
         let mut block = Block::default();
         if depth > MAX_NESTING {
             if let Some(first) = lines.first() {
-                self.diagnostics.push(
-                    Diagnostic::error(Code::TooLarge, first.span()).with_message(format!(
-                        "blocks are nested deeper than {MAX_NESTING} levels"
-                    )),
-                );
+                self.diagnostics
+                    .push(
+                        Diagnostic::new(Code::TooLarge, first.span()).with_message(format!(
+                            "blocks are nested deeper than {MAX_NESTING} levels"
+                        )),
+                    );
             }
             return block;
         }
         for line in lines {
-            let Some((mut stmt, opens)) = self.line(&self.parsers.statement.clone(), line) else {
+            let Some((mut stmt, opens)) = self.line(|p| &p.statement, line) else {
                 self.block(&line.children, depth + 1);
                 block.stmts.push(Stmt {
                     kind: StmtKind::Error,
@@ -220,8 +221,14 @@ impl<'t, 's: 't> Assembler<'t, 's> {
         block
     }
 
-    /// Parses one line; on failure reports its first error and returns `None`.
-    fn line<O>(&mut self, parser: &Boxed<'t, 's, O>, line: &'t Line<'s>) -> Option<O> {
+    /// Parses one line with the grammar that `grammar` picks; on failure reports its first
+    /// error and returns `None`.
+    fn line<O>(
+        &mut self,
+        grammar: impl for<'p> Fn(&'p Parsers<'t, 's>) -> &'p Boxed<'t, 's, O>,
+        line: &'t Line<'s>,
+    ) -> Option<O> {
+        let parser = grammar(&self.parsers);
         // An unknown character is already reported by itself; a grammar error about the
         // same line would only repeat it.
         if line
@@ -254,7 +261,7 @@ impl<'t, 's: 't> Assembler<'t, 's> {
         if line.children.is_empty() {
             let colon = line.tokens.last().map_or(line.span(), |(_, s)| *s);
             self.diagnostics.push(
-                Diagnostic::error(Code::MissingBlock, colon)
+                Diagnostic::new(Code::MissingBlock, colon)
                     .with_message("this line opens a block, but no indented lines follow")
                     .with_help("write the body on the next lines, indented deeper than this one"),
             );
@@ -271,7 +278,7 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                         .map_or(first.span().end, |l| l.full_span().end),
             );
             self.diagnostics.push(
-                Diagnostic::error(Code::UnexpectedBlock, span)
+                Diagnostic::new(Code::UnexpectedBlock, span)
                     .with_message("unexpected indented lines")
                     .with_label(line.span(), "this line does not open a block")
                     .with_help("only lines ending with `:` have an indented body; unindent these lines if they are not part of it"),
@@ -301,34 +308,33 @@ fn body_of(kind: &mut StmtKind) -> Option<&mut Block> {
 fn bracket_problem(line: &Line<'_>) -> Option<Diagnostic> {
     let mut open: Vec<(Token<'_>, Span)> = Vec::new();
     for &(token, span) in &line.tokens {
-        let closer =
-            match token {
-                Token::LParen | Token::LBracket | Token::LBrace => {
-                    open.push((token, span));
-                    if open.len() > MAX_NESTING {
-                        return Some(Diagnostic::error(Code::TooLarge, span).with_message(
-                            format!("brackets are nested deeper than {MAX_NESTING} levels"),
-                        ));
-                    }
-                    continue;
+        let closer = match token {
+            Token::LParen | Token::LBracket | Token::LBrace => {
+                open.push((token, span));
+                if open.len() > MAX_NESTING {
+                    return Some(Diagnostic::new(Code::TooLarge, span).with_message(format!(
+                        "brackets are nested deeper than {MAX_NESTING} levels"
+                    )));
                 }
-                Token::RParen => Token::LParen,
-                Token::RBracket => Token::LBracket,
-                Token::RBrace => Token::LBrace,
-                _ => continue,
-            };
+                continue;
+            }
+            Token::RParen => Token::LParen,
+            Token::RBracket => Token::LBracket,
+            Token::RBrace => Token::LBrace,
+            _ => continue,
+        };
         match open.pop() {
             Some((opener, _)) if opener == closer => {}
             Some((opener, opener_span)) => {
                 return Some(
-                    Diagnostic::error(Code::UnclosedDelimiter, opener_span)
+                    Diagnostic::new(Code::UnclosedDelimiter, opener_span)
                         .with_message(format!("{opener} is closed by {token}"))
                         .with_label(span, "this closes a different bracket"),
                 )
             }
             None => {
                 return Some(
-                    Diagnostic::error(Code::Syntax, span)
+                    Diagnostic::new(Code::Syntax, span)
                         .with_message(format!("{token} closes nothing"))
                         .with_primary_label("no bracket is open here"),
                 )
@@ -336,7 +342,7 @@ fn bracket_problem(line: &Line<'_>) -> Option<Diagnostic> {
         }
     }
     open.pop().map(|(opener, span)| {
-        Diagnostic::error(Code::UnclosedDelimiter, span)
+        Diagnostic::new(Code::UnclosedDelimiter, span)
             .with_message(format!("{opener} is never closed"))
             .with_primary_label("opened here")
             .with_help("close it before the end of the statement")
@@ -346,7 +352,7 @@ fn bracket_problem(line: &Line<'_>) -> Option<Diagnostic> {
 fn syntax_diagnostic<'s>(error: &Rich<'_, Token<'s>, Span>, line: &Line<'s>) -> Diagnostic {
     let span = *error.span();
     match error.reason() {
-        RichReason::Custom(message) => Diagnostic::error(Code::Syntax, span).with_message(message),
+        RichReason::Custom(message) => Diagnostic::new(Code::Syntax, span).with_message(message),
         RichReason::ExpectedFound { expected, found } => {
             let mut wanted: Vec<String> = expected
                 .iter()
@@ -373,7 +379,7 @@ fn syntax_diagnostic<'s>(error: &Rich<'_, Token<'s>, Span>, line: &Line<'s>) -> 
                     ("the statement ends too early".to_string(), last)
                 }
             };
-            let mut diagnostic = Diagnostic::error(Code::Syntax, span)
+            let mut diagnostic = Diagnostic::new(Code::Syntax, span)
                 .with_message(message)
                 .with_primary_label(format!("expected {wanted}"));
             if let (Token::Ident(word), true) = (line.tokens[0].0, span == line.tokens[0].1) {
