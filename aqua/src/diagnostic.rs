@@ -71,6 +71,32 @@ diagnostic_codes! {
         "The file, or its nesting, exceeds what the compiler accepts.";
     DeprecatedModule: "W0101" Warning, "deprecated `module` header" =>
         "Aqua 0.14 replaced the `module` header with `aqua`. This compiler still accepts `module` so that older packages keep working; write `aqua` instead.";
+    UnknownName: "E0301" Error, "unknown name" =>
+        "The name is not a local value, a definition of the module, an imported name or a built-in constant. Names are visible after their definition: values inside the block that defines them (and after an `on` block), top-level definitions after the line that defines them.";
+    UnknownType: "E0302" Error, "unknown type" =>
+        "A type is a scalar (`u8`..`u64`, `i8`..`i64`, `f32`, `f64`, `bool`, `string`), `⊤`, `⊥`, or a `data`, `alias`, `ability` or `service` defined or imported before the use.";
+    TypeMismatch: "E0303" Error, "type mismatch" =>
+        "A value is used where its type does not fit. Typing is structural: a struct fits where another is expected if it has all of its fields with fitting types; numbers widen but never narrow; options and streams are read as arrays.";
+    ArgumentCount: "E0304" Error, "wrong number of arguments" =>
+        "A call gives every parameter of the arrow, and every ability it asks for in `{...}`.";
+    ResultCount: "E0305" Error, "wrong number of results" =>
+        "`a, b <- f()` names each result of the call, `<- x, y` gives each result of the function, and a function with results ends with `<-`.";
+    NotCallable: "E0306" Error, "not a call" =>
+        "Only functions, closures, arrows and service methods can be called, and `<-` (or a statement of its own) takes a call.";
+    UnknownMember: "E0307" Error, "unknown member" =>
+        "The struct, ability, service or stream map has no field or method of that name.";
+    FieldMismatch: "E0308" Error, "wrong fields" =>
+        "Constructing a struct or ability gives each of its fields exactly once, and no other fields; `.copy` changes existing fields only.";
+    Redefinition: "E0309" Error, "defined twice" =>
+        "A module defines each top-level name once, and a `data` or `ability` declares each field once.";
+    MissingImport: "E0310" Error, "name not declared by the module" =>
+        "`import a from \"m.aqua\"` and `use a from \"m.aqua\"` take names that module declares: its definitions, or those listed after `declares` in its header.";
+    NumberOutOfRange: "E0311" Error, "number out of range" =>
+        "Integer literals and constant expressions are computed with 64-bit integers; overflow and division by zero are errors when compiling.";
+    MisplacedStatement: "E0312" Error, "statement without its partner" =>
+        "`else` follows an `if` block, `catch` follows `try` or `catch`, `otherwise` and `par` follow another statement of the same block.";
+    NotAValue: "E0313" Error, "not a value" =>
+        "A type name was used where a value is expected.";
 }
 
 impl std::fmt::Display for Code {

@@ -7,6 +7,7 @@
 
 pub mod diagnostic;
 pub mod format;
+pub mod sema;
 pub mod syntax;
 
 pub use diagnostic::{Code, Diagnostic, Severity};

@@ -6,6 +6,7 @@ pub mod layout;
 pub mod lexer;
 mod parser;
 
+pub(crate) use parser::nearest;
 pub use parser::{parse, Parsed, MAX_NESTING, MAX_SOURCE_LEN};
 
 /// A byte range in a source file.

@@ -1,0 +1,1587 @@
+//! Checking expressions, statements and function bodies; resolving types as written.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::hir::*;
+use super::scope::{const_expr, method_arrow, scalar_names, ConstValue, Def, ModuleScope};
+use super::types::{ArrowType, NumberLiteral, Scalar, StructType, Type};
+use super::Program;
+use crate::syntax::ast::{self, CollectionKind, InfixOp, PropertyOp};
+use crate::syntax::{nearest, Span};
+use crate::{Code, Diagnostic};
+
+/// What the checker of one module's definitions knows.
+pub(super) struct Ctx<'a> {
+    module: usize,
+    program: &'a Program,
+    scope: &'a ModuleScope,
+    pub diagnostics: Vec<Diagnostic>,
+    locals: Vec<Local>,
+    /// Local names by block, innermost last.
+    frames: Vec<HashMap<String, LocalId>>,
+    /// The results expected by `<-` in the innermost function or closure.
+    returns: Vec<Vec<Type>>,
+    error_type: Rc<StructType>,
+}
+
+/// The type of `LAST_ERROR` and of the variable of `catch`.
+fn error_struct() -> Rc<StructType> {
+    Rc::new(StructType {
+        name: "Error".into(),
+        fields: vec![
+            ("error_code".into(), Type::Scalar(Scalar::I64)),
+            ("instruction".into(), Type::string()),
+            ("message".into(), Type::string()),
+            ("peer_id".into(), Type::string()),
+        ],
+    })
+}
+
+fn expr(kind: ExprKind, ty: Type, span: Span) -> Expr {
+    Expr { kind, ty, span }
+}
+
+fn error_expr(span: Span) -> Expr {
+    expr(ExprKind::Error, Type::Error, span)
+}
+
+/// `Name` or `A.B.c` written as names and fields only: a candidate qualified name.
+fn name_path(e: &ast::Expr) -> Option<Vec<&ast::Ident>> {
+    match &e.kind {
+        ast::ExprKind::Name(ident) => Some(vec![ident]),
+        ast::ExprKind::Property {
+            base,
+            op: PropertyOp::Field(field),
+        } => {
+            let mut path = name_path(base)?;
+            path.push(field);
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+fn joined(parts: &[&ast::Ident]) -> String {
+    let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
+    texts.join(".")
+}
+
+fn span_of(parts: &[&ast::Ident]) -> Span {
+    Span::from(parts[0].span.start..parts[parts.len() - 1].span.end)
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(module: usize, program: &'a Program, scope: &'a ModuleScope) -> Self {
+        Ctx {
+            module,
+            program,
+            scope,
+            diagnostics: Vec::new(),
+            locals: Vec::new(),
+            frames: Vec::new(),
+            returns: Vec::new(),
+            error_type: error_struct(),
+        }
+    }
+
+    fn report(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    // ---- names -------------------------------------------------------------------------
+
+    fn local(&self, name: &str) -> Option<LocalId> {
+        self.frames.iter().rev().find_map(|f| f.get(name).copied())
+    }
+
+    fn bind(&mut self, ident: &ast::Ident, ty: Type) -> LocalId {
+        let id = LocalId(self.locals.len() as u32);
+        self.locals.push(Local {
+            name: ident.text.clone(),
+            ty,
+            span: ident.span,
+        });
+        if let Some(frame) = self.frames.last_mut() {
+            frame.insert(ident.text.clone(), id);
+        }
+        id
+    }
+
+    /// A top-level name, possibly qualified by a `use` alias (`Mod.name`, `A.B.name`).
+    fn lookup_path(&self, parts: &[&ast::Ident]) -> Option<Def> {
+        if parts.len() == 1 {
+            return self.scope.names.get(&parts[0].text).cloned();
+        }
+        let (last, prefix) = parts.split_last()?;
+        let used = self.scope.used.get(&joined(prefix))?;
+        let name = match &used.only {
+            Some(only) => only
+                .iter()
+                .find(|(local, _)| *local == last.text)
+                .map(|(_, original)| original.clone())?,
+            None => last.text.clone(),
+        };
+        self.program.scopes[used.module].get_declared(&name)
+    }
+
+    fn is_module_alias(&self, parts: &[&ast::Ident]) -> bool {
+        self.scope.used.contains_key(&joined(parts))
+    }
+
+    /// Names a suggestion may come from: locals and top-level names.
+    fn suggest(&self, word: &str, top_level: impl Fn(&Def) -> bool) -> Option<String> {
+        let mut names: Vec<&str> = self
+            .frames
+            .iter()
+            .flat_map(|f| f.keys().map(String::as_str))
+            .collect();
+        names.extend(
+            self.scope
+                .names
+                .iter()
+                .filter(|(_, d)| top_level(d))
+                .map(|(n, _)| n.as_str()),
+        );
+        nearest(word, &names).map(str::to_string)
+    }
+
+    fn unknown(&mut self, what: &str, ident_text: &str, span: Span, suggestion: Option<String>) {
+        let mut d = Diagnostic::new(Code::UnknownName, span)
+            .with_message(format!("unknown {what} `{ident_text}`"))
+            .with_primary_label("not defined here");
+        if let Some(s) = suggestion {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.report(d);
+    }
+
+    // ---- types -------------------------------------------------------------------------
+
+    pub fn resolve_type(&mut self, ty: &ast::Type) -> Type {
+        match ty {
+            ast::Type::Named(path) => {
+                let parts: Vec<&ast::Ident> = path.parts.iter().collect();
+                if parts.len() == 1 {
+                    if let Some(s) = Scalar::from_name(&parts[0].text) {
+                        return Type::Scalar(s);
+                    }
+                }
+                match self.lookup_path(&parts) {
+                    Some(Def::Type(t)) => t,
+                    Some(Def::Service(id)) => self.program.services[id.0 as usize].ty.clone(),
+                    Some(other) => {
+                        let text = path.text();
+                        self.report(
+                            Diagnostic::new(Code::UnknownType, path.span())
+                                .with_message(format!("`{text}` is a {}, not a type", def_kind(&other)))
+                                .with_primary_label("expected a type"),
+                        );
+                        Type::Error
+                    }
+                    None => {
+                        let text = path.text();
+                        let mut names: Vec<&str> = scalar_names().collect();
+                        names.extend(
+                            self.scope
+                                .names
+                                .iter()
+                                .filter(|(_, d)| matches!(d, Def::Type(_) | Def::Service(_)))
+                                .map(|(n, _)| n.as_str()),
+                        );
+                        let mut d = Diagnostic::new(Code::UnknownType, path.span())
+                            .with_message(format!("unknown type `{text}`"))
+                            .with_primary_label("not defined here");
+                        if let Some(s) = nearest(&text, &names) {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        }
+                        self.report(d);
+                        Type::Error
+                    }
+                }
+            }
+            ast::Type::Array(t, _) => Type::Array(Box::new(self.resolve_data_type(t))),
+            ast::Type::Option(t, _) => Type::Option(Box::new(self.resolve_data_type(t))),
+            ast::Type::Stream(t, _) => Type::Stream(Box::new(self.resolve_data_type(t))),
+            ast::Type::StreamMap(t, _) => Type::StreamMap(Box::new(self.resolve_data_type(t))),
+            ast::Type::Top(_) => Type::Top,
+            ast::Type::Bottom(_) => Type::Bottom,
+            ast::Type::Arrow(arrow) => Type::Arrow(Rc::new(self.resolve_arrow(arrow))),
+        }
+    }
+
+    /// A type inside a collection: data only.
+    fn resolve_data_type(&mut self, ty: &ast::Type) -> Type {
+        let resolved = self.resolve_type(ty);
+        if !resolved.is_data() || matches!(resolved, Type::Stream(_) | Type::StreamMap(_)) {
+            self.report(
+                Diagnostic::new(Code::TypeMismatch, ty.span())
+                    .with_message(format!("a collection cannot hold {resolved}"))
+                    .with_primary_label("not allowed inside a collection"),
+            );
+            return Type::Error;
+        }
+        resolved
+    }
+
+    fn resolve_arrow(&mut self, arrow: &ast::ArrowType) -> ArrowType {
+        let abilities = arrow
+            .abilities
+            .iter()
+            .map(|p| self.resolve_type(&ast::Type::Named(p.clone())))
+            .collect();
+        let params = arrow
+            .params
+            .iter()
+            .map(|p| (p.name.as_ref().map(|n| n.text.clone()), self.resolve_type(&p.ty)))
+            .collect();
+        let results = arrow.results.iter().map(|t| self.resolve_type(t)).collect();
+        ArrowType {
+            abilities,
+            params,
+            results,
+        }
+    }
+
+    /// A constant expression folded to a literal.
+    pub fn check_const_expr(&mut self, e: &ast::Expr) -> Option<(ConstValue, Type)> {
+        self.frames.push(HashMap::new());
+        let checked = self.check_expr(e);
+        self.frames.pop();
+        let value = match checked.kind {
+            ExprKind::Int(i) => ConstValue::Int(i),
+            ExprKind::Float(f) => ConstValue::Float(f),
+            ExprKind::Str(s) => ConstValue::Str(s),
+            ExprKind::Bool(b) => ConstValue::Bool(b),
+            ExprKind::Nil => ConstValue::Nil,
+            ExprKind::Error => return None,
+            _ => {
+                self.report(
+                    Diagnostic::new(Code::TypeMismatch, e.span)
+                        .with_message("a constant's value must be known when compiling")
+                        .with_primary_label("not a literal")
+                        .with_help("use literals, other constants and operators on them"),
+                );
+                return None;
+            }
+        };
+        Some((value, checked.ty))
+    }
+
+    // ---- expressions -------------------------------------------------------------------
+
+    pub fn check_expr(&mut self, e: &ast::Expr) -> Expr {
+        let span = e.span;
+        match &e.kind {
+            ast::ExprKind::Literal(lit) => self.literal(lit, span),
+            ast::ExprKind::Name(ident) => self.name(ident),
+            ast::ExprKind::Paren(inner) => {
+                let mut inner = self.check_expr(inner);
+                inner.span = span;
+                inner
+            }
+            ast::ExprKind::Collection { kind, items } => self.collection(*kind, items, span),
+            ast::ExprKind::Call {
+                callee,
+                abilities,
+                args,
+            } => {
+                let target = if let Some(local) = self.local(&callee.text) {
+                    let ty = self.locals[local.0 as usize].ty.clone();
+                    Some((Callee::Value(Box::new(expr(ExprKind::Local(local), ty.clone(), callee.span))), ty))
+                } else {
+                    match self.scope.names.get(&callee.text).cloned() {
+                        Some(Def::Func(id)) => Some((
+                            Callee::Func(id),
+                            Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone()),
+                        )),
+                        Some(other) => {
+                            self.report(
+                                Diagnostic::new(Code::NotCallable, callee.span)
+                                    .with_message(format!(
+                                        "`{}` is a {}, not a function",
+                                        callee.text,
+                                        def_kind(&other)
+                                    ))
+                                    .with_primary_label("cannot be called"),
+                            );
+                            None
+                        }
+                        None => {
+                            let s = self.suggest(&callee.text, |d| matches!(d, Def::Func(_)));
+                            self.unknown("function", &callee.text, callee.span, s);
+                            None
+                        }
+                    }
+                };
+                match target {
+                    Some((callee, ty)) => self.call(callee, &ty, abilities, args, span),
+                    None => {
+                        self.check_all(abilities);
+                        self.check_all(args);
+                        error_expr(span)
+                    }
+                }
+            }
+            ast::ExprKind::Construct { ty, fields } => self.construct(ty, fields, span),
+            ast::ExprKind::Property { base, op } => self.property(base, op, span),
+            ast::ExprKind::Not(inner) => {
+                let inner = self.check_expr(inner);
+                self.expect(&inner, &Type::bool());
+                if let ExprKind::Bool(b) = inner.kind {
+                    return expr(ExprKind::Bool(!b), Type::bool(), span);
+                }
+                expr(ExprKind::Not(Box::new(inner)), Type::bool(), span)
+            }
+            ast::ExprKind::Infix {
+                op,
+                op_span,
+                lhs,
+                rhs,
+            } => {
+                let lhs = self.check_expr(lhs);
+                let rhs = self.check_expr(rhs);
+                self.infix(*op, *op_span, lhs, rhs, span)
+            }
+            ast::ExprKind::Error => error_expr(span),
+        }
+    }
+
+    fn check_all(&mut self, exprs: &[ast::Expr]) -> Vec<Expr> {
+        exprs.iter().map(|e| self.check_expr(e)).collect()
+    }
+
+    /// Reports a value whose type does not fit; true when it fits.
+    fn expect(&mut self, value: &Expr, ty: &Type) -> bool {
+        if value.ty.fits(ty) {
+            return true;
+        }
+        self.report(
+            Diagnostic::new(Code::TypeMismatch, value.span)
+                .with_message(format!("expected {ty}, found {}", value.ty))
+                .with_primary_label(format!("this is {}", value.ty)),
+        );
+        false
+    }
+
+    fn literal(&mut self, lit: &ast::Literal, span: Span) -> Expr {
+        match lit {
+            ast::Literal::Int(text) => match text.parse::<i64>() {
+                Ok(i) => {
+                    let kind = if i < 0 {
+                        NumberLiteral::Signed
+                    } else {
+                        NumberLiteral::Unsigned
+                    };
+                    expr(ExprKind::Int(i), Type::NumberLiteral(kind), span)
+                }
+                Err(_) => {
+                    self.report(
+                        Diagnostic::new(Code::NumberOutOfRange, span)
+                            .with_message(format!("the integer `{text}` does not fit in 64 bits"))
+                            .with_primary_label("too large"),
+                    );
+                    error_expr(span)
+                }
+            },
+            ast::Literal::Float(text) => match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => expr(
+                    ExprKind::Float(f),
+                    Type::NumberLiteral(NumberLiteral::Float),
+                    span,
+                ),
+                _ => {
+                    self.report(
+                        Diagnostic::new(Code::NumberOutOfRange, span)
+                            .with_message(format!("the number `{text}` is out of range"))
+                            .with_primary_label("too large"),
+                    );
+                    error_expr(span)
+                }
+            },
+            ast::Literal::Str(s) => expr(ExprKind::Str(s.clone()), Type::string(), span),
+            ast::Literal::Bool(b) => expr(ExprKind::Bool(*b), Type::bool(), span),
+            ast::Literal::InitPeerId => expr(
+                ExprKind::Builtin(BuiltinValue::InitPeerId),
+                Type::string(),
+                span,
+            ),
+        }
+    }
+
+    fn name(&mut self, ident: &ast::Ident) -> Expr {
+        let span = ident.span;
+        if let Some(local) = self.local(&ident.text) {
+            let ty = self.locals[local.0 as usize].ty.clone();
+            return expr(ExprKind::Local(local), ty, span);
+        }
+        match self.scope.names.get(&ident.text).cloned() {
+            Some(def) => return self.def_value(def, &ident.text, span),
+            None => {}
+        }
+        let builtin = match ident.text.as_str() {
+            "INIT_PEER_ID" => Some((BuiltinValue::InitPeerId, Type::string())),
+            "HOST_PEER_ID" => Some((BuiltinValue::HostPeerId, Type::string())),
+            "PARTICLE_TTL" => Some((BuiltinValue::ParticleTtl, Type::Scalar(Scalar::U32))),
+            "PARTICLE_TIMESTAMP" => Some((BuiltinValue::ParticleTimestamp, Type::Scalar(Scalar::U64))),
+            "LAST_ERROR" => Some((BuiltinValue::LastError, Type::Struct(self.error_type.clone()))),
+            "nil" => return expr(ExprKind::Nil, Type::Option(Box::new(Type::Bottom)), span),
+            _ => None,
+        };
+        if let Some((b, ty)) = builtin {
+            return expr(ExprKind::Builtin(b), ty, span);
+        }
+        let s = self.suggest(&ident.text, |d| matches!(d, Def::Const(..) | Def::Func(_)));
+        self.unknown("name", &ident.text, span, s);
+        error_expr(span)
+    }
+
+    /// A top-level definition used as a value.
+    fn def_value(&mut self, def: Def, text: &str, span: Span) -> Expr {
+        match def {
+            Def::Const(value, ty) => expr(const_expr(&value), ty, span),
+            Def::Func(id) => expr(
+                ExprKind::Func(id),
+                Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone()),
+                span,
+            ),
+            Def::Service(id) => expr(
+                ExprKind::Service(id),
+                self.program.services[id.0 as usize].ty.clone(),
+                span,
+            ),
+            Def::Type(_) => {
+                self.report(
+                    Diagnostic::new(Code::NotAValue, span)
+                        .with_message(format!("`{text}` is a type, not a value"))
+                        .with_primary_label("a type"),
+                );
+                error_expr(span)
+            }
+        }
+    }
+
+    fn collection(&mut self, kind: CollectionKind, items: &[ast::Expr], span: Span) -> Expr {
+        let items = self.check_all(items);
+        let mut element = Type::Bottom;
+        for item in &items {
+            if !item.ty.is_data() || matches!(item.ty, Type::StreamMap(_)) {
+                self.report(
+                    Diagnostic::new(Code::TypeMismatch, item.span)
+                        .with_message(format!("a collection cannot hold {}", item.ty)),
+                );
+                element = Type::Error;
+                continue;
+            }
+            let item_ty = item.ty.as_value();
+            match element.join(&item_ty) {
+                Some(t) => element = t,
+                None => {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, item.span)
+                            .with_message(format!(
+                                "items of one collection have one type: found {item_ty} after {element}"
+                            ))
+                            .with_primary_label(format!("this is {item_ty}")),
+                    );
+                    element = Type::Error;
+                }
+            }
+        }
+        if kind == CollectionKind::Option && items.len() > 1 {
+            self.report(
+                Diagnostic::new(Code::TypeMismatch, span)
+                    .with_message("an option holds at most one value")
+                    .with_primary_label(format!("{} values", items.len())),
+            );
+        }
+        let element = Box::new(element);
+        let ty = match kind {
+            CollectionKind::Array => Type::Array(element),
+            CollectionKind::Option => Type::Option(element),
+            CollectionKind::Stream => Type::Stream(element),
+        };
+        expr(ExprKind::Collection { kind, items }, ty, span)
+    }
+
+    fn call(
+        &mut self,
+        callee: Callee,
+        callee_ty: &Type,
+        abilities: &[ast::Expr],
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Expr {
+        let abilities = self.check_all(abilities);
+        let args = self.check_all(args);
+        let arrow = match callee_ty {
+            Type::Arrow(arrow) => arrow.clone(),
+            Type::Error => return error_expr(span),
+            other => {
+                self.report(
+                    Diagnostic::new(Code::NotCallable, span)
+                        .with_message(format!("a value of type {other} cannot be called")),
+                );
+                return error_expr(span);
+            }
+        };
+        if args.len() != arrow.params.len() {
+            self.report(
+                Diagnostic::new(Code::ArgumentCount, span)
+                    .with_message(format!(
+                        "expected {} argument{}, found {}",
+                        arrow.params.len(),
+                        if arrow.params.len() == 1 { "" } else { "s" },
+                        args.len()
+                    ))
+                    .with_primary_label(format!("the arrow is {callee_ty}")),
+            );
+        } else {
+            for (arg, (_, param)) in args.iter().zip(&arrow.params) {
+                self.expect_argument(arg, param);
+            }
+        }
+        if abilities.len() != arrow.abilities.len() {
+            self.report(
+                Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
+                    "expected {} abilit{} in `{{...}}`, found {}",
+                    arrow.abilities.len(),
+                    if arrow.abilities.len() == 1 { "y" } else { "ies" },
+                    abilities.len()
+                )),
+            );
+        } else {
+            for (given, wanted) in abilities.iter().zip(&arrow.abilities) {
+                self.expect(given, wanted);
+            }
+        }
+        let ty = arrow.results.first().cloned().unwrap_or(Type::Bottom);
+        expr(
+            ExprKind::Call {
+                callee,
+                abilities,
+                args,
+                results: arrow.results.clone(),
+            },
+            ty,
+            span,
+        )
+    }
+
+    /// An argument: streams may be passed where streams or arrays are expected.
+    fn expect_argument(&mut self, arg: &Expr, param: &Type) {
+        if matches!(param, Type::Stream(_)) && !arg.ty.is_stream() && !arg.ty.is_error() {
+            self.report(
+                Diagnostic::new(Code::TypeMismatch, arg.span)
+                    .with_message(format!("expected a stream {param}, found {}", arg.ty))
+                    .with_primary_label("not a stream"),
+            );
+            return;
+        }
+        self.expect(arg, param);
+    }
+
+    fn construct(&mut self, path: &ast::Path, fields: &[ast::NamedArg], span: Span) -> Expr {
+        let parts: Vec<&ast::Ident> = path.parts.iter().collect();
+        let ty = match self.lookup_path(&parts) {
+            Some(Def::Type(t @ (Type::Struct(_) | Type::Ability(_)))) => t,
+            Some(Def::Func(id)) if parts.len() > 1 => {
+                // `Mod.func(args)` parses like a constructor.
+                let args: Vec<ast::Expr> = fields
+                    .iter()
+                    .map(|f| f.value.clone().unwrap_or_else(|| ast::Expr {
+                        kind: ast::ExprKind::Name(f.name.clone()),
+                        span: f.name.span,
+                    }))
+                    .collect();
+                let ty = Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
+                return self.call(Callee::Func(id), &ty, &[], &args, span);
+            }
+            Some(other) => {
+                self.report(
+                    Diagnostic::new(Code::NotCallable, path.span()).with_message(format!(
+                        "`{}` is a {}, not a struct or ability",
+                        path.text(),
+                        def_kind(&other)
+                    )),
+                );
+                return error_expr(span);
+            }
+            None => {
+                let text = path.text();
+                let s = self.suggest(&text, |d| matches!(d, Def::Type(_) | Def::Func(_)));
+                self.unknown("struct or ability", &text, path.span(), s);
+                return error_expr(span);
+            }
+        };
+        let declared: Vec<(String, Type)> = match &ty {
+            Type::Struct(s) => s.fields.clone(),
+            Type::Ability(a) => a.fields.clone(),
+            _ => unreachable!("matched above"),
+        };
+        let mut given: Vec<(String, Expr, Span)> = Vec::new();
+        for field in fields {
+            let value = match &field.value {
+                Some(v) => self.check_expr(v),
+                None => self.name(&field.name),
+            };
+            if given.iter().any(|(n, _, _)| *n == field.name.text) {
+                self.report(
+                    Diagnostic::new(Code::FieldMismatch, field.name.span)
+                        .with_message(format!("field `{}` is given twice", field.name.text)),
+                );
+                continue;
+            }
+            given.push((field.name.text.clone(), value, field.name.span));
+        }
+        for (name, _, fspan) in &given {
+            if !declared.iter().any(|(n, _)| n == name) {
+                let names: Vec<&str> = declared.iter().map(|(n, _)| n.as_str()).collect();
+                let mut d = Diagnostic::new(Code::FieldMismatch, *fspan)
+                    .with_message(format!("`{}` has no field `{name}`", path.text()))
+                    .with_primary_label("unknown field");
+                if let Some(s) = nearest(name, &names) {
+                    d = d.with_help(format!("did you mean `{s}`?"));
+                }
+                self.report(d);
+            }
+        }
+        let mut ordered = Vec::new();
+        let mut missing = Vec::new();
+        for (name, want) in &declared {
+            match given.iter().position(|(n, _, _)| n == name) {
+                Some(i) => {
+                    let (n, value, _) = given.swap_remove(i);
+                    self.expect(&value, want);
+                    ordered.push((n, value));
+                }
+                None => missing.push(name.clone()),
+            }
+        }
+        if !missing.is_empty() {
+            self.report(
+                Diagnostic::new(Code::FieldMismatch, span)
+                    .with_message(format!(
+                        "missing field{} {} of `{}`",
+                        if missing.len() == 1 { "" } else { "s" },
+                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                        path.text()
+                    ))
+                    .with_primary_label("every field needs a value"),
+            );
+        }
+        let kind = match ty {
+            Type::Struct(_) => ExprKind::Struct(ordered),
+            _ => ExprKind::Ability(ordered),
+        };
+        expr(kind, ty, span)
+    }
+
+    fn property(&mut self, base: &ast::Expr, op: &PropertyOp, span: Span) -> Expr {
+        // Qualified names: `Srv.method(...)`, `Mod.f(...)`, `Mod.CONST`, `Mod.Srv.m(...)`.
+        if let Some(path) = name_path(base).filter(|p| self.local(&p[0].text).is_none()) {
+            match op {
+                PropertyOp::Method {
+                    name,
+                    abilities,
+                    args,
+                } => {
+                    if self.is_module_alias(&path) {
+                        let mut full = path.clone();
+                        full.push(name);
+                        return match self.lookup_path(&full) {
+                            Some(Def::Func(id)) => {
+                                let ty = Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
+                                self.call(Callee::Func(id), &ty, abilities, args, span)
+                            }
+                            _ => {
+                                self.unknown("function", &joined(&full), span_of(&full), None);
+                                self.check_all(args);
+                                error_expr(span)
+                            }
+                        };
+                    }
+                    if let Some(Def::Service(id)) = self.lookup_path(&path) {
+                        let service_ty = self.program.services[id.0 as usize].ty.clone();
+                        return match method_arrow(&service_ty, &name.text) {
+                            Some(arrow) => self.call(
+                                Callee::Service {
+                                    service: id,
+                                    method: name.text.clone(),
+                                },
+                                &Type::Arrow(arrow),
+                                abilities,
+                                args,
+                                span,
+                            ),
+                            None => {
+                                self.unknown_member(&service_ty, &name.text, name.span);
+                                self.check_all(args);
+                                error_expr(span)
+                            }
+                        };
+                    }
+                }
+                PropertyOp::Field(field) if self.is_module_alias(&path) => {
+                    let mut full = path.clone();
+                    full.push(field);
+                    return match self.lookup_path(&full) {
+                        Some(def) => self.def_value(def, &joined(&full), span),
+                        None => {
+                            self.unknown("name", &joined(&full), span_of(&full), None);
+                            error_expr(span)
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
+        let base = self.check_expr(base);
+        if base.ty.is_error() {
+            if let PropertyOp::Method { args, .. } = op {
+                self.check_all(args);
+            }
+            return error_expr(span);
+        }
+        match op {
+            PropertyOp::Field(field) => self.field(base, field, span),
+            PropertyOp::Method {
+                name,
+                abilities,
+                args,
+            } => self.method(base, name, abilities, args, span),
+            PropertyOp::Copy(fields) => {
+                let Type::Struct(s) = base.ty.clone() else {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, base.span)
+                            .with_message(format!("`.copy` needs a struct, found {}", base.ty)),
+                    );
+                    return error_expr(span);
+                };
+                let mut changes = Vec::new();
+                for f in fields {
+                    let value = match &f.value {
+                        Some(v) => self.check_expr(v),
+                        None => self.name(&f.name),
+                    };
+                    match s.fields.iter().find(|(n, _)| *n == f.name.text) {
+                        Some((_, want)) => {
+                            self.expect(&value, want);
+                            changes.push((f.name.text.clone(), value));
+                        }
+                        None => self.report(
+                            Diagnostic::new(Code::FieldMismatch, f.name.span)
+                                .with_message(format!("`{}` has no field `{}`", s.name, f.name.text)),
+                        ),
+                    }
+                }
+                let ty = base.ty.clone();
+                expr(ExprKind::Copy(Box::new(base), changes), ty, span)
+            }
+            PropertyOp::Index(index) => {
+                let index = self.check_expr(index);
+                self.expect(&index, &Type::Scalar(Scalar::U32));
+                self.index(base, index, span)
+            }
+            PropertyOp::Bang(n) => {
+                let (value, nspan) = match n {
+                    Some((text, s)) => (text.parse::<i64>().unwrap_or(i64::MAX), *s),
+                    None => (0, span),
+                };
+                let index = expr(
+                    ExprKind::Int(value),
+                    Type::NumberLiteral(NumberLiteral::Unsigned),
+                    nspan,
+                );
+                self.index(base, index, span)
+            }
+        }
+    }
+
+    fn index(&mut self, base: Expr, index: Expr, span: Span) -> Expr {
+        match base.ty.element().cloned() {
+            Some(element) => expr(ExprKind::Index(Box::new(base), Box::new(index)), element, span),
+            None => {
+                self.report(
+                    Diagnostic::new(Code::TypeMismatch, base.span)
+                        .with_message(format!("only collections can be indexed, found {}", base.ty))
+                        .with_primary_label("not a collection"),
+                );
+                error_expr(span)
+            }
+        }
+    }
+
+    fn field(&mut self, base: Expr, field: &ast::Ident, span: Span) -> Expr {
+        let found = match &base.ty {
+            Type::Struct(s) => s.fields.iter().find(|(n, _)| *n == field.text).map(|(_, t)| t.clone()),
+            Type::Ability(a) => a.field(&field.text).cloned(),
+            Type::Array(_) | Type::Option(_) | Type::Stream(_) if field.text == "length" => {
+                return expr(ExprKind::Length(Box::new(base)), Type::Scalar(Scalar::U32), span)
+            }
+            _ => None,
+        };
+        match found {
+            Some(ty) => expr(ExprKind::Field(Box::new(base), field.text.clone()), ty, span),
+            None => {
+                let ty = base.ty.clone();
+                self.unknown_member(&ty, &field.text, field.span);
+                error_expr(span)
+            }
+        }
+    }
+
+    fn unknown_member(&mut self, ty: &Type, name: &str, span: Span) {
+        let names: Vec<String> = match ty {
+            Type::Struct(s) => s.fields.iter().map(|(n, _)| n.clone()).collect(),
+            Type::Ability(a) => a.fields.iter().map(|(n, _)| n.clone()).collect(),
+            _ => Vec::new(),
+        };
+        let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut d = Diagnostic::new(Code::UnknownMember, span)
+            .with_message(format!("{ty} has no member `{name}`"))
+            .with_primary_label("unknown member");
+        if let Some(s) = nearest(name, &candidates) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        self.report(d);
+    }
+
+    fn method(
+        &mut self,
+        base: Expr,
+        name: &ast::Ident,
+        abilities: &[ast::Expr],
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Expr {
+        if let Type::StreamMap(value) = &base.ty {
+            let value = (**value).clone();
+            let (method, ty, params): (MapMethod, Type, Vec<Type>) = match name.text.as_str() {
+                "get" => (MapMethod::Get, Type::Array(Box::new(value)), vec![Type::string()]),
+                "getStream" => (MapMethod::GetStream, Type::Stream(Box::new(value)), vec![Type::string()]),
+                "keys" => (MapMethod::Keys, Type::Array(Box::new(Type::string())), vec![]),
+                "keysStream" => (MapMethod::KeysStream, Type::Stream(Box::new(Type::string())), vec![]),
+                "contains" => (MapMethod::Contains, Type::bool(), vec![Type::string()]),
+                _ => {
+                    let names = ["get", "getStream", "keys", "keysStream", "contains"];
+                    let mut d = Diagnostic::new(Code::UnknownMember, name.span)
+                        .with_message(format!("a stream map has no method `{}`", name.text));
+                    if let Some(s) = nearest(&name.text, &names) {
+                        d = d.with_help(format!("did you mean `{s}`?"));
+                    }
+                    self.report(d);
+                    self.check_all(args);
+                    return error_expr(span);
+                }
+            };
+            let args = self.check_all(args);
+            if args.len() != params.len() {
+                self.report(Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
+                    "`{}` takes {} argument{}, found {}",
+                    name.text,
+                    params.len(),
+                    if params.len() == 1 { "" } else { "s" },
+                    args.len()
+                )));
+            } else {
+                for (a, p) in args.iter().zip(&params) {
+                    self.expect(a, p);
+                }
+            }
+            return expr(
+                ExprKind::MapMethod {
+                    map: Box::new(base),
+                    method,
+                    args,
+                },
+                ty,
+                span,
+            );
+        }
+        let member = match &base.ty {
+            Type::Ability(a) => a.field(&name.text).cloned(),
+            _ => None,
+        };
+        match member {
+            Some(ty @ Type::Arrow(_)) => {
+                let callee = Callee::Value(Box::new(expr(
+                    ExprKind::Field(Box::new(base), name.text.clone()),
+                    ty.clone(),
+                    name.span,
+                )));
+                self.call(callee, &ty, abilities, args, span)
+            }
+            _ => {
+                let ty = base.ty.clone();
+                self.unknown_member(&ty, &name.text, name.span);
+                self.check_all(args);
+                error_expr(span)
+            }
+        }
+    }
+
+    fn infix(&mut self, op: InfixOp, op_span: Span, lhs: Expr, rhs: Expr, span: Span) -> Expr {
+        use InfixOp::*;
+        if lhs.ty.is_error() || rhs.ty.is_error() {
+            return error_expr(span);
+        }
+        let ty = match op {
+            Or | And => {
+                self.expect(&lhs, &Type::bool());
+                self.expect(&rhs, &Type::bool());
+                Type::bool()
+            }
+            Eq | Neq => {
+                if !(lhs.ty.fits(&rhs.ty) || rhs.ty.fits(&lhs.ty)) && !(is_number(&lhs.ty) && is_number(&rhs.ty)) {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, op_span)
+                            .with_message(format!("cannot compare {} with {}", lhs.ty, rhs.ty))
+                            .with_label(lhs.span, format!("this is {}", lhs.ty))
+                            .with_label(rhs.span, format!("this is {}", rhs.ty)),
+                    );
+                }
+                Type::bool()
+            }
+            Lt | Lte | Gt | Gte => {
+                self.expect_number(&lhs, op);
+                self.expect_number(&rhs, op);
+                Type::bool()
+            }
+            Add | Sub | Mul | Div | Rem | Pow => {
+                if !(self.expect_number(&lhs, op) & self.expect_number(&rhs, op)) {
+                    return error_expr(span);
+                }
+                arithmetic_type(&lhs.ty, &rhs.ty)
+            }
+        };
+        if let Some(folded) = fold(op, &lhs.kind, &rhs.kind) {
+            return match folded {
+                Ok(kind) => {
+                    let ty = match &kind {
+                        ExprKind::Int(i) if *i < 0 => Type::NumberLiteral(NumberLiteral::Signed),
+                        ExprKind::Int(_) if matches!(ty, Type::NumberLiteral(_)) => {
+                            Type::NumberLiteral(NumberLiteral::Unsigned)
+                        }
+                        _ => ty,
+                    };
+                    expr(kind, ty, span)
+                }
+                Err(why) => {
+                    self.report(
+                        Diagnostic::new(Code::NumberOutOfRange, span)
+                            .with_message(format!("this constant expression {why}"))
+                            .with_primary_label("evaluated when compiling"),
+                    );
+                    error_expr(span)
+                }
+            };
+        }
+        expr(
+            ExprKind::Infix {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+            ty,
+            span,
+        )
+    }
+
+    fn expect_number(&mut self, value: &Expr, op: InfixOp) -> bool {
+        if is_number(&value.ty) || value.ty.is_error() {
+            return true;
+        }
+        self.report(
+            Diagnostic::new(Code::TypeMismatch, value.span)
+                .with_message(format!("`{}` needs numbers, found {}", op.symbol(), value.ty))
+                .with_primary_label(format!("this is {}", value.ty)),
+        );
+        false
+    }
+
+    // ---- statements --------------------------------------------------------------------
+
+    fn block(&mut self, stmts: &[ast::Stmt]) -> Block {
+        self.frames.push(HashMap::new());
+        let block = self.block_in_scope(stmts);
+        self.frames.pop();
+        block
+    }
+
+    /// A block whose names stay visible afterwards (`on`).
+    fn block_in_scope(&mut self, stmts: &[ast::Stmt]) -> Block {
+        let mut out: Vec<Stmt> = Vec::new();
+        for stmt in stmts {
+            let span = stmt.span;
+            match &stmt.kind {
+                ast::StmtKind::Else { body } => match out.last_mut() {
+                    Some(Stmt {
+                        kind: StmtKind::If { otherwise: o @ None, .. },
+                        ..
+                    }) => *o = Some(self.block(&body.stmts)),
+                    _ => {
+                        self.misplaced(span, "`else` follows an `if` block");
+                        self.block(&body.stmts);
+                    }
+                },
+                ast::StmtKind::Catch { body, .. } | ast::StmtKind::Otherwise { body }
+                    if out.is_empty() =>
+                {
+                    self.misplaced(span, "a handler follows the statement it protects");
+                    self.block(&body.stmts);
+                }
+                ast::StmtKind::Catch { name, body } => {
+                    let first = out.pop().expect("not empty: checked above");
+                    if !matches!(first.kind, StmtKind::Try(_) | StmtKind::Recover { error: Some(_), .. }) {
+                        self.misplaced(span, "`catch` follows a `try` block or another `catch`");
+                    }
+                    self.frames.push(HashMap::new());
+                    let error = self.bind(name, Type::Struct(self.error_type.clone()));
+                    let handler = self.block_in_scope(&body.stmts);
+                    self.frames.pop();
+                    out.push(Stmt {
+                        kind: StmtKind::Recover {
+                            first: Box::new(first),
+                            error: Some(error),
+                            handler,
+                        },
+                        span,
+                    });
+                }
+                ast::StmtKind::Otherwise { body } => {
+                    let first = out.pop().expect("not empty: checked above");
+                    let handler = self.block(&body.stmts);
+                    out.push(Stmt {
+                        kind: StmtKind::Recover {
+                            first: Box::new(first),
+                            error: None,
+                            handler,
+                        },
+                        span,
+                    });
+                }
+                ast::StmtKind::Par(inner) => {
+                    let inner = self.stmt(inner, span);
+                    match out.pop() {
+                        Some(Stmt {
+                            kind: StmtKind::Par(mut branches),
+                            span: first_span,
+                        }) => {
+                            branches.push(inner);
+                            out.push(Stmt {
+                                kind: StmtKind::Par(branches),
+                                span: Span::from(first_span.start..span.end),
+                            });
+                        }
+                        Some(previous) => {
+                            let start = previous.span.start;
+                            out.push(Stmt {
+                                kind: StmtKind::Par(vec![previous, inner]),
+                                span: Span::from(start..span.end),
+                            })
+                        }
+                        None => {
+                            self.misplaced(span, "`par` joins a statement to the one before it");
+                            out.push(inner);
+                        }
+                    }
+                }
+                _ => {
+                    let checked = self.stmt(stmt, span);
+                    out.push(checked);
+                }
+            }
+        }
+        Block { stmts: out }
+    }
+
+    fn misplaced(&mut self, span: Span, why: &str) {
+        self.report(
+            Diagnostic::new(Code::MisplacedStatement, span)
+                .with_message(why.to_string())
+                .with_primary_label("nothing to attach to"),
+        );
+    }
+
+    fn stmt(&mut self, stmt: &ast::Stmt, span: Span) -> Stmt {
+        let kind = match &stmt.kind {
+            ast::StmtKind::Call { results, value } => self.call_stmt(results, value),
+            ast::StmtKind::Assign { name, value } => {
+                let value = self.check_expr(value);
+                let local = self.bind(name, value.ty.clone());
+                StmtKind::Assign { local, value }
+            }
+            ast::StmtKind::Closure {
+                name,
+                detached,
+                func,
+            } => {
+                let (arrow, params, body) = self.arrow_body(&func.arrow, &func.body);
+                let arrow = Rc::new(arrow);
+                let local = self.bind(name, Type::Arrow(arrow.clone()));
+                StmtKind::Closure {
+                    local,
+                    closure: Rc::new(Closure {
+                        arrow,
+                        params,
+                        body,
+                        detached: *detached,
+                    }),
+                }
+            }
+            ast::StmtKind::Return { values } => {
+                let values = self.check_all(values);
+                let expected = self.returns.last().cloned().unwrap_or_default();
+                if values.len() != expected.len() {
+                    self.report(
+                        Diagnostic::new(Code::ResultCount, span).with_message(format!(
+                            "the function returns {} value{}, found {}",
+                            expected.len(),
+                            if expected.len() == 1 { "" } else { "s" },
+                            values.len()
+                        )),
+                    );
+                } else {
+                    for (v, t) in values.iter().zip(&expected) {
+                        self.expect_result(v, t);
+                    }
+                }
+                StmtKind::Return(values)
+            }
+            ast::StmtKind::Declare { name, ty } => {
+                let resolved = self.resolve_type(ty);
+                if !matches!(resolved, Type::Stream(_) | Type::StreamMap(_) | Type::Error) {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, ty.span())
+                            .with_message(format!("only streams and stream maps are declared; found {resolved}"))
+                            .with_primary_label("not a stream")
+                            .with_help(format!("declare a stream with `{}: *{}`", name.text, crate::format::ty(ty))),
+                    );
+                }
+                let local = self.bind(name, resolved);
+                StmtKind::DeclareStream(local)
+            }
+            ast::StmtKind::Push { target, key, value } => self.push(target, key.as_ref(), value, span),
+            ast::StmtKind::ServiceId { service, id } => {
+                let parts: Vec<&ast::Ident> = service.parts.iter().collect();
+                let id_expr = self.check_expr(id);
+                self.expect(&id_expr, &Type::string());
+                match self.lookup_path(&parts) {
+                    Some(Def::Service(sid)) => StmtKind::ServiceId {
+                        service: sid,
+                        id: id_expr,
+                    },
+                    _ => {
+                        let text = service.text();
+                        let s = self.suggest(&text, |d| matches!(d, Def::Service(_)));
+                        self.unknown("service", &text, service.span(), s);
+                        StmtKind::Join(Vec::new())
+                    }
+                }
+            }
+            ast::StmtKind::On { peer, via, body } => {
+                let peer = self.check_expr(peer);
+                self.expect(&peer, &Type::string());
+                let via = self.vias(via);
+                let body = self.block_in_scope(&body.stmts);
+                StmtKind::On { peer, via, body }
+            }
+            ast::StmtKind::For {
+                item,
+                iterable,
+                mode,
+                body,
+            } => {
+                let iterable = self.check_expr(iterable);
+                self.frames.push(HashMap::new());
+                let item = self.for_item(item, &iterable);
+                let body = self.block_in_scope(&body.stmts);
+                self.frames.pop();
+                StmtKind::For {
+                    item,
+                    iterable,
+                    mode: *mode,
+                    body,
+                }
+            }
+            ast::StmtKind::Parseq {
+                item,
+                iterable,
+                peer,
+                via,
+                body,
+            } => {
+                let iterable = self.check_expr(iterable);
+                self.frames.push(HashMap::new());
+                let item = self.for_item(item, &iterable);
+                let peer = self.check_expr(peer);
+                self.expect(&peer, &Type::string());
+                let via = self.vias(via);
+                let body = self.block_in_scope(&body.stmts);
+                self.frames.pop();
+                StmtKind::Parseq {
+                    item,
+                    iterable,
+                    peer,
+                    via,
+                    body,
+                }
+            }
+            ast::StmtKind::If { condition, body } => {
+                let condition = self.check_expr(condition);
+                self.expect(&condition, &Type::bool());
+                let then = self.block(&body.stmts);
+                StmtKind::If {
+                    condition,
+                    then,
+                    otherwise: None,
+                }
+            }
+            ast::StmtKind::Try { body } => StmtKind::Try(self.block(&body.stmts)),
+            ast::StmtKind::Co(inner) => StmtKind::Co(Box::new(self.stmt(inner, span))),
+            ast::StmtKind::Join { values } => StmtKind::Join(self.check_all(values)),
+            // Handled by the block, which sees the statement before.
+            ast::StmtKind::Par(_)
+            | ast::StmtKind::Else { .. }
+            | ast::StmtKind::Catch { .. }
+            | ast::StmtKind::Otherwise { .. }
+            | ast::StmtKind::Error => StmtKind::Join(Vec::new()),
+        };
+        Stmt { kind, span }
+    }
+
+    fn expect_result(&mut self, value: &Expr, ty: &Type) {
+        // A stream may be returned as an array or as a stream.
+        if let (Type::Stream(have), Type::Stream(want)) = (&value.ty, ty) {
+            if have.fits(want) {
+                return;
+            }
+        }
+        self.expect(value, &ty.as_value());
+    }
+
+    fn vias(&mut self, via: &[ast::Expr]) -> Vec<Expr> {
+        via.iter()
+            .map(|v| {
+                let v = self.check_expr(v);
+                let ok = v.ty.fits(&Type::string())
+                    || v.ty.fits(&Type::Array(Box::new(Type::string())));
+                if !ok {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, v.span)
+                            .with_message(format!("a relay is a peer id or a collection of them, found {}", v.ty))
+                            .with_primary_label(format!("this is {}", v.ty)),
+                    );
+                }
+                v
+            })
+            .collect()
+    }
+
+    fn for_item(&mut self, item: &ast::ForItem, iterable: &Expr) -> ForItem {
+        match item {
+            ast::ForItem::Single(name) => {
+                let element = match &iterable.ty {
+                    Type::Array(t) | Type::Option(t) | Type::Stream(t) => (**t).clone(),
+                    Type::Error => Type::Error,
+                    other => {
+                        self.report(
+                            Diagnostic::new(Code::TypeMismatch, iterable.span)
+                                .with_message(format!("`for` iterates over a collection, found {other}"))
+                                .with_primary_label("not a collection"),
+                        );
+                        Type::Error
+                    }
+                };
+                ForItem::Single(self.bind(name, element))
+            }
+            ast::ForItem::Pair(k, v) => {
+                let value = match &iterable.ty {
+                    Type::StreamMap(t) => (**t).clone(),
+                    Type::Error => Type::Error,
+                    other => {
+                        self.report(
+                            Diagnostic::new(Code::TypeMismatch, iterable.span)
+                                .with_message(format!("`for k, v` iterates over a stream map, found {other}"))
+                                .with_primary_label("not a stream map"),
+                        );
+                        Type::Error
+                    }
+                };
+                let key = self.bind(k, Type::string());
+                ForItem::Pair(key, self.bind(v, value))
+            }
+        }
+    }
+
+    fn push(&mut self, target: &ast::Ident, key: Option<&ast::Expr>, value: &ast::Expr, span: Span) -> StmtKind {
+        let key = key.map(|k| self.check_expr(k));
+        let value = self.check_expr(value);
+        let Some(local) = self.local(&target.text) else {
+            let s = self.suggest(&target.text, |_| false);
+            self.unknown("stream", &target.text, target.span, s);
+            return StmtKind::Join(Vec::new());
+        };
+        match self.locals[local.0 as usize].ty.clone() {
+            Type::Stream(element) => {
+                if let Some(k) = &key {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, k.span)
+                            .with_message("a stream takes values, not keys")
+                            .with_help(format!("write `{} <<- value`", target.text)),
+                    );
+                }
+                self.expect(&value, &element);
+            }
+            Type::StreamMap(element) => match &key {
+                Some(k) => {
+                    if !(k.ty.fits(&Type::string()) || is_number(&k.ty)) {
+                        self.expect(k, &Type::string());
+                    }
+                    self.expect(&value, &element);
+                }
+                None => self.report(
+                    Diagnostic::new(Code::TypeMismatch, span)
+                        .with_message("a stream map takes a key and a value")
+                        .with_help(format!("write `{} <<- key, value`", target.text)),
+                ),
+            },
+            Type::Error => {}
+            other => self.report(
+                Diagnostic::new(Code::TypeMismatch, target.span)
+                    .with_message(format!("`<<-` pushes into a stream, but `{}` is {other}", target.text))
+                    .with_primary_label("not a stream"),
+            ),
+        }
+        StmtKind::Push {
+            target: local,
+            key,
+            value,
+        }
+    }
+
+    fn call_stmt(&mut self, results: &[ast::Ident], value: &ast::Expr) -> StmtKind {
+        let value = self.check_expr(value);
+        let result_types: Vec<Type> = match &value.kind {
+            ExprKind::Call { results, .. } => results.clone(),
+            ExprKind::Error => vec![Type::Error; results.len()],
+            _ => {
+                self.report(
+                    Diagnostic::new(Code::NotCallable, value.span)
+                        .with_message(if results.is_empty() {
+                            "a statement of its own must be a call".to_string()
+                        } else {
+                            "`<-` takes the results of a call".to_string()
+                        })
+                        .with_primary_label("not a call")
+                        .with_help(if results.len() == 1 {
+                            format!("to name a value, write `{} = ...`", results[0].text)
+                        } else {
+                            "call a function or a service method".to_string()
+                        }),
+                );
+                vec![Type::Error; results.len()]
+            }
+        };
+        if !results.is_empty() && results.len() != result_types.len() && !value.ty.is_error() {
+            self.report(
+                Diagnostic::new(Code::ResultCount, value.span).with_message(format!(
+                    "the call returns {} value{}, but {} name{} receive{} them",
+                    result_types.len(),
+                    if result_types.len() == 1 { "" } else { "s" },
+                    results.len(),
+                    if results.len() == 1 { "" } else { "s" },
+                    if results.len() == 1 { "s" } else { "" },
+                )),
+            );
+        }
+        let targets = results
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let ty = result_types.get(i).cloned().unwrap_or(Type::Error);
+                if let Some(existing) = self.local(&name.text) {
+                    if let Type::Stream(element) = self.locals[existing.0 as usize].ty.clone() {
+                        let probe = expr(ExprKind::Error, ty.as_value(), name.span);
+                        if !matches!(ty, Type::Stream(_)) {
+                            self.expect(&probe, &element);
+                            return Target::Push(existing);
+                        }
+                    }
+                }
+                Target::Bind(self.bind(name, ty))
+            })
+            .collect();
+        StmtKind::Call {
+            results: targets,
+            value,
+        }
+    }
+
+    /// Parameters, results and body of a function or closure.
+    fn arrow_body(&mut self, arrow: &ast::ArrowType, body: &ast::Block) -> (ArrowType, Vec<LocalId>, Block) {
+        let resolved = self.resolve_arrow(arrow);
+        self.frames.push(HashMap::new());
+        let mut params = Vec::new();
+        for (path, ty) in arrow.abilities.iter().zip(&resolved.abilities) {
+            let last = path.parts.last().expect("a path has a part");
+            params.push(self.bind(last, ty.clone()));
+        }
+        for (param, (_, ty)) in arrow.params.iter().zip(&resolved.params) {
+            if let Some(name) = &param.name {
+                params.push(self.bind(name, ty.clone()));
+            }
+        }
+        self.returns.push(resolved.results.clone());
+        let block = self.block_in_scope(&body.stmts);
+        self.returns.pop();
+        self.frames.pop();
+        if !resolved.results.is_empty() && !ends_with_return(&block) && !has_errors_in(&self.diagnostics) {
+            let span = body.stmts.last().map_or(arrow.span, |s| s.span);
+            self.report(
+                Diagnostic::new(Code::ResultCount, span)
+                    .with_message("the function must end with `<-` giving its results")
+                    .with_primary_label("last statement"),
+            );
+        }
+        (resolved, params, block)
+    }
+}
+
+fn ends_with_return(block: &Block) -> bool {
+    matches!(block.stmts.last(), Some(Stmt { kind: StmtKind::Return(_), .. }))
+}
+
+fn has_errors_in(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| d.severity() == crate::Severity::Error)
+}
+
+fn def_kind(def: &Def) -> &'static str {
+    match def {
+        Def::Type(_) => "type",
+        Def::Func(_) => "function",
+        Def::Service(_) => "service",
+        Def::Const(..) => "constant",
+    }
+}
+
+fn is_number(ty: &Type) -> bool {
+    match ty {
+        Type::Scalar(s) => s.is_number(),
+        Type::NumberLiteral(_) => true,
+        _ => false,
+    }
+}
+
+/// The type of `a op b` for numbers: the wider operand type.
+fn arithmetic_type(a: &Type, b: &Type) -> Type {
+    match (a, b) {
+        (Type::NumberLiteral(x), Type::NumberLiteral(y)) => {
+            if *x == NumberLiteral::Float || *y == NumberLiteral::Float {
+                Type::NumberLiteral(NumberLiteral::Float)
+            } else {
+                Type::NumberLiteral(NumberLiteral::Signed)
+            }
+        }
+        (Type::NumberLiteral(NumberLiteral::Float), Type::Scalar(s))
+        | (Type::Scalar(s), Type::NumberLiteral(NumberLiteral::Float))
+            if !s.is_float() =>
+        {
+            Type::Scalar(Scalar::F64)
+        }
+        (Type::NumberLiteral(_), t) | (t, Type::NumberLiteral(_)) => t.clone(),
+        (Type::Scalar(x), Type::Scalar(y)) => {
+            if x.fits(*y) {
+                Type::Scalar(*y)
+            } else if y.fits(*x) {
+                Type::Scalar(*x)
+            } else if x.is_float() || y.is_float() {
+                Type::Scalar(Scalar::F64)
+            } else {
+                Type::Scalar(Scalar::I64)
+            }
+        }
+        _ => Type::Error,
+    }
+}
+
+/// Constant folding of an operation on literals; `Err` says why it cannot be computed.
+fn fold(op: InfixOp, lhs: &ExprKind, rhs: &ExprKind) -> Option<Result<ExprKind, &'static str>> {
+    use ExprKind::{Bool, Float, Int, Str};
+    use InfixOp::*;
+    let overflow = "overflows 64 bits";
+    Some(match (lhs, rhs) {
+        (Int(a), Int(b)) => {
+            let (a, b) = (*a, *b);
+            match op {
+                Add => a.checked_add(b).map(Int).ok_or(overflow),
+                Sub => a.checked_sub(b).map(Int).ok_or(overflow),
+                Mul => a.checked_mul(b).map(Int).ok_or(overflow),
+                Div if b == 0 => Err("divides by zero"),
+                Div => a.checked_div(b).map(Int).ok_or(overflow),
+                Rem if b == 0 => Err("divides by zero"),
+                Rem => a.checked_rem(b).map(Int).ok_or(overflow),
+                Pow if b < 0 => Err("raises to a negative power"),
+                Pow => u32::try_from(b)
+                    .ok()
+                    .and_then(|b| a.checked_pow(b))
+                    .map(Int)
+                    .ok_or(overflow),
+                Eq => Ok(Bool(a == b)),
+                Neq => Ok(Bool(a != b)),
+                Lt => Ok(Bool(a < b)),
+                Lte => Ok(Bool(a <= b)),
+                Gt => Ok(Bool(a > b)),
+                Gte => Ok(Bool(a >= b)),
+                And | Or => return None,
+            }
+        }
+        (Float(_) | Int(_), Float(_) | Int(_)) => {
+            let value = |k: &ExprKind| match k {
+                Int(i) => *i as f64,
+                Float(f) => *f,
+                _ => unreachable!("numbers only"),
+            };
+            let (a, b) = (value(lhs), value(rhs));
+            match op {
+                Eq => Ok(Bool(a == b)),
+                Neq => Ok(Bool(a != b)),
+                Lt => Ok(Bool(a < b)),
+                Lte => Ok(Bool(a <= b)),
+                Gt => Ok(Bool(a > b)),
+                Gte => Ok(Bool(a >= b)),
+                // Float arithmetic is left to the peer, as its rounding is the peer's.
+                _ => return None,
+            }
+        }
+        (Bool(a), Bool(b)) => match op {
+            And => Ok(Bool(*a && *b)),
+            Or => Ok(Bool(*a || *b)),
+            Eq => Ok(Bool(a == b)),
+            Neq => Ok(Bool(a != b)),
+            _ => return None,
+        },
+        (Str(a), Str(b)) => match op {
+            Eq => Ok(Bool(a == b)),
+            Neq => Ok(Bool(a != b)),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+/// Checks a top-level function.
+pub(super) fn check_func(ctx: &mut Ctx, func: &ast::Func) -> FuncDef {
+    ctx.locals.clear();
+    let (arrow, params, body) = ctx.arrow_body(&func.arrow, &func.body);
+    FuncDef {
+        name: func.name.text.clone(),
+        module: ctx.module as u32,
+        arrow: Rc::new(arrow),
+        params,
+        body,
+        locals: std::mem::take(&mut ctx.locals),
+        span: func.span,
+    }
+}

@@ -1,0 +1,450 @@
+//! Module scopes: the header (imports, `use`, `declares`, `export`) and the top-level
+//! definitions, in order.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::body::{self, Ctx};
+use super::hir::{ExprKind, FuncId, ServiceDef, ServiceId};
+use super::types::{AbilityType, ArrowType, Scalar, StructType, Type};
+use super::{ModuleInput, Options, Program};
+use crate::syntax::ast::{self, Declares, HeaderItem, Item};
+use crate::syntax::Span;
+use crate::{Code, Diagnostic};
+
+/// A constant's value: always a literal after folding.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ConstValue {
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bool(bool),
+    Nil,
+}
+
+/// What a top-level name stands for.
+#[derive(Clone, Debug)]
+pub enum Def {
+    /// A `data`, `alias` or `ability`.
+    Type(Type),
+    Func(FuncId),
+    Service(ServiceId),
+    Const(ConstValue, Type),
+}
+
+impl Def {
+    fn kind(&self) -> &'static str {
+        match self {
+            Def::Type(_) => "type",
+            Def::Func(_) => "function",
+            Def::Service(_) => "service",
+            Def::Const(..) => "constant",
+        }
+    }
+}
+
+/// A module brought in with `use`: its names are reached as `Alias.name`.
+#[derive(Clone, Debug)]
+pub struct UsedModule {
+    pub module: usize,
+    /// `use a, b from ...`: only these names (with their local aliases).
+    pub only: Option<Vec<(String, String)>>,
+}
+
+/// The names of one module.
+#[derive(Debug, Default)]
+pub struct ModuleScope {
+    /// The name in the `aqua` header.
+    pub name: Option<String>,
+    /// Names usable in the module: its own definitions and what it imported.
+    pub names: HashMap<String, Def>,
+    /// Where each own definition is, for notes and "defined here".
+    pub spans: HashMap<String, Span>,
+    /// The module's own definitions in order.
+    pub own: Vec<String>,
+    /// `declares a, B` (`None`: everything).
+    pub declares: Option<Vec<String>>,
+    /// Modules brought in with `use`, by alias (dotted aliases keep their dots).
+    pub used: HashMap<String, UsedModule>,
+    /// `export` entries: the public name and what it stands for.
+    pub exports: Vec<(String, Def)>,
+}
+
+impl ModuleScope {
+    /// The names this module offers to importers.
+    pub fn declared(&self) -> Vec<(String, Def)> {
+        let names: &[String] = self.declares.as_deref().unwrap_or(&self.own);
+        names
+            .iter()
+            .filter_map(|n| self.names.get(n).map(|d| (n.clone(), d.clone())))
+            .collect()
+    }
+
+    /// A declared name.
+    pub fn get_declared(&self, name: &str) -> Option<Def> {
+        let visible = match &self.declares {
+            Some(names) => names.iter().any(|n| n == name),
+            None => self.own.iter().any(|n| n == name),
+        };
+        visible.then(|| self.names.get(name).cloned()).flatten()
+    }
+}
+
+/// Builds the scope of module `index`, checking its definitions into `program`.
+pub(super) fn build(
+    index: usize,
+    modules: &[ModuleInput],
+    program: &mut Program,
+    options: &Options,
+) -> ModuleScope {
+    let input = &modules[index];
+    let mut scope = ModuleScope::default();
+    let mut diagnostics = Vec::new();
+    header(index, input, program, &mut scope, &mut diagnostics);
+    for item in &input.file.items {
+        definition(index, item, program, &mut scope, options, &mut diagnostics);
+    }
+    exports(input.file, &mut scope, &mut diagnostics);
+    program
+        .diagnostics
+        .extend(diagnostics.into_iter().map(|d| (index, d)));
+    scope
+}
+
+fn header(
+    index: usize,
+    input: &ModuleInput,
+    program: &Program,
+    scope: &mut ModuleScope,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for (position, item) in input.file.header.iter().enumerate() {
+        let target = input
+            .imports
+            .iter()
+            .find(|(p, _)| *p == position)
+            .map(|&(_, m)| m);
+        match item {
+            HeaderItem::Module { name, declares, .. } => {
+                scope.name = Some(name.text());
+                if let Some(Declares::Names(names)) = declares {
+                    scope.declares = Some(names.iter().map(|n| n.text.clone()).collect());
+                }
+            }
+            HeaderItem::Import { names, .. } => {
+                let Some(target) = target.filter(|&t| t != index) else {
+                    continue;
+                };
+                let imported = &program.scopes[target];
+                match names {
+                    None => {
+                        for (name, def) in imported.declared() {
+                            scope.names.entry(name).or_insert(def);
+                        }
+                    }
+                    Some(names) => {
+                        for import in names {
+                            let name = import.name.text();
+                            match imported.get_declared(&name) {
+                                Some(def) => {
+                                    let local = import.alias.as_ref().map_or(name, |a| a.text.clone());
+                                    scope.names.insert(local, def);
+                                }
+                                None => diagnostics.push(missing_import(import, imported)),
+                            }
+                        }
+                    }
+                }
+            }
+            HeaderItem::Use { names, alias, .. } => {
+                let Some(target) = target.filter(|&t| t != index) else {
+                    continue;
+                };
+                let imported = &program.scopes[target];
+                let alias = match alias {
+                    Some(alias) => alias.text(),
+                    None => imported.name.clone().unwrap_or_default(),
+                };
+                let only = names.as_ref().map(|names| {
+                    names
+                        .iter()
+                        .filter_map(|import| {
+                            let name = import.name.text();
+                            if imported.get_declared(&name).is_none() {
+                                diagnostics.push(missing_import(import, imported));
+                                return None;
+                            }
+                            let local = import.alias.as_ref().map_or(name.clone(), |a| a.text.clone());
+                            Some((local, name))
+                        })
+                        .collect()
+                });
+                scope.used.insert(alias, UsedModule { module: target, only });
+            }
+            HeaderItem::Export { .. } => {}
+        }
+    }
+}
+
+fn missing_import(import: &ast::ImportName, imported: &ModuleScope) -> Diagnostic {
+    let name = import.name.text();
+    let module = imported.name.as_deref().unwrap_or("the module");
+    let declared: Vec<String> = imported.declared().into_iter().map(|(n, _)| n).collect();
+    let candidates: Vec<&str> = declared.iter().map(String::as_str).collect();
+    let mut d = Diagnostic::new(Code::MissingImport, import.name.span())
+        .with_message(format!("`{module}` does not declare `{name}`"))
+        .with_primary_label("not declared there");
+    if let Some(near) = crate::syntax::nearest(&name, &candidates) {
+        d = d.with_help(format!("did you mean `{near}`?"));
+    }
+    d
+}
+
+fn define(
+    scope: &mut ModuleScope,
+    name: &ast::Ident,
+    def: Def,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    if let Some(previous) = scope.spans.get(&name.text) {
+        diagnostics.push(
+            Diagnostic::new(Code::Redefinition, name.span)
+                .with_message(format!("`{}` is already defined in this module", name.text))
+                .with_primary_label("defined again here")
+                .with_label(*previous, "first defined here"),
+        );
+        return;
+    }
+    scope.spans.insert(name.text.clone(), name.span);
+    scope.own.push(name.text.clone());
+    scope.names.insert(name.text.clone(), def);
+}
+
+fn definition(
+    index: usize,
+    item: &Item,
+    program: &mut Program,
+    scope: &mut ModuleScope,
+    options: &Options,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    let mut ctx = Ctx::new(index, program, scope);
+    match item {
+        Item::Data { name, fields, .. } => {
+            let fields = typed_fields(&mut ctx, fields);
+            let ty = Type::Struct(Rc::new(StructType {
+                name: name.text.clone(),
+                fields,
+            }));
+            diagnostics.append(&mut ctx.diagnostics);
+            define(scope, name, Def::Type(ty), diagnostics);
+        }
+        Item::Alias { name, ty, .. } => {
+            let ty = ctx.resolve_type(ty);
+            diagnostics.append(&mut ctx.diagnostics);
+            define(scope, name, Def::Type(ty), diagnostics);
+        }
+        Item::Ability { name, fields, .. } => {
+            let fields = typed_fields(&mut ctx, fields);
+            let ty = Type::Ability(Rc::new(AbilityType {
+                name: name.text.clone(),
+                fields,
+                service: false,
+            }));
+            diagnostics.append(&mut ctx.diagnostics);
+            define(scope, name, Def::Type(ty), diagnostics);
+        }
+        Item::Service {
+            name,
+            default_id,
+            methods,
+            span,
+        } => {
+            let fields = typed_fields(&mut ctx, methods);
+            for (method, field) in fields.iter().zip(methods) {
+                if !matches!(method.1, Type::Arrow(_) | Type::Error) {
+                    ctx.diagnostics.push(
+                        Diagnostic::new(Code::TypeMismatch, field.ty.span())
+                            .with_message(format!(
+                                "service `{}` has a field `{}` that is not a function",
+                                name.text, method.0
+                            ))
+                            .with_help("service members are functions: `name(arg: T) -> R`"),
+                    );
+                }
+            }
+            let default_id = default_id.as_ref().and_then(|e| {
+                let value = ctx.check_const_expr(e);
+                match value {
+                    Some((ConstValue::Str(s), _)) => Some(s),
+                    Some(_) => {
+                        ctx.diagnostics.push(
+                            Diagnostic::new(Code::TypeMismatch, e.span)
+                                .with_message("a service id is a string")
+                                .with_primary_label("not a string"),
+                        );
+                        None
+                    }
+                    None => None,
+                }
+            });
+            diagnostics.append(&mut ctx.diagnostics);
+            let ty = Type::Ability(Rc::new(AbilityType {
+                name: name.text.clone(),
+                fields,
+                service: true,
+            }));
+            let id = ServiceId(program.services.len() as u32);
+            program.services.push(ServiceDef {
+                name: name.text.clone(),
+                module: index as u32,
+                ty,
+                default_id,
+                span: *span,
+            });
+            define(scope, name, Def::Service(id), diagnostics);
+        }
+        Item::Const {
+            name,
+            overridable,
+            value,
+            ..
+        } => {
+            let checked = ctx.check_const_expr(value);
+            diagnostics.append(&mut ctx.diagnostics);
+            let Some((mut value_const, mut ty)) = checked else {
+                define(scope, name, Def::Const(ConstValue::Nil, Type::Error), diagnostics);
+                return;
+            };
+            if let Some(text) = options.constants.get(&name.text) {
+                if *overridable {
+                    match parse_override(text) {
+                        Some((v, t)) if t.fits(&ty) || ty.fits(&t) => {
+                            value_const = v;
+                            ty = t;
+                        }
+                        _ => diagnostics.push(
+                            Diagnostic::new(Code::TypeMismatch, name.span)
+                                .with_message(format!(
+                                    "the value `{text}` given for `{}` is not a {ty}",
+                                    name.text
+                                ))
+                                .with_primary_label("declared here"),
+                        ),
+                    }
+                }
+            }
+            define(scope, name, Def::Const(value_const, ty), diagnostics);
+        }
+        Item::Func(func) => {
+            let def = body::check_func(&mut ctx, func);
+            diagnostics.append(&mut ctx.diagnostics);
+            let id = FuncId(program.funcs.len() as u32);
+            program.funcs.push(def);
+            define(scope, &func.name, Def::Func(id), diagnostics);
+        }
+        Item::Error(_) => {}
+    }
+}
+
+/// Parses a `--const` value: an integer, float, `true`/`false` or a quoted string.
+pub fn parse_override(text: &str) -> Option<(ConstValue, Type)> {
+    use super::types::NumberLiteral;
+    let text = text.trim();
+    if let Some(s) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        return Some((ConstValue::Str(s.to_string()), Type::string()));
+    }
+    match text {
+        "true" => return Some((ConstValue::Bool(true), Type::bool())),
+        "false" => return Some((ConstValue::Bool(false), Type::bool())),
+        _ => {}
+    }
+    if let Ok(i) = text.parse::<i64>() {
+        let lit = if i < 0 {
+            NumberLiteral::Signed
+        } else {
+            NumberLiteral::Unsigned
+        };
+        return Some((ConstValue::Int(i), Type::NumberLiteral(lit)));
+    }
+    text.parse::<f64>()
+        .ok()
+        .map(|f| (ConstValue::Float(f), Type::NumberLiteral(NumberLiteral::Float)))
+}
+
+fn typed_fields(ctx: &mut Ctx, fields: &[ast::Field]) -> Vec<(String, Type)> {
+    let mut out: Vec<(String, Type)> = Vec::new();
+    for field in fields {
+        let ty = ctx.resolve_type(&field.ty);
+        if out.iter().any(|(n, _)| *n == field.name.text) {
+            ctx.diagnostics.push(
+                Diagnostic::new(Code::Redefinition, field.name.span)
+                    .with_message(format!("field `{}` is declared twice", field.name.text)),
+            );
+            continue;
+        }
+        out.push((field.name.text.clone(), ty));
+    }
+    out
+}
+
+fn exports(file: &ast::File, scope: &mut ModuleScope, diagnostics: &mut Vec<Diagnostic>) {
+    for item in &file.header {
+        let HeaderItem::Export { names, .. } = item else {
+            continue;
+        };
+        for export in names {
+            let name = export.name.text();
+            let public = export.alias.as_ref().map_or(name.clone(), |a| a.text.clone());
+            match scope.names.get(&name) {
+                Some(def @ (Def::Func(_) | Def::Service(_) | Def::Const(..))) => {
+                    scope.exports.push((public, def.clone()))
+                }
+                Some(def) => diagnostics.push(
+                    Diagnostic::new(Code::UnknownName, export.name.span())
+                        .with_message(format!(
+                            "`{name}` is a {}; only functions, services and constants are exported",
+                            def.kind()
+                        )),
+                ),
+                None => {
+                    let candidates: Vec<&str> = scope.own.iter().map(String::as_str).collect();
+                    let mut d = Diagnostic::new(Code::UnknownName, export.name.span())
+                        .with_message(format!("cannot export `{name}`: it is not defined"))
+                        .with_primary_label("not defined in this module");
+                    if let Some(near) = crate::syntax::nearest(&name, &candidates) {
+                        d = d.with_help(format!("did you mean `{near}`?"));
+                    }
+                    diagnostics.push(d)
+                }
+            }
+        }
+    }
+}
+
+/// Names of the scalar types, for suggestions.
+pub(super) fn scalar_names() -> impl Iterator<Item = &'static str> {
+    Scalar::ALL.into_iter().map(Scalar::name)
+}
+
+/// The arrow type of a service method, if `name` is one.
+pub(super) fn method_arrow(ty: &Type, name: &str) -> Option<Rc<ArrowType>> {
+    match ty {
+        Type::Ability(a) => match a.field(name)? {
+            Type::Arrow(arrow) => Some(arrow.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A literal constant as an expression kind.
+pub(super) fn const_expr(value: &ConstValue) -> ExprKind {
+    match value {
+        ConstValue::Int(i) => ExprKind::Int(*i),
+        ConstValue::Float(f) => ExprKind::Float(*f),
+        ConstValue::Str(s) => ExprKind::Str(s.clone()),
+        ConstValue::Bool(b) => ExprKind::Bool(*b),
+        ConstValue::Nil => ExprKind::Nil,
+    }
+}

@@ -1,0 +1,343 @@
+//! Aqua's types and its structural subtyping.
+//!
+//! Types are values: a struct type carries its fields, so two structs with the same fields
+//! are interchangeable (Aqua's typing is structural), while the name is kept for messages and
+//! for the JSON definitions that clients read.
+
+use std::fmt;
+use std::rc::Rc;
+
+/// A scalar type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scalar {
+    U8,
+    U16,
+    U32,
+    U64,
+    I8,
+    I16,
+    I32,
+    I64,
+    F32,
+    F64,
+    Bool,
+    String,
+}
+
+impl Scalar {
+    pub const ALL: [Scalar; 12] = [
+        Scalar::U8,
+        Scalar::U16,
+        Scalar::U32,
+        Scalar::U64,
+        Scalar::I8,
+        Scalar::I16,
+        Scalar::I32,
+        Scalar::I64,
+        Scalar::F32,
+        Scalar::F64,
+        Scalar::Bool,
+        Scalar::String,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Scalar::U8 => "u8",
+            Scalar::U16 => "u16",
+            Scalar::U32 => "u32",
+            Scalar::U64 => "u64",
+            Scalar::I8 => "i8",
+            Scalar::I16 => "i16",
+            Scalar::I32 => "i32",
+            Scalar::I64 => "i64",
+            Scalar::F32 => "f32",
+            Scalar::F64 => "f64",
+            Scalar::Bool => "bool",
+            Scalar::String => "string",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Scalar> {
+        Scalar::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// Bits of an integer type and whether it is signed.
+    fn integer(self) -> Option<(u32, bool)> {
+        Some(match self {
+            Scalar::U8 => (8, false),
+            Scalar::U16 => (16, false),
+            Scalar::U32 => (32, false),
+            Scalar::U64 => (64, false),
+            Scalar::I8 => (8, true),
+            Scalar::I16 => (16, true),
+            Scalar::I32 => (32, true),
+            Scalar::I64 => (64, true),
+            _ => return None,
+        })
+    }
+
+    pub fn is_number(self) -> bool {
+        self.integer().is_some() || self.is_float()
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, Scalar::F32 | Scalar::F64)
+    }
+
+    /// Whether every value of `self` is a value of `other`: integers widen, unsigned into
+    /// wider signed, integers of at most 32 bits into `f64`, `f32` into `f64`.
+    pub fn fits(self, other: Scalar) -> bool {
+        if self == other {
+            return true;
+        }
+        match (self.integer(), other.integer()) {
+            (Some((a, false)), Some((b, false))) | (Some((a, true)), Some((b, true))) => a <= b,
+            (Some((a, false)), Some((b, true))) => a < b,
+            (Some((a, _)), None) => other == Scalar::F64 && a <= 32 || other == Scalar::F32 && a <= 16,
+            (None, None) => self == Scalar::F32 && other == Scalar::F64,
+            _ => false,
+        }
+    }
+}
+
+/// The type of a literal number before it meets its use: it fits any scalar that can hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NumberLiteral {
+    /// A non-negative integer.
+    Unsigned,
+    /// A negative integer.
+    Signed,
+    Float,
+}
+
+/// A struct (`data`) type: its name and its fields in declaration order.
+#[derive(Debug, PartialEq)]
+pub struct StructType {
+    pub name: String,
+    pub fields: Vec<(String, Type)>,
+}
+
+/// An ability or a service: named arrows and (for abilities) values and nested abilities.
+#[derive(Debug, PartialEq)]
+pub struct AbilityType {
+    pub name: String,
+    pub fields: Vec<(String, Type)>,
+    /// Services have a default id or need one set before use.
+    pub service: bool,
+}
+
+impl AbilityType {
+    pub fn field(&self, name: &str) -> Option<&Type> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+}
+
+/// An arrow: a function, closure, callback or service method.
+#[derive(Debug, PartialEq)]
+pub struct ArrowType {
+    /// Abilities the arrow needs from its caller (`{Ab} -> ()`).
+    pub abilities: Vec<Type>,
+    pub params: Vec<(Option<String>, Type)>,
+    pub results: Vec<Type>,
+}
+
+/// A type.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Type {
+    Scalar(Scalar),
+    NumberLiteral(NumberLiteral),
+    /// `⊤`: any value.
+    Top,
+    /// `⊥`: no value; `nil` is `?⊥`.
+    Bottom,
+    Array(Box<Type>),
+    Option(Box<Type>),
+    Stream(Box<Type>),
+    StreamMap(Box<Type>),
+    Struct(Rc<StructType>),
+    Ability(Rc<AbilityType>),
+    Arrow(Rc<ArrowType>),
+    /// The type of something already reported as wrong: it fits everything, so one mistake
+    /// gives one diagnostic.
+    Error,
+}
+
+impl Type {
+    pub fn string() -> Type {
+        Type::Scalar(Scalar::String)
+    }
+
+    pub fn bool() -> Type {
+        Type::Scalar(Scalar::Bool)
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Type::Error)
+    }
+
+    /// Whether values of this type are data (can be passed to a service, put in a stream).
+    pub fn is_data(&self) -> bool {
+        !matches!(self, Type::Ability(_) | Type::Arrow(_))
+    }
+
+    pub fn is_stream(&self) -> bool {
+        matches!(self, Type::Stream(_))
+    }
+
+    /// The element type of a collection (arrays, options, streams).
+    pub fn element(&self) -> Option<&Type> {
+        match self {
+            Type::Array(t) | Type::Option(t) | Type::Stream(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// What a stream or option reads as when used as a value: an array.
+    pub fn as_value(&self) -> Type {
+        match self {
+            Type::Stream(t) => Type::Array(t.clone()),
+            other => other.clone(),
+        }
+    }
+
+    /// Whether a value of type `self` can be used where `expected` is wanted.
+    pub fn fits(&self, expected: &Type) -> bool {
+        use Type::*;
+        match (self, expected) {
+            (Error, _) | (_, Error) | (_, Top) | (Bottom, _) => true,
+            (Scalar(a), Scalar(b)) => a.fits(*b),
+            (NumberLiteral(lit), Scalar(s)) => match lit {
+                self::NumberLiteral::Unsigned => s.is_number(),
+                self::NumberLiteral::Signed => {
+                    s.is_float() || s.integer().is_some_and(|(_, signed)| signed)
+                }
+                self::NumberLiteral::Float => s.is_float(),
+            },
+            (NumberLiteral(a), NumberLiteral(b)) => a == b,
+            (Array(a), Array(b)) | (Option(a), Option(b)) | (Stream(a), Stream(b)) => a.fits(b),
+            // Options and streams read as arrays.
+            (Option(a) | Stream(a), Array(b)) => a.fits(b),
+            (Struct(a), Struct(b)) => {
+                Rc::ptr_eq(a, b)
+                    || b.fields.iter().all(|(name, want)| {
+                        a.fields
+                            .iter()
+                            .any(|(have_name, have)| have_name == name && have.fits(want))
+                    })
+            }
+            (Ability(a), Ability(b)) => {
+                Rc::ptr_eq(a, b)
+                    || b.fields
+                        .iter()
+                        .all(|(name, want)| a.field(name).is_some_and(|have| have.fits(want)))
+            }
+            (Arrow(a), Arrow(b)) => {
+                a.params.len() == b.params.len()
+                    && a.results.len() == b.results.len()
+                    && a.params.iter().zip(&b.params).all(|((_, p), (_, q))| q.fits(p))
+                    && a.results.iter().zip(&b.results).all(|(r, s)| r.fits(s))
+            }
+            _ => false,
+        }
+    }
+
+    /// The smallest type both fit, for the items of a collection literal.
+    pub fn join(&self, other: &Type) -> Option<Type> {
+        if other.fits(self) {
+            Some(self.clone())
+        } else if self.fits(other) {
+            Some(other.clone())
+        } else {
+            match (self, other) {
+                (Type::NumberLiteral(_), Type::NumberLiteral(_)) => {
+                    Some(Type::NumberLiteral(NumberLiteral::Float))
+                }
+                _ => None,
+            }
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Scalar(s) => f.write_str(s.name()),
+            Type::NumberLiteral(NumberLiteral::Unsigned) => f.write_str("unsigned number"),
+            Type::NumberLiteral(NumberLiteral::Signed) => f.write_str("signed number"),
+            Type::NumberLiteral(NumberLiteral::Float) => f.write_str("float number"),
+            Type::Top => f.write_str("⊤"),
+            Type::Bottom => f.write_str("⊥"),
+            Type::Array(t) => write!(f, "[]{t}"),
+            Type::Option(t) => write!(f, "?{t}"),
+            Type::Stream(t) => write!(f, "*{t}"),
+            Type::StreamMap(t) => write!(f, "%{t}"),
+            Type::Struct(s) => f.write_str(&s.name),
+            Type::Ability(a) => f.write_str(&a.name),
+            Type::Arrow(a) => {
+                if !a.abilities.is_empty() {
+                    let names: Vec<String> = a.abilities.iter().map(|t| t.to_string()).collect();
+                    write!(f, "{{{}}} ", names.join(", "))?;
+                }
+                let params: Vec<String> = a
+                    .params
+                    .iter()
+                    .map(|(name, t)| match name {
+                        Some(n) => format!("{n}: {t}"),
+                        None => t.to_string(),
+                    })
+                    .collect();
+                write!(f, "({}) -> ", params.join(", "))?;
+                if a.results.is_empty() {
+                    f.write_str("()")
+                } else {
+                    let results: Vec<String> = a.results.iter().map(|t| t.to_string()).collect();
+                    f.write_str(&results.join(", "))
+                }
+            }
+            Type::Error => f.write_str("<error>"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalars_widen_but_never_narrow() {
+        assert!(Scalar::U8.fits(Scalar::U64));
+        assert!(Scalar::U32.fits(Scalar::I64));
+        assert!(!Scalar::U64.fits(Scalar::I64));
+        assert!(!Scalar::I8.fits(Scalar::U64));
+        assert!(Scalar::I32.fits(Scalar::F64));
+        assert!(!Scalar::I64.fits(Scalar::F64));
+        assert!(!Scalar::String.fits(Scalar::Bool));
+    }
+
+    #[test]
+    fn structs_are_structural() {
+        let point = Type::Struct(Rc::new(StructType {
+            name: "Point".into(),
+            fields: vec![("x".into(), Type::Scalar(Scalar::I64))],
+        }));
+        let wider = Type::Struct(Rc::new(StructType {
+            name: "Named".into(),
+            fields: vec![
+                ("name".into(), Type::string()),
+                ("x".into(), Type::Scalar(Scalar::I32)),
+            ],
+        }));
+        assert!(wider.fits(&point));
+        assert!(!point.fits(&wider));
+    }
+
+    #[test]
+    fn literals_fit_by_sign() {
+        let unsigned = Type::NumberLiteral(NumberLiteral::Unsigned);
+        let signed = Type::NumberLiteral(NumberLiteral::Signed);
+        assert!(unsigned.fits(&Type::Scalar(Scalar::U8)));
+        assert!(!signed.fits(&Type::Scalar(Scalar::U8)));
+        assert!(signed.fits(&Type::Scalar(Scalar::F32)));
+        assert!(Type::Option(Box::new(Type::Bottom)).fits(&Type::Array(Box::new(Type::string()))));
+    }
+}
