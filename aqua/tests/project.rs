@@ -338,6 +338,22 @@ fn a_module_importing_itself_is_a_cycle() {
 }
 
 #[test]
+fn importing_a_module_of_the_cycle_twice_still_reports_the_cycle_once() {
+    let files = memory(&[
+        ("/p/a.aqua", "aqua A\n\nimport \"b.aqua\"\n"),
+        (
+            "/p/b.aqua",
+            "aqua B\n\nimport f from \"a.aqua\"\nuse \"./a.aqua\" as A\n",
+        ),
+    ]);
+    let project = load_roots(&files, &["/p/a.aqua"], &[]);
+    assert_eq!(
+        diagnostics(&project),
+        ["/p/b.aqua:3:15 E0203 import cycle: a.aqua -> b.aqua -> a.aqua"]
+    );
+}
+
+#[test]
 fn two_cycles_through_one_module_are_two_diagnostics() {
     let files = memory(&[
         (

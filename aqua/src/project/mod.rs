@@ -11,8 +11,7 @@
 mod files;
 mod resolve;
 
-use std::collections::HashMap;
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 
 pub use files::{normalize, DiskFiles, FileSource, MemoryFiles};
@@ -98,8 +97,14 @@ pub fn load(roots: &[PathBuf], config: &ImportConfig, files: &dyn FileSource) ->
     }
     let mut project = loader.project;
     let mut cycles = Vec::new();
+    // A module may import the same module twice (`import` and `use`); one report per pair.
+    let mut reported = HashSet::new();
     depth_first(&project.modules, &project.roots, |stack, closed| {
-        cycles.push(cycle_diagnostic(&project.modules, stack, closed));
+        if let Some(&(importer, _)) = stack.last() {
+            if reported.insert((importer, closed)) {
+                cycles.push(cycle_diagnostic(&project.modules, stack, closed));
+            }
+        }
     });
     project.diagnostics.extend(cycles);
     project
@@ -257,7 +262,8 @@ type Frame = (ModuleId, usize);
 /// Walks the import graph depth-first from `starts`, then from every module not reached, and
 /// returns the modules in post-order: each after the modules it imports. `on_cycle` is called
 /// for each import that leads back to a module on the current path (`stack`), with that
-/// module; every cycle contains at least one such import, and no two give the same cycle.
+/// module. Every cycle contains at least one such import, and two such imports give the same
+/// cycle only when one module imports the same module twice.
 /// Iterative, so deep import chains cannot overflow the stack.
 fn depth_first(
     modules: &[Module],
