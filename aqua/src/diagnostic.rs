@@ -69,6 +69,14 @@ diagnostic_codes! {
         "Aqua source files are UTF-8 text.";
     TooLarge: "E0112" Error, "input too large" =>
         "The file, or its nesting, exceeds what the compiler accepts.";
+    UnresolvedImport: "E0201" Error, "unresolved import" =>
+        "An `import` or `use` path is looked up relative to the importing file's folder, then in each import directory (`-I`) in order, then in the `node_modules` folder of the importing file's folder and of each folder above it, nearest first. A path of the standard library (`@fluencelabs/aqua-lib/builtin.aqua`, ...) that none of them provides names the copy bundled with the compiler. The message lists every path tried.";
+    UnreadableFile: "E0202" Error, "unreadable file" =>
+        "A file given to the compiler, or found for an import, could not be read.";
+    ImportCycle: "E0203" Error, "import cycle" =>
+        "Modules cannot import each other in a circle, directly or through other modules, because a module is checked after the modules it imports. Move what the modules of the cycle share into a module that they all import.";
+    TooManyModules: "E0204" Error, "too many modules" =>
+        "A project loads at most 10000 modules.";
     DeprecatedModule: "W0101" Warning, "deprecated `module` header" =>
         "Aqua 0.14 replaced the `module` header with `aqua`. This compiler still accepts `module` so that older packages keep working; write `aqua` instead.";
     UnknownName: "E0301" Error, "unknown name" =>

@@ -2,11 +2,13 @@
 //!
 //! Aqua is the language for choreographing computations across peers; it compiles to AIR
 //! (see the `air` crate), which AquaVM executes. This crate is the compiler's library:
-//! [`syntax`] parses source text into a syntax tree with spans and diagnostics, and
-//! [`mod@format`] prints it back in the canonical layout.
+//! [`syntax`] parses source text into a syntax tree with spans and diagnostics,
+//! [`mod@format`] prints it back in the canonical layout, and [`project`] finds and parses
+//! every module a program imports, and [`sema`] resolves names and checks types.
 
 pub mod diagnostic;
 pub mod format;
+pub mod project;
 pub mod sema;
 pub mod syntax;
 

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use aqua::project::FileSource;
+
 struct Case {
     /// Relative to `tests/diagnostics`, e.g. `syntax/foo.aqua` or `imports/cycle`.
     name: String,
@@ -108,17 +110,26 @@ fn cases(generated: &Path) -> Vec<Case> {
     out
 }
 
-/// What the compiler reports for a case today: the diagnostics of the main file, as
-/// `(line, col, text)`.
-fn diagnostics(case: &Case) -> Vec<(usize, usize, String)> {
-    let (text, bad_utf8) = aqua::syntax::decode(std::fs::read(&case.main).unwrap());
-    let parsed = aqua::syntax::parse(&text);
-    bad_utf8
-        .into_iter()
-        .chain(parsed.diagnostics)
-        .map(|d| {
-            let (line, col) = aqua::diagnostic::line_col(&text, d.span.start);
-            (line, col, format!("{} {}", d.code, d.message))
+/// What the compiler reports for a case today: the diagnostics of every module loaded from
+/// the main file, as `(file, line, col, text)` with the file relative to the case's folder.
+fn diagnostics(case: &Case) -> Vec<(String, usize, usize, String)> {
+    let files = aqua::project::DiskFiles;
+    let config = aqua::project::ImportConfig::default();
+    let project = aqua::project::load(std::slice::from_ref(&case.main), &config, &files);
+    let folder = files.canonical(case.main.parent().unwrap());
+    let project_diagnostics = project.diagnostics.iter().map(|(id, d)| (*id, d));
+    let parse_diagnostics = project
+        .modules
+        .iter()
+        .flat_map(|m| m.parsed.diagnostics.iter().map(|d| (m.id, d)));
+    project_diagnostics
+        .chain(parse_diagnostics)
+        .map(|(id, d)| {
+            let module = project.module(id);
+            let file = module.path.strip_prefix(&folder).unwrap_or(&module.path);
+            let (line, col) = aqua::diagnostic::line_col(&module.text, d.span.start);
+            let text = format!("{} {}", d.code, d.message);
+            (file.display().to_string(), line, col, text)
         })
         .collect()
 }
@@ -135,13 +146,14 @@ fn negative_corpus_ratchet() {
     let mut newly_passing = Vec::new();
     for case in &all {
         let found = diagnostics(case);
-        let passes = case.at_file.is_none()
-            && found.len() == 1
-            && (found[0].0, found[0].1) == (case.line, case.col);
+        let main_name = case.main.file_name().unwrap().to_string_lossy();
+        let file = case.at_file.as_deref().unwrap_or(&main_name);
+        let passes = found.len() == 1
+            && (found[0].0.as_str(), found[0].1, found[0].2) == (file, case.line, case.col);
         let is_listed = listed.contains(&case.name.as_str());
         if is_listed && !passes {
             failures.push(format!(
-                "{} expects one diagnostic at {}:{}, got {found:?}",
+                "{} expects one diagnostic at {file}:{}:{}, got {found:?}",
                 case.name, case.line, case.col
             ));
         }
