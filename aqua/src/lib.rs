@@ -6,6 +6,8 @@
 //! [`mod@format`] prints it back in the canonical layout, and [`project`] finds and parses
 //! every module a program imports, and [`sema`] resolves names and checks types.
 
+pub mod codegen;
+pub mod compile;
 pub mod diagnostic;
 pub mod format;
 pub mod project;

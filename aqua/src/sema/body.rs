@@ -174,7 +174,10 @@ impl<'a> Ctx<'a> {
                         let text = path.text();
                         self.report(
                             Diagnostic::new(Code::UnknownType, path.span())
-                                .with_message(format!("`{text}` is a {}, not a type", def_kind(&other)))
+                                .with_message(format!(
+                                    "`{text}` is a {}, not a type",
+                                    def_kind(&other)
+                                ))
                                 .with_primary_label("expected a type"),
                         );
                         Type::Error
@@ -233,7 +236,12 @@ impl<'a> Ctx<'a> {
         let params = arrow
             .params
             .iter()
-            .map(|p| (p.name.as_ref().map(|n| n.text.clone()), self.resolve_type(&p.ty)))
+            .map(|p| {
+                (
+                    p.name.as_ref().map(|n| n.text.clone()),
+                    self.resolve_type(&p.ty),
+                )
+            })
             .collect();
         let results = arrow.results.iter().map(|t| self.resolve_type(t)).collect();
         ArrowType {
@@ -288,7 +296,14 @@ impl<'a> Ctx<'a> {
             } => {
                 let target = if let Some(local) = self.local(&callee.text) {
                     let ty = self.locals[local.0 as usize].ty.clone();
-                    Some((Callee::Value(Box::new(expr(ExprKind::Local(local), ty.clone(), callee.span))), ty))
+                    Some((
+                        Callee::Value(Box::new(expr(
+                            ExprKind::Local(local),
+                            ty.clone(),
+                            callee.span,
+                        ))),
+                        ty,
+                    ))
                 } else {
                     match self.scope.names.get(&callee.text).cloned() {
                         Some(Def::Func(id)) => Some((
@@ -415,16 +430,20 @@ impl<'a> Ctx<'a> {
             let ty = self.locals[local.0 as usize].ty.clone();
             return expr(ExprKind::Local(local), ty, span);
         }
-        match self.scope.names.get(&ident.text).cloned() {
-            Some(def) => return self.def_value(def, &ident.text, span),
-            None => {}
+        if let Some(def) = self.scope.names.get(&ident.text).cloned() {
+            return self.def_value(def, &ident.text, span);
         }
         let builtin = match ident.text.as_str() {
             "INIT_PEER_ID" => Some((BuiltinValue::InitPeerId, Type::string())),
             "HOST_PEER_ID" => Some((BuiltinValue::HostPeerId, Type::string())),
             "PARTICLE_TTL" => Some((BuiltinValue::ParticleTtl, Type::Scalar(Scalar::U32))),
-            "PARTICLE_TIMESTAMP" => Some((BuiltinValue::ParticleTimestamp, Type::Scalar(Scalar::U64))),
-            "LAST_ERROR" => Some((BuiltinValue::LastError, Type::Struct(self.error_type.clone()))),
+            "PARTICLE_TIMESTAMP" => {
+                Some((BuiltinValue::ParticleTimestamp, Type::Scalar(Scalar::U64)))
+            }
+            "LAST_ERROR" => Some((
+                BuiltinValue::LastError,
+                Type::Struct(self.error_type.clone()),
+            )),
             "nil" => return expr(ExprKind::Nil, Type::Option(Box::new(Type::Bottom)), span),
             _ => None,
         };
@@ -546,7 +565,11 @@ impl<'a> Ctx<'a> {
                 Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
                     "expected {} abilit{} in `{{...}}`, found {}",
                     arrow.abilities.len(),
-                    if arrow.abilities.len() == 1 { "y" } else { "ies" },
+                    if arrow.abilities.len() == 1 {
+                        "y"
+                    } else {
+                        "ies"
+                    },
                     abilities.len()
                 )),
             );
@@ -589,10 +612,12 @@ impl<'a> Ctx<'a> {
                 // `Mod.func(args)` parses like a constructor.
                 let args: Vec<ast::Expr> = fields
                     .iter()
-                    .map(|f| f.value.clone().unwrap_or_else(|| ast::Expr {
-                        kind: ast::ExprKind::Name(f.name.clone()),
-                        span: f.name.span,
-                    }))
+                    .map(|f| {
+                        f.value.clone().unwrap_or_else(|| ast::Expr {
+                            kind: ast::ExprKind::Name(f.name.clone()),
+                            span: f.name.span,
+                        })
+                    })
                     .collect();
                 let ty = Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
                 return self.call(Callee::Func(id), &ty, &[], &args, span);
@@ -664,7 +689,11 @@ impl<'a> Ctx<'a> {
                     .with_message(format!(
                         "missing field{} {} of `{}`",
                         if missing.len() == 1 { "" } else { "s" },
-                        missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                        missing
+                            .iter()
+                            .map(|m| format!("`{m}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
                         path.text()
                     ))
                     .with_primary_label("every field needs a value"),
@@ -691,7 +720,8 @@ impl<'a> Ctx<'a> {
                         full.push(name);
                         return match self.lookup_path(&full) {
                             Some(Def::Func(id)) => {
-                                let ty = Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
+                                let ty =
+                                    Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
                                 self.call(Callee::Func(id), &ty, abilities, args, span)
                             }
                             _ => {
@@ -770,8 +800,9 @@ impl<'a> Ctx<'a> {
                             changes.push((f.name.text.clone(), value));
                         }
                         None => self.report(
-                            Diagnostic::new(Code::FieldMismatch, f.name.span)
-                                .with_message(format!("`{}` has no field `{}`", s.name, f.name.text)),
+                            Diagnostic::new(Code::FieldMismatch, f.name.span).with_message(
+                                format!("`{}` has no field `{}`", s.name, f.name.text),
+                            ),
                         ),
                     }
                 }
@@ -800,11 +831,18 @@ impl<'a> Ctx<'a> {
 
     fn index(&mut self, base: Expr, index: Expr, span: Span) -> Expr {
         match base.ty.element().cloned() {
-            Some(element) => expr(ExprKind::Index(Box::new(base), Box::new(index)), element, span),
+            Some(element) => expr(
+                ExprKind::Index(Box::new(base), Box::new(index)),
+                element,
+                span,
+            ),
             None => {
                 self.report(
                     Diagnostic::new(Code::TypeMismatch, base.span)
-                        .with_message(format!("only collections can be indexed, found {}", base.ty))
+                        .with_message(format!(
+                            "only collections can be indexed, found {}",
+                            base.ty
+                        ))
                         .with_primary_label("not a collection"),
                 );
                 error_expr(span)
@@ -814,15 +852,27 @@ impl<'a> Ctx<'a> {
 
     fn field(&mut self, base: Expr, field: &ast::Ident, span: Span) -> Expr {
         let found = match &base.ty {
-            Type::Struct(s) => s.fields.iter().find(|(n, _)| *n == field.text).map(|(_, t)| t.clone()),
+            Type::Struct(s) => s
+                .fields
+                .iter()
+                .find(|(n, _)| *n == field.text)
+                .map(|(_, t)| t.clone()),
             Type::Ability(a) => a.field(&field.text).cloned(),
             Type::Array(_) | Type::Option(_) | Type::Stream(_) if field.text == "length" => {
-                return expr(ExprKind::Length(Box::new(base)), Type::Scalar(Scalar::U32), span)
+                return expr(
+                    ExprKind::Length(Box::new(base)),
+                    Type::Scalar(Scalar::U32),
+                    span,
+                )
             }
             _ => None,
         };
         match found {
-            Some(ty) => expr(ExprKind::Field(Box::new(base), field.text.clone()), ty, span),
+            Some(ty) => expr(
+                ExprKind::Field(Box::new(base), field.text.clone()),
+                ty,
+                span,
+            ),
             None => {
                 let ty = base.ty.clone();
                 self.unknown_member(&ty, &field.text, field.span);
@@ -858,10 +908,26 @@ impl<'a> Ctx<'a> {
         if let Type::StreamMap(value) = &base.ty {
             let value = (**value).clone();
             let (method, ty, params): (MapMethod, Type, Vec<Type>) = match name.text.as_str() {
-                "get" => (MapMethod::Get, Type::Array(Box::new(value)), vec![Type::string()]),
-                "getStream" => (MapMethod::GetStream, Type::Stream(Box::new(value)), vec![Type::string()]),
-                "keys" => (MapMethod::Keys, Type::Array(Box::new(Type::string())), vec![]),
-                "keysStream" => (MapMethod::KeysStream, Type::Stream(Box::new(Type::string())), vec![]),
+                "get" => (
+                    MapMethod::Get,
+                    Type::Array(Box::new(value)),
+                    vec![Type::string()],
+                ),
+                "getStream" => (
+                    MapMethod::GetStream,
+                    Type::Stream(Box::new(value)),
+                    vec![Type::string()],
+                ),
+                "keys" => (
+                    MapMethod::Keys,
+                    Type::Array(Box::new(Type::string())),
+                    vec![],
+                ),
+                "keysStream" => (
+                    MapMethod::KeysStream,
+                    Type::Stream(Box::new(Type::string())),
+                    vec![],
+                ),
                 "contains" => (MapMethod::Contains, Type::bool(), vec![Type::string()]),
                 _ => {
                     let names = ["get", "getStream", "keys", "keysStream", "contains"];
@@ -877,13 +943,15 @@ impl<'a> Ctx<'a> {
             };
             let args = self.check_all(args);
             if args.len() != params.len() {
-                self.report(Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
-                    "`{}` takes {} argument{}, found {}",
-                    name.text,
-                    params.len(),
-                    if params.len() == 1 { "" } else { "s" },
-                    args.len()
-                )));
+                self.report(
+                    Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
+                        "`{}` takes {} argument{}, found {}",
+                        name.text,
+                        params.len(),
+                        if params.len() == 1 { "" } else { "s" },
+                        args.len()
+                    )),
+                );
             } else {
                 for (a, p) in args.iter().zip(&params) {
                     self.expect(a, p);
@@ -933,7 +1001,10 @@ impl<'a> Ctx<'a> {
                 Type::bool()
             }
             Eq | Neq => {
-                if !(lhs.ty.fits(&rhs.ty) || rhs.ty.fits(&lhs.ty)) && !(is_number(&lhs.ty) && is_number(&rhs.ty)) {
+                let comparable = lhs.ty.fits(&rhs.ty)
+                    || rhs.ty.fits(&lhs.ty)
+                    || is_number(&lhs.ty) && is_number(&rhs.ty);
+                if !comparable {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, op_span)
                             .with_message(format!("cannot compare {} with {}", lhs.ty, rhs.ty))
@@ -994,7 +1065,11 @@ impl<'a> Ctx<'a> {
         }
         self.report(
             Diagnostic::new(Code::TypeMismatch, value.span)
-                .with_message(format!("`{}` needs numbers, found {}", op.symbol(), value.ty))
+                .with_message(format!(
+                    "`{}` needs numbers, found {}",
+                    op.symbol(),
+                    value.ty
+                ))
                 .with_primary_label(format!("this is {}", value.ty)),
         );
         false
@@ -1017,7 +1092,11 @@ impl<'a> Ctx<'a> {
             match &stmt.kind {
                 ast::StmtKind::Else { body } => match out.last_mut() {
                     Some(Stmt {
-                        kind: StmtKind::If { otherwise: o @ None, .. },
+                        kind:
+                            StmtKind::If {
+                                otherwise: o @ None,
+                                ..
+                            },
                         ..
                     }) => *o = Some(self.block(&body.stmts)),
                     _ => {
@@ -1033,7 +1112,10 @@ impl<'a> Ctx<'a> {
                 }
                 ast::StmtKind::Catch { name, body } => {
                     let first = out.pop().expect("not empty: checked above");
-                    if !matches!(first.kind, StmtKind::Try(_) | StmtKind::Recover { error: Some(_), .. }) {
+                    if !matches!(
+                        first.kind,
+                        StmtKind::Try(_) | StmtKind::Recover { error: Some(_), .. }
+                    ) {
                         self.misplaced(span, "`catch` follows a `try` block or another `catch`");
                     }
                     self.frames.push(HashMap::new());
@@ -1154,15 +1236,23 @@ impl<'a> Ctx<'a> {
                 if !matches!(resolved, Type::Stream(_) | Type::StreamMap(_) | Type::Error) {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, ty.span())
-                            .with_message(format!("only streams and stream maps are declared; found {resolved}"))
+                            .with_message(format!(
+                                "only streams and stream maps are declared; found {resolved}"
+                            ))
                             .with_primary_label("not a stream")
-                            .with_help(format!("declare a stream with `{}: *{}`", name.text, crate::format::ty(ty))),
+                            .with_help(format!(
+                                "declare a stream with `{}: *{}`",
+                                name.text,
+                                crate::format::ty(ty)
+                            )),
                     );
                 }
                 let local = self.bind(name, resolved);
                 StmtKind::DeclareStream(local)
             }
-            ast::StmtKind::Push { target, key, value } => self.push(target, key.as_ref(), value, span),
+            ast::StmtKind::Push { target, key, value } => {
+                self.push(target, key.as_ref(), value, span)
+            }
             ast::StmtKind::ServiceId { service, id } => {
                 let parts: Vec<&ast::Ident> = service.parts.iter().collect();
                 let id_expr = self.check_expr(id);
@@ -1265,12 +1355,15 @@ impl<'a> Ctx<'a> {
         via.iter()
             .map(|v| {
                 let v = self.check_expr(v);
-                let ok = v.ty.fits(&Type::string())
-                    || v.ty.fits(&Type::Array(Box::new(Type::string())));
+                let ok =
+                    v.ty.fits(&Type::string()) || v.ty.fits(&Type::Array(Box::new(Type::string())));
                 if !ok {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, v.span)
-                            .with_message(format!("a relay is a peer id or a collection of them, found {}", v.ty))
+                            .with_message(format!(
+                                "a relay is a peer id or a collection of them, found {}",
+                                v.ty
+                            ))
                             .with_primary_label(format!("this is {}", v.ty)),
                     );
                 }
@@ -1288,7 +1381,9 @@ impl<'a> Ctx<'a> {
                     other => {
                         self.report(
                             Diagnostic::new(Code::TypeMismatch, iterable.span)
-                                .with_message(format!("`for` iterates over a collection, found {other}"))
+                                .with_message(format!(
+                                    "`for` iterates over a collection, found {other}"
+                                ))
                                 .with_primary_label("not a collection"),
                         );
                         Type::Error
@@ -1303,7 +1398,9 @@ impl<'a> Ctx<'a> {
                     other => {
                         self.report(
                             Diagnostic::new(Code::TypeMismatch, iterable.span)
-                                .with_message(format!("`for k, v` iterates over a stream map, found {other}"))
+                                .with_message(format!(
+                                    "`for k, v` iterates over a stream map, found {other}"
+                                ))
                                 .with_primary_label("not a stream map"),
                         );
                         Type::Error
@@ -1315,7 +1412,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn push(&mut self, target: &ast::Ident, key: Option<&ast::Expr>, value: &ast::Expr, span: Span) -> StmtKind {
+    fn push(
+        &mut self,
+        target: &ast::Ident,
+        key: Option<&ast::Expr>,
+        value: &ast::Expr,
+        span: Span,
+    ) -> StmtKind {
         let key = key.map(|k| self.check_expr(k));
         let value = self.check_expr(value);
         let Some(local) = self.local(&target.text) else {
@@ -1350,7 +1453,10 @@ impl<'a> Ctx<'a> {
             Type::Error => {}
             other => self.report(
                 Diagnostic::new(Code::TypeMismatch, target.span)
-                    .with_message(format!("`<<-` pushes into a stream, but `{}` is {other}", target.text))
+                    .with_message(format!(
+                        "`<<-` pushes into a stream, but `{}` is {other}",
+                        target.text
+                    ))
                     .with_primary_label("not a stream"),
             ),
         }
@@ -1420,7 +1526,11 @@ impl<'a> Ctx<'a> {
     }
 
     /// Parameters, results and body of a function or closure.
-    fn arrow_body(&mut self, arrow: &ast::ArrowType, body: &ast::Block) -> (ArrowType, Vec<LocalId>, Block) {
+    fn arrow_body(
+        &mut self,
+        arrow: &ast::ArrowType,
+        body: &ast::Block,
+    ) -> (ArrowType, Vec<LocalId>, Block) {
         let resolved = self.resolve_arrow(arrow);
         self.frames.push(HashMap::new());
         let mut params = Vec::new();
@@ -1437,7 +1547,10 @@ impl<'a> Ctx<'a> {
         let block = self.block_in_scope(&body.stmts);
         self.returns.pop();
         self.frames.pop();
-        if !resolved.results.is_empty() && !ends_with_return(&block) && !has_errors_in(&self.diagnostics) {
+        if !resolved.results.is_empty()
+            && !ends_with_return(&block)
+            && !has_errors_in(&self.diagnostics)
+        {
             let span = body.stmts.last().map_or(arrow.span, |s| s.span);
             self.report(
                 Diagnostic::new(Code::ResultCount, span)
@@ -1450,11 +1563,19 @@ impl<'a> Ctx<'a> {
 }
 
 fn ends_with_return(block: &Block) -> bool {
-    matches!(block.stmts.last(), Some(Stmt { kind: StmtKind::Return(_), .. }))
+    matches!(
+        block.stmts.last(),
+        Some(Stmt {
+            kind: StmtKind::Return(_),
+            ..
+        })
+    )
 }
 
 fn has_errors_in(diagnostics: &[Diagnostic]) -> bool {
-    diagnostics.iter().any(|d| d.severity() == crate::Severity::Error)
+    diagnostics
+        .iter()
+        .any(|d| d.severity() == crate::Severity::Error)
 }
 
 fn def_kind(def: &Def) -> &'static str {

@@ -77,11 +77,20 @@ pub enum Target {
 #[derive(Debug)]
 pub enum StmtKind {
     /// `a, b <- call` or a bare call.
-    Call { results: Vec<Target>, value: Expr },
+    Call {
+        results: Vec<Target>,
+        value: Expr,
+    },
     /// `name = value`.
-    Assign { local: LocalId, value: Expr },
+    Assign {
+        local: LocalId,
+        value: Expr,
+    },
     /// `name = (args) -> results:` with a body.
-    Closure { local: LocalId, closure: Rc<Closure> },
+    Closure {
+        local: LocalId,
+        closure: Rc<Closure>,
+    },
     /// `<- values`.
     Return(Vec<Expr>),
     /// `name: *T` or `name: %T`: a fresh stream for the rest of the block.
@@ -93,7 +102,10 @@ pub enum StmtKind {
         value: Expr,
     },
     /// `Srv id`: the id of a service for the rest of the block.
-    ServiceId { service: ServiceId, id: Expr },
+    ServiceId {
+        service: ServiceId,
+        id: Expr,
+    },
     On {
         peer: Expr,
         via: Vec<Expr>,
@@ -219,7 +231,10 @@ pub enum ExprKind {
 pub enum Callee {
     Func(FuncId),
     /// A method of a service declared at the top level, with the id in scope.
-    Service { service: ServiceId, method: String },
+    Service {
+        service: ServiceId,
+        method: String,
+    },
     /// An arrow value: a local arrow, a closure, a field of an ability or service value.
     Value(Box<Expr>),
 }

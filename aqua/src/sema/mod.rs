@@ -25,6 +25,9 @@ pub struct ModuleInput<'a> {
     /// For each `import` or `use` header item (by index in `file.header`), the module it
     /// resolved to (an index into the inputs). Unresolved imports are absent.
     pub imports: Vec<(usize, usize)>,
+    /// Whether every import was found. When one was not, names it may have provided are
+    /// not reported as unknown: the missing import is the one problem.
+    pub complete: bool,
 }
 
 /// Settings that change meaning.

@@ -105,6 +105,9 @@ pub(super) fn build(
         definition(index, item, program, &mut scope, options, &mut diagnostics);
     }
     exports(input.file, &mut scope, &mut diagnostics);
+    if !input.complete {
+        diagnostics.retain(|d| !matches!(d.code, Code::UnknownName | Code::UnknownType));
+    }
     program
         .diagnostics
         .extend(diagnostics.into_iter().map(|d| (index, d)));
@@ -141,13 +144,17 @@ fn header(
                         for (name, def) in imported.declared() {
                             scope.names.entry(name).or_insert(def);
                         }
+                        // A module imported whole also passes on what it exports, as the
+                        // reference compiler does.
+                        scope.exports.extend(imported.exports.iter().cloned());
                     }
                     Some(names) => {
                         for import in names {
                             let name = import.name.text();
                             match imported.get_declared(&name) {
                                 Some(def) => {
-                                    let local = import.alias.as_ref().map_or(name, |a| a.text.clone());
+                                    let local =
+                                        import.alias.as_ref().map_or(name, |a| a.text.clone());
                                     scope.names.insert(local, def);
                                 }
                                 None => diagnostics.push(missing_import(import, imported)),
@@ -174,12 +181,21 @@ fn header(
                                 diagnostics.push(missing_import(import, imported));
                                 return None;
                             }
-                            let local = import.alias.as_ref().map_or(name.clone(), |a| a.text.clone());
+                            let local = import
+                                .alias
+                                .as_ref()
+                                .map_or(name.clone(), |a| a.text.clone());
                             Some((local, name))
                         })
                         .collect()
                 });
-                scope.used.insert(alias, UsedModule { module: target, only });
+                scope.used.insert(
+                    alias,
+                    UsedModule {
+                        module: target,
+                        only,
+                    },
+                );
             }
             HeaderItem::Export { .. } => {}
         }
@@ -200,12 +216,7 @@ fn missing_import(import: &ast::ImportName, imported: &ModuleScope) -> Diagnosti
     d
 }
 
-fn define(
-    scope: &mut ModuleScope,
-    name: &ast::Ident,
-    def: Def,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
+fn define(scope: &mut ModuleScope, name: &ast::Ident, def: Def, diagnostics: &mut Vec<Diagnostic>) {
     if let Some(previous) = scope.spans.get(&name.text) {
         diagnostics.push(
             Diagnostic::new(Code::Redefinition, name.span)
@@ -313,7 +324,12 @@ fn definition(
             let checked = ctx.check_const_expr(value);
             diagnostics.append(&mut ctx.diagnostics);
             let Some((mut value_const, mut ty)) = checked else {
-                define(scope, name, Def::Const(ConstValue::Nil, Type::Error), diagnostics);
+                define(
+                    scope,
+                    name,
+                    Def::Const(ConstValue::Nil, Type::Error),
+                    diagnostics,
+                );
                 return;
             };
             if let Some(text) = options.constants.get(&name.text) {
@@ -367,9 +383,12 @@ pub fn parse_override(text: &str) -> Option<(ConstValue, Type)> {
         };
         return Some((ConstValue::Int(i), Type::NumberLiteral(lit)));
     }
-    text.parse::<f64>()
-        .ok()
-        .map(|f| (ConstValue::Float(f), Type::NumberLiteral(NumberLiteral::Float)))
+    text.parse::<f64>().ok().map(|f| {
+        (
+            ConstValue::Float(f),
+            Type::NumberLiteral(NumberLiteral::Float),
+        )
+    })
 }
 
 fn typed_fields(ctx: &mut Ctx, fields: &[ast::Field]) -> Vec<(String, Type)> {
@@ -395,17 +414,19 @@ fn exports(file: &ast::File, scope: &mut ModuleScope, diagnostics: &mut Vec<Diag
         };
         for export in names {
             let name = export.name.text();
-            let public = export.alias.as_ref().map_or(name.clone(), |a| a.text.clone());
+            let public = export
+                .alias
+                .as_ref()
+                .map_or(name.clone(), |a| a.text.clone());
             match scope.names.get(&name) {
                 Some(def @ (Def::Func(_) | Def::Service(_) | Def::Const(..))) => {
                     scope.exports.push((public, def.clone()))
                 }
                 Some(def) => diagnostics.push(
-                    Diagnostic::new(Code::UnknownName, export.name.span())
-                        .with_message(format!(
-                            "`{name}` is a {}; only functions, services and constants are exported",
-                            def.kind()
-                        )),
+                    Diagnostic::new(Code::UnknownName, export.name.span()).with_message(format!(
+                        "`{name}` is a {}; only functions, services and constants are exported",
+                        def.kind()
+                    )),
                 ),
                 None => {
                     let candidates: Vec<&str> = scope.own.iter().map(String::as_str).collect();

@@ -93,7 +93,9 @@ impl Scalar {
         match (self.integer(), other.integer()) {
             (Some((a, false)), Some((b, false))) | (Some((a, true)), Some((b, true))) => a <= b,
             (Some((a, false)), Some((b, true))) => a < b,
-            (Some((a, _)), None) => other == Scalar::F64 && a <= 32 || other == Scalar::F32 && a <= 16,
+            (Some((a, _)), None) => {
+                other == Scalar::F64 && a <= 32 || other == Scalar::F32 && a <= 16
+            }
             (None, None) => self == Scalar::F32 && other == Scalar::F64,
             _ => false,
         }
@@ -234,7 +236,10 @@ impl Type {
             (Arrow(a), Arrow(b)) => {
                 a.params.len() == b.params.len()
                     && a.results.len() == b.results.len()
-                    && a.params.iter().zip(&b.params).all(|((_, p), (_, q))| q.fits(p))
+                    && a.params
+                        .iter()
+                        .zip(&b.params)
+                        .all(|((_, p), (_, q))| q.fits(p))
                     && a.results.iter().zip(&b.results).all(|(r, s)| r.fits(s))
             }
             _ => false,

@@ -1,0 +1,1290 @@
+//! Inlining: a function, with every function, closure and ability it uses, becomes one
+//! instruction tree. Values known when compiling (arrows, abilities, services, literals)
+//! are carried in [`Val`]s and never reach AIR.
+
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+use super::op::{Data, Location, OnKind, Op, Step, Var, VarKind, Via};
+use super::Options;
+use crate::sema::hir::*;
+use crate::sema::types::Type;
+use crate::sema::Program;
+use crate::syntax::ast::{CollectionKind, ForMode, InfixOp};
+
+/// How deep inlining may nest: deeper means a runaway program, not a real one.
+const MAX_INLINE_DEPTH: usize = 200;
+
+/// A value while compiling.
+#[derive(Clone, Debug)]
+pub enum Val {
+    Data(Data),
+    Arrow(Rc<Arrow>),
+    Ability(Rc<BTreeMap<String, Val>>),
+    /// A service, by its id.
+    Service(Data),
+    /// What a call without results gives.
+    Unit,
+}
+
+/// Something callable.
+#[derive(Debug)]
+pub enum Arrow {
+    Func(FuncId),
+    Closure {
+        owner: FuncId,
+        closure: Rc<Closure>,
+        env: Env,
+        /// Where the closure was defined, unless it is detached (`func (...)`).
+        location: Option<Location>,
+    },
+    /// An arrow argument of the compiled function: a callback on the client.
+    Callback(Rc<str>),
+    Method {
+        service: Data,
+        method: Rc<str>,
+    },
+}
+
+/// The values of locals and the service ids in scope.
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+    vals: HashMap<LocalId, Val>,
+    service_ids: HashMap<ServiceId, Data>,
+}
+
+/// One inlined function or closure.
+struct Frame {
+    owner: FuncId,
+    env: Env,
+    results: Option<Vec<Val>>,
+    result_types: Vec<Type>,
+}
+
+pub struct Lower<'p> {
+    program: &'p Program,
+    options: &'p Options,
+    names: HashMap<String, u32>,
+    locations: Vec<Location>,
+    depth: usize,
+    /// The first construct that cannot be compiled, if any.
+    pub unsupported: Option<String>,
+}
+
+fn relay() -> Data {
+    Var::scalar("-relay-").value()
+}
+
+impl<'p> Lower<'p> {
+    pub fn new(program: &'p Program, options: &'p Options) -> Self {
+        Lower {
+            program,
+            options,
+            names: HashMap::new(),
+            locations: Vec::new(),
+            depth: 0,
+            unsupported: None,
+        }
+    }
+
+    /// Where the client is: the init peer, behind its relay.
+    pub fn root_location(&self) -> Location {
+        let via = if self.options.no_relay {
+            Vec::new()
+        } else {
+            vec![Via {
+                peer: relay(),
+                many: false,
+            }]
+        };
+        Location {
+            peer: Data::InitPeerId,
+            via,
+        }
+    }
+
+    fn here(&self) -> Location {
+        self.locations
+            .last()
+            .cloned()
+            .unwrap_or_else(|| self.root_location())
+    }
+
+    fn unsupported(&mut self, what: &str) -> Val {
+        if self.unsupported.is_none() {
+            self.unsupported = Some(what.to_string());
+        }
+        Val::Data(Data::EmptyArray)
+    }
+
+    /// A variable name not used before in this script.
+    fn fresh(&mut self, base: &str) -> Rc<str> {
+        let count = self.names.entry(base.to_string()).or_insert(0);
+        let name = if *count == 0 {
+            base.to_string()
+        } else {
+            format!("{base}-{}", *count - 1)
+        };
+        *count += 1;
+        name.into()
+    }
+
+    // ---- the compiled function -----------------------------------------------------------
+
+    /// The whole script of an exported function: arguments from `getDataSrv`, the body,
+    /// results to `callbackSrv.response`, errors to `errorHandlingSrv.error`.
+    pub fn function(&mut self, id: FuncId) -> Op {
+        let def = &self.program.funcs[id.0 as usize];
+        let mut ops = Vec::new();
+        if !self.options.no_relay {
+            ops.push(client_call(
+                "getDataSrv",
+                "-relay-",
+                vec![],
+                Some(Var::scalar("-relay-")),
+            ));
+        }
+        let mut frame = Frame {
+            owner: id,
+            env: Env::default(),
+            results: None,
+            result_types: def.arrow.results.clone(),
+        };
+        for &param in &def.params {
+            let local = &def.locals[param.0 as usize];
+            let name: Rc<str> = local.name.as_str().into();
+            let val = match &local.ty {
+                Type::Arrow(_) => Val::Arrow(Rc::new(Arrow::Callback(name))),
+                Type::Ability(_) => {
+                    self.unsupported("an exported function with ability parameters")
+                }
+                Type::Stream(_) => {
+                    let array = Var::scalar(self.fresh(&format!("-{name}-arg-")));
+                    ops.push(client_call(
+                        "getDataSrv",
+                        &name,
+                        vec![],
+                        Some(array.clone()),
+                    ));
+                    let stream = Var::stream(self.fresh(&name));
+                    let item: Rc<str> = self.fresh(&format!("{name}-iter"));
+                    ops.push(Op::Fold {
+                        iterable: array.value(),
+                        iterator: item.clone(),
+                        body: Box::new(Op::seq(vec![
+                            Op::Ap(Var::scalar(item.clone()).value(), stream.clone()),
+                            Op::Next(item),
+                        ])),
+                        last: Some(Box::new(Op::Null)),
+                    });
+                    Val::Data(stream.value())
+                }
+                _ => {
+                    let var = Var::scalar(self.fresh(&format!("-{name}-arg-")));
+                    ops.push(client_call("getDataSrv", &name, vec![], Some(var.clone())));
+                    Val::Data(var.value())
+                }
+            };
+            frame.env.vals.insert(param, val);
+        }
+        let body = self.block(&mut frame, &def.body.stmts);
+        ops.push(body);
+        if let Some(results) = frame.results.take() {
+            if !results.is_empty() {
+                let mut body_tail = Vec::new();
+                let args: Vec<Data> = results
+                    .into_iter()
+                    .map(|v| self.data(v, &mut body_tail))
+                    .collect();
+                let response = client_call("callbackSrv", "response", args, None);
+                body_tail.push(response);
+                // The response goes to the client wherever the body ended.
+                ops.push(Op::On {
+                    location: self.root_location(),
+                    body: Box::new(Op::seq(body_tail)),
+                    kind: OnKind::Block,
+                });
+            }
+        }
+        let main = Op::seq(ops);
+        if self.options.no_xor {
+            return main;
+        }
+        let handler = client_call(
+            "errorHandlingSrv",
+            "error",
+            vec![Data::Error(Vec::new()), Data::Int(0)],
+            None,
+        );
+        Op::Xor(Box::new(main), Box::new(handler))
+    }
+
+    // ---- statements ----------------------------------------------------------------------
+
+    fn block(&mut self, frame: &mut Frame, stmts: &[Stmt]) -> Op {
+        let saved_ids = frame.env.service_ids.clone();
+        let op = self.stmts(frame, stmts);
+        frame.env.service_ids = saved_ids;
+        op
+    }
+
+    fn stmts(&mut self, frame: &mut Frame, stmts: &[Stmt]) -> Op {
+        let mut ops = Vec::new();
+        for (i, stmt) in stmts.iter().enumerate() {
+            if let StmtKind::DeclareStream(local) = &stmt.kind {
+                if frame.env.vals.contains_key(local) {
+                    // Declared inside an `on` and already scoped around it.
+                    continue;
+                }
+                let var = self.declare_stream(frame, *local);
+                let rest = self.stmts(frame, &stmts[i + 1..]);
+                ops.push(Op::New(var, Box::new(rest)));
+                return Op::seq(ops);
+            }
+            // Names declared in an `on` block live on after it: so do its streams.
+            let mut hoisted = Vec::new();
+            streams_declared_in_on(stmt, &mut hoisted);
+            hoisted.retain(|l| !frame.env.vals.contains_key(l));
+            if !hoisted.is_empty() {
+                let vars: Vec<Var> = hoisted
+                    .into_iter()
+                    .map(|l| self.declare_stream(frame, l))
+                    .collect();
+                let mut rest = self.stmts(frame, &stmts[i..]);
+                for var in vars.into_iter().rev() {
+                    rest = Op::New(var, Box::new(rest));
+                }
+                ops.push(rest);
+                return Op::seq(ops);
+            }
+            let op = self.stmt(frame, stmt);
+            ops.push(op);
+        }
+        Op::seq(ops)
+    }
+
+    fn declare_stream(&mut self, frame: &mut Frame, local: LocalId) -> Var {
+        let def = &self.program.funcs[frame.owner.0 as usize].locals[local.0 as usize];
+        let base = def.name.clone();
+        let var = match def.ty {
+            Type::StreamMap(_) => Var::map(self.fresh(&base)),
+            _ => Var::stream(self.fresh(&base)),
+        };
+        frame.env.vals.insert(local, Val::Data(var.value()));
+        var
+    }
+
+    fn stmt(&mut self, frame: &mut Frame, stmt: &Stmt) -> Op {
+        let mut out = Vec::new();
+        match &stmt.kind {
+            StmtKind::Call { results, value } => {
+                let vals = match &value.kind {
+                    ExprKind::Call {
+                        callee,
+                        abilities,
+                        args,
+                        ..
+                    } => self.call(frame, callee, abilities, args, &mut out),
+                    _ => vec![self.expr(frame, value, &mut out)],
+                };
+                for (target, val) in results.iter().zip(vals) {
+                    match target {
+                        Target::Bind(local) => {
+                            frame.env.vals.insert(*local, val);
+                        }
+                        Target::Push(stream) => {
+                            let data = self.data(val, &mut out);
+                            let stream = self.stream_var(frame, *stream);
+                            out.push(Op::Ap(data, stream));
+                        }
+                    }
+                }
+            }
+            StmtKind::Assign { local, value } => {
+                let val = self.expr(frame, value, &mut out);
+                frame.env.vals.insert(*local, val);
+            }
+            StmtKind::Closure { local, closure } => {
+                let location = (!closure.detached).then(|| self.here());
+                let arrow = Arrow::Closure {
+                    owner: frame.owner,
+                    closure: closure.clone(),
+                    env: frame.env.clone(),
+                    location,
+                };
+                frame.env.vals.insert(*local, Val::Arrow(Rc::new(arrow)));
+            }
+            StmtKind::Return(values) => {
+                let types = frame.result_types.clone();
+                let mut results = Vec::new();
+                for (value, ty) in values
+                    .iter()
+                    .zip(types.iter().chain(std::iter::repeat(&Type::Error)))
+                {
+                    let val = self.expr(frame, value, &mut out);
+                    // A stream returned as an array is fixed here, inside the stream's scope.
+                    let val = match (val, ty) {
+                        (Val::Data(d), t) if d.is_stream() && !t.is_stream() => {
+                            Val::Data(self.data(Val::Data(d), &mut out))
+                        }
+                        (v, _) => v,
+                    };
+                    results.push(val);
+                }
+                frame.results = Some(results);
+            }
+            StmtKind::DeclareStream(_) => unreachable!("handled by the block"),
+            StmtKind::Push { target, key, value } => {
+                let val = self.expr(frame, value, &mut out);
+                let data = self.data(val, &mut out);
+                let var = self.stream_var(frame, *target);
+                match key {
+                    Some(key) => {
+                        let k = self.expr(frame, key, &mut out);
+                        let k = self.data(k, &mut out);
+                        out.push(Op::ApMap {
+                            key: k,
+                            value: data,
+                            map: var,
+                        });
+                    }
+                    None => out.push(Op::Ap(data, var)),
+                }
+            }
+            StmtKind::ServiceId { service, id } => {
+                let val = self.expr(frame, id, &mut out);
+                let data = self.data(val, &mut out);
+                frame.env.service_ids.insert(*service, data);
+            }
+            StmtKind::On { peer, via, body } => {
+                let location = self.location(frame, peer, via, &mut out);
+                self.locations.push(location.clone());
+                let saved_ids = frame.env.service_ids.clone();
+                let body = self.stmts(frame, &body.stmts);
+                frame.env.service_ids = saved_ids;
+                self.locations.pop();
+                out.push(Op::On {
+                    location,
+                    body: Box::new(body),
+                    kind: OnKind::Block,
+                });
+            }
+            StmtKind::For {
+                item,
+                iterable,
+                mode,
+                body,
+            } => {
+                let op = self.for_loop(frame, item, iterable, *mode, body, &mut out);
+                out.push(op);
+            }
+            StmtKind::Parseq {
+                item,
+                iterable,
+                peer,
+                via,
+                body,
+            } => {
+                let val = self.expr(frame, iterable, &mut out);
+                let iterable = self.iterable(val, &mut out);
+                let iterator = self.bind_item(frame, item);
+                let mut prefix = Vec::new();
+                let location = self.location(frame, peer, via, &mut prefix);
+                self.locations.push(location.clone());
+                let body = self.block(frame, &body.stmts);
+                self.locations.pop();
+                prefix.push(Op::On {
+                    location,
+                    body: Box::new(body),
+                    kind: OnKind::Parseq,
+                });
+                out.push(Op::Fold {
+                    iterable,
+                    iterator: iterator.clone(),
+                    body: Box::new(Op::Par(vec![Op::seq(prefix), Op::Next(iterator)])),
+                    last: Some(Box::new(Op::Never)),
+                });
+            }
+            StmtKind::If {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let op = self.if_else(frame, condition, then, otherwise.as_ref(), &mut out);
+                out.push(op);
+            }
+            StmtKind::Try(body) => out.push(self.block(frame, &body.stmts)),
+            StmtKind::Recover {
+                first,
+                error,
+                handler,
+            } => {
+                let first = self.stmt(frame, first);
+                let mut handler_ops = Vec::new();
+                if let Some(error) = error {
+                    let var = Var::scalar(self.fresh(&self.local_name(frame, *error)));
+                    handler_ops.push(Op::Ap(Data::Error(Vec::new()), var.clone()));
+                    frame.env.vals.insert(*error, Val::Data(var.value()));
+                }
+                handler_ops.push(self.block(frame, &handler.stmts));
+                out.push(Op::Xor(Box::new(first), Box::new(Op::seq(handler_ops))));
+            }
+            StmtKind::Par(branches) => {
+                let ops = branches.iter().map(|b| self.stmt(frame, b)).collect();
+                out.push(Op::Par(ops));
+            }
+            StmtKind::Co(inner) => {
+                let op = self.stmt(frame, inner);
+                out.push(Op::Par(vec![op, Op::Null]));
+            }
+            StmtKind::Join(values) => {
+                for value in values {
+                    self.expr(frame, value, &mut out);
+                }
+            }
+        }
+        Op::seq(out)
+    }
+
+    fn local_name(&self, frame: &Frame, local: LocalId) -> String {
+        self.program.funcs[frame.owner.0 as usize].locals[local.0 as usize]
+            .name
+            .clone()
+    }
+
+    fn stream_var(&mut self, frame: &Frame, local: LocalId) -> Var {
+        match frame.env.vals.get(&local) {
+            Some(Val::Data(Data::Var(var, steps)))
+                if steps.is_empty() && matches!(var.kind, VarKind::Stream | VarKind::Map) =>
+            {
+                var.clone()
+            }
+            _ => {
+                self.unsupported("pushing into a value that is not a stream");
+                Var::stream("-invalid-")
+            }
+        }
+    }
+
+    fn location(
+        &mut self,
+        frame: &mut Frame,
+        peer: &Expr,
+        via: &[Expr],
+        out: &mut Vec<Op>,
+    ) -> Location {
+        let peer_val = self.expr(frame, peer, out);
+        let peer = self.data(peer_val, out);
+        let via = via
+            .iter()
+            .map(|v| {
+                let many = !matches!(v.ty, Type::Scalar(_) | Type::Error);
+                let val = self.expr(frame, v, out);
+                Via {
+                    peer: self.data(val, out),
+                    many,
+                }
+            })
+            .collect();
+        Location { peer, via }
+    }
+
+    fn bind_item(&mut self, frame: &mut Frame, item: &ForItem) -> Rc<str> {
+        match item {
+            ForItem::Single(local) => {
+                let name = self.fresh(&format!("{}-{}", self.local_name(frame, *local), "it"));
+                frame
+                    .env
+                    .vals
+                    .insert(*local, Val::Data(Var::scalar(name.clone()).value()));
+                name
+            }
+            ForItem::Pair(key, value) => {
+                let name = self.fresh("-entry-");
+                let entry = Var::scalar(name.clone());
+                let k = entry
+                    .value()
+                    .with_step(Step::Field("key".into()))
+                    .expect("a scalar");
+                let v = entry
+                    .value()
+                    .with_step(Step::Field("value".into()))
+                    .expect("a scalar");
+                frame.env.vals.insert(*key, Val::Data(k));
+                frame.env.vals.insert(*value, Val::Data(v));
+                name
+            }
+        }
+    }
+
+    /// What a fold iterates: a stream is fixed first, other values are taken as they are.
+    fn iterable(&mut self, val: Val, out: &mut Vec<Op>) -> Data {
+        let data = self.data(val, out);
+        match data {
+            Data::Var(ref var, ref steps) if !steps.is_empty() && var.kind == VarKind::Canon => {
+                self.flatten(data, "iterable", out)
+            }
+            Data::Var(..) | Data::EmptyArray => data,
+            other => self.flatten(other, "iterable", out),
+        }
+    }
+
+    fn for_loop(
+        &mut self,
+        frame: &mut Frame,
+        item: &ForItem,
+        iterable: &Expr,
+        mode: Option<ForMode>,
+        body: &Block,
+        out: &mut Vec<Op>,
+    ) -> Op {
+        let val = self.expr(frame, iterable, out);
+        let iterable = match (mode, &val) {
+            (Some(ForMode::Rec), Val::Data(d)) if d.is_stream() => d.clone(),
+            (_, Val::Data(Data::Var(var, _))) if var.kind == VarKind::Map => {
+                self.unsupported("iterating over a stream map");
+                Data::EmptyArray
+            }
+            _ => self.iterable(val, out),
+        };
+        let iterator = self.bind_item(frame, item);
+        let body = self.block(frame, &body.stmts);
+        let next = Op::Next(iterator.clone());
+        match mode {
+            None => Op::Fold {
+                iterable,
+                iterator,
+                body: Box::new(Op::seq(vec![body, next])),
+                last: Some(Box::new(Op::Null)),
+            },
+            Some(ForMode::Try) => Op::Fold {
+                iterable,
+                iterator,
+                body: Box::new(Op::Xor(Box::new(body), Box::new(next))),
+                last: Some(Box::new(Op::Null)),
+            },
+            Some(ForMode::Par) => Op::Par(vec![
+                Op::Fold {
+                    iterable,
+                    iterator,
+                    body: Box::new(Op::Par(vec![body, next])),
+                    last: Some(Box::new(Op::Never)),
+                },
+                Op::Null,
+            ]),
+            Some(ForMode::Rec) => Op::Fold {
+                iterable,
+                iterator,
+                body: Box::new(Op::Par(vec![body, next])),
+                last: Some(Box::new(Op::Never)),
+            },
+        }
+    }
+
+    fn if_else(
+        &mut self,
+        frame: &mut Frame,
+        condition: &Expr,
+        then: &Block,
+        otherwise: Option<&Block>,
+        out: &mut Vec<Op>,
+    ) -> Op {
+        if let ExprKind::Bool(b) = condition.kind {
+            return match (b, otherwise) {
+                (true, _) => self.block(frame, &then.stmts),
+                (false, Some(o)) => self.block(frame, &o.stmts),
+                (false, None) => Op::Null,
+            };
+        }
+        let (left, right, negated) = match &condition.kind {
+            ExprKind::Infix {
+                op: op @ (InfixOp::Eq | InfixOp::Neq),
+                lhs,
+                rhs,
+            } => {
+                let l = self.expr(frame, lhs, out);
+                let l = self.data(l, out);
+                let r = self.expr(frame, rhs, out);
+                let r = self.data(r, out);
+                (l, r, *op == InfixOp::Neq)
+            }
+            _ => {
+                let c = self.expr(frame, condition, out);
+                (self.data(c, out), Data::Bool(true), false)
+            }
+        };
+        let then = self.block(frame, &then.stmts);
+        let otherwise = otherwise.map(|o| self.block(frame, &o.stmts));
+        // The condition's own failure (code 10001 for `match`, 10002 for `mismatch`) selects
+        // `else`; any other error, from either branch, goes on up.
+        let code = Data::Int(if negated { 10002 } else { 10001 });
+        let error_code = Data::Error(vec![Step::Field("error_code".into())]);
+        let if_error = Var::scalar(self.fresh("-if-error-"));
+        let guarded = Op::Match {
+            left,
+            right,
+            body: Box::new(then),
+            negated,
+        };
+        let recover = match otherwise {
+            None => Op::Xor(
+                Box::new(Op::Match {
+                    left: error_code,
+                    right: code,
+                    body: Box::new(Op::Null),
+                    negated: false,
+                }),
+                Box::new(Op::Fail(if_error.value())),
+            ),
+            Some(else_op) => {
+                let else_error = Var::scalar(self.fresh("-else-error-"));
+                let chosen = Var::scalar(self.fresh("-if-else-error-"));
+                let rethrow = Op::seq(vec![
+                    Op::Ap(Data::Error(Vec::new()), else_error.clone()),
+                    Op::Xor(
+                        Box::new(Op::Match {
+                            left: error_code.clone(),
+                            right: code.clone(),
+                            body: Box::new(Op::Ap(if_error.value(), chosen.clone())),
+                            negated: false,
+                        }),
+                        Box::new(Op::Ap(else_error.value(), chosen.clone())),
+                    ),
+                    Op::Fail(chosen.value()),
+                ]);
+                let op = Op::Xor(
+                    Box::new(Op::Match {
+                        left: error_code,
+                        right: code,
+                        body: Box::new(else_op),
+                        negated: false,
+                    }),
+                    Box::new(rethrow),
+                );
+                Op::New(else_error, Box::new(Op::New(chosen, Box::new(op))))
+            }
+        };
+        let handler = Op::seq(vec![
+            Op::Ap(Data::Error(Vec::new()), if_error.clone()),
+            recover,
+        ]);
+        Op::New(
+            if_error,
+            Box::new(Op::Xor(Box::new(guarded), Box::new(handler))),
+        )
+    }
+
+    // ---- calls ---------------------------------------------------------------------------
+
+    fn call(
+        &mut self,
+        frame: &mut Frame,
+        callee: &Callee,
+        abilities: &[Expr],
+        args: &[Expr],
+        out: &mut Vec<Op>,
+    ) -> Vec<Val> {
+        let abilities: Vec<Val> = abilities.iter().map(|a| self.expr(frame, a, out)).collect();
+        let args: Vec<Val> = args
+            .iter()
+            .map(|a| {
+                let v = self.expr(frame, a, out);
+                // Streams stay streams where the callee takes a stream (it may push); the
+                // callee sees the rest as values.
+                match v {
+                    Val::Data(d) if d.is_stream() && a.ty.is_stream() => Val::Data(d),
+                    other => other,
+                }
+            })
+            .collect();
+        let arrow = match callee {
+            Callee::Func(id) => Rc::new(Arrow::Func(*id)),
+            Callee::Service { service, method } => {
+                let id = self.service_id(frame, *service);
+                Rc::new(Arrow::Method {
+                    service: id,
+                    method: method.as_str().into(),
+                })
+            }
+            Callee::Value(e) => match self.expr(frame, e, out) {
+                Val::Arrow(a) => a,
+                _ => {
+                    self.unsupported("a call of a value that is not an arrow");
+                    return vec![Val::Unit];
+                }
+            },
+        };
+        self.call_arrow(&arrow, abilities, args, out)
+    }
+
+    fn service_id(&mut self, frame: &Frame, service: ServiceId) -> Data {
+        if let Some(id) = frame.env.service_ids.get(&service) {
+            return id.clone();
+        }
+        let def = &self.program.services[service.0 as usize];
+        match &def.default_id {
+            Some(id) => Data::Str(id.as_str().into()),
+            None => {
+                let what = format!("a call of service `{}`, which has no id here", def.name);
+                self.unsupported(&what);
+                Data::Str("".into())
+            }
+        }
+    }
+
+    fn call_arrow(
+        &mut self,
+        arrow: &Arrow,
+        abilities: Vec<Val>,
+        args: Vec<Val>,
+        out: &mut Vec<Op>,
+    ) -> Vec<Val> {
+        if self.depth >= MAX_INLINE_DEPTH {
+            self.unsupported("calls nested deeper than the inliner allows");
+            return Vec::new();
+        }
+        match arrow {
+            Arrow::Func(id) => {
+                let def = &self.program.funcs[id.0 as usize];
+                let mut frame = Frame {
+                    owner: *id,
+                    env: Env::default(),
+                    results: None,
+                    result_types: def.arrow.results.clone(),
+                };
+                let params = def.params.clone();
+                let n_results = def.arrow.results.len();
+                self.bind_params(&mut frame, &params, abilities, args, out);
+                self.depth += 1;
+                let body = self.block(&mut frame, &def.body.stmts);
+                self.depth -= 1;
+                out.push(body);
+                frame.results.unwrap_or_else(|| vec![Val::Unit; n_results])
+            }
+            Arrow::Closure {
+                owner,
+                closure,
+                env,
+                location,
+            } => {
+                let mut frame = Frame {
+                    owner: *owner,
+                    env: env.clone(),
+                    results: None,
+                    result_types: closure.arrow.results.clone(),
+                };
+                self.bind_params(&mut frame, &closure.params, abilities, args, out);
+                self.depth += 1;
+                if let Some(location) = location {
+                    self.locations.push(location.clone());
+                }
+                let body = self.block(&mut frame, &closure.body.stmts);
+                match location {
+                    Some(location) => {
+                        self.locations.pop();
+                        out.push(Op::On {
+                            location: location.clone(),
+                            body: Box::new(body),
+                            kind: OnKind::Block,
+                        });
+                    }
+                    None => out.push(body),
+                }
+                self.depth -= 1;
+                frame
+                    .results
+                    .unwrap_or_else(|| vec![Val::Unit; closure.arrow.results.len()])
+            }
+            Arrow::Callback(name) => {
+                let args: Vec<Data> = args.into_iter().map(|a| self.data(a, out)).collect();
+                let output = Var::scalar(self.fresh(&format!("{name}-result")));
+                out.push(Op::On {
+                    location: self.root_location(),
+                    body: Box::new(client_call("callbackSrv", name, args, Some(output.clone()))),
+                    kind: OnKind::Block,
+                });
+                vec![Val::Data(output.value())]
+            }
+            Arrow::Method { service, method } => {
+                let args: Vec<Data> = args.into_iter().map(|a| self.data(a, out)).collect();
+                let output = Var::scalar(self.fresh("ret"));
+                out.push(Op::Call {
+                    peer: None,
+                    service: service.clone(),
+                    function: method.clone(),
+                    args,
+                    output: Some(output.clone()),
+                });
+                vec![Val::Data(output.value())]
+            }
+        }
+    }
+
+    fn bind_params(
+        &mut self,
+        frame: &mut Frame,
+        params: &[LocalId],
+        abilities: Vec<Val>,
+        args: Vec<Val>,
+        out: &mut Vec<Op>,
+    ) {
+        let owner = frame.owner;
+        for (&param, val) in params.iter().zip(abilities.into_iter().chain(args)) {
+            let ty = &self.program.funcs[owner.0 as usize].locals[param.0 as usize].ty;
+            let val = match val {
+                Val::Data(d) if d.is_stream() && !ty.is_stream() => {
+                    Val::Data(self.data(Val::Data(d), out))
+                }
+                other => other,
+            };
+            frame.env.vals.insert(param, val);
+        }
+    }
+
+    // ---- expressions ---------------------------------------------------------------------
+
+    /// A value as AIR data: streams are fixed into canon streams.
+    fn data(&mut self, val: Val, out: &mut Vec<Op>) -> Data {
+        match val {
+            Val::Data(Data::Var(var, steps)) if var.kind == VarKind::Stream => {
+                let canon = Var::canon(self.fresh(&format!("{}_canon", var.name)));
+                out.push(Op::Canon {
+                    peer: None,
+                    source: var,
+                    target: canon.clone(),
+                });
+                Data::Var(canon, steps)
+            }
+            Val::Data(Data::Var(var, _)) if var.kind == VarKind::Map => {
+                let obj = Var::scalar(self.fresh(&format!("{}_obj", var.name)));
+                out.push(Op::Canon {
+                    peer: None,
+                    source: var,
+                    target: obj.clone(),
+                });
+                obj.value()
+            }
+            Val::Data(d) => d,
+            Val::Service(id) => id,
+            Val::Unit => {
+                self.unsupported("a call without results used as a value");
+                Data::EmptyArray
+            }
+            Val::Arrow(_) | Val::Ability(_) => {
+                self.unsupported("an arrow or ability passed as data");
+                Data::EmptyArray
+            }
+        }
+    }
+
+    /// Puts a value into a fresh scalar, for places where AIR wants a plain variable.
+    fn flatten(&mut self, data: Data, base: &str, out: &mut Vec<Op>) -> Data {
+        let var = Var::scalar(self.fresh(base));
+        out.push(Op::Ap(data, var.clone()));
+        var.value()
+    }
+
+    fn expr(&mut self, frame: &mut Frame, e: &Expr, out: &mut Vec<Op>) -> Val {
+        match &e.kind {
+            ExprKind::Int(i) => Val::Data(Data::Int(*i)),
+            ExprKind::Float(f) => Val::Data(Data::Float(*f)),
+            ExprKind::Str(s) => Val::Data(Data::Str(s.as_str().into())),
+            ExprKind::Bool(b) => Val::Data(Data::Bool(*b)),
+            ExprKind::Nil => Val::Data(Data::EmptyArray),
+            ExprKind::Builtin(b) => Val::Data(match b {
+                BuiltinValue::InitPeerId => Data::InitPeerId,
+                BuiltinValue::HostPeerId if self.options.no_relay => Data::InitPeerId,
+                BuiltinValue::HostPeerId => relay(),
+                BuiltinValue::ParticleTtl => Data::Ttl,
+                BuiltinValue::ParticleTimestamp => Data::Timestamp,
+                BuiltinValue::LastError => Data::Error(Vec::new()),
+            }),
+            ExprKind::Local(local) => match frame.env.vals.get(local) {
+                Some(v) => v.clone(),
+                None => self.unsupported("a value used before it is computed"),
+            },
+            ExprKind::Func(id) => Val::Arrow(Rc::new(Arrow::Func(*id))),
+            ExprKind::Service(id) => Val::Service(self.service_id(frame, *id)),
+            ExprKind::Call {
+                callee,
+                abilities,
+                args,
+                ..
+            } => self
+                .call(frame, callee, abilities, args, out)
+                .into_iter()
+                .next()
+                .unwrap_or(Val::Unit),
+            ExprKind::Collection { kind, items } => self.collection(frame, *kind, items, out),
+            ExprKind::Struct(fields) => {
+                let values: Vec<(String, Data)> = fields
+                    .iter()
+                    .map(|(n, v)| {
+                        let val = self.expr(frame, v, out);
+                        (n.clone(), self.data(val, out))
+                    })
+                    .collect();
+                let name = match &e.ty {
+                    Type::Struct(s) => s.name.clone(),
+                    _ => "struct".into(),
+                };
+                Val::Data(self.object(&name, values, out))
+            }
+            ExprKind::Ability(fields) => {
+                let map = fields
+                    .iter()
+                    .map(|(n, v)| (n.clone(), self.expr(frame, v, out)))
+                    .collect();
+                Val::Ability(Rc::new(map))
+            }
+            ExprKind::Field(base, name) => {
+                let base = self.expr(frame, base, out);
+                match base {
+                    Val::Ability(fields) => fields.get(name).cloned().unwrap_or(Val::Unit),
+                    Val::Service(id) => Val::Arrow(Rc::new(Arrow::Method {
+                        service: id,
+                        method: name.as_str().into(),
+                    })),
+                    other => {
+                        let data = self.data(other, out);
+                        self.step(data, Step::Field(name.as_str().into()), out)
+                    }
+                }
+            }
+            ExprKind::Index(base, index) => {
+                let base_val = self.expr(frame, base, out);
+                let index_val = self.expr(frame, index, out);
+                let index = self.data(index_val, out);
+                if let Val::Data(
+                    d @ Data::Var(
+                        Var {
+                            kind: VarKind::Stream,
+                            ..
+                        },
+                        _,
+                    ),
+                ) = &base_val
+                {
+                    return Val::Data(self.gate(d.clone(), index, out));
+                }
+                let data = self.data(base_val, out);
+                let step = self.index_step(index, out);
+                self.step(data, step, out)
+            }
+            ExprKind::Length(base) => {
+                let val = self.expr(frame, base, out);
+                let data = self.data(val, out);
+                Val::Data(match data {
+                    Data::Var(var, steps) if steps.is_empty() => Data::Length(var),
+                    Data::EmptyArray => Data::Int(0),
+                    other => match self.flatten(other, "len-base", out) {
+                        Data::Var(var, _) => Data::Length(var),
+                        _ => unreachable!("flatten gives a variable"),
+                    },
+                })
+            }
+            ExprKind::Copy(base, changes) => {
+                let base_val = self.expr(frame, base, out);
+                let base_data = self.data(base_val, out);
+                let Type::Struct(s) = &e.ty else {
+                    return self.unsupported("`.copy` of a value that is not a struct");
+                };
+                let mut values = Vec::new();
+                for (name, _) in &s.fields {
+                    let data = match changes.iter().find(|(n, _)| n == name) {
+                        Some((_, v)) => {
+                            let val = self.expr(frame, v, out);
+                            self.data(val, out)
+                        }
+                        None => match self.step(
+                            base_data.clone(),
+                            Step::Field(name.as_str().into()),
+                            out,
+                        ) {
+                            Val::Data(d) => d,
+                            _ => Data::EmptyArray,
+                        },
+                    };
+                    values.push((name.clone(), data));
+                }
+                Val::Data(self.object(&s.name, values, out))
+            }
+            ExprKind::MapMethod { .. } => self.unsupported("stream map methods"),
+            ExprKind::Not(inner) => {
+                let v = self.expr(frame, inner, out);
+                let v = self.data(v, out);
+                let result = Var::scalar(self.fresh("not"));
+                out.push(Op::Xor(
+                    Box::new(Op::Match {
+                        left: v,
+                        right: Data::Bool(true),
+                        body: Box::new(Op::Ap(Data::Bool(false), result.clone())),
+                        negated: false,
+                    }),
+                    Box::new(Op::Ap(Data::Bool(true), result.clone())),
+                ));
+                Val::Data(result.value())
+            }
+            ExprKind::Infix { op, lhs, rhs } => self.infix(frame, *op, lhs, rhs, out),
+            ExprKind::Error => self.unsupported("an expression with errors"),
+        }
+    }
+
+    fn index_step(&mut self, index: Data, out: &mut Vec<Op>) -> Step {
+        match index {
+            Data::Int(i) if (0..=u32::MAX as i64).contains(&i) => Step::Index(i as u32),
+            Data::Var(var, steps) if var.kind == VarKind::Scalar && steps.is_empty() => {
+                Step::Var(var.name)
+            }
+            other => match self.flatten(other, "idx", out) {
+                Data::Var(var, _) => Step::Var(var.name),
+                _ => unreachable!("flatten gives a variable"),
+            },
+        }
+    }
+
+    fn step(&mut self, data: Data, step: Step, out: &mut Vec<Op>) -> Val {
+        match data.with_step(step.clone()) {
+            Some(d) => Val::Data(d),
+            None => {
+                let flat = self.flatten(data, "value", out);
+                Val::Data(flat.with_step(step).expect("a scalar takes steps"))
+            }
+        }
+    }
+
+    /// A struct value, built through a stream map.
+    fn object(&mut self, name: &str, fields: Vec<(String, Data)>, out: &mut Vec<Op>) -> Data {
+        let map = Var::map(self.fresh(&format!("{name}_obj_map")));
+        let result = Var::scalar(self.fresh(&format!("{name}_obj")));
+        let mut ops: Vec<Op> = fields
+            .into_iter()
+            .map(|(k, v)| Op::ApMap {
+                key: Data::Str(k.as_str().into()),
+                value: v,
+                map: map.clone(),
+            })
+            .collect();
+        ops.push(Op::Canon {
+            peer: None,
+            source: map.clone(),
+            target: result.clone(),
+        });
+        out.push(Op::New(map, Box::new(Op::seq(ops))));
+        result.value()
+    }
+
+    fn collection(
+        &mut self,
+        frame: &mut Frame,
+        kind: CollectionKind,
+        items: &[Expr],
+        out: &mut Vec<Op>,
+    ) -> Val {
+        let values: Vec<Data> = items
+            .iter()
+            .map(|i| {
+                let v = self.expr(frame, i, out);
+                self.data(v, out)
+            })
+            .collect();
+        if kind == CollectionKind::Stream {
+            let stream = Var::stream(self.fresh("stream-inline"));
+            for v in values {
+                out.push(Op::Ap(v, stream.clone()));
+            }
+            return Val::Data(stream.value());
+        }
+        if values.is_empty() {
+            return Val::Data(Data::EmptyArray);
+        }
+        let base = if kind == CollectionKind::Option {
+            "option-inline"
+        } else {
+            "array-inline"
+        };
+        let stream = Var::stream(self.fresh(base));
+        let canon = Var::canon(self.fresh(base));
+        let mut ops: Vec<Op> = values
+            .into_iter()
+            .map(|v| {
+                let ap = Op::Ap(v, stream.clone());
+                if kind == CollectionKind::Option {
+                    Op::Xor(Box::new(ap), Box::new(Op::Null))
+                } else {
+                    ap
+                }
+            })
+            .collect();
+        ops.push(Op::Canon {
+            peer: None,
+            source: stream.clone(),
+            target: canon.clone(),
+        });
+        out.push(Op::New(stream, Box::new(Op::seq(ops))));
+        Val::Data(canon.value())
+    }
+
+    /// Waits until the stream has `index + 1` values, then fixes it: `s[n]` on a stream.
+    fn gate(&mut self, stream: Data, index: Data, out: &mut Vec<Op>) -> Data {
+        let Data::Var(var, _) = &stream else {
+            unreachable!("gates are on stream variables");
+        };
+        let base = var.name.trim_start_matches('-').to_string();
+        let test = Var::stream(self.fresh(&format!("{base}_test")));
+        let item = self.fresh(&format!("{base}_fold_var"));
+        let iter_canon = Var::canon(self.fresh(&format!("{base}_iter_canon")));
+        let result_canon = Var::canon(self.fresh(&format!("{base}_result_canon")));
+        let gate = Var::scalar(self.fresh(&format!("{base}_gate")));
+        let mut prefix = Vec::new();
+        let wanted = match &index {
+            Data::Int(i) => Data::Int(i + 1),
+            other => {
+                let inc = Var::scalar(self.fresh("incr_idx"));
+                prefix.push(Op::Call {
+                    peer: None,
+                    service: Data::Str("math".into()),
+                    function: "add".into(),
+                    args: vec![other.clone(), Data::Int(1)],
+                    output: Some(inc.clone()),
+                });
+                inc.value()
+            }
+        };
+        let body = Op::seq(vec![
+            Op::Ap(Var::scalar(item.clone()).value(), test.clone()),
+            Op::Canon {
+                peer: None,
+                source: test.clone(),
+                target: iter_canon.clone(),
+            },
+            Op::Xor(
+                Box::new(Op::Match {
+                    left: Data::Length(iter_canon),
+                    right: wanted,
+                    body: Box::new(Op::Null),
+                    negated: false,
+                }),
+                Box::new(Op::Next(item.clone())),
+            ),
+        ]);
+        prefix.push(Op::New(
+            test.clone(),
+            Box::new(Op::seq(vec![
+                Op::Fold {
+                    iterable: stream,
+                    iterator: item,
+                    body: Box::new(body),
+                    last: Some(Box::new(Op::Never)),
+                },
+                Op::Canon {
+                    peer: None,
+                    source: test,
+                    target: result_canon.clone(),
+                },
+                Op::Ap(result_canon.value(), gate.clone()),
+            ])),
+        ));
+        out.push(Op::seq(prefix));
+        let step = self.index_step(index, out);
+        gate.value().with_step(step).expect("a scalar takes steps")
+    }
+
+    fn infix(
+        &mut self,
+        frame: &mut Frame,
+        op: InfixOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        out: &mut Vec<Op>,
+    ) -> Val {
+        use InfixOp::*;
+        let l = self.expr(frame, lhs, out);
+        let l = self.data(l, out);
+        match op {
+            And | Or => {
+                let result = Var::scalar(self.fresh(if op == And { "and" } else { "or" }));
+                let mut right_ops = Vec::new();
+                let r = self.expr(frame, rhs, &mut right_ops);
+                let r = self.data(r, &mut right_ops);
+                right_ops.push(Op::Ap(r, result.clone()));
+                out.push(Op::Xor(
+                    Box::new(Op::Match {
+                        left: l.clone(),
+                        right: Data::Bool(op == Or),
+                        body: Box::new(Op::Ap(l, result.clone())),
+                        negated: false,
+                    }),
+                    Box::new(Op::seq(right_ops)),
+                ));
+                Val::Data(result.value())
+            }
+            Eq | Neq => {
+                let r = self.expr(frame, rhs, out);
+                let r = self.data(r, out);
+                let result = Var::scalar(self.fresh(if op == Eq { "eq" } else { "neq" }));
+                out.push(Op::Xor(
+                    Box::new(Op::Match {
+                        left: l,
+                        right: r,
+                        body: Box::new(Op::Ap(Data::Bool(true), result.clone())),
+                        negated: op == Neq,
+                    }),
+                    Box::new(Op::Ap(Data::Bool(false), result.clone())),
+                ));
+                Val::Data(result.value())
+            }
+            _ => {
+                let r = self.expr(frame, rhs, out);
+                let r = self.data(r, out);
+                let (service, function) = match op {
+                    Add => ("math", "add"),
+                    Sub => ("math", "sub"),
+                    Mul => ("math", "mul"),
+                    Div => ("math", "div"),
+                    Rem => ("math", "rem"),
+                    Pow => ("math", "pow"),
+                    Lt => ("cmp", "lt"),
+                    Lte => ("cmp", "lte"),
+                    Gt => ("cmp", "gt"),
+                    Gte => ("cmp", "gte"),
+                    And | Or | Eq | Neq => unreachable!("handled above"),
+                };
+                let result = Var::scalar(self.fresh(function));
+                out.push(Op::Call {
+                    peer: None,
+                    service: Data::Str(service.into()),
+                    function: function.into(),
+                    args: vec![l, r],
+                    output: Some(result.clone()),
+                });
+                Val::Data(result.value())
+            }
+        }
+    }
+}
+
+/// The streams declared at the top of an `on` block (and of `on` blocks directly in it),
+/// which outlive the block.
+fn streams_declared_in_on(stmt: &Stmt, out: &mut Vec<LocalId>) {
+    if let StmtKind::On { body, .. } = &stmt.kind {
+        for inner in &body.stmts {
+            match &inner.kind {
+                StmtKind::DeclareStream(local) => out.push(*local),
+                StmtKind::On { .. } => streams_declared_in_on(inner, out),
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A call on the client.
+fn client_call(service: &str, function: &str, args: Vec<Data>, output: Option<Var>) -> Op {
+    Op::Call {
+        peer: Some(Data::InitPeerId),
+        service: Data::Str(service.into()),
+        function: function.into(),
+        args,
+        output,
+    }
+}

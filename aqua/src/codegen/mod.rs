@@ -1,0 +1,46 @@
+//! Code generation: from checked functions to AIR.
+//!
+//! Three passes over an instruction tree ([`op::Op`]): inlining ([`lower`]) turns an exported
+//! function and everything it calls into one tree, with `On` blocks where the source says
+//! `on`; [`topology`] decides where each instruction runs and inserts the hops; [`emit`]
+//! writes the tree as an [`air::Script`].
+
+mod emit;
+mod lower;
+mod op;
+mod topology;
+
+use crate::sema::hir::FuncId;
+use crate::sema::Program;
+
+/// Options that change the generated AIR.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// No relay: the client is reached directly (`HOST_PEER_ID` is the client).
+    pub no_relay: bool,
+    /// No error wrappers: errors are not brought back to the client.
+    pub no_xor: bool,
+}
+
+/// Why a function could not be compiled, though it checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+/// The AIR of function `id`, compiled as an entry point called by a client.
+pub fn function(
+    program: &Program,
+    id: FuncId,
+    options: &Options,
+) -> Result<air::Script, Unsupported> {
+    let mut lower = lower::Lower::new(program, options);
+    let op = lower.function(id);
+    if let Some(what) = lower.unsupported {
+        return Err(Unsupported(what));
+    }
+    let root = lower.root_location();
+    let topology = topology::Topology {
+        errors_come_back: !options.no_xor,
+    };
+    let resolved = topology.resolve(op, &root);
+    Ok(emit::script(&resolved))
+}

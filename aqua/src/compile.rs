@@ -1,0 +1,115 @@
+//! The compiler as one call: load a project, check it, generate AIR for its exports.
+
+use std::path::PathBuf;
+
+use crate::codegen;
+use crate::project::{self, FileSource, ImportConfig, ModuleId, Project};
+use crate::sema::{self, Def, ModuleInput, Program};
+use crate::{Diagnostic, Severity};
+
+/// Everything that changes what a compilation gives.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub imports: ImportConfig,
+    pub sema: sema::Options,
+    pub codegen: codegen::Options,
+}
+
+/// An exported function of a root module, compiled.
+#[derive(Debug)]
+pub struct Function {
+    pub module: ModuleId,
+    /// The name it is exported as.
+    pub name: String,
+    pub id: sema::hir::FuncId,
+    /// The AIR text, or what stopped the code generator.
+    pub air: Result<String, codegen::Unsupported>,
+}
+
+/// The result of a compilation.
+#[derive(Debug)]
+pub struct Compilation {
+    pub project: Project,
+    pub program: Program,
+    /// The exported functions of the roots; empty when there are errors.
+    pub functions: Vec<Function>,
+}
+
+impl Compilation {
+    /// Every diagnostic, each with the module it belongs to, in module order.
+    pub fn diagnostics(&self) -> Vec<(ModuleId, &Diagnostic)> {
+        let mut all: Vec<(ModuleId, &Diagnostic)> = Vec::new();
+        for module in &self.project.modules {
+            all.extend(module.parsed.diagnostics.iter().map(|d| (module.id, d)));
+        }
+        all.extend(self.project.diagnostics.iter().map(|(m, d)| (*m, d)));
+        all.extend(
+            self.program
+                .diagnostics
+                .iter()
+                .map(|(m, d)| (ModuleId(*m as u32), d)),
+        );
+        all.sort_by_key(|(m, d)| (*m, d.span.start, d.span.end));
+        all
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics()
+            .iter()
+            .any(|(_, d)| d.severity() == Severity::Error)
+    }
+}
+
+/// Compiles the files `roots` (and what they import).
+pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> Compilation {
+    let project = project::load(roots, &options.imports, files);
+    let inputs: Vec<ModuleInput> = project
+        .modules
+        .iter()
+        .map(|m| ModuleInput {
+            file: &m.parsed.file,
+            imports: m
+                .imports
+                .iter()
+                .map(|&(item, id)| (item, id.index()))
+                .collect(),
+            complete: m.imports.len() == import_count(&m.parsed.file),
+        })
+        .collect();
+    let order: Vec<usize> = project.order().into_iter().map(|m| m.index()).collect();
+    let program = sema::check(&inputs, &order, &options.sema);
+    drop(inputs);
+    let mut compilation = Compilation {
+        project,
+        program,
+        functions: Vec::new(),
+    };
+    if compilation.has_errors() {
+        return compilation;
+    }
+    let mut roots = compilation.project.roots.clone();
+    roots.dedup();
+    for module in roots {
+        let scope = &compilation.program.scopes[module.index()];
+        for (name, def) in &scope.exports {
+            let Def::Func(id) = def else { continue };
+            let air = codegen::function(&compilation.program, *id, &options.codegen)
+                .map(|script| air::print(&script));
+            compilation.functions.push(Function {
+                module,
+                name: name.clone(),
+                id: *id,
+                air,
+            });
+        }
+    }
+    compilation
+}
+
+fn import_count(file: &crate::syntax::ast::File) -> usize {
+    use crate::syntax::ast::HeaderItem;
+    file.header
+        .iter()
+        .filter(|h| matches!(h, HeaderItem::Import { .. } | HeaderItem::Use { .. }))
+        .count()
+}

@@ -1,0 +1,147 @@
+//! The differential test: every function of the runnable corpus (`aqua/tests/programs`) is
+//! compiled by this compiler and run on the simulated network next to the reference
+//! compiler's AIR for it; both must show the same results, errors, service calls and
+//! unreachable sends.
+//!
+//! Calls of the `math`, `cmp` and `op` builtins are left out of the comparison: which of
+//! them run is the compilers' choice (constant folding, how operators are computed), not
+//! the program's behaviour. Sends to unreachable peers may only be fewer than the
+//! reference's (its AIR sometimes sends from a peer straight to the client).
+//!
+//! `tests/programs/agreeing.txt` lists the functions known to agree. A listed function that
+//! disagrees fails the test; so does an unlisted one that agrees, so that the list grows
+//! (append it, never rewrite it). `AQUA_PROGRAM=<text>` runs only matching programs and
+//! prints every difference.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use aqua::compile::{compile, Options};
+use aqua::project::DiskFiles;
+use network_sim::aqua::corpus;
+use network_sim::aqua::{run_function, Observed};
+
+fn programs_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/programs")
+}
+
+/// What a run shows about the program, without the compiler's own choices.
+fn behaviour(mut observed: Observed) -> Observed {
+    observed
+        .calls
+        .retain(|c| !matches!(c.service.as_str(), "math" | "cmp" | "op"));
+    observed
+}
+
+#[test]
+fn compiled_functions_behave_like_the_reference() {
+    let filter = std::env::var("AQUA_PROGRAM").ok();
+    let root = programs_root();
+    let programs = corpus::load(&root)
+        .unwrap_or_else(|problems| panic!("the corpus does not load:\n{}", problems.join("\n")));
+    let listed_path = root.join("agreeing.txt");
+    let listed: BTreeSet<String> = std::fs::read_to_string(&listed_path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let mut regressions = Vec::new();
+    let mut newly_agreeing = Vec::new();
+    let mut agreeing = 0;
+    let mut total = 0;
+    for program in &programs {
+        if filter
+            .as_ref()
+            .is_some_and(|f| !program.id().contains(f.as_str()))
+        {
+            continue;
+        }
+        let compilation = compile(
+            std::slice::from_ref(&program.source),
+            &DiskFiles,
+            &Options::default(),
+        );
+        for function in &program.functions {
+            total += 1;
+            let id = format!("{}.{}", program.id(), function.name);
+            let verdict = judge(&compilation, function);
+            match &verdict {
+                Ok(()) => {
+                    agreeing += 1;
+                    if !listed.contains(&id) {
+                        newly_agreeing.push(id.clone());
+                    }
+                }
+                Err(why) => {
+                    if listed.contains(&id) {
+                        regressions.push(format!("{id}: {why}"));
+                    }
+                    if filter.is_some() {
+                        eprintln!("== {id}\n{why}");
+                    }
+                }
+            }
+        }
+    }
+    eprintln!("{agreeing} of {total} functions behave like the reference");
+    assert!(
+        regressions.is_empty(),
+        "functions that agreed no longer do:\n{}",
+        regressions.join("\n")
+    );
+    if filter.is_none() {
+        assert!(
+            newly_agreeing.is_empty(),
+            "these functions now agree; append them to {}:\n{}",
+            listed_path.display(),
+            newly_agreeing.join("\n")
+        );
+    }
+}
+
+fn judge(
+    compilation: &aqua::compile::Compilation,
+    function: &corpus::Function,
+) -> Result<(), String> {
+    if compilation.has_errors() {
+        let first = compilation
+            .diagnostics()
+            .first()
+            .map(|(_, d)| d.message.clone());
+        return Err(format!("does not compile: {}", first.unwrap_or_default()));
+    }
+    let compiled = compilation
+        .functions
+        .iter()
+        .find(|f| f.name == function.name)
+        .ok_or("not exported")?;
+    let ours = compiled
+        .air
+        .as_ref()
+        .map_err(|u| format!("not compiled: {}", u.0))?;
+    let parsed = air::check(ours);
+    if let Some(d) = parsed.diagnostics.first() {
+        return Err(format!("invalid AIR: {}\n{ours}", d.message));
+    }
+    let reference = std::fs::read_to_string(&function.reference_air).map_err(|e| e.to_string())?;
+    let theirs = run_function(&reference, &function.spec).map(behaviour)?;
+    let mut ours_observed = run_function(ours, &function.spec).map(behaviour)?;
+    let extra_drops = ours_observed
+        .dropped
+        .iter()
+        .any(|d| !theirs.dropped.contains(d));
+    if !extra_drops {
+        ours_observed.dropped = theirs.dropped.clone();
+    }
+    if theirs == ours_observed {
+        Ok(())
+    } else {
+        Err(format!(
+            "--- reference:\n{}--- ours:\n{}--- our AIR:\n{ours}",
+            theirs.render(),
+            ours_observed.render()
+        ))
+    }
+}
