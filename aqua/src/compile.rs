@@ -74,6 +74,11 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
                 .map(|&(item, id)| (item, id.index()))
                 .collect(),
             complete: m.imports.len() == import_count(&m.parsed.file),
+            parsed_cleanly: !m
+                .parsed
+                .diagnostics
+                .iter()
+                .any(|d| d.severity() == Severity::Error),
         })
         .collect();
     let order: Vec<usize> = project.order().into_iter().map(|m| m.index()).collect();

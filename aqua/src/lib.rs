@@ -15,3 +15,9 @@ pub mod sema;
 pub mod syntax;
 
 pub use diagnostic::{Code, Diagnostic, Severity};
+
+/// Runs `f` with enough stack for one more level of a recursive walk over a syntax or
+/// instruction tree: deeply nested input grows the stack instead of overflowing it.
+pub(crate) fn deep<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+}

@@ -114,18 +114,17 @@ fn cases(generated: &Path) -> Vec<Case> {
 /// the main file, as `(file, line, col, text)` with the file relative to the case's folder.
 fn diagnostics(case: &Case) -> Vec<(String, usize, usize, String)> {
     let files = aqua::project::DiskFiles;
-    let config = aqua::project::ImportConfig::default();
-    let project = aqua::project::load(std::slice::from_ref(&case.main), &config, &files);
+    let compilation = aqua::compile::compile(
+        std::slice::from_ref(&case.main),
+        &files,
+        &aqua::compile::Options::default(),
+    );
     let folder = files.canonical(case.main.parent().unwrap());
-    let project_diagnostics = project.diagnostics.iter().map(|(id, d)| (*id, d));
-    let parse_diagnostics = project
-        .modules
-        .iter()
-        .flat_map(|m| m.parsed.diagnostics.iter().map(|d| (m.id, d)));
-    project_diagnostics
-        .chain(parse_diagnostics)
+    compilation
+        .diagnostics()
+        .into_iter()
         .map(|(id, d)| {
-            let module = project.module(id);
+            let module = compilation.project.module(id);
             let file = module.path.strip_prefix(&folder).unwrap_or(&module.path);
             let (line, col) = aqua::diagnostic::line_col(&module.text, d.span.start);
             let text = format!("{} {}", d.code, d.message);

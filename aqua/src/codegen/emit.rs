@@ -93,6 +93,10 @@ fn peer(script: &mut Script, peer: &Option<Data>) -> ValueId {
 }
 
 fn instr(script: &mut Script, op: &Op) -> InstrId {
+    crate::deep(|| instr_inner(script, op))
+}
+
+fn instr_inner(script: &mut Script, op: &Op) -> InstrId {
     let made = match op {
         Op::Seq(ops) if ops.is_empty() => Instr::Null,
         Op::Par(ops) if ops.is_empty() => Instr::Null,

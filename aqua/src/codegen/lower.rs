@@ -275,6 +275,10 @@ impl<'p> Lower<'p> {
     }
 
     fn stmt(&mut self, frame: &mut Frame, stmt: &Stmt) -> Op {
+        crate::deep(|| self.stmt_inner(frame, stmt))
+    }
+
+    fn stmt_inner(&mut self, frame: &mut Frame, stmt: &Stmt) -> Op {
         let mut out = Vec::new();
         match &stmt.kind {
             StmtKind::Call { results, value } => {
@@ -885,6 +889,10 @@ impl<'p> Lower<'p> {
     }
 
     fn expr(&mut self, frame: &mut Frame, e: &Expr, out: &mut Vec<Op>) -> Val {
+        crate::deep(|| self.expr_inner(frame, e, out))
+    }
+
+    fn expr_inner(&mut self, frame: &mut Frame, e: &Expr, out: &mut Vec<Op>) -> Val {
         match &e.kind {
             ExprKind::Int(i) => Val::Data(Data::Int(*i)),
             ExprKind::Float(f) => Val::Data(Data::Float(*f)),

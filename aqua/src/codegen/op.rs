@@ -203,6 +203,10 @@ impl Op {
 
     /// Whether the op pins the particle to a peer (a call or canon somewhere inside).
     pub fn has_effect(&self) -> bool {
+        crate::deep(|| self.has_effect_inner())
+    }
+
+    fn has_effect_inner(&self) -> bool {
         match self {
             Op::Call { .. } | Op::Canon { .. } => true,
             Op::Seq(ops) | Op::Par(ops) => ops.iter().any(Op::has_effect),

@@ -22,6 +22,10 @@ impl Topology {
     }
 
     fn walk(&self, op: Op, here: &Location, flow: Flow) -> Op {
+        crate::deep(|| self.walk_inner(op, here, flow))
+    }
+
+    fn walk_inner(&self, op: Op, here: &Location, flow: Flow) -> Op {
         let after = flow.after;
         match op {
             Op::Call {

@@ -279,6 +279,10 @@ impl<'a> Ctx<'a> {
     // ---- expressions -------------------------------------------------------------------
 
     pub fn check_expr(&mut self, e: &ast::Expr) -> Expr {
+        crate::deep(|| self.check_expr_inner(e))
+    }
+
+    fn check_expr_inner(&mut self, e: &ast::Expr) -> Expr {
         let span = e.span;
         match &e.kind {
             ast::ExprKind::Literal(lit) => self.literal(lit, span),
@@ -1187,6 +1191,10 @@ impl<'a> Ctx<'a> {
     }
 
     fn stmt(&mut self, stmt: &ast::Stmt, span: Span) -> Stmt {
+        crate::deep(|| self.stmt_inner(stmt, span))
+    }
+
+    fn stmt_inner(&mut self, stmt: &ast::Stmt, span: Span) -> Stmt {
         let kind = match &stmt.kind {
             ast::StmtKind::Call { results, value } => self.call_stmt(results, value),
             ast::StmtKind::Assign { name, value } => {

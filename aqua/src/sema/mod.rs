@@ -28,6 +28,10 @@ pub struct ModuleInput<'a> {
     /// Whether every import was found. When one was not, names it may have provided are
     /// not reported as unknown: the missing import is the one problem.
     pub complete: bool,
+    /// Whether the file parsed without errors. A broken line leaves names undefined and
+    /// blocks incomplete, so the checker's findings in such a file would mostly echo the
+    /// syntax error; they are left out until the syntax is fixed.
+    pub parsed_cleanly: bool,
 }
 
 /// Settings that change meaning.

@@ -105,6 +105,9 @@ pub(super) fn build(
         definition(index, item, program, &mut scope, options, &mut diagnostics);
     }
     exports(input.file, &mut scope, &mut diagnostics);
+    if !input.parsed_cleanly {
+        diagnostics.clear();
+    }
     if !input.complete {
         diagnostics.retain(|d| !matches!(d.code, Code::UnknownName | Code::UnknownType));
     }
