@@ -241,6 +241,7 @@ fn cold_ns(name: &str, runs: usize) -> f64 {
 
 /// The reference's figures for one corpus, from `bench-reference.mjs`.
 struct Reference {
+    files: u64,
     cold_ms: f64,
     warm_ms: Option<f64>,
 }
@@ -290,6 +291,7 @@ fn run_reference() -> Option<Vec<(String, Reference)>> {
                 .unwrap_or_else(|e| panic!("bench-reference.mjs printed {line:?}: {e}"));
             let corpus = row["corpus"].as_str().expect("corpus name").to_owned();
             let reference = Reference {
+                files: row["files"].as_u64().expect("files"),
                 cold_ms: row["cold_ms"].as_f64().expect("cold_ms"),
                 warm_ms: row["warm_ms"].as_f64(),
             };
@@ -399,7 +401,18 @@ fn main() {
     }
 
     // The reference runs first, so that a broken node set-up fails the run at once.
-    let reference = if full_run { run_reference() } else { None };
+    let mut reference = if full_run { run_reference() } else { None }.unwrap_or_default();
+    for (name, figures) in &reference {
+        let ours = corpora
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.files.len());
+        assert_eq!(
+            Some(figures.files),
+            ours.map(|n| n as u64),
+            "the reference compiled another set of files for {name}"
+        );
+    }
 
     let since = SystemTime::now();
     let dir = criterion_dir();
@@ -410,7 +423,6 @@ fn main() {
     c.final_summary();
 
     let runs = if full_run { COLD_RUNS } else { 1 };
-    let mut reference = reference.unwrap_or_default();
     let rows: Vec<Row> = corpora
         .iter()
         .map(|corpus| Row {
