@@ -3,7 +3,7 @@
 
 Usage: python3 gen-project.py OUT_DIR [--modules N] [--lines L] [--seed S]
 
-OUT_DIR receives mod_00.aqua ... mod_<N-1>.aqua, about L lines in all (default: 25 modules,
+OUT_DIR receives mod_00.aqua ... mod_<N-1>.aqua (older mod_*.aqua there are removed), about L lines in all (default: 25 modules,
 5,000 lines). The output depends only on the arguments, so a committed copy can be checked
 against a fresh one. Module K (`aqua ModK declares *`) imports the builtin library of
 `@fluencelabs/aqua-lib` and a few earlier modules (by name, and qualified with `use ... as`),
@@ -280,6 +280,10 @@ def main():
         sys.exit("gen-project: --modules and --lines must be positive")
 
     os.makedirs(args.out, exist_ok=True)
+    # Modules of an earlier, larger run would stay behind and join the corpus.
+    for name in os.listdir(args.out):
+        if name.startswith("mod_") and name.endswith(".aqua"):
+            os.remove(os.path.join(args.out, name))
     rng = random.Random(args.seed)
     budget = args.lines // args.modules
     total = 0
