@@ -328,7 +328,7 @@ fn print_table(corpora: &[Corpus], rows: &[Row], cold_runs: usize, edit_ns: Opti
     println!();
     println!("Compile time per corpus. ours = the front end only (parsing), `compile_corpus`.");
     println!("cold: a fresh process reads the corpus and compiles it once (ours: median of");
-    println!("{cold_runs} processes; reference: loading aqua-api + the first compilation, node's");
+    println!("{cold_runs} run(s); reference: loading aqua-api + the first compilation, node's");
     println!(
         "start-up excluded). warm: criterion median (ours), median of the repeats (reference)."
     );
