@@ -250,6 +250,47 @@ pub fn render(diagnostic: &Diagnostic, path: &Path, source: &str, color: bool) -
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// `diagnostic` as one line of JSON for tools: file, 1-based line and column of the start and
+/// end, severity, code, message, labels and help.
+pub fn to_json(diagnostic: &Diagnostic, path: &Path, source: &str) -> String {
+    let (line, column) = line_col(source, diagnostic.span.start);
+    let (end_line, end_column) = line_col(source, diagnostic.span.end);
+    let labels: Vec<serde_json::Value> = diagnostic
+        .labels
+        .iter()
+        .map(|label| {
+            let file = label.file.as_deref().unwrap_or(path);
+            let mut value = serde_json::json!({
+                "file": file.display().to_string(),
+                "message": label.message,
+            });
+            if label.file.is_none() {
+                let (line, column) = line_col(source, label.span.start);
+                value["line"] = line.into();
+                value["column"] = column.into();
+            }
+            value
+        })
+        .collect();
+    serde_json::json!({
+        "file": path.display().to_string(),
+        "line": line,
+        "column": column,
+        "end_line": end_line,
+        "end_column": end_column,
+        "severity": match diagnostic.severity() {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        "code": diagnostic.code.as_str(),
+        "message": diagnostic.message,
+        "label": diagnostic.primary_label,
+        "labels": labels,
+        "help": diagnostic.help,
+    })
+    .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,5 @@
-//! Every Aqua program of the repository (both corpora and the standard library)
-//! parses without a diagnostic and formats idempotently.
+//! Every Aqua program of the repository (both corpora, the standard library and the
+//! generated project of the benchmark) parses without a diagnostic and formats idempotently.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,7 @@ fn programs() -> Vec<PathBuf> {
     aqua_files(&root.join("tools/aqua-corpus/programs"), &mut files);
     aqua_files(&root.join("stdlib"), &mut files);
     aqua_files(&root.join("aqua/tests/programs"), &mut files);
+    aqua_files(&root.join("aqua/benches/project"), &mut files);
     assert!(files.len() >= 50, "found only {} programs", files.len());
     files
 }

@@ -1,7 +1,6 @@
 //! The `aquac` command, a thin layer over the `aqua` library.
 //!
-//! Today it formats Aqua source; checking and compiling to AIR arrive with the compiler's
-//! semantic layers.
+//! `build` compiles to AIR, `check` reports diagnostics only, `fmt` formats.
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -32,8 +31,54 @@ enum Color {
     Never,
 }
 
+/// What `build` and `check` share: where imports come from, and constants.
+#[derive(clap::Args)]
+struct CompileArgs {
+    /// A folder searched for imports, after the importing file's folder and before
+    /// `node_modules`; repeat for more, in order.
+    #[arg(short = 'I', long = "import", value_name = "DIR")]
+    imports: Vec<PathBuf>,
+    /// A value for an overridable constant (`const NAME ?= ...`): a number, `true`, `false`
+    /// or a quoted string.
+    #[arg(long = "const", value_name = "NAME=VALUE")]
+    constants: Vec<String>,
+    /// Files to compile.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MessageFormat {
+    /// Rendered for people.
+    Human,
+    /// One JSON object per diagnostic and line, for tools.
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Compile Aqua files to AIR: one `<file>.<function>.air` per exported function.
+    Build {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The folder the AIR files are written to.
+        #[arg(short, long, value_name = "DIR", default_value = ".")]
+        output: PathBuf,
+        /// Reach the client directly, not through a relay (`HOST_PEER_ID` is the client).
+        #[arg(long)]
+        no_relay: bool,
+        /// Do not bring errors back to the client's error handler.
+        #[arg(long)]
+        no_xor: bool,
+    },
+    /// Check Aqua files and report their problems, writing nothing; exits with 1 on errors.
+    Check {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// How diagnostics are printed.
+        #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
+        message_format: MessageFormat,
+    },
     /// Rewrite Aqua files in the canonical layout, keeping comments.
     ///
     /// Files with syntax errors are left untouched and their errors printed. With `-`, reads
@@ -56,6 +101,16 @@ fn main() -> ExitCode {
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
     let ok = match cli.command {
+        Command::Build {
+            compile,
+            output,
+            no_relay,
+            no_xor,
+        } => build(&compile, &output, no_relay, no_xor, color),
+        Command::Check {
+            compile,
+            message_format,
+        } => check(&compile, message_format, color),
         // Every file is processed, even after a failure, so that one run reports them all.
         Command::Fmt { check, files } => files
             .iter()
@@ -137,4 +192,105 @@ fn format(path: &Path, check: bool, color: bool) -> bool {
             false
         }
     }
+}
+
+/// Compiles, printing every diagnostic; `None` when the arguments are wrong.
+fn compile(
+    args: &CompileArgs,
+    codegen: aqua::codegen::Options,
+) -> Option<aqua::compile::Compilation> {
+    let mut options = aqua::compile::Options {
+        imports: aqua::project::ImportConfig {
+            import_dirs: args.imports.clone(),
+        },
+        codegen,
+        ..Default::default()
+    };
+    for constant in &args.constants {
+        let Some((name, value)) = constant.split_once('=') else {
+            eprintln!("error: `--const {constant}` is not `NAME=VALUE`");
+            return None;
+        };
+        if aqua::sema::parse_override(value).is_none() {
+            eprintln!(
+                "error: `--const {constant}`: `{value}` is not a number, `true`, `false` or a quoted string"
+            );
+            return None;
+        }
+        options
+            .sema
+            .constants
+            .insert(name.trim().to_string(), value.to_string());
+    }
+    Some(aqua::compile::compile(
+        &args.files,
+        &aqua::project::DiskFiles,
+        &options,
+    ))
+}
+
+fn print_diagnostics(compilation: &aqua::compile::Compilation, format: MessageFormat, color: bool) {
+    for (module, diagnostic) in compilation.diagnostics() {
+        let module = compilation.project.module(module);
+        match format {
+            MessageFormat::Human => eprint!(
+                "{}",
+                aqua::diagnostic::render(diagnostic, &module.path, &module.text, color)
+            ),
+            MessageFormat::Json => println!(
+                "{}",
+                aqua::diagnostic::to_json(diagnostic, &module.path, &module.text)
+            ),
+        }
+    }
+}
+
+fn check(args: &CompileArgs, format: MessageFormat, color: bool) -> bool {
+    let Some(compilation) = compile(args, aqua::codegen::Options::default()) else {
+        return false;
+    };
+    print_diagnostics(&compilation, format, color);
+    !compilation.has_errors()
+}
+
+fn build(args: &CompileArgs, output: &Path, no_relay: bool, no_xor: bool, color: bool) -> bool {
+    let codegen = aqua::codegen::Options { no_relay, no_xor };
+    let Some(compilation) = compile(args, codegen) else {
+        return false;
+    };
+    print_diagnostics(&compilation, MessageFormat::Human, color);
+    if compilation.has_errors() {
+        return false;
+    }
+    if let Err(error) = std::fs::create_dir_all(output) {
+        eprintln!("error: cannot create {}: {error}", output.display());
+        return false;
+    }
+    let mut ok = true;
+    for function in &compilation.functions {
+        let module = compilation.project.module(function.module);
+        let stem = module
+            .path
+            .file_stem()
+            .map_or_else(|| "module".into(), |s| s.to_string_lossy());
+        match &function.air {
+            Ok(air) => {
+                let path = output.join(format!("{stem}.{}.air", function.name));
+                if let Err(error) = std::fs::write(&path, air) {
+                    eprintln!("error: cannot write {}: {error}", path.display());
+                    ok = false;
+                }
+            }
+            Err(unsupported) => {
+                eprintln!(
+                    "error: {}: function `{}` cannot be compiled yet: {}",
+                    module.path.display(),
+                    function.name,
+                    unsupported.0
+                );
+                ok = false;
+            }
+        }
+    }
+    ok
 }

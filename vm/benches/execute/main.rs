@@ -19,8 +19,10 @@ mod scenarios;
 
 #[path = "../../../tools/bench-support/counting_alloc.rs"]
 mod counting_alloc;
+#[path = "../../../tools/bench-support/criterion_estimates.rs"]
+mod criterion_estimates;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, SystemTime};
@@ -29,6 +31,7 @@ use air_interpreter_interface::SerializedCallResults;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 
 use counting_alloc::{CURRENT, ENABLED, PEAK};
+use criterion_estimates::{criterion_dir, median_ns};
 
 use scenarios::Step;
 
@@ -230,35 +233,6 @@ fn bench_scenario(c: &mut Criterion, scenario: &Prepared) {
         b.iter_batched(|| reference_input(step), run_reference, batch)
     });
     group.finish();
-}
-
-/// Where criterion writes its estimates (its own default, made explicit so that the table can
-/// read them back): `$CRITERION_HOME`, else `criterion/` in the target directory.
-fn criterion_dir() -> PathBuf {
-    if let Some(home) = std::env::var_os("CRITERION_HOME") {
-        return home.into();
-    }
-    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
-        return Path::new(&target).join("criterion");
-    }
-    // The bench executable is `<target>/<profile>/deps/<name>`.
-    let exe = std::env::current_exe().expect("current_exe");
-    exe.ancestors()
-        .nth(3)
-        .map(|target| target.join("criterion"))
-        .unwrap_or_else(|| PathBuf::from("target/criterion"))
-}
-
-/// The median time of one run, in nanoseconds, if criterion measured it in this run.
-fn median_ns(dir: &Path, group: &str, function: &str, since: SystemTime) -> Option<f64> {
-    let path = dir.join(group).join(function).join("new/estimates.json");
-    let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-    if modified < since {
-        return None;
-    }
-    let text = std::fs::read_to_string(&path).ok()?;
-    let estimates: serde_json::Value = serde_json::from_str(&text).ok()?;
-    estimates["median"]["point_estimate"].as_f64()
 }
 
 // ---------------------------------------------------------------------------------------------
