@@ -815,7 +815,25 @@ impl<'a> Ctx<'a> {
             }
             PropertyOp::Index(index) => {
                 let index = self.check_expr(index);
-                self.expect(&index, &Type::Scalar(Scalar::U32));
+                let integer = match &index.ty {
+                    Type::Scalar(s) => s.is_number() && !s.is_float(),
+                    Type::NumberLiteral(lit) => *lit != NumberLiteral::Float,
+                    Type::Error => true,
+                    _ => false,
+                };
+                if !integer {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, index.span)
+                            .with_message(format!("an index is an integer, found {}", index.ty))
+                            .with_primary_label(format!("this is {}", index.ty)),
+                    );
+                } else if let ExprKind::Int(i @ ..0) = index.kind {
+                    self.report(
+                        Diagnostic::new(Code::NumberOutOfRange, index.span)
+                            .with_message(format!("an index counts from 0; `{i}` is negative"))
+                            .with_primary_label("negative index"),
+                    );
+                }
                 self.index(base, index, span)
             }
             PropertyOp::Bang(n) => {
@@ -1005,9 +1023,9 @@ impl<'a> Ctx<'a> {
                 Type::bool()
             }
             Eq | Neq => {
-                let comparable = lhs.ty.fits(&rhs.ty)
-                    || rhs.ty.fits(&lhs.ty)
-                    || is_number(&lhs.ty) && is_number(&rhs.ty);
+                let (l, r) = (lhs.ty.as_value(), rhs.ty.as_value());
+                let comparable =
+                    l.fits(&r) || r.fits(&l) || is_number(&lhs.ty) && is_number(&rhs.ty);
                 if !comparable {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, op_span)
@@ -1240,7 +1258,11 @@ impl<'a> Ctx<'a> {
                 StmtKind::Return(values)
             }
             ast::StmtKind::Declare { name, ty } => {
-                let resolved = self.resolve_type(ty);
+                let mut resolved = self.resolve_type(ty);
+                // `x: ?T` is an older way to declare a stream that holds at most one value.
+                if let Type::Option(element) = resolved {
+                    resolved = Type::Stream(element);
+                }
                 if !matches!(resolved, Type::Stream(_) | Type::StreamMap(_) | Type::Error) {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, ty.span())

@@ -217,8 +217,8 @@ impl Type {
             },
             (NumberLiteral(a), NumberLiteral(b)) => a == b,
             (Array(a), Array(b)) | (Option(a), Option(b)) | (Stream(a), Stream(b)) => a.fits(b),
-            // Options and streams read as arrays.
-            (Option(a) | Stream(a), Array(b)) => a.fits(b),
+            // Options and streams read as arrays, streams as options.
+            (Option(a) | Stream(a), Array(b)) | (Stream(a), Option(b)) => a.fits(b),
             (Struct(a), Struct(b)) => {
                 Rc::ptr_eq(a, b)
                     || b.fields.iter().all(|(name, want)| {
