@@ -1,8 +1,8 @@
 //! Code generation: from checked functions to AIR.
 //!
-//! Three passes over an instruction tree ([`op::Op`]): inlining ([`lower`]) turns an exported
+//! Three passes over an instruction tree (`op::Op`): inlining (`lower`) turns an exported
 //! function and everything it calls into one tree, with `On` blocks where the source says
-//! `on`; [`topology`] decides where each instruction runs and inserts the hops; [`emit`]
+//! `on`; `topology` decides where each instruction runs and inserts the hops; `emit`
 //! writes the tree as an [`air::Script`].
 
 mod emit;
