@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, Throughput};
 
-use criterion_estimates::{criterion_dir, median_ns};
+use criterion_estimates::{criterion_dir, duration, median_ns};
 
 /// Selects a cold run in a child process: the corpus name.
 const COLD_ENV: &str = "AQUA_BENCH_COLD_CHILD";
@@ -315,15 +315,6 @@ fn run_reference() -> Option<Vec<(String, Reference)>> {
 
 // ---------------------------------------------------------------------------------------------
 // The summary.
-
-fn duration(ns: f64) -> String {
-    match ns {
-        ns if ns >= 1e9 => format!("{:.2} s", ns / 1e9),
-        ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
-        ns if ns >= 1e3 => format!("{:.1} µs", ns / 1e3),
-        ns => format!("{ns:.0} ns"),
-    }
-}
 
 struct Row {
     cold_ns: f64,

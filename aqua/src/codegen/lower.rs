@@ -264,7 +264,7 @@ impl<'p> Lower<'p> {
     }
 
     fn declare_stream(&mut self, frame: &mut Frame, local: LocalId) -> Var {
-        let def = &self.program.funcs[frame.owner.0 as usize].locals[local.0 as usize];
+        let def = self.local(frame.owner, local);
         let base = def.name.clone();
         let var = match def.ty {
             Type::StreamMap(_) => Var::map(self.fresh(&base)),
@@ -450,10 +450,13 @@ impl<'p> Lower<'p> {
         Op::seq(out)
     }
 
+    /// The declaration of a local of the function (or closure) being inlined.
+    fn local(&self, owner: FuncId, local: LocalId) -> &'p Local {
+        &self.program.funcs[owner.0 as usize].locals[local.0 as usize]
+    }
+
     fn local_name(&self, frame: &Frame, local: LocalId) -> String {
-        self.program.funcs[frame.owner.0 as usize].locals[local.0 as usize]
-            .name
-            .clone()
+        self.local(frame.owner, local).name.clone()
     }
 
     fn stream_var(&mut self, frame: &Frame, local: LocalId) -> Var {
@@ -834,7 +837,7 @@ impl<'p> Lower<'p> {
     ) {
         let owner = frame.owner;
         for (&param, val) in params.iter().zip(abilities.into_iter().chain(args)) {
-            let ty = &self.program.funcs[owner.0 as usize].locals[param.0 as usize].ty;
+            let ty = &self.local(owner, param).ty;
             let val = match val {
                 Val::Data(d) if d.is_stream() && !ty.is_stream() => {
                     Val::Data(self.data(Val::Data(d), out))

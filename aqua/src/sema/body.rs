@@ -174,10 +174,7 @@ impl<'a> Ctx<'a> {
                         let text = path.text();
                         self.report(
                             Diagnostic::new(Code::UnknownType, path.span())
-                                .with_message(format!(
-                                    "`{text}` is a {}, not a type",
-                                    def_kind(&other)
-                                ))
+                                .with_message(format!("`{text}` is a {}, not a type", other.kind()))
                                 .with_primary_label("expected a type"),
                         );
                         Type::Error
@@ -320,7 +317,7 @@ impl<'a> Ctx<'a> {
                                     .with_message(format!(
                                         "`{}` is a {}, not a function",
                                         callee.text,
-                                        def_kind(&other)
+                                        other.kind()
                                     ))
                                     .with_primary_label("cannot be called"),
                             );
@@ -552,9 +549,8 @@ impl<'a> Ctx<'a> {
             self.report(
                 Diagnostic::new(Code::ArgumentCount, span)
                     .with_message(format!(
-                        "expected {} argument{}, found {}",
-                        arrow.params.len(),
-                        if arrow.params.len() == 1 { "" } else { "s" },
+                        "expected {}, found {}",
+                        count(arrow.params.len(), "argument"),
                         args.len()
                     ))
                     .with_primary_label(format!("the arrow is {callee_ty}")),
@@ -631,7 +627,7 @@ impl<'a> Ctx<'a> {
                     Diagnostic::new(Code::NotCallable, path.span()).with_message(format!(
                         "`{}` is a {}, not a struct or ability",
                         path.text(),
-                        def_kind(&other)
+                        other.kind()
                     )),
                 );
                 return error_expr(span);
@@ -815,13 +811,7 @@ impl<'a> Ctx<'a> {
             }
             PropertyOp::Index(index) => {
                 let index = self.check_expr(index);
-                let integer = match &index.ty {
-                    Type::Scalar(s) => s.is_number() && !s.is_float(),
-                    Type::NumberLiteral(lit) => *lit != NumberLiteral::Float,
-                    Type::Error => true,
-                    _ => false,
-                };
-                if !integer {
+                if !(index.ty.is_integer() || index.ty.is_error()) {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, index.span)
                             .with_message(format!("an index is an integer, found {}", index.ty))
@@ -967,10 +957,9 @@ impl<'a> Ctx<'a> {
             if args.len() != params.len() {
                 self.report(
                     Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
-                        "`{}` takes {} argument{}, found {}",
+                        "`{}` takes {}, found {}",
                         name.text,
-                        params.len(),
-                        if params.len() == 1 { "" } else { "s" },
+                        count(params.len(), "argument"),
                         args.len()
                     )),
                 );
@@ -1025,7 +1014,7 @@ impl<'a> Ctx<'a> {
             Eq | Neq => {
                 let (l, r) = (lhs.ty.as_value(), rhs.ty.as_value());
                 let comparable =
-                    l.fits(&r) || r.fits(&l) || is_number(&lhs.ty) && is_number(&rhs.ty);
+                    l.fits(&r) || r.fits(&l) || lhs.ty.is_number() && rhs.ty.is_number();
                 if !comparable {
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, op_span)
@@ -1082,7 +1071,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn expect_number(&mut self, value: &Expr, op: InfixOp) -> bool {
-        if is_number(&value.ty) || value.ty.is_error() {
+        if value.ty.is_number() || value.ty.is_error() {
             return true;
         }
         self.report(
@@ -1244,9 +1233,8 @@ impl<'a> Ctx<'a> {
                 if values.len() != expected.len() {
                     self.report(
                         Diagnostic::new(Code::ResultCount, span).with_message(format!(
-                            "the function returns {} value{}, found {}",
-                            expected.len(),
-                            if expected.len() == 1 { "" } else { "s" },
+                            "the function returns {}, found {}",
+                            count(expected.len(), "value"),
                             values.len()
                         )),
                     );
@@ -1469,7 +1457,7 @@ impl<'a> Ctx<'a> {
             }
             Type::StreamMap(element) => match &key {
                 Some(k) => {
-                    if !(k.ty.fits(&Type::string()) || is_number(&k.ty)) {
+                    if !(k.ty.fits(&Type::string()) || k.ty.is_number()) {
                         self.expect(k, &Type::string());
                     }
                     self.expect(&value, &element);
@@ -1523,11 +1511,9 @@ impl<'a> Ctx<'a> {
         if !results.is_empty() && results.len() != result_types.len() && !value.ty.is_error() {
             self.report(
                 Diagnostic::new(Code::ResultCount, value.span).with_message(format!(
-                    "the call returns {} value{}, but {} name{} receive{} them",
-                    result_types.len(),
-                    if result_types.len() == 1 { "" } else { "s" },
-                    results.len(),
-                    if results.len() == 1 { "" } else { "s" },
+                    "the call returns {}, but {} receive{} them",
+                    count(result_types.len(), "value"),
+                    count(results.len(), "name"),
                     if results.len() == 1 { "s" } else { "" },
                 )),
             );
@@ -1608,20 +1594,12 @@ fn has_errors_in(diagnostics: &[Diagnostic]) -> bool {
         .any(|d| d.severity() == crate::Severity::Error)
 }
 
-fn def_kind(def: &Def) -> &'static str {
-    match def {
-        Def::Type(_) => "type",
-        Def::Func(_) => "function",
-        Def::Service(_) => "service",
-        Def::Const(..) => "constant",
-    }
-}
-
-fn is_number(ty: &Type) -> bool {
-    match ty {
-        Type::Scalar(s) => s.is_number(),
-        Type::NumberLiteral(_) => true,
-        _ => false,
+/// `n` and the noun, plural unless `n` is 1: "1 argument", "2 arguments".
+fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }
 

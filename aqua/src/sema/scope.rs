@@ -33,7 +33,8 @@ pub enum Def {
 }
 
 impl Def {
-    fn kind(&self) -> &'static str {
+    /// What the definition is, in a word, for messages.
+    pub fn kind(&self) -> &'static str {
         match self {
             Def::Type(_) => "type",
             Def::Func(_) => "function",

@@ -182,6 +182,24 @@ impl Type {
         !matches!(self, Type::Ability(_) | Type::Arrow(_))
     }
 
+    /// A number: a numeric scalar or a number literal.
+    pub fn is_number(&self) -> bool {
+        match self {
+            Type::Scalar(s) => s.is_number(),
+            Type::NumberLiteral(_) => true,
+            _ => false,
+        }
+    }
+
+    /// An integer: an integer scalar or an integer literal.
+    pub fn is_integer(&self) -> bool {
+        match self {
+            Type::Scalar(s) => s.integer().is_some(),
+            Type::NumberLiteral(lit) => *lit != NumberLiteral::Float,
+            _ => false,
+        }
+    }
+
     pub fn is_stream(&self) -> bool {
         matches!(self, Type::Stream(_))
     }

@@ -31,7 +31,7 @@ use air_interpreter_interface::SerializedCallResults;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
 
 use counting_alloc::{CURRENT, ENABLED, PEAK};
-use criterion_estimates::{criterion_dir, median_ns};
+use criterion_estimates::{criterion_dir, duration, median_ns};
 
 use scenarios::Step;
 
@@ -324,15 +324,6 @@ fn bytes(n: u64) -> String {
         n if n >= MB as u64 => format!("{:.1} MB", n as f64 / MB as f64),
         n if n >= 10 * 1024 => format!("{:.1} KB", n as f64 / 1024.0),
         n => format!("{n} B"),
-    }
-}
-
-fn duration(ns: f64) -> String {
-    match ns {
-        ns if ns >= 1e9 => format!("{:.2} s", ns / 1e9),
-        ns if ns >= 1e6 => format!("{:.2} ms", ns / 1e6),
-        ns if ns >= 1e3 => format!("{:.1} µs", ns / 1e3),
-        ns => format!("{ns:.0} ns"),
     }
 }
 
