@@ -701,6 +701,24 @@ impl Script {
         self.comments.shrink_to_fit();
     }
 
+    /// A copy with the same values and names but no instructions, comments or root: a new
+    /// tree can be built in it from the values of this script.
+    pub(crate) fn without_instrs(&self) -> Script {
+        Script {
+            instrs: Vec::new(),
+            values: self.values.clone(),
+            fold_tails: Vec::new(),
+            numbers: self.numbers.clone(),
+            lensed: self.lensed.clone(),
+            lenses: self.lenses.clone(),
+            accessors: self.accessors.clone(),
+            strings: self.strings.clone(),
+            intern_cache: None,
+            comments: Vec::new(),
+            root: None,
+        }
+    }
+
     pub(crate) fn shrink_strings(&mut self) {
         self.strings.shrink_to_fit();
     }

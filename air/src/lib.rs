@@ -7,6 +7,7 @@
 //! - [`validate()`] checks the static rules of the reference AquaVM (variables defined before use,
 //!   `next` inside its fold, ...);
 //! - [`print()`] writes a script in the canonical layout (`parse(print(s)) == s`);
+//! - [`optimize()`] rewrites a script into a smaller one that does the same;
 //! - [`Script`] is a compact arena with interned names, cheap to keep in a cache and to walk
 //!   ([`Script::preorder`], [`visit`]);
 //! - [`Diagnostic::render`] shows an error the way people like to read it.
@@ -26,6 +27,7 @@
 pub mod ast;
 pub mod diagnostic;
 mod eq;
+pub mod optimize;
 pub mod print;
 mod render;
 pub mod stats;
@@ -35,6 +37,7 @@ pub mod visit;
 
 pub use ast::{Instr, InstrId, Script, Span, Sym, Value, ValueId};
 pub use diagnostic::{Diagnostic, ErrorCode};
+pub use optimize::optimize;
 pub use print::print;
 pub use syntax::parser::{parse, parse_without_fast_path, Parsed, MAX_DIAGNOSTICS, MAX_SOURCE_LEN};
 pub use validate::validate;

@@ -6,7 +6,8 @@
 //! Calls of the `math`, `cmp` and `op` builtins are left out of the comparison: which of
 //! them run is the compilers' choice (constant folding, how operators are computed), not
 //! the program's behaviour. Sends to unreachable peers may only be fewer than the
-//! reference's (its AIR sometimes sends from a peer straight to the client).
+//! reference's (its AIR sometimes sends from a peer straight to the client), and so may
+//! network hops: our AIR never takes more.
 //!
 //! `tests/programs/agreeing.txt` lists the functions known to agree. A listed function that
 //! disagrees fails the test; so does an unlisted one that agrees, so that the list grows
@@ -135,6 +136,13 @@ fn judge(
     if !extra_drops {
         ours_observed.dropped = theirs.dropped.clone();
     }
+    if ours_observed.sends > theirs.sends {
+        return Err(format!(
+            "{} network hops, the reference takes {}\n--- our AIR:\n{ours}",
+            ours_observed.sends, theirs.sends
+        ));
+    }
+    ours_observed.sends = theirs.sends;
     if theirs == ours_observed {
         Ok(())
     } else {

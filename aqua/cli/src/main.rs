@@ -70,6 +70,9 @@ enum Command {
         /// Do not bring errors back to the client's error handler.
         #[arg(long)]
         no_xor: bool,
+        /// Write the AIR as generated, without the AIR optimizer's rewrites.
+        #[arg(long)]
+        no_optimize: bool,
     },
     /// Check Aqua files and report their problems, writing nothing; exits with 1 on errors.
     Check {
@@ -106,7 +109,15 @@ fn main() -> ExitCode {
             output,
             no_relay,
             no_xor,
-        } => build(&compile, &output, no_relay, no_xor, color),
+            no_optimize,
+        } => {
+            let codegen = aqua::codegen::Options {
+                no_relay,
+                no_xor,
+                no_optimize,
+            };
+            build(&compile, &output, codegen, color)
+        }
         Command::Check {
             compile,
             message_format,
@@ -253,8 +264,7 @@ fn check(args: &CompileArgs, format: MessageFormat, color: bool) -> bool {
     !compilation.has_errors()
 }
 
-fn build(args: &CompileArgs, output: &Path, no_relay: bool, no_xor: bool, color: bool) -> bool {
-    let codegen = aqua::codegen::Options { no_relay, no_xor };
+fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, color: bool) -> bool {
     let Some(compilation) = compile(args, codegen) else {
         return false;
     };

@@ -3,7 +3,7 @@
 //! Three passes over an instruction tree (`op::Op`): inlining (`lower`) turns an exported
 //! function and everything it calls into one tree, with `On` blocks where the source says
 //! `on`; `topology` decides where each instruction runs and inserts the hops; `emit`
-//! writes the tree as an [`air::Script`].
+//! writes the tree as an [`air::Script`], which [`air::optimize()`] then makes smaller.
 
 mod emit;
 mod lower;
@@ -20,6 +20,8 @@ pub struct Options {
     pub no_relay: bool,
     /// No error wrappers: errors are not brought back to the client.
     pub no_xor: bool,
+    /// The AIR as generated, without [`air::optimize()`] (to see what the optimizer does).
+    pub no_optimize: bool,
 }
 
 /// Why a function could not be compiled, though it checked.
@@ -42,5 +44,10 @@ pub fn function(
         errors_come_back: !options.no_xor,
     };
     let resolved = topology.resolve(op, &root);
-    Ok(emit::script(&resolved))
+    let script = emit::script(&resolved);
+    Ok(if options.no_optimize {
+        script
+    } else {
+        air::optimize(&script)
+    })
 }

@@ -1,6 +1,7 @@
 //! The instruction tree between inlining and AIR: AIR's instructions plus `On`, which the
 //! topology pass turns into hops, and calls whose peer is "wherever the code runs".
 
+use std::collections::HashSet;
 use std::rc::Rc;
 
 /// A step of a lens.
@@ -217,6 +218,108 @@ impl Op {
             }
             Op::Ap(..) | Op::ApMap { .. } | Op::Next(_) | Op::Fail(_) | Op::Never | Op::Null => {
                 false
+            }
+        }
+    }
+
+    /// Adds the names of the variables the op writes (outputs, `ap` targets, canon results).
+    pub fn written(&self, names: &mut HashSet<Rc<str>>) {
+        crate::deep(|| match self {
+            Op::Call { output, .. } => names.extend(output.iter().map(|v| v.name.clone())),
+            Op::Canon { target, .. } => {
+                names.insert(target.name.clone());
+            }
+            Op::Ap(_, target) | Op::ApMap { map: target, .. } => {
+                names.insert(target.name.clone());
+            }
+            Op::Seq(ops) | Op::Par(ops) => ops.iter().for_each(|op| op.written(names)),
+            Op::Xor(a, b) => {
+                a.written(names);
+                b.written(names);
+            }
+            Op::New(_, body) | Op::Match { body, .. } | Op::On { body, .. } => body.written(names),
+            Op::Fold { body, last, .. } => {
+                body.written(names);
+                last.iter().for_each(|l| l.written(names));
+            }
+            Op::Next(_) | Op::Fail(_) | Op::Never | Op::Null => {}
+        })
+    }
+
+    /// Adds the names of the variables the op reads.
+    pub fn read(&self, names: &mut HashSet<Rc<str>>) {
+        crate::deep(|| match self {
+            Op::Call {
+                peer,
+                service,
+                args,
+                ..
+            } => {
+                peer.iter().for_each(|p| p.read(names));
+                service.read(names);
+                args.iter().for_each(|a| a.read(names));
+            }
+            Op::Canon { peer, source, .. } => {
+                peer.iter().for_each(|p| p.read(names));
+                names.insert(source.name.clone());
+            }
+            Op::Ap(value, _) => value.read(names),
+            Op::ApMap { key, value, .. } => {
+                key.read(names);
+                value.read(names);
+            }
+            Op::Seq(ops) | Op::Par(ops) => ops.iter().for_each(|op| op.read(names)),
+            Op::Xor(a, b) => {
+                a.read(names);
+                b.read(names);
+            }
+            Op::New(_, body) => body.read(names),
+            Op::Match {
+                left, right, body, ..
+            } => {
+                left.read(names);
+                right.read(names);
+                body.read(names);
+            }
+            Op::On { location, body, .. } => {
+                location.peer.read(names);
+                location.via.iter().for_each(|via| via.peer.read(names));
+                body.read(names);
+            }
+            Op::Fold {
+                iterable,
+                body,
+                last,
+                ..
+            } => {
+                iterable.read(names);
+                body.read(names);
+                last.iter().for_each(|l| l.read(names));
+            }
+            Op::Fail(value) => value.read(names),
+            Op::Next(_) | Op::Never | Op::Null => {}
+        })
+    }
+}
+
+impl Data {
+    /// Adds the names of the variables the value reads.
+    fn read(&self, names: &mut HashSet<Rc<str>>) {
+        let steps = match self {
+            Data::Var(var, steps) => {
+                names.insert(var.name.clone());
+                steps.as_slice()
+            }
+            Data::Length(var) => {
+                names.insert(var.name.clone());
+                &[]
+            }
+            Data::Error(steps) => steps.as_slice(),
+            _ => &[],
+        };
+        for step in steps {
+            if let Step::Var(name) = step {
+                names.insert(name.clone());
             }
         }
     }

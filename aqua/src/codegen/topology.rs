@@ -5,10 +5,18 @@
 //! relays: a hop is a `canon` of an empty stream on the relay, which makes AquaVM send the
 //! particle there. A block that does nothing on a peer (no call, no canon) causes no hop.
 //! After a block, the particle comes back through the relays only if something follows;
-//! an error inside a block comes back the same way before it is raised again, so that the
-//! handlers of the enclosing code (and finally the client's error handler) see it.
+//! a `par` branch comes back only if what it writes is read after it. An error inside a
+//! block comes back the same way before it is raised again, up to the last relay before
+//! where the block started (all the way at the end of a `par` branch): the handler that
+//! catches it (finally the client's error handler) goes on from there.
+
+use std::collections::HashSet;
+use std::rc::Rc;
 
 use super::op::{Data, Location, OnKind, Op, Var, Via};
+
+/// Names of variables.
+type Names = HashSet<Rc<str>>;
 
 pub struct Topology {
     /// Whether blocks catch their errors to bring them back (`--no-xor` turns it off).
@@ -18,14 +26,15 @@ pub struct Topology {
 impl Topology {
     /// Resolves `op`, which starts at `root`.
     pub fn resolve(&self, op: Op, root: &Location) -> Op {
-        self.walk(op, root, Flow::default())
+        self.walk(op, root, Flow::default(), &Names::new())
     }
 
-    fn walk(&self, op: Op, here: &Location, flow: Flow) -> Op {
-        crate::deep(|| self.walk_inner(op, here, flow))
+    /// `later` holds the variables read after `op`.
+    fn walk(&self, op: Op, here: &Location, flow: Flow, later: &Names) -> Op {
+        crate::deep(|| self.walk_inner(op, here, flow, later))
     }
 
-    fn walk_inner(&self, op: Op, here: &Location, flow: Flow) -> Op {
+    fn walk_inner(&self, op: Op, here: &Location, flow: Flow, later: &Names) -> Op {
         let after = flow.after;
         match op {
             Op::Call {
@@ -51,39 +60,46 @@ impl Topology {
                 target,
             },
             Op::Seq(ops) => {
-                let mut flows: Vec<Flow> = Vec::with_capacity(ops.len());
+                let mut flows: Vec<(Flow, Names)> = Vec::with_capacity(ops.len());
                 let mut effect_later = false;
+                let mut read_later = later.clone();
                 for op in ops.iter().rev() {
-                    flows.push(Flow {
+                    let flow = Flow {
                         after: after || effect_later,
                         branch_ends: flow.branch_ends && !effect_later,
-                    });
+                    };
+                    flows.push((flow, read_later.clone()));
                     effect_later = effect_later || op.has_effect();
+                    op.read(&mut read_later);
                 }
                 flows.reverse();
                 Op::Seq(
                     ops.into_iter()
                         .zip(flows)
-                        .map(|(op, flow)| self.walk(op, here, flow))
+                        .map(|(op, (flow, later))| self.walk(op, here, flow, &later))
                         .collect(),
                 )
             }
-            Op::Par(ops) => {
-                let branch = Flow {
-                    after,
-                    branch_ends: after,
-                };
-                Op::Par(
-                    ops.into_iter()
-                        .map(|op| self.walk(op, here, branch))
-                        .collect(),
-                )
-            }
-            Op::Xor(a, b) => Op::Xor(
-                Box::new(self.walk(*a, here, flow)),
-                Box::new(self.walk(*b, here, flow)),
+            Op::Par(ops) => Op::Par(
+                ops.into_iter()
+                    .map(|op| {
+                        // A branch whose results nobody waits for need not come back.
+                        let mut written = Names::new();
+                        op.written(&mut written);
+                        let awaited = after && !written.is_disjoint(later);
+                        let branch = Flow {
+                            after: awaited,
+                            branch_ends: awaited,
+                        };
+                        self.walk(op, here, branch, later)
+                    })
+                    .collect(),
             ),
-            Op::New(var, body) => Op::New(var, Box::new(self.walk(*body, here, flow))),
+            Op::Xor(a, b) => Op::Xor(
+                Box::new(self.walk(*a, here, flow, later)),
+                Box::new(self.walk(*b, here, flow, later)),
+            ),
+            Op::New(var, body) => Op::New(var, Box::new(self.walk(*body, here, flow, later))),
             Op::Match {
                 left,
                 right,
@@ -92,7 +108,7 @@ impl Topology {
             } => Op::Match {
                 left,
                 right,
-                body: Box::new(self.walk(*body, here, flow)),
+                body: Box::new(self.walk(*body, here, flow, later)),
                 negated,
             },
             Op::Fold {
@@ -106,18 +122,22 @@ impl Topology {
                     after: after || body.has_effect(),
                     branch_ends: flow.branch_ends,
                 };
+                // What one iteration writes, the next may read.
+                let mut read_later = later.clone();
+                body.read(&mut read_later);
+                last.iter().for_each(|l| l.read(&mut read_later));
                 Op::Fold {
                     iterable,
                     iterator,
-                    body: Box::new(self.walk(*body, here, loops)),
-                    last: last.map(|l| Box::new(self.walk(*l, here, flow))),
+                    body: Box::new(self.walk(*body, here, loops, &read_later)),
+                    last: last.map(|l| Box::new(self.walk(*l, here, flow, later))),
                 }
             }
             Op::On {
                 location,
                 body,
                 kind,
-            } => self.on(location, *body, kind, here, flow),
+            } => self.on(location, *body, kind, here, flow, later),
             other @ (Op::Ap(..)
             | Op::ApMap { .. }
             | Op::Next(_)
@@ -127,10 +147,18 @@ impl Topology {
         }
     }
 
-    fn on(&self, target: Location, body: Op, kind: OnKind, here: &Location, flow: Flow) -> Op {
+    fn on(
+        &self,
+        target: Location,
+        body: Op,
+        kind: OnKind,
+        here: &Location,
+        flow: Flow,
+        later: &Names,
+    ) -> Op {
         let after = flow.after;
         if !body.has_effect() {
-            return self.walk(body, &target, flow);
+            return self.walk(body, &target, flow, later);
         }
         let same_peer = target.peer == here.peer;
         let body = self.walk(
@@ -140,6 +168,7 @@ impl Topology {
                 after,
                 branch_ends: false,
             },
+            later,
         );
         if same_peer && target.via == here.via {
             return body;
@@ -172,9 +201,12 @@ impl Topology {
         if kind == OnKind::Parseq || !self.errors_come_back || same_peer {
             return main;
         }
-        // On an error, go back all the way to where the block started, then raise it again.
+        // On an error, go back to the last relay before where the block started, then raise
+        // it again: from there the handler reaches that peer, or anywhere it needs. At the
+        // end of a `par` branch, the code after the `par` may already have left that relay
+        // for the particle of another branch: go all the way back.
         let mut way_back = path(&target, here);
-        if way_back.last().map(|v| &v.peer) != Some(&here.peer) {
+        if flow.branch_ends && way_back.last().map(|v| &v.peer) != Some(&here.peer) {
             way_back.push(Via {
                 peer: here.peer.clone(),
                 many: false,

@@ -129,6 +129,9 @@ pub struct Observed {
     pub dropped: Vec<(String, String)>,
     /// Whether the run stopped at the step cap.
     pub step_cap_reached: bool,
+    /// How many times the particle was sent from one peer to another (network hops), the
+    /// dropped sends included. Not part of the snapshot: compilers differ in how they route.
+    pub sends: usize,
 }
 
 /// One service call and its answer.
@@ -289,6 +292,12 @@ fn observe(observables: &Observables, client: &str) -> Observed {
         failed_runs: Vec::new(),
         dropped: Vec::new(),
         step_cap_reached: observables.step_cap_reached,
+        sends: observables.dropped.len()
+            + observables
+                .deliveries
+                .iter()
+                .filter(|d| d.from.is_some())
+                .count(),
     };
     for delivery in &observables.deliveries {
         let peer = format!("@{}", delivery.peer);
