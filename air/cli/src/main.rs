@@ -65,6 +65,15 @@ enum Command {
         /// The script (`-` for standard input).
         file: PathBuf,
     },
+    /// Print a smaller script that does the same (see `air::optimize`).
+    ///
+    /// Drops the hops the particle does not need, handlers that only raise their error
+    /// again, `null` in `seq` and unused `new`. The result is valid AIR in the canonical
+    /// layout; errors it raises may name other instructions.
+    Opt {
+        /// The script (`-` for standard input).
+        file: PathBuf,
+    },
     Run(run::RunArgs),
     /// Print a new random Ed25519 key and its peer id as one JSON line.
     ///
@@ -93,6 +102,7 @@ fn main() -> ExitCode {
             .map(|file| script::format(file, check, color))
             .fold(true, |all, ok| all & ok),
         Command::Stats { file } => script::stats(&file, color),
+        Command::Opt { file } => script::optimize(&file, color),
         Command::Run(args) => run::run(&args, color),
         Command::Keygen => key::keygen(),
         Command::Data(command) => data::run(&command),

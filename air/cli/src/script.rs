@@ -86,15 +86,39 @@ pub fn format(path: &Path, check_only: bool, color: bool) -> bool {
 }
 
 pub fn stats(path: &Path, color: bool) -> bool {
+    let Some(script) = parse_only(path, color) else {
+        return false;
+    };
+    print!("{}", air::stats::stats(&script));
+    true
+}
+
+/// `air opt`: the optimized script on standard output. Only valid scripts are optimized:
+/// the optimizer relies on what the validator guarantees.
+pub fn optimize(path: &Path, color: bool) -> bool {
     let name = display_name(path);
     let Some(source) = read_text(path, color) else {
         return false;
     };
+    let parsed = air::check(&source);
+    if !parsed.diagnostics.is_empty() {
+        report(&name, &source, &parsed.diagnostics, color);
+    }
+    if parsed.has_errors() {
+        return false;
+    }
+    print!("{}", air::print(&air::optimize(&parsed.script)));
+    true
+}
+
+/// The script of `path`, parsed but not validated; syntax errors are reported.
+fn parse_only(path: &Path, color: bool) -> Option<air::Script> {
+    let name = display_name(path);
+    let source = read_text(path, color)?;
     let parsed = air::parse(&source);
     if !parsed.diagnostics.is_empty() {
         report(&name, &source, &parsed.diagnostics, color);
-        return false;
+        return None;
     }
-    print!("{}", air::stats::stats(&parsed.script));
-    true
+    Some(parsed.script)
 }

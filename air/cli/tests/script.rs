@@ -127,12 +127,30 @@ fn stats_reports_figures() {
 }
 
 #[test]
+fn opt_prints_a_smaller_script_and_refuses_invalid_ones() {
+    let script = br#"(xor
+        (seq (new $h (new #c (canon "relay" $h #c))) (call "relay" ("peer" "identify") [] info))
+        (fail :error:))"#;
+    let output = air(&["opt", "-"], Some(script));
+    assert!(output.status.success());
+    assert_eq!(
+        text(&output.stdout),
+        "(call \"relay\" (\"peer\" \"identify\") [] info)\n"
+    );
+    let output = air(&["opt", "--color", "never", "-"], Some(b"(next i)"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stdout).is_empty());
+    assert!(text(&output.stderr).contains("error"));
+}
+
+#[test]
 fn help_everywhere() {
     for args in [
         &["--help"][..],
         &["check", "--help"],
         &["fmt", "--help"],
         &["stats", "--help"],
+        &["opt", "--help"],
         &["run", "--help"],
         &["keygen", "--help"],
         &["data", "--help"],

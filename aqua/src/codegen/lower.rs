@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use super::gates::Gate;
 use super::op::{Data, Location, OnKind, Op, Step, Var, VarKind, Via};
 use super::Options;
 use crate::sema::hir::*;
@@ -69,6 +70,8 @@ pub struct Lower<'p> {
     depth: usize,
     /// The first construct that cannot be compiled, if any.
     pub unsupported: Option<String>,
+    /// The stream gates written, for `gates::settle`.
+    pub gates: Vec<Gate>,
 }
 
 fn relay() -> Data {
@@ -84,6 +87,7 @@ impl<'p> Lower<'p> {
             locations: Vec::new(),
             depth: 0,
             unsupported: None,
+            gates: Vec::new(),
         }
     }
 
@@ -1148,10 +1152,12 @@ impl<'p> Lower<'p> {
         let result_canon = Var::canon(self.fresh(&format!("{base}_result_canon")));
         let gate = Var::scalar(self.fresh(&format!("{base}_gate")));
         let mut prefix = Vec::new();
+        let mut incr = None;
         let wanted = match &index {
             Data::Int(i) => Data::Int(i + 1),
             other => {
                 let inc = Var::scalar(self.fresh("incr_idx"));
+                incr = Some(inc.name.clone());
                 prefix.push(Op::Call {
                     peer: None,
                     service: Data::Str("math".into()),
@@ -1179,6 +1185,11 @@ impl<'p> Lower<'p> {
                 Box::new(Op::Next(item.clone())),
             ),
         ]);
+        self.gates.push(Gate {
+            stream: var.name.clone(),
+            test: test.name.clone(),
+            incr,
+        });
         prefix.push(Op::New(
             test.clone(),
             Box::new(Op::seq(vec![

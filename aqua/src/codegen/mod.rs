@@ -1,11 +1,12 @@
 //! Code generation: from checked functions to AIR.
 //!
-//! Three passes over an instruction tree (`op::Op`): inlining (`lower`) turns an exported
+//! Passes over an instruction tree (`op::Op`): inlining (`lower`) turns an exported
 //! function and everything it calls into one tree, with `On` blocks where the source says
-//! `on`; `topology` decides where each instruction runs and inserts the hops; `emit`
+//! `on`; `gates` lets stream indexes that need not wait skip the wait; `topology` decides where each instruction runs and inserts the hops; `emit`
 //! writes the tree as an [`air::Script`], which [`air::optimize()`] then makes smaller.
 
 mod emit;
+mod gates;
 mod lower;
 mod op;
 mod topology;
@@ -39,6 +40,7 @@ pub fn function(
     if let Some(what) = lower.unsupported {
         return Err(Unsupported(what));
     }
+    let op = gates::settle(op, &lower.gates);
     let root = lower.root_location();
     let topology = topology::Topology {
         errors_come_back: !options.no_xor,

@@ -222,6 +222,55 @@ impl Op {
         }
     }
 
+    /// The op with `f` applied to each of its direct child ops.
+    pub fn map_children(self, mut f: impl FnMut(Op) -> Op) -> Op {
+        let mut boxed = |op: Box<Op>| Box::new(f(*op));
+        match self {
+            Op::Seq(ops) => Op::seq(ops.into_iter().map(&mut f).collect()),
+            Op::Par(ops) => Op::Par(ops.into_iter().map(&mut f).collect()),
+            Op::Xor(a, b) => {
+                let a = boxed(a);
+                Op::Xor(a, boxed(b))
+            }
+            Op::New(var, body) => Op::New(var, boxed(body)),
+            Op::Match {
+                left,
+                right,
+                body,
+                negated,
+            } => Op::Match {
+                left,
+                right,
+                body: boxed(body),
+                negated,
+            },
+            Op::On {
+                location,
+                body,
+                kind,
+            } => Op::On {
+                location,
+                body: boxed(body),
+                kind,
+            },
+            Op::Fold {
+                iterable,
+                iterator,
+                body,
+                last,
+            } => {
+                let body = boxed(body);
+                Op::Fold {
+                    iterable,
+                    iterator,
+                    body,
+                    last: last.map(boxed),
+                }
+            }
+            leaf => leaf,
+        }
+    }
+
     /// Adds the names of the variables the op writes (outputs, `ap` targets, canon results).
     pub fn written(&self, names: &mut HashSet<Rc<str>>) {
         crate::deep(|| match self {

@@ -95,22 +95,6 @@ impl Topology {
                     })
                     .collect(),
             ),
-            Op::Xor(a, b) => Op::Xor(
-                Box::new(self.walk(*a, here, flow, later)),
-                Box::new(self.walk(*b, here, flow, later)),
-            ),
-            Op::New(var, body) => Op::New(var, Box::new(self.walk(*body, here, flow, later))),
-            Op::Match {
-                left,
-                right,
-                body,
-                negated,
-            } => Op::Match {
-                left,
-                right,
-                body: Box::new(self.walk(*body, here, flow, later)),
-                negated,
-            },
             Op::Fold {
                 iterable,
                 iterator,
@@ -138,12 +122,8 @@ impl Topology {
                 body,
                 kind,
             } => self.on(location, *body, kind, here, flow, later),
-            other @ (Op::Ap(..)
-            | Op::ApMap { .. }
-            | Op::Next(_)
-            | Op::Fail(_)
-            | Op::Never
-            | Op::Null) => other,
+            // The rest run where they are, followed by what follows them.
+            other => other.map_children(|child| self.walk(child, here, flow, later)),
         }
     }
 
