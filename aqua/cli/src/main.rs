@@ -57,7 +57,8 @@ enum MessageFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile Aqua files to AIR: one `<file>.<function>.air` per exported function.
+    /// Compile Aqua files to AIR: one `<file>.<function>.air` per exported function, and
+    /// `<file>.json`, the types of the exported functions and services for clients.
     Build {
         #[command(flatten)]
         compile: CompileArgs,
@@ -70,6 +71,10 @@ enum Command {
         /// Do not bring errors back to the client's error handler.
         #[arg(long)]
         no_xor: bool,
+        /// Report entering and leaving each function, closure and service call to the
+        /// client's `tracingSrv.tracingEvent`, for debugging.
+        #[arg(long)]
+        tracing: bool,
     },
     /// Check Aqua files and report their problems, writing nothing; exits with 1 on errors.
     Check {
@@ -106,7 +111,15 @@ fn main() -> ExitCode {
             output,
             no_relay,
             no_xor,
-        } => build(&compile, &output, no_relay, no_xor, color),
+            tracing,
+        } => {
+            let codegen = aqua::codegen::Options {
+                no_relay,
+                no_xor,
+                tracing,
+            };
+            build(&compile, &output, codegen, color)
+        }
         Command::Check {
             compile,
             message_format,
@@ -253,8 +266,7 @@ fn check(args: &CompileArgs, format: MessageFormat, color: bool) -> bool {
     !compilation.has_errors()
 }
 
-fn build(args: &CompileArgs, output: &Path, no_relay: bool, no_xor: bool, color: bool) -> bool {
-    let codegen = aqua::codegen::Options { no_relay, no_xor };
+fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, color: bool) -> bool {
     let Some(compilation) = compile(args, codegen) else {
         return false;
     };
@@ -266,13 +278,29 @@ fn build(args: &CompileArgs, output: &Path, no_relay: bool, no_xor: bool, color:
         eprintln!("error: cannot create {}: {error}", output.display());
         return false;
     }
+    let stem = |module: aqua::project::ModuleId| {
+        let path = &compilation.project.module(module).path;
+        path.file_stem()
+            .map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned())
+    };
     let mut ok = true;
+    let mut roots = compilation.project.roots.clone();
+    roots.sort();
+    roots.dedup();
+    for module in roots {
+        let interface = compilation.interface(module);
+        if interface.is_empty() {
+            continue;
+        }
+        let path = output.join(format!("{}.json", stem(module)));
+        if let Err(error) = std::fs::write(&path, interface.to_json() + "\n") {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            ok = false;
+        }
+    }
     for function in &compilation.functions {
         let module = compilation.project.module(function.module);
-        let stem = module
-            .path
-            .file_stem()
-            .map_or_else(|| "module".into(), |s| s.to_string_lossy());
+        let stem = stem(function.module);
         match &function.air {
             Ok(air) => {
                 let path = output.join(format!("{stem}.{}.air", function.name));
