@@ -245,7 +245,9 @@ impl<'p> Lower<'p> {
     /// client's `tracingSrv.tracingEvent` as the reference compiler's tracing mode does:
     /// `[label, "enter"]` before, `[label, "exit"]` after, both in detached branches (a
     /// failing tracer cannot break the program); on an error `[label, "exit with error:
-    /// <message>"]`, then the error is raised again. An empty body is not traced.
+    /// <message>"]`, then the error is raised again. A body without instructions is not
+    /// traced; a closure that keeps the location of its definition is an `On` block, so it is
+    /// traced even when empty, as in the reference.
     fn traced(&mut self, label: &str, body: Op) -> Op {
         if !self.options.tracing || body == Op::Null {
             return body;
