@@ -650,15 +650,11 @@ impl Router<'_> {
                 Place::Nothing
             }
             Node::Xor(a, b) => self.starts(*a).or(|| self.somewhere(*b)),
-            Node::Par(a, b) => match (self.starts(*a), self.starts(*b)) {
-                (Place::Nothing, other) | (other, Place::Nothing) => other,
-                (a, b) if a == b => a,
-                _ => Place::Unknown,
-            },
             Node::New(variable, body) => self
                 .starts(*body)
                 .inside_new(self.script.value(*variable).variable()),
-            Node::Match { .. } | Node::Fold { .. } => self.somewhere(id),
+            // What follows a `par` does not wait for its branches to move the particle.
+            Node::Par(..) | Node::Match { .. } | Node::Fold { .. } => self.somewhere(id),
         })
     }
 
@@ -871,6 +867,22 @@ mod tests {
         assert_eq!(
             optimized(written),
             crate::print(&crate::parse(written).script)
+        );
+    }
+
+    #[test]
+    fn a_hop_before_a_par_whose_branch_goes_there_stays() {
+        // The code after the `par` runs from where the particle was, not from the branch.
+        let out = optimized(
+            r#"(seq
+                 (seq
+                   (canon "relay" $h #c)
+                   (par (seq (canon "relay" $h #d) (call "client" ("t" "e") [])) (null)))
+                 (call "a" ("s" "f") []))"#,
+        );
+        assert!(
+            out.starts_with("(seq\n  (seq\n    (canon \"relay\""),
+            "{out}"
         );
     }
 

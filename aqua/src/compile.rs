@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::codegen;
+use crate::interface::Interface;
 use crate::project::{self, FileSource, ImportConfig, ModuleId, Project};
 use crate::sema::{self, Def, ModuleInput, Program};
 use crate::{Diagnostic, Severity};
@@ -53,6 +54,11 @@ impl Compilation {
         all
     }
 
+    /// The exported functions and services of `module`, for clients.
+    pub fn interface(&self, module: ModuleId) -> Interface {
+        Interface::of_module(&self.program, &self.program.scopes[module.index()])
+    }
+
     pub fn has_errors(&self) -> bool {
         self.diagnostics()
             .iter()
@@ -98,7 +104,7 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
         let scope = &compilation.program.scopes[module.index()];
         for (name, def) in &scope.exports {
             let Def::Func(id) = def else { continue };
-            let air = codegen::function(&compilation.program, *id, &options.codegen)
+            let air = codegen::function(&compilation.program, *id, name, &options.codegen)
                 .map(|script| air::print(&script));
             compilation.functions.push(Function {
                 module,

@@ -122,6 +122,14 @@ pub struct Label {
     pub file: Option<std::path::PathBuf>,
 }
 
+/// An edit that fixes the problem: replace the text at `span` (in the diagnostic's file) by
+/// `replacement`. Tools can apply it without asking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suggestion {
+    pub span: Span,
+    pub replacement: String,
+}
+
 /// One problem found in a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -131,11 +139,14 @@ pub struct Diagnostic {
     /// Where it is wrong.
     pub span: Span,
     /// What the primary span shows, if more than the message.
-    pub primary_label: Option<String>,
+    pub primary_label: Option<Box<str>>,
     /// Related places.
     pub labels: Vec<Label>,
     /// How to fix it.
-    pub help: Option<String>,
+    pub help: Option<Box<str>>,
+    /// The fix as an edit, when there is one sure fix (boxed, like the texts: diagnostics
+    /// travel in `Result`s and most have none).
+    pub suggestion: Option<Box<Suggestion>>,
 }
 
 impl Diagnostic {
@@ -149,6 +160,7 @@ impl Diagnostic {
             primary_label: None,
             labels: Vec::new(),
             help: None,
+            suggestion: None,
         }
     }
 
@@ -158,7 +170,7 @@ impl Diagnostic {
     }
 
     pub fn with_primary_label(mut self, label: impl Into<String>) -> Self {
-        self.primary_label = Some(label.into());
+        self.primary_label = Some(label.into().into_boxed_str());
         self
     }
 
@@ -172,7 +184,16 @@ impl Diagnostic {
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.help = Some(help.into().into_boxed_str());
+        self
+    }
+
+    /// Adds the edit that fixes the problem.
+    pub fn with_suggestion(mut self, span: Span, replacement: impl Into<String>) -> Self {
+        self.suggestion = Some(Box::new(Suggestion {
+            span,
+            replacement: replacement.into(),
+        }));
         self
     }
 
@@ -251,7 +272,8 @@ pub fn render(diagnostic: &Diagnostic, path: &Path, source: &str, color: bool) -
 }
 
 /// `diagnostic` as one line of JSON for tools: file, 1-based line and column of the start and
-/// end, severity, code, message, labels and help.
+/// end, severity, code, message, labels, help, and the suggested edit (`null` or `{line, column,
+/// end_line, end_column, replacement}`).
 pub fn to_json(diagnostic: &Diagnostic, path: &Path, source: &str) -> String {
     let (line, column) = line_col(source, diagnostic.span.start);
     let (end_line, end_column) = line_col(source, diagnostic.span.end);
@@ -272,6 +294,17 @@ pub fn to_json(diagnostic: &Diagnostic, path: &Path, source: &str) -> String {
             value
         })
         .collect();
+    let suggestion = diagnostic.suggestion.as_ref().map(|s| {
+        let (line, column) = line_col(source, s.span.start);
+        let (end_line, end_column) = line_col(source, s.span.end);
+        serde_json::json!({
+            "line": line,
+            "column": column,
+            "end_line": end_line,
+            "end_column": end_column,
+            "replacement": s.replacement,
+        })
+    });
     serde_json::json!({
         "file": path.display().to_string(),
         "line": line,
@@ -287,6 +320,7 @@ pub fn to_json(diagnostic: &Diagnostic, path: &Path, source: &str) -> String {
         "label": diagnostic.primary_label,
         "labels": labels,
         "help": diagnostic.help,
+        "suggestion": suggestion,
     })
     .to_string()
 }

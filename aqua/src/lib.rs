@@ -3,13 +3,16 @@
 //! Aqua is the language for choreographing computations across peers; it compiles to AIR
 //! (see the `air` crate), which AquaVM executes. This crate is the compiler's library:
 //! [`syntax`] parses source text into a syntax tree with spans and diagnostics,
-//! [`mod@format`] prints it back in the canonical layout, and [`project`] finds and parses
-//! every module a program imports, and [`sema`] resolves names and checks types.
+//! [`mod@format`] prints it back in the canonical layout, [`project`] finds and parses
+//! every module a program imports, [`sema`] resolves names and checks types,
+//! [`codegen`] writes AIR, [`interface`] the JSON description of exported functions and
+//! services for clients, and [`compile`] runs the whole pipeline.
 
 pub mod codegen;
 pub mod compile;
 pub mod diagnostic;
 pub mod format;
+pub mod interface;
 pub mod project;
 pub mod sema;
 pub mod syntax;

@@ -220,3 +220,27 @@ fn deeply_nested_files_format() {
     assert_eq!(formatted.lines().count(), 1004);
     assert_eq!(aqua::format::format(&formatted).unwrap(), formatted);
 }
+
+#[test]
+fn the_legacy_module_header_is_read_with_a_warning_and_a_fix() {
+    let source = "module Registry declares *\n\nfunc f():\n  Op.noop()\n";
+    let parsed = parse(source);
+    let [warning] = parsed.diagnostics.as_slice() else {
+        panic!("{:?}", parsed.diagnostics);
+    };
+    assert_eq!(warning.code, Code::DeprecatedModule);
+    assert_eq!(warning.severity(), aqua::Severity::Warning);
+    let fix = warning.suggestion.as_ref().expect("a suggested edit");
+    assert_eq!(&source[fix.span.start..fix.span.end], "module");
+    assert_eq!(fix.replacement, "aqua");
+    assert!(matches!(
+        &parsed.file.header[0],
+        HeaderItem::Module {
+            legacy: true,
+            declares: Some(_),
+            ..
+        }
+    ));
+    assert_eq!(parsed.file.items.len(), 1);
+    assert!(parse("aqua Registry declares *\n").diagnostics.is_empty());
+}

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// Compiles the runnable Aqua corpus with the reference compiler (@fluencelabs/aqua-api):
+// Compiles the runnable Aqua corpora with the reference compiler (@fluencelabs/aqua-api):
 // every aqua/tests/programs/<area>/<name>.aqua (files in deeper folders are helper modules for
 // imports, not programs) becomes one <name>.<function>.ref.air per exported function, next to
-// the program. Stale .ref.air files are removed first. Any compile error or warning fails.
+// the program; so does every aqua/tests/tracing/<area>/<name>.aqua, compiled in tracing mode.
+// Stale .ref.air files are removed first. Any compile error or warning fails.
 //
 // Usage: cd tools/aqua-corpus && npm ci && node compile-programs.mjs [filter]
-// With a filter, only programs whose "<area>/<name>" contains it are compiled (nothing removed
-// elsewhere).
+// With a filter, only programs whose "<corpus>/<area>/<name>" contains it are compiled (nothing
+// removed elsewhere).
 
 import { compileFromPath } from "@fluencelabs/aqua-api";
 import { readdir, rm, writeFile, stat } from "node:fs/promises";
@@ -14,7 +15,11 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../../aqua/tests/programs");
+const tests = path.resolve(here, "../../aqua/tests");
+const corpora = [
+  { name: "programs", tracing: false },
+  { name: "tracing", tracing: true },
+];
 const nodeModules = path.join(here, "node_modules");
 const filter = process.argv[2] ?? "";
 
@@ -23,11 +28,14 @@ const plain = (s) => String(s).replace(/\u001b\[[0-9;]*m/g, "");
 
 async function programs() {
   const found = [];
-  for (const area of (await readdir(root)).sort()) {
-    const dir = path.join(root, area);
-    if (!(await stat(dir)).isDirectory()) continue;
-    for (const file of (await readdir(dir)).sort()) {
-      if (file.endsWith(".aqua")) found.push({ area, dir, file });
+  for (const { name, tracing } of corpora) {
+    const root = path.join(tests, name);
+    for (const area of (await readdir(root)).sort()) {
+      const dir = path.join(root, area);
+      if (!(await stat(dir)).isDirectory()) continue;
+      for (const file of (await readdir(dir)).sort()) {
+        if (file.endsWith(".aqua")) found.push({ area: `${name}/${area}`, dir, file, tracing });
+      }
     }
   }
   return found;
@@ -37,7 +45,7 @@ async function main() {
   let failed = 0;
   let written = 0;
   let count = 0;
-  for (const { area, dir, file } of await programs()) {
+  for (const { area, dir, file, tracing } of await programs()) {
     const stem = path.basename(file, ".aqua");
     if (!`${area}/${stem}`.includes(filter)) continue;
     count++;
@@ -52,6 +60,7 @@ async function main() {
         filePath: path.join(dir, file),
         imports: [nodeModules],
         targetType: "air",
+        tracing,
       });
     } catch (e) {
       console.error(`FAIL ${area}/${file}: ${plain(e?.message ?? e)}`);

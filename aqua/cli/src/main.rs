@@ -57,7 +57,8 @@ enum MessageFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Compile Aqua files to AIR: one `<file>.<function>.air` per exported function.
+    /// Compile Aqua files to AIR: one `<file>.<function>.air` per exported function, and
+    /// `<file>.json`, the types of the exported functions and services for clients.
     Build {
         #[command(flatten)]
         compile: CompileArgs,
@@ -73,6 +74,10 @@ enum Command {
         /// Write the AIR as generated, without the AIR optimizer's rewrites.
         #[arg(long)]
         no_optimize: bool,
+        /// Report entering and leaving each function, closure and service call to the
+        /// client's `tracingSrv.tracingEvent`, for debugging.
+        #[arg(long)]
+        tracing: bool,
     },
     /// Check Aqua files and report their problems, writing nothing; exits with 1 on errors.
     Check {
@@ -110,11 +115,13 @@ fn main() -> ExitCode {
             no_relay,
             no_xor,
             no_optimize,
+            tracing,
         } => {
             let codegen = aqua::codegen::Options {
                 no_relay,
                 no_xor,
                 no_optimize,
+                tracing,
             };
             build(&compile, &output, codegen, color)
         }
@@ -276,13 +283,29 @@ fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, col
         eprintln!("error: cannot create {}: {error}", output.display());
         return false;
     }
+    let stem = |module: aqua::project::ModuleId| {
+        let path = &compilation.project.module(module).path;
+        path.file_stem()
+            .map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned())
+    };
     let mut ok = true;
+    let mut roots = compilation.project.roots.clone();
+    roots.sort();
+    roots.dedup();
+    for module in roots {
+        let interface = compilation.interface(module);
+        if interface.is_empty() {
+            continue;
+        }
+        let path = output.join(format!("{}.json", stem(module)));
+        if let Err(error) = std::fs::write(&path, interface.to_json() + "\n") {
+            eprintln!("error: cannot write {}: {error}", path.display());
+            ok = false;
+        }
+    }
     for function in &compilation.functions {
         let module = compilation.project.module(function.module);
-        let stem = module
-            .path
-            .file_stem()
-            .map_or_else(|| "module".into(), |s| s.to_string_lossy());
+        let stem = stem(function.module);
         match &function.air {
             Ok(air) => {
                 let path = output.join(format!("{stem}.{}.air", function.name));

@@ -71,6 +71,16 @@ fn build_writes_one_valid_air_file_per_exported_function() {
     );
     assert!(air.contains("-relay-"), "{air}");
 
+    // The interface for clients: the function's parameters in order, its results.
+    let json: serde_json::Value = serde_json::from_str(&text(&out.join("greeter.json"))).unwrap();
+    let greet = &json["functions"]["greet"];
+    assert_eq!(greet["functionName"], "greet");
+    let params = greet["arrow"]["domain"]["fields"].as_object().unwrap();
+    assert_eq!(params.len(), 2);
+    assert_eq!(params["name"]["name"], "string");
+    assert_eq!(greet["arrow"]["codomain"]["items"][1]["name"], "string");
+    assert_eq!(json["services"], serde_json::json!({}));
+
     let no_relay = aquac(&[
         "build",
         dir.join("src/greeter.aqua").to_str().unwrap(),
@@ -80,6 +90,24 @@ fn build_writes_one_valid_air_file_per_exported_function() {
     ]);
     assert!(no_relay.status.success());
     assert!(!text(&out.join("greeter.greet.air")).contains("-relay-"));
+
+    let tracing = aquac(&[
+        "build",
+        dir.join("src/greeter.aqua").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--tracing",
+    ]);
+    assert!(tracing.status.success());
+    let traced = text(&out.join("greeter.greet.air"));
+    assert!(air::check(&traced).diagnostics.is_empty(), "{traced}");
+    for event in [
+        r#"["greet" "enter"]"#,
+        r#"["Greet.hi" "exit"]"#,
+        r#"["Peer.identify" "enter"]"#,
+    ] {
+        assert!(traced.contains(event), "{event} in\n{traced}");
+    }
 }
 
 #[test]

@@ -22,8 +22,8 @@ pub enum Val {
     Data(Data),
     Arrow(Rc<Arrow>),
     Ability(Rc<BTreeMap<String, Val>>),
-    /// A service, by its id.
-    Service(Data),
+    /// A service, by its id, with the name it is declared with.
+    Service(Data, Rc<str>),
     /// What a call without results gives.
     Unit,
 }
@@ -33,6 +33,8 @@ pub enum Val {
 pub enum Arrow {
     Func(FuncId),
     Closure {
+        /// The name it was defined with.
+        name: Rc<str>,
         owner: FuncId,
         closure: Rc<Closure>,
         env: Env,
@@ -43,8 +45,27 @@ pub enum Arrow {
     Callback(Rc<str>),
     Method {
         service: Data,
+        /// The name the service is declared with.
+        service_name: Rc<str>,
         method: Rc<str>,
     },
+}
+
+impl Arrow {
+    /// The name `--tracing` reports for a call of the arrow, as the reference compiler names
+    /// it.
+    fn label(&self, program: &Program) -> String {
+        match self {
+            Arrow::Func(id) => program.funcs[id.0 as usize].name.clone(),
+            Arrow::Closure { name, .. } => name.to_string(),
+            Arrow::Callback(name) => format!("init_peer_callable_{name}"),
+            Arrow::Method {
+                service_name,
+                method,
+                ..
+            } => format!("{service_name}.{method}"),
+        }
+    }
 }
 
 /// The values of locals and the service ids in scope.
@@ -136,8 +157,9 @@ impl<'p> Lower<'p> {
     // ---- the compiled function -----------------------------------------------------------
 
     /// The whole script of an exported function: arguments from `getDataSrv`, the body,
-    /// results to `callbackSrv.response`, errors to `errorHandlingSrv.error`.
-    pub fn function(&mut self, id: FuncId) -> Op {
+    /// results to `callbackSrv.response`, errors to `errorHandlingSrv.error`. `exported_as`
+    /// names the function in traces.
+    pub fn function(&mut self, id: FuncId, exported_as: &str) -> Op {
         let def = &self.program.funcs[id.0 as usize];
         let mut ops = Vec::new();
         if !self.options.no_relay {
@@ -192,7 +214,7 @@ impl<'p> Lower<'p> {
             frame.env.vals.insert(param, val);
         }
         let body = self.block(&mut frame, &def.body.stmts);
-        ops.push(body);
+        ops.push(self.traced(exported_as, body));
         if let Some(results) = frame.results.take() {
             if !results.is_empty() {
                 let mut body_tail = Vec::new();
@@ -221,6 +243,62 @@ impl<'p> Lower<'p> {
             None,
         );
         Op::Xor(Box::new(main), Box::new(handler))
+    }
+
+    /// With `--tracing`, `body` (an inlined call, or the function itself) reports to the
+    /// client's `tracingSrv.tracingEvent` as the reference compiler's tracing mode does:
+    /// `[label, "enter"]` before, `[label, "exit"]` after, both in detached branches (a
+    /// failing tracer cannot break the program); on an error `[label, "exit with error:
+    /// <message>"]`, then the error is raised again. A body without instructions is not
+    /// traced; a closure that keeps the location of its definition is an `On` block, so it is
+    /// traced even when empty, as in the reference.
+    fn traced(&mut self, label: &str, body: Op) -> Op {
+        if !self.options.tracing || body == Op::Null {
+            return body;
+        }
+        let client = self.root_location();
+        let on_client = |op: Op, kind: OnKind| Op::On {
+            location: client.clone(),
+            body: Box::new(op),
+            kind,
+        };
+        let label: Rc<str> = label.into();
+        let event = |what: Data| {
+            client_call(
+                "tracingSrv",
+                "tracingEvent",
+                vec![Data::Str(label.clone()), what],
+                None,
+            )
+        };
+        let detached = |op: Op| Op::Par(vec![on_client(op, OnKind::Detached), Op::Null]);
+        let message = Var::scalar(self.fresh("-return-error-msg-"));
+        let describe = client_call(
+            "op",
+            "concat_strings",
+            vec![
+                Data::Str("exit with error: ".into()),
+                Data::Error(vec![Step::Field("message".into())]),
+            ],
+            Some(message.clone()),
+        );
+        let report = on_client(
+            Op::New(
+                message.clone(),
+                Box::new(Op::seq(vec![describe, event(message.value())])),
+            ),
+            OnKind::Block,
+        );
+        Op::seq(vec![
+            detached(event(Data::Str("enter".into()))),
+            Op::Xor(
+                Box::new(Op::seq(vec![
+                    body,
+                    detached(event(Data::Str("exit".into()))),
+                ])),
+                Box::new(Op::seq(vec![report, Op::Fail(Data::Error(Vec::new()))])),
+            ),
+        ])
     }
 
     // ---- statements ----------------------------------------------------------------------
@@ -315,6 +393,7 @@ impl<'p> Lower<'p> {
             StmtKind::Closure { local, closure } => {
                 let location = (!closure.detached).then(|| self.here());
                 let arrow = Arrow::Closure {
+                    name: self.local_name(frame, *local).into(),
                     owner: frame.owner,
                     closure: closure.clone(),
                     env: frame.env.clone(),
@@ -714,6 +793,10 @@ impl<'p> Lower<'p> {
                 let id = self.service_id(frame, *service);
                 Rc::new(Arrow::Method {
                     service: id,
+                    service_name: self.program.services[service.0 as usize]
+                        .name
+                        .as_str()
+                        .into(),
                     method: method.as_str().into(),
                 })
             }
@@ -743,7 +826,25 @@ impl<'p> Lower<'p> {
         }
     }
 
+    /// Inlines a call of `arrow`, traced with `--tracing`.
     fn call_arrow(
+        &mut self,
+        arrow: &Arrow,
+        abilities: Vec<Val>,
+        args: Vec<Val>,
+        out: &mut Vec<Op>,
+    ) -> Vec<Val> {
+        if !self.options.tracing {
+            return self.inline_arrow(arrow, abilities, args, out);
+        }
+        let mut inner = Vec::new();
+        let results = self.inline_arrow(arrow, abilities, args, &mut inner);
+        let label = arrow.label(self.program);
+        out.push(self.traced(&label, Op::seq(inner)));
+        results
+    }
+
+    fn inline_arrow(
         &mut self,
         arrow: &Arrow,
         abilities: Vec<Val>,
@@ -777,6 +878,7 @@ impl<'p> Lower<'p> {
                 closure,
                 env,
                 location,
+                ..
             } => {
                 let mut frame = Frame {
                     owner: *owner,
@@ -816,7 +918,9 @@ impl<'p> Lower<'p> {
                 });
                 vec![Val::Data(output.value())]
             }
-            Arrow::Method { service, method } => {
+            Arrow::Method {
+                service, method, ..
+            } => {
                 let args: Vec<Data> = args.into_iter().map(|a| self.data(a, out)).collect();
                 let output = Var::scalar(self.fresh("ret"));
                 out.push(Op::Call {
@@ -876,7 +980,7 @@ impl<'p> Lower<'p> {
                 obj.value()
             }
             Val::Data(d) => d,
-            Val::Service(id) => id,
+            Val::Service(id, _) => id,
             Val::Unit => {
                 self.unsupported("a call without results used as a value");
                 Data::EmptyArray
@@ -919,7 +1023,10 @@ impl<'p> Lower<'p> {
                 None => self.unsupported("a value used before it is computed"),
             },
             ExprKind::Func(id) => Val::Arrow(Rc::new(Arrow::Func(*id))),
-            ExprKind::Service(id) => Val::Service(self.service_id(frame, *id)),
+            ExprKind::Service(id) => Val::Service(
+                self.service_id(frame, *id),
+                self.program.services[id.0 as usize].name.as_str().into(),
+            ),
             ExprKind::Call {
                 callee,
                 abilities,
@@ -956,8 +1063,9 @@ impl<'p> Lower<'p> {
                 let base = self.expr(frame, base, out);
                 match base {
                     Val::Ability(fields) => fields.get(name).cloned().unwrap_or(Val::Unit),
-                    Val::Service(id) => Val::Arrow(Rc::new(Arrow::Method {
+                    Val::Service(id, service_name) => Val::Arrow(Rc::new(Arrow::Method {
                         service: id,
+                        service_name,
                         method: name.as_str().into(),
                     })),
                     other => {

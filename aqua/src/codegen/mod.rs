@@ -23,20 +23,25 @@ pub struct Options {
     pub no_xor: bool,
     /// The AIR as generated, without [`air::optimize()`] (to see what the optimizer does).
     pub no_optimize: bool,
+    /// Report entering and leaving every function, closure and service call to the client's
+    /// `tracingSrv.tracingEvent`, for debugging.
+    pub tracing: bool,
 }
 
 /// Why a function could not be compiled, though it checked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unsupported(pub String);
 
-/// The AIR of function `id`, compiled as an entry point called by a client.
+/// The AIR of function `id`, compiled as an entry point called by a client that knows it as
+/// `exported_as`.
 pub fn function(
     program: &Program,
     id: FuncId,
+    exported_as: &str,
     options: &Options,
 ) -> Result<air::Script, Unsupported> {
     let mut lower = lower::Lower::new(program, options);
-    let op = lower.function(id);
+    let op = lower.function(id, exported_as);
     if let Some(what) = lower.unsupported {
         return Err(Unsupported(what));
     }

@@ -189,6 +189,9 @@ pub enum OnKind {
     Block,
     /// A `parseq` branch: it returns to its relays only.
     Parseq,
+    /// A branch that nothing waits for (`(par X (null))`), such as a trace event: the
+    /// particle does not come back from it, and its errors stay in it.
+    Detached,
 }
 
 impl Op {

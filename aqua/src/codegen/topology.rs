@@ -163,6 +163,7 @@ impl Topology {
         let back = match kind {
             // A `parseq` branch comes back to the last relay before where it started.
             OnKind::Parseq => path(&target, here),
+            OnKind::Detached => Vec::new(),
             // A parallel branch that ends here must bring the particle all the way back:
             // the code after the `par` may wait for it on this peer.
             OnKind::Block if flow.branch_ends && !same_peer => {
@@ -178,7 +179,7 @@ impl Topology {
         };
         ops.extend(hops(&back));
         let main = Op::seq(ops);
-        if kind == OnKind::Parseq || !self.errors_come_back || same_peer {
+        if kind != OnKind::Block || !self.errors_come_back || same_peer {
             return main;
         }
         // On an error, go back to the last relay before where the block started, then raise

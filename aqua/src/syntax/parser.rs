@@ -125,6 +125,14 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                         );
                     }
                     if let Some(item) = self.line(|p| &p.header, line) {
+                        if let HeaderItem::Module {
+                            legacy: true,
+                            keyword,
+                            ..
+                        } = &item
+                        {
+                            self.diagnostics.push(legacy_module(*keyword));
+                        }
                         file.header.push(item);
                     }
                     self.no_children(line);
@@ -347,6 +355,15 @@ fn bracket_problem(line: &Line<'_>) -> Option<Diagnostic> {
             .with_primary_label("opened here")
             .with_help("close it before the end of the statement")
     })
+}
+
+/// The warning for a `module` header, which Aqua 0.14 renamed to `aqua`.
+fn legacy_module(keyword: Span) -> Diagnostic {
+    Diagnostic::new(Code::DeprecatedModule, keyword)
+        .with_message("the `module` header is deprecated")
+        .with_primary_label("write `aqua` here")
+        .with_help("replace `module` with `aqua`; the rest of the line stays as it is")
+        .with_suggestion(keyword, "aqua")
 }
 
 fn syntax_diagnostic<'s>(error: &Rich<'_, Token<'s>, Span>, line: &Line<'s>) -> Diagnostic {
