@@ -33,6 +33,8 @@
 //!   options of its first run.
 //! - a ```` ```text,diagnostics ```` block after an `aqua` block is exactly what `aquac check`
 //!   prints for it, without colors (trailing spaces aside).
+//! - an ```` ```air,function=<name> ```` block after an `aqua` block is exactly the AIR that
+//!   `aquac build` writes for that function (with the options of the first run).
 //!
 //! Blocks are named by their chapter and module name (`types.md Maps`) in [`KNOWN_FAILING`].
 //! `AQUA_GUIDE=<text>` checks only the chapters whose file name contains it.
@@ -62,6 +64,11 @@ const KNOWN_FAILING: &[(&str, &str, &str)] = &[
         "topology.md",
         "ViaMany",
         "the way back through an array of relays visits them in the forward order",
+    ),
+    (
+        "migration.md",
+        "Legacy",
+        "the `module` header is accepted without the warning W0101",
     ),
     (
         "parallelism.md",
@@ -147,6 +154,8 @@ struct Example {
     runs: Vec<Run>,
     /// A `text,diagnostics` block: its line and text.
     diagnostics: Option<(usize, String)>,
+    /// `air,function=<name>` blocks: line, function, text.
+    air: Vec<(usize, String, String)>,
 }
 
 /// A `text,run` block.
@@ -193,6 +202,7 @@ fn parse_example(fence: Fence) -> Result<Example, String> {
         },
         runs: Vec::new(),
         diagnostics: None,
+        air: Vec::new(),
     };
     for attribute in &fence.info[1..] {
         let (key, value) = attribute.split_once('=').unwrap_or((attribute, ""));
@@ -335,6 +345,13 @@ fn examples(markdown: &str) -> Result<Vec<Example>, String> {
                     .ok_or_else(|| at("a diagnostics block before any aqua block".into()))?;
                 example.diagnostics = Some((fence.line, fence.text));
             }
+            ["air", attribute] if attribute.starts_with("function=") => {
+                let example = examples
+                    .last_mut()
+                    .ok_or_else(|| at("an AIR block before any aqua block".into()))?;
+                let function = attribute["function=".len()..].to_string();
+                example.air.push((fence.line, function, fence.text));
+            }
             _ => {}
         }
     }
@@ -342,18 +359,13 @@ fn examples(markdown: &str) -> Result<Vec<Example>, String> {
 }
 
 /// Compiles `example` with the chapter's library files beside it.
-fn compile_example(
-    example: &Example,
-    libraries: &[&Example],
-    options: &Options,
-) -> (Compilation, MemoryFiles) {
+fn compile_example(example: &Example, libraries: &[&Example], options: &Options) -> Compilation {
     let mut files = MemoryFiles::new();
     for library in libraries {
         files.insert(&library.path, library.text.as_bytes());
     }
     files.insert(&example.path, example.text.as_bytes());
-    let compilation = compile(std::slice::from_ref(&example.path), &files, options);
-    (compilation, files)
+    compile(std::slice::from_ref(&example.path), &files, options)
 }
 
 /// Every diagnostic as `aquac check` prints it, without colors.
@@ -388,7 +400,7 @@ fn check_example(example: &Example, libraries: &[&Example]) -> Vec<String> {
         .runs
         .first()
         .map_or_else(Options::default, |run| run.options.clone());
-    let (compilation, _) = compile_example(example, libraries, &options);
+    let compilation = compile_example(example, libraries, &options);
     let diagnostics = compilation.diagnostics();
     let codes = |severity: Severity| -> Vec<String> {
         diagnostics
@@ -457,6 +469,16 @@ fn check_example(example: &Example, libraries: &[&Example]) -> Vec<String> {
             }
         }
     }
+    for (line, name, text) in &example.air {
+        let air = compilation.functions.iter().find(|f| &f.name == name);
+        match air.map(|f| f.air.as_ref()) {
+            Some(Ok(air)) if trim_lines(air) == trim_lines(text) => {}
+            Some(Ok(air)) => problems.push(format!(
+                "{line}: the AIR shown for `{name}` differs; the compiler writes:\n{air}"
+            )),
+            _ => problems.push(format!("{line}: no AIR for a function `{name}`")),
+        }
+    }
     if let Some((line, text)) = &example.diagnostics {
         let shown = show();
         if trim_lines(text) != trim_lines(&shown) {
@@ -477,7 +499,7 @@ fn check_run(example: &Example, libraries: &[&Example], run: &Run) -> Result<(),
     if matches!(example.expect, Expect::Error(_)) {
         return Err("runs a block that does not compile".into());
     }
-    let (compilation, _) = compile_example(example, libraries, &run.options);
+    let compilation = compile_example(example, libraries, &run.options);
     if compilation.has_errors() {
         return Err(format!("does not compile:\n{}", rendered(&compilation)));
     }
