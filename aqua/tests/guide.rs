@@ -61,11 +61,6 @@ const KNOWN_FAILING: &[(&str, &str, &str)] = &[
         "the code generator does not handle stream map methods yet",
     ),
     (
-        "topology.md",
-        "ViaMany",
-        "the way back through an array of relays visits them in the forward order",
-    ),
-    (
         "parallelism.md",
         "ParSeq",
         "the results of `parseq` iterations never reach the client (the differential test's \

@@ -168,10 +168,7 @@ impl Topology {
             // the code after the `par` may wait for it on this peer.
             OnKind::Block if flow.branch_ends && !same_peer => {
                 let mut back = path(&target, here);
-                back.push(Via {
-                    peer: here.peer.clone(),
-                    many: false,
-                });
+                back.push(Step::to(&here.peer));
                 back
             }
             OnKind::Block if after && !same_peer => path(&target, here),
@@ -187,11 +184,8 @@ impl Topology {
         // end of a `par` branch, the code after the `par` may already have left that relay
         // for the particle of another branch: go all the way back.
         let mut way_back = path(&target, here);
-        if flow.branch_ends && way_back.last().map(|v| &v.peer) != Some(&here.peer) {
-            way_back.push(Via {
-                peer: here.peer.clone(),
-                many: false,
-            });
+        if flow.branch_ends && way_back.last().map(|s| &s.via.peer) != Some(&here.peer) {
+            way_back.push(Step::to(&here.peer));
         }
         let mut error_ops = hops(&way_back);
         error_ops.push(Op::Fail(Data::Error(Vec::new())));
@@ -208,51 +202,75 @@ struct Flow {
     branch_ends: bool,
 }
 
-fn reversed(via: &[Via]) -> Vec<Via> {
-    via.iter().rev().cloned().collect()
+/// A relay on a path, and whether the path goes back out through it: a collection of relays
+/// is then passed in reverse order.
+#[derive(Clone, Debug)]
+struct Step {
+    via: Via,
+    backwards: bool,
+}
+
+impl Step {
+    fn to(peer: &Data) -> Step {
+        Step {
+            via: Via {
+                peer: peer.clone(),
+                many: false,
+            },
+            backwards: false,
+        }
+    }
 }
 
 /// The relays from `from` to `to`: back out through `from`'s relays, in through `to`'s,
 /// without repeating a peer or passing through either end.
-fn path(from: &Location, to: &Location) -> Vec<Via> {
-    let mut steps: Vec<Via> = Vec::new();
-    for via in reversed(&from.via)
-        .into_iter()
-        .chain(to.via.iter().cloned())
-    {
-        if let Some(seen) = steps.iter().position(|s| *s == via) {
+fn path(from: &Location, to: &Location) -> Vec<Step> {
+    let out = from.via.iter().rev().map(|via| Step {
+        via: via.clone(),
+        backwards: true,
+    });
+    let into = to.via.iter().map(|via| Step {
+        via: via.clone(),
+        backwards: false,
+    });
+    let mut steps: Vec<Step> = Vec::new();
+    for step in out.chain(into) {
+        if let Some(seen) = steps.iter().position(|s| s.via == step.via) {
             // Coming back to a relay already passed: the loop in between is not needed.
             steps.truncate(seen + 1);
             continue;
         }
-        steps.push(via);
+        steps.push(step);
     }
-    while steps
-        .first()
-        .is_some_and(|s| !s.many && s.peer == from.peer)
-    {
+    let is_end = |s: &Step, end: &Data| !s.via.many && s.via.peer == *end;
+    while steps.first().is_some_and(|s| is_end(s, &from.peer)) {
         steps.remove(0);
     }
-    while steps.last().is_some_and(|s| !s.many && s.peer == to.peer) {
+    while steps.last().is_some_and(|s| is_end(s, &to.peer)) {
         steps.pop();
     }
     steps
 }
 
-/// The instructions that take the particle through `relays`.
-fn hops(relays: &[Via]) -> Vec<Op> {
-    relays
+/// The instructions that take the particle through `steps`.
+fn hops(steps: &[Step]) -> Vec<Op> {
+    steps
         .iter()
-        .map(|via| {
+        .map(|Step { via, backwards }| {
             if via.many {
                 let iterator: std::rc::Rc<str> = "-via-peer-".into();
+                let here = hop(Var::scalar(iterator.clone()).value());
+                let next = Op::Next(iterator.clone());
+                // Hopping after `next` visits the elements last to first.
+                let body = if *backwards {
+                    vec![next, here]
+                } else {
+                    vec![here, next]
+                };
                 Op::Fold {
                     iterable: via.peer.clone(),
-                    iterator: iterator.clone(),
-                    body: Box::new(Op::seq(vec![
-                        hop(Var::scalar(iterator.clone()).value()),
-                        Op::Next(iterator),
-                    ])),
+                    iterator,
+                    body: Box::new(Op::seq(body)),
                     last: Some(Box::new(Op::Null)),
                 }
             } else {
