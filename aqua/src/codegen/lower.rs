@@ -2,7 +2,7 @@
 //! instruction tree. Values known when compiling (arrows, abilities, services, literals)
 //! are carried in [`Val`]s and never reach AIR.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use super::gates::Gate;
@@ -93,6 +93,8 @@ pub struct Lower<'p> {
     pub unsupported: Option<String>,
     /// The stream gates written, for `gates::settle`.
     pub gates: Vec<Gate>,
+    /// The variables that `parseq` branches write.
+    parseq_writes: HashSet<Rc<str>>,
 }
 
 fn relay() -> Data {
@@ -109,6 +111,7 @@ impl<'p> Lower<'p> {
             depth: 0,
             unsupported: None,
             gates: Vec::new(),
+            parseq_writes: HashSet::new(),
         }
     }
 
@@ -480,6 +483,7 @@ impl<'p> Lower<'p> {
                 self.locations.push(location.clone());
                 let body = self.block(frame, &body.stmts);
                 self.locations.pop();
+                body.written(&mut self.parseq_writes);
                 prefix.push(Op::On {
                     location,
                     body: Box::new(body),
@@ -1076,6 +1080,34 @@ impl<'p> Lower<'p> {
             }
             ExprKind::Index(base, index) => {
                 let base_val = self.expr(frame, base, out);
+                if let (Val::Data(stream @ Data::Var(var, _)), Some(count)) =
+                    (&base_val, minus_one(index))
+                {
+                    if var.kind == VarKind::Stream && self.parseq_writes.contains(&var.name) {
+                        // `s[n - 1]` on what `parseq` branches write waits for `n` values
+                        // with no call before the wait: the branches come back to the relay
+                        // only, and there a call made once on the client would stop the
+                        // particles that arrive later before the wait. Elsewhere the call
+                        // keeps remote peers from running the wait (and sending from there
+                        // straight to the client).
+                        let count = self.expr(frame, count, out);
+                        let count = match self.data(count, out) {
+                            length @ Data::Length(_) => self.flatten(length, "count", out),
+                            other => other,
+                        };
+                        let gate = self.wait_for(stream.clone(), count.clone(), None, out);
+                        let index = Var::scalar(self.fresh("idx"));
+                        out.push(Op::Call {
+                            peer: None,
+                            service: Data::Str("math".into()),
+                            function: "sub".into(),
+                            args: vec![count, Data::Int(1)],
+                            output: Some(index.clone()),
+                        });
+                        let step = Step::Var(index.name);
+                        return Val::Data(gate.with_step(step).expect("a scalar takes steps"));
+                    }
+                }
                 let index_val = self.expr(frame, index, out);
                 let index = self.data(index_val, out);
                 if let Val::Data(
@@ -1250,6 +1282,34 @@ impl<'p> Lower<'p> {
 
     /// Waits until the stream has `index + 1` values, then fixes it: `s[n]` on a stream.
     fn gate(&mut self, stream: Data, index: Data, out: &mut Vec<Op>) -> Data {
+        let (wanted, incr) = match &index {
+            Data::Int(i) => (Data::Int(i + 1), None),
+            other => {
+                let inc = Var::scalar(self.fresh("incr_idx"));
+                out.push(Op::Call {
+                    peer: None,
+                    service: Data::Str("math".into()),
+                    function: "add".into(),
+                    args: vec![other.clone(), Data::Int(1)],
+                    output: Some(inc.clone()),
+                });
+                (inc.value(), Some(inc.name))
+            }
+        };
+        let gate = self.wait_for(stream, wanted, incr, out);
+        let step = self.index_step(index, out);
+        gate.with_step(step).expect("a scalar takes steps")
+    }
+
+    /// Waits until the stream has `wanted` values, then fixes it into a scalar. `incr` names
+    /// the variable of a call made only to compute `wanted`.
+    fn wait_for(
+        &mut self,
+        stream: Data,
+        wanted: Data,
+        incr: Option<Rc<str>>,
+        out: &mut Vec<Op>,
+    ) -> Data {
         let Data::Var(var, _) = &stream else {
             unreachable!("gates are on stream variables");
         };
@@ -1259,23 +1319,6 @@ impl<'p> Lower<'p> {
         let iter_canon = Var::canon(self.fresh(&format!("{base}_iter_canon")));
         let result_canon = Var::canon(self.fresh(&format!("{base}_result_canon")));
         let gate = Var::scalar(self.fresh(&format!("{base}_gate")));
-        let mut prefix = Vec::new();
-        let mut incr = None;
-        let wanted = match &index {
-            Data::Int(i) => Data::Int(i + 1),
-            other => {
-                let inc = Var::scalar(self.fresh("incr_idx"));
-                incr = Some(inc.name.clone());
-                prefix.push(Op::Call {
-                    peer: None,
-                    service: Data::Str("math".into()),
-                    function: "add".into(),
-                    args: vec![other.clone(), Data::Int(1)],
-                    output: Some(inc.clone()),
-                });
-                inc.value()
-            }
-        };
         let body = Op::seq(vec![
             Op::Ap(Var::scalar(item.clone()).value(), test.clone()),
             Op::Canon {
@@ -1298,7 +1341,7 @@ impl<'p> Lower<'p> {
             test: test.name.clone(),
             incr,
         });
-        prefix.push(Op::New(
+        out.push(Op::New(
             test.clone(),
             Box::new(Op::seq(vec![
                 Op::Fold {
@@ -1315,9 +1358,7 @@ impl<'p> Lower<'p> {
                 Op::Ap(result_canon.value(), gate.clone()),
             ])),
         ));
-        out.push(Op::seq(prefix));
-        let step = self.index_step(index, out);
-        gate.value().with_step(step).expect("a scalar takes steps")
+        gate.value()
     }
 
     fn infix(
@@ -1416,5 +1457,17 @@ fn client_call(service: &str, function: &str, args: Vec<Data>, output: Option<Va
         function: function.into(),
         args,
         output,
+    }
+}
+
+/// `n` of an index written `n - 1`.
+fn minus_one(index: &Expr) -> Option<&Expr> {
+    match &index.kind {
+        ExprKind::Infix {
+            op: InfixOp::Sub,
+            lhs,
+            rhs,
+        } if matches!(rhs.kind, ExprKind::Int(1)) => Some(lhs),
+        _ => None,
     }
 }
