@@ -68,6 +68,32 @@ impl Compilation {
 
 /// Compiles the files `roots` (and what they import).
 pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> Compilation {
+    let mut compilation = check(roots, files, options);
+    if compilation.has_errors() {
+        return compilation;
+    }
+    let mut roots = compilation.project.roots.clone();
+    roots.dedup();
+    for module in roots {
+        let scope = &compilation.program.scopes[module.index()];
+        for (name, def) in &scope.exports {
+            let Def::Func(id) = def else { continue };
+            let air = codegen::function(&compilation.program, *id, name, &options.codegen)
+                .map(|script| air::print(&script));
+            compilation.functions.push(Function {
+                module,
+                name: name.clone(),
+                id: *id,
+                air,
+            });
+        }
+    }
+    compilation
+}
+
+/// Loads and checks the files `roots` (and what they import), generating no AIR: the
+/// compilation's `functions` stay empty.
+pub fn check(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> Compilation {
     let project = project::load(roots, &options.imports, files);
     let inputs: Vec<ModuleInput> = project
         .modules
@@ -90,31 +116,11 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
     let order: Vec<usize> = project.order().into_iter().map(|m| m.index()).collect();
     let program = sema::check(&inputs, &order, &options.sema);
     drop(inputs);
-    let mut compilation = Compilation {
+    Compilation {
         project,
         program,
         functions: Vec::new(),
-    };
-    if compilation.has_errors() {
-        return compilation;
     }
-    let mut roots = compilation.project.roots.clone();
-    roots.dedup();
-    for module in roots {
-        let scope = &compilation.program.scopes[module.index()];
-        for (name, def) in &scope.exports {
-            let Def::Func(id) = def else { continue };
-            let air = codegen::function(&compilation.program, *id, name, &options.codegen)
-                .map(|script| air::print(&script));
-            compilation.functions.push(Function {
-                module,
-                name: name.clone(),
-                id: *id,
-                air,
-            });
-        }
-    }
-    compilation
 }
 
 fn import_count(file: &crate::syntax::ast::File) -> usize {

@@ -10,6 +10,7 @@
 
 pub mod codegen;
 pub mod compile;
+pub mod db;
 pub mod diagnostic;
 pub mod format;
 pub mod interface;

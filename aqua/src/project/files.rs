@@ -4,6 +4,9 @@
 use std::collections::HashMap;
 use std::io;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use crate::syntax::Parsed;
 
 /// Read access to source files. The loader never touches the disk except through this.
 pub trait FileSource {
@@ -17,6 +20,13 @@ pub trait FileSource {
     /// By default the path with `.` and `..` removed lexically.
     fn canonical(&self, path: &Path) -> PathBuf {
         normalize(path)
+    }
+
+    /// The syntax tree of the file at `path`, whose text is `text`. By default parsed afresh;
+    /// a source that keeps trees (the incremental [`crate::db::Workspace`]) returns its own.
+    fn parse(&self, path: &Path, text: &str) -> Arc<Parsed> {
+        let _ = path;
+        Arc::new(crate::syntax::parse(text))
     }
 }
 

@@ -13,6 +13,7 @@ mod resolve;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use files::{normalize, DiskFiles, FileSource, MemoryFiles};
 pub use resolve::{resolve, ImportConfig, Resolved, BUNDLED_ROOT};
@@ -44,7 +45,7 @@ pub struct Module {
     pub path: PathBuf,
     pub text: String,
     /// The syntax tree and the file's own syntax diagnostics.
-    pub parsed: Parsed,
+    pub parsed: Arc<Parsed>,
     /// For each `import` or `use` of the header that was resolved and loaded: the index of
     /// the header item and the module it names. An import missing here has been reported
     /// in [`Project::diagnostics`]; later passes should not report its names again.
@@ -129,11 +130,7 @@ impl Loader<'_> {
         match self.files.read(&path) {
             Ok(bytes) => self.add(Resolved::File(path), bytes),
             Err(error) => {
-                let id = self.push(
-                    Resolved::File(path.clone()),
-                    String::new(),
-                    Parsed::default(),
-                );
+                let id = self.push(Resolved::File(path.clone()), String::new(), Arc::default());
                 let diagnostic = Diagnostic::new(Code::UnreadableFile, Span::from(0..0))
                     .with_message(format!("cannot read `{}`: {error}", root.display()));
                 self.project.diagnostics.push((id, diagnostic));
@@ -199,7 +196,7 @@ impl Loader<'_> {
     /// Decodes and parses a file's bytes into a new module whose imports are to be followed.
     fn add(&mut self, origin: Resolved, bytes: Vec<u8>) -> ModuleId {
         let (text, bad_utf8) = syntax::decode(bytes);
-        let parsed = syntax::parse(&text);
+        let parsed = self.files.parse(&origin.path(), &text);
         let id = self.push(origin, text, parsed);
         if let Some(diagnostic) = bad_utf8 {
             self.project.diagnostics.push((id, diagnostic));
@@ -208,7 +205,7 @@ impl Loader<'_> {
         id
     }
 
-    fn push(&mut self, origin: Resolved, text: String, parsed: Parsed) -> ModuleId {
+    fn push(&mut self, origin: Resolved, text: String, parsed: Arc<Parsed>) -> ModuleId {
         // MAX_MODULES keeps the count far below u32::MAX.
         let id = ModuleId(self.project.modules.len() as u32);
         let path = origin.path();
