@@ -213,15 +213,16 @@ fn format(path: &Path, check: bool, color: bool) -> bool {
 }
 
 /// Compiles, printing every diagnostic; `None` when the arguments are wrong.
+/// Loads and checks the files of `args`, and generates their AIR when `codegen` is given.
 fn compile(
     args: &CompileArgs,
-    codegen: aqua::codegen::Options,
+    codegen: Option<aqua::codegen::Options>,
 ) -> Option<aqua::compile::Compilation> {
     let mut options = aqua::compile::Options {
         imports: aqua::project::ImportConfig {
             import_dirs: args.imports.clone(),
         },
-        codegen,
+        codegen: codegen.clone().unwrap_or_default(),
         ..Default::default()
     };
     for constant in &args.constants {
@@ -240,11 +241,11 @@ fn compile(
             .constants
             .insert(name.trim().to_string(), value.to_string());
     }
-    Some(aqua::compile::compile(
-        &args.files,
-        &aqua::project::DiskFiles,
-        &options,
-    ))
+    let run = match codegen {
+        Some(_) => aqua::compile::compile,
+        None => aqua::compile::check,
+    };
+    Some(run(&args.files, &aqua::project::DiskFiles, &options))
 }
 
 fn print_diagnostics(compilation: &aqua::compile::Compilation, format: MessageFormat, color: bool) {
@@ -264,7 +265,7 @@ fn print_diagnostics(compilation: &aqua::compile::Compilation, format: MessageFo
 }
 
 fn check(args: &CompileArgs, format: MessageFormat, color: bool) -> bool {
-    let Some(compilation) = compile(args, aqua::codegen::Options::default()) else {
+    let Some(compilation) = compile(args, None) else {
         return false;
     };
     print_diagnostics(&compilation, format, color);
@@ -272,7 +273,7 @@ fn check(args: &CompileArgs, format: MessageFormat, color: bool) -> bool {
 }
 
 fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, color: bool) -> bool {
-    let Some(compilation) = compile(args, codegen) else {
+    let Some(compilation) = compile(args, Some(codegen)) else {
         return false;
     };
     print_diagnostics(&compilation, MessageFormat::Human, color);
