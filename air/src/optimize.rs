@@ -494,18 +494,29 @@ struct HopNames {
 
 impl HopNames {
     fn new(script: &Script) -> HopNames {
+        let names: Vec<&str> = (0..script.n_strings())
+            .filter_map(|i| script.sym_at(i))
+            .map(|sym| script.str(sym))
+            .collect();
+        // `base` is free when no name of the script is `base` or `base-<number>`, the names
+        // the hops get.
+        let taken = |base: &str| {
+            names.iter().any(|name| {
+                name.strip_prefix(base).is_some_and(|rest| {
+                    rest.is_empty()
+                        || rest
+                            .strip_prefix('-')
+                            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+            })
+        };
         let fresh = |base: &str| {
             (0..)
-                .map(|n| {
-                    if n == 0 {
-                        base.to_string()
-                    } else {
-                        format!("{base}{n}")
-                    }
+                .map(|n| match n {
+                    0 => base.to_string(),
+                    n => format!("{base}{n}"),
                 })
-                .find(|name| {
-                    script.lookup(name).is_none() && script.lookup(&format!("{name}-0")).is_none()
-                })
+                .find(|name| !taken(name))
                 .expect("some name is free")
         };
         HopNames {
@@ -765,14 +776,16 @@ impl Router<'_> {
             if here.peer().is_some() && here.peer() == after.peer() {
                 run.clear();
             }
-            if let (Some(&last), Some(target)) = (run.last(), after.peer()) {
-                if self.peer_text(last) == target {
-                    run.pop();
-                }
+            let place = |hop: NodeId| self.place_of(self.hop(hop).expect("a hop"));
+            if run
+                .last()
+                .is_some_and(|&last| after.peer().is_some() && place(last).peer() == after.peer())
+            {
+                run.pop();
             }
             for hop in run {
-                let place = self.place_of(self.hop(hop).expect("a hop"));
-                if place.peer().is_none() || place.peer() != here.peer() {
+                let place = place(hop);
+                if place.peer() != here.peer() {
                     kept.push(hop);
                     here = place;
                 }
@@ -780,13 +793,6 @@ impl Router<'_> {
             i = end;
         }
         kept
-    }
-
-    fn peer_text(&self, hop: NodeId) -> String {
-        value_to_string(
-            self.script,
-            self.script.value(self.hop(hop).expect("a hop")),
-        )
     }
 }
 
@@ -804,6 +810,12 @@ mod tests {
     fn fresh_hop_names_avoid_the_scripts_own() {
         let parsed = crate::parse(r#"(ap "$-hop" $-hop)"#);
         assert_eq!(HopNames::new(&parsed.script).stream, "$-hop1");
+        let parsed = crate::parse(r##"(seq (canon "a" $s #-hop-7) (ap "#-hop-x" $-hop-))"##);
+        let names = HopNames::new(&parsed.script);
+        assert_eq!(
+            (names.stream.as_str(), names.canon_prefix.as_str()),
+            ("$-hop", "#-hop1")
+        );
     }
 
     #[test]

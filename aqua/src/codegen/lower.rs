@@ -1080,48 +1080,23 @@ impl<'p> Lower<'p> {
             }
             ExprKind::Index(base, index) => {
                 let base_val = self.expr(frame, base, out);
-                if let (Val::Data(stream @ Data::Var(var, _)), Some(count)) =
-                    (&base_val, minus_one(index))
-                {
-                    if var.kind == VarKind::Stream && self.parseq_writes.contains(&var.name) {
-                        // `s[n - 1]` on what `parseq` branches write waits for `n` values
-                        // with no call before the wait: the branches come back to the relay
-                        // only, and there a call made once on the client would stop the
-                        // particles that arrive later before the wait. Elsewhere the call
-                        // keeps remote peers from running the wait (and sending from there
-                        // straight to the client).
-                        let count = self.expr(frame, count, out);
-                        let count = match self.data(count, out) {
-                            length @ Data::Length(_) => self.flatten(length, "count", out),
-                            other => other,
-                        };
-                        let gate = self.wait_for(stream.clone(), count.clone(), None, out);
-                        let index = Var::scalar(self.fresh("idx"));
-                        out.push(Op::Call {
-                            peer: None,
-                            service: Data::Str("math".into()),
-                            function: "sub".into(),
-                            args: vec![count, Data::Int(1)],
-                            output: Some(index.clone()),
+                if let Val::Data(stream @ Data::Var(var, _)) = &base_val {
+                    if var.kind == VarKind::Stream {
+                        let stream = stream.clone();
+                        let counted =
+                            minus_one(index).filter(|_| self.parseq_writes.contains(&var.name));
+                        return Val::Data(match counted {
+                            Some(count) => self.gate_counted(frame, stream, count, out),
+                            None => {
+                                let index = self.expr(frame, index, out);
+                                let index = self.data(index, out);
+                                self.gate(stream, index, out)
+                            }
                         });
-                        let step = Step::Var(index.name);
-                        return Val::Data(gate.with_step(step).expect("a scalar takes steps"));
                     }
                 }
                 let index_val = self.expr(frame, index, out);
                 let index = self.data(index_val, out);
-                if let Val::Data(
-                    d @ Data::Var(
-                        Var {
-                            kind: VarKind::Stream,
-                            ..
-                        },
-                        _,
-                    ),
-                ) = &base_val
-                {
-                    return Val::Data(self.gate(d.clone(), index, out));
-                }
                 let data = self.data(base_val, out);
                 let step = self.index_step(index, out);
                 self.step(data, step, out)
@@ -1285,20 +1260,62 @@ impl<'p> Lower<'p> {
         let (wanted, incr) = match &index {
             Data::Int(i) => (Data::Int(i + 1), None),
             other => {
-                let inc = Var::scalar(self.fresh("incr_idx"));
-                out.push(Op::Call {
-                    peer: None,
-                    service: Data::Str("math".into()),
-                    function: "add".into(),
-                    args: vec![other.clone(), Data::Int(1)],
-                    output: Some(inc.clone()),
-                });
+                let inc = self.builtin(
+                    "math",
+                    "add",
+                    vec![other.clone(), Data::Int(1)],
+                    "incr_idx",
+                    out,
+                );
                 (inc.value(), Some(inc.name))
             }
         };
         let gate = self.wait_for(stream, wanted, incr, out);
         let step = self.index_step(index, out);
         gate.with_step(step).expect("a scalar takes steps")
+    }
+
+    /// `s[count - 1]` on what `parseq` branches write: waits for `count` values with no call
+    /// before the wait. The branches come back to the relay only, and there a call made once
+    /// on the client would stop the particles that arrive later before the wait. Elsewhere
+    /// (`gate`) the call keeps remote peers from running the wait and sending from there
+    /// straight to the client.
+    fn gate_counted(
+        &mut self,
+        frame: &mut Frame,
+        stream: Data,
+        count: &Expr,
+        out: &mut Vec<Op>,
+    ) -> Data {
+        let count = self.expr(frame, count, out);
+        let count = match self.data(count, out) {
+            length @ Data::Length(_) => self.flatten(length, "count", out),
+            other => other,
+        };
+        let gate = self.wait_for(stream, count.clone(), None, out);
+        let index = self.builtin("math", "sub", vec![count, Data::Int(1)], "idx", out);
+        gate.with_step(Step::Var(index.name))
+            .expect("a scalar takes steps")
+    }
+
+    /// Calls a builtin service where the code runs, into a fresh scalar named after `output`.
+    fn builtin(
+        &mut self,
+        service: &str,
+        function: &str,
+        args: Vec<Data>,
+        output: &str,
+        out: &mut Vec<Op>,
+    ) -> Var {
+        let result = Var::scalar(self.fresh(output));
+        out.push(Op::Call {
+            peer: None,
+            service: Data::Str(service.into()),
+            function: function.into(),
+            args,
+            output: Some(result.clone()),
+        });
+        result
     }
 
     /// Waits until the stream has `wanted` values, then fixes it into a scalar. `incr` names
@@ -1421,15 +1438,10 @@ impl<'p> Lower<'p> {
                     Gte => ("cmp", "gte"),
                     And | Or | Eq | Neq => unreachable!("handled above"),
                 };
-                let result = Var::scalar(self.fresh(function));
-                out.push(Op::Call {
-                    peer: None,
-                    service: Data::Str(service.into()),
-                    function: function.into(),
-                    args: vec![l, r],
-                    output: Some(result.clone()),
-                });
-                Val::Data(result.value())
+                Val::Data(
+                    self.builtin(service, function, vec![l, r], function, out)
+                        .value(),
+                )
             }
         }
     }
