@@ -54,11 +54,7 @@ use network_sim::VmEngine;
 /// Examples that show what the language means but that this compiler does not handle yet:
 /// `(chapter, module name, why)`. A listed example that works fails the test, so that the list
 /// only shrinks.
-const KNOWN_FAILING: &[(&str, &str, &str)] = &[(
-    "types.md",
-    "Maps",
-    "the code generator does not handle stream map methods yet",
-)];
+const KNOWN_FAILING: &[(&str, &str, &str)] = &[];
 
 fn guide_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src/aqua/guide")

@@ -19,6 +19,7 @@ fn var_name(var: &Var) -> String {
         VarKind::Stream => format!("${}", var.name),
         VarKind::Canon => format!("#{}", var.name),
         VarKind::Map => format!("%{}", var.name),
+        VarKind::CanonMap => format!("#%{}", var.name),
     }
 }
 
@@ -56,6 +57,7 @@ fn air_value(script: &mut Script, data: &Data) -> Value {
                 VarKind::Canon => Value::Canon(name, lens),
                 VarKind::Stream => Value::Stream(name),
                 VarKind::Map => Value::StreamMap(name),
+                VarKind::CanonMap => Value::CanonMap(name, lens),
             }
         }
         Data::Length(var) => {
@@ -63,6 +65,7 @@ fn air_value(script: &mut Script, data: &Data) -> Value {
             let lens = Some(script.push_lens_length());
             match var.kind {
                 VarKind::Canon => Value::Canon(name, lens),
+                VarKind::CanonMap => Value::CanonMap(name, lens),
                 _ => Value::Scalar(name, lens),
             }
         }

@@ -69,8 +69,8 @@ fn written_in_parallel(op: &Op, parallel: bool, streams: &mut HashSet<Rc<str>>) 
                 last,
                 ..
             } => {
-                // A fold over a stream goes on as values arrive.
-                let parallel = parallel || iterable.is_stream();
+                // A fold over a stream or a stream map goes on as values arrive.
+                let parallel = parallel || iterable.grows();
                 written_in_parallel(body, parallel, streams);
                 if let Some(last) = last {
                     written_in_parallel(last, parallel, streams);

@@ -95,6 +95,10 @@ pub struct Lower<'p> {
     pub gates: Vec<Gate>,
     /// The variables that `parseq` branches write.
     parseq_writes: HashSet<Rc<str>>,
+    /// Streams made by the statement being lowered, or returned by a function it inlined,
+    /// that the enclosing block scopes with `new` (or hands on to its caller when its
+    /// function returns them).
+    escaped: Vec<Var>,
 }
 
 fn relay() -> Data {
@@ -112,6 +116,7 @@ impl<'p> Lower<'p> {
             unsupported: None,
             gates: Vec::new(),
             parseq_writes: HashSet::new(),
+            escaped: Vec::new(),
         }
     }
 
@@ -165,6 +170,7 @@ impl<'p> Lower<'p> {
     pub fn function(&mut self, id: FuncId, exported_as: &str) -> Op {
         let def = &self.program.funcs[id.0 as usize];
         let mut ops = Vec::new();
+        self.escaped.clear();
         if !self.options.no_relay {
             ops.push(client_call(
                 "getDataSrv",
@@ -314,38 +320,68 @@ impl<'p> Lower<'p> {
     }
 
     fn stmts(&mut self, frame: &mut Frame, stmts: &[Stmt]) -> Op {
+        self.stmts_scoping(frame, stmts, true)
+    }
+
+    /// The statements in sequence. With `scoping`, the streams that a statement makes or gets
+    /// from a call are scoped here; without (an `on` block, whose names live on after it),
+    /// they are left to the enclosing block.
+    fn stmts_scoping(&mut self, frame: &mut Frame, stmts: &[Stmt], scoping: bool) -> Op {
         let mut ops = Vec::new();
         for (i, stmt) in stmts.iter().enumerate() {
-            if let StmtKind::DeclareStream(local) = &stmt.kind {
+            // The streams whose scope starts here, and where the rest of the block starts.
+            let (streams, rest_from) = if let StmtKind::DeclareStream(local) = &stmt.kind {
                 if frame.env.vals.contains_key(local) {
                     // Declared inside an `on` and already scoped around it.
                     continue;
                 }
-                let var = self.declare_stream(frame, *local);
-                let rest = self.stmts(frame, &stmts[i + 1..]);
-                ops.push(Op::New(var, Box::new(rest)));
-                return Op::seq(ops);
-            }
-            // Names declared in an `on` block live on after it: so do its streams.
-            let mut hoisted = Vec::new();
-            streams_declared_in_on(stmt, &mut hoisted);
-            hoisted.retain(|l| !frame.env.vals.contains_key(l));
-            if !hoisted.is_empty() {
-                let vars: Vec<Var> = hoisted
-                    .into_iter()
-                    .map(|l| self.declare_stream(frame, l))
-                    .collect();
-                let mut rest = self.stmts(frame, &stmts[i..]);
-                for var in vars.into_iter().rev() {
-                    rest = Op::New(var, Box::new(rest));
+                (vec![self.declare_stream(frame, *local)], i + 1)
+            } else {
+                // Names declared in an `on` block live on after it: so do its streams.
+                let mut hoisted = Vec::new();
+                streams_declared_in_on(stmt, &mut hoisted);
+                hoisted.retain(|l| !frame.env.vals.contains_key(l));
+                if hoisted.is_empty() {
+                    let op = self.stmt(frame, stmt);
+                    ops.push(op);
+                    if !scoping || self.escaped.is_empty() {
+                        continue;
+                    }
+                    (std::mem::take(&mut self.escaped), i + 1)
+                } else {
+                    let vars = hoisted
+                        .into_iter()
+                        .map(|l| self.declare_stream(frame, l))
+                        .collect();
+                    (vars, i)
                 }
-                ops.push(rest);
-                return Op::seq(ops);
+            };
+            let mut body = vec![];
+            if rest_from > i && !matches!(stmt.kind, StmtKind::DeclareStream(_)) {
+                body.extend(ops.pop());
             }
-            let op = self.stmt(frame, stmt);
-            ops.push(op);
+            body.push(self.stmts_scoping(frame, &stmts[rest_from..], scoping));
+            ops.push(self.scope(frame, streams, Op::seq(body)));
+            return Op::seq(ops);
         }
         Op::seq(ops)
+    }
+
+    /// `body` inside `new` for each of `streams`, except those the frame returns: their scope
+    /// is the caller's.
+    fn scope(&mut self, frame: &Frame, streams: Vec<Var>, mut body: Op) -> Op {
+        for var in streams.into_iter().rev() {
+            let returned = frame
+                .results
+                .as_ref()
+                .is_some_and(|results| results.iter().any(|r| mentions(r, &var, &mut Vec::new())));
+            if returned {
+                self.escaped.push(var);
+            } else {
+                body = Op::New(var, Box::new(body));
+            }
+        }
+        body
     }
 
     fn declare_stream(&mut self, frame: &mut Frame, local: LocalId) -> Var {
@@ -376,7 +412,9 @@ impl<'p> Lower<'p> {
                     } => self.call(frame, callee, abilities, args, &mut out),
                     _ => vec![self.expr(frame, value, &mut out)],
                 };
-                for (target, val) in results.iter().zip(vals) {
+                let mut vals = vals.into_iter();
+                for target in results {
+                    let Some(val) = vals.next() else { break };
                     match target {
                         Target::Bind(local) => {
                             frame.env.vals.insert(*local, val);
@@ -385,6 +423,13 @@ impl<'p> Lower<'p> {
                             let data = self.data(val, &mut out);
                             let stream = self.stream_var(frame, *stream);
                             out.push(Op::Ap(data, stream));
+                        }
+                        Target::PushEntry(map) => {
+                            let key = self.data(val, &mut out);
+                            let value = vals.next().unwrap_or(Val::Unit);
+                            let value = self.data(value, &mut out);
+                            let map = self.stream_var(frame, *map);
+                            out.push(Op::ApMap { key, value, map });
                         }
                     }
                 }
@@ -450,7 +495,7 @@ impl<'p> Lower<'p> {
                 let location = self.location(frame, peer, via, &mut out);
                 self.locations.push(location.clone());
                 let saved_ids = frame.env.service_ids.clone();
-                let body = self.stmts(frame, &body.stmts);
+                let body = self.stmts_scoping(frame, &body.stmts, false);
                 frame.env.service_ids = saved_ids;
                 self.locations.pop();
                 out.push(Op::On {
@@ -634,10 +679,9 @@ impl<'p> Lower<'p> {
     ) -> Op {
         let val = self.expr(frame, iterable, out);
         let iterable = match (mode, &val) {
-            (Some(ForMode::Rec), Val::Data(d)) if d.is_stream() => d.clone(),
+            (Some(ForMode::Rec), Val::Data(d)) if d.grows() => d.clone(),
             (_, Val::Data(Data::Var(var, _))) if var.kind == VarKind::Map => {
-                self.unsupported("iterating over a stream map");
-                Data::EmptyArray
+                self.canon_map(var, out).value()
             }
             _ => self.iterable(val, out),
         };
@@ -1139,7 +1183,9 @@ impl<'p> Lower<'p> {
                 }
                 Val::Data(self.object(&s.name, values, out))
             }
-            ExprKind::MapMethod { .. } => self.unsupported("stream map methods"),
+            ExprKind::MapMethod { map, method, args } => {
+                self.map_method(frame, map, *method, args, out)
+            }
             ExprKind::Not(inner) => {
                 let v = self.expr(frame, inner, out);
                 let v = self.data(v, out);
@@ -1158,6 +1204,158 @@ impl<'p> Lower<'p> {
             ExprKind::Infix { op, lhs, rhs } => self.infix(frame, *op, lhs, rhs, out),
             ExprKind::Error => self.unsupported("an expression with errors"),
         }
+    }
+
+    // ---- stream maps ---------------------------------------------------------------------
+
+    fn map_method(
+        &mut self,
+        frame: &mut Frame,
+        map: &Expr,
+        method: MapMethod,
+        args: &[Expr],
+        out: &mut Vec<Op>,
+    ) -> Val {
+        let map = match self.expr(frame, map, out) {
+            Val::Data(Data::Var(var, steps)) if var.kind == VarKind::Map && steps.is_empty() => var,
+            _ => {
+                return self.unsupported("a stream map method on a value that is not a stream map")
+            }
+        };
+        let key = match args.first() {
+            Some(arg) => {
+                let key = self.expr(frame, arg, out);
+                let key = self.data(key, out);
+                Some(self.index_step(key, out))
+            }
+            None => None,
+        };
+        Val::Data(match (method, key) {
+            (MapMethod::Get, Some(key)) => {
+                let canon = self.canon_map(&map, out);
+                Data::Var(canon, vec![key])
+            }
+            (MapMethod::Contains, Some(key)) => {
+                let canon = self.canon_map(&map, out);
+                let values = self.flatten(Data::Var(canon, vec![key]), "values", out);
+                let result = Var::scalar(self.fresh("contains"));
+                out.push(Op::Xor(
+                    Box::new(Op::Match {
+                        left: values,
+                        right: Data::EmptyArray,
+                        body: Box::new(Op::Ap(Data::Bool(false), result.clone())),
+                        negated: false,
+                    }),
+                    Box::new(Op::Ap(Data::Bool(true), result.clone())),
+                ));
+                result.value()
+            }
+            (MapMethod::GetStream, Some(key)) => {
+                let stream = self.map_stream(&map, "values");
+                let entry = self.fresh("-entry-");
+                let found = Op::Match {
+                    left: entry_field(&entry, "key"),
+                    right: key_data(key),
+                    body: Box::new(Op::Ap(entry_field(&entry, "value"), stream.clone())),
+                    negated: false,
+                };
+                let body = Op::Xor(Box::new(found), Box::new(Op::Null));
+                out.push(follow(map.value(), entry, body));
+                stream.value()
+            }
+            (MapMethod::Keys, None) => {
+                let canon = self.canon_map(&map, out);
+                let stream = Var::stream(self.fresh(&format!("{}_keys", map.name)));
+                let result = Var::canon(self.fresh(&format!("{}_keys", map.name)));
+                let entry = self.fresh("-entry-");
+                let (seen, body) = self.new_key(&entry, &stream);
+                let fold = Op::Fold {
+                    iterable: canon.value(),
+                    iterator: entry.clone(),
+                    body: Box::new(Op::seq(vec![body, Op::Next(entry)])),
+                    last: Some(Box::new(Op::Null)),
+                };
+                let fixed = Op::Canon {
+                    peer: None,
+                    source: stream.clone(),
+                    target: result.clone(),
+                };
+                let seq = Op::seq(vec![Op::New(seen, Box::new(fold)), fixed]);
+                out.push(Op::New(stream, Box::new(seq)));
+                result.value()
+            }
+            (MapMethod::KeysStream, None) => {
+                let stream = self.map_stream(&map, "keys");
+                let entry = self.fresh("-entry-");
+                let (seen, body) = self.new_key(&entry, &stream);
+                out.push(Op::New(seen, Box::new(follow(map.value(), entry, body))));
+                stream.value()
+            }
+            _ => return self.unsupported("a stream map method with the wrong arguments"),
+        })
+    }
+
+    /// A canon map of `map` as it is now.
+    fn canon_map(&mut self, map: &Var, out: &mut Vec<Op>) -> Var {
+        let canon = Var::canon_map(self.fresh(&format!("{}_canon", map.name)));
+        out.push(Op::Canon {
+            peer: None,
+            source: map.clone(),
+            target: canon.clone(),
+        });
+        canon
+    }
+
+    /// A fresh stream that follows `map`, scoped by the enclosing block. It counts as written
+    /// by `parseq` when the map is.
+    fn map_stream(&mut self, map: &Var, what: &str) -> Var {
+        let stream = Var::stream(self.fresh(&format!("{}_{what}", map.name)));
+        if self.parseq_writes.contains(&map.name) {
+            self.parseq_writes.insert(stream.name.clone());
+        }
+        self.escaped.push(stream.clone());
+        stream
+    }
+
+    /// The body that appends the key of `entry` to `stream` the first time the key comes,
+    /// with the stream map that remembers the keys already seen (to scope around the fold).
+    /// Each entry fixes the keys seen so far, so `keys()` costs a canon per entry: the price
+    /// of keys that come once each, where the reference compiler repeats them.
+    fn new_key(&mut self, entry: &str, stream: &Var) -> (Var, Op) {
+        let seen = Var::map(self.fresh("-seen-"));
+        let seen_now = Var::canon_map(self.fresh("-seen-"));
+        let key = Var::scalar(self.fresh("-key-"));
+        let before = Var::scalar(self.fresh("-seen-values-"));
+        let first = Op::Match {
+            left: before.value(),
+            right: Data::EmptyArray,
+            body: Box::new(Op::seq(vec![
+                Op::ApMap {
+                    key: key.value(),
+                    value: Data::Bool(true),
+                    map: seen.clone(),
+                },
+                Op::Ap(key.value(), stream.clone()),
+            ])),
+            negated: false,
+        };
+        let check = Op::seq(vec![
+            Op::Canon {
+                peer: None,
+                source: seen.clone(),
+                target: seen_now.clone(),
+            },
+            Op::Ap(
+                Data::Var(seen_now.clone(), vec![Step::Var(key.name.clone())]),
+                before.clone(),
+            ),
+            Op::Xor(Box::new(first), Box::new(Op::Null)),
+        ]);
+        let body = Op::seq(vec![
+            Op::Ap(entry_field(entry, "key"), key),
+            Op::New(seen_now, Box::new(check)),
+        ]);
+        (seen, body)
     }
 
     fn index_step(&mut self, index: Data, out: &mut Vec<Op>) -> Step {
@@ -1482,4 +1680,51 @@ fn minus_one(index: &Expr) -> Option<&Expr> {
         } if matches!(rhs.kind, ExprKind::Int(1)) => Some(lhs),
         _ => None,
     }
+}
+
+/// Whether `val` is `var` or holds it: an ability field, or a closure that captured it.
+/// `seen` holds the closures already looked into, which closures share.
+fn mentions(val: &Val, var: &Var, seen: &mut Vec<*const Arrow>) -> bool {
+    match val {
+        Val::Data(Data::Var(v, _)) => v.name == var.name,
+        Val::Ability(fields) => fields.values().any(|v| mentions(v, var, seen)),
+        Val::Arrow(arrow) => match &**arrow {
+            Arrow::Closure { env, .. } if !seen.contains(&Rc::as_ptr(arrow)) => {
+                seen.push(Rc::as_ptr(arrow));
+                env.vals.values().any(|v| mentions(v, var, seen))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// A field of a stream map entry.
+fn entry_field(entry: &str, field: &str) -> Data {
+    Var::scalar(entry)
+        .value()
+        .with_step(Step::Field(field.into()))
+        .expect("a scalar")
+}
+
+/// What a key step looks up, as a value.
+fn key_data(step: Step) -> Data {
+    match step {
+        Step::Var(name) => Var::scalar(name).value(),
+        Step::Field(name) => Data::Str(name),
+        Step::Index(i) => Data::Int(i.into()),
+    }
+}
+
+/// Runs `body` for each entry of a stream map as it comes, beside the code that follows.
+fn follow(map: Data, entry: Rc<str>, body: Op) -> Op {
+    Op::Par(vec![
+        Op::Fold {
+            iterable: map,
+            iterator: entry.clone(),
+            body: Box::new(Op::seq(vec![body, Op::Next(entry)])),
+            last: Some(Box::new(Op::Never)),
+        },
+        Op::Null,
+    ])
 }

@@ -23,6 +23,8 @@ pub enum VarKind {
     Canon,
     /// `%name`.
     Map,
+    /// `#%name`.
+    CanonMap,
 }
 
 /// An AIR variable; the name is without its sigil.
@@ -58,6 +60,13 @@ impl Var {
         Var {
             name: name.into(),
             kind: VarKind::Map,
+        }
+    }
+
+    pub fn canon_map(name: impl Into<Rc<str>>) -> Var {
+        Var {
+            name: name.into(),
+            kind: VarKind::CanonMap,
         }
     }
 
@@ -99,10 +108,20 @@ impl Data {
         )
     }
 
+    /// Whether the value is a stream or a stream map: folds over it follow it as it grows.
+    pub fn grows(&self) -> bool {
+        matches!(self, Data::Var(var, _) if matches!(var.kind, VarKind::Stream | VarKind::Map))
+    }
+
     /// The value with one more lens step, if AIR can write it.
     pub fn with_step(&self, step: Step) -> Option<Data> {
         match self {
-            Data::Var(var, steps) if matches!(var.kind, VarKind::Scalar | VarKind::Canon) => {
+            Data::Var(var, steps)
+                if matches!(
+                    var.kind,
+                    VarKind::Scalar | VarKind::Canon | VarKind::CanonMap
+                ) =>
+            {
                 let mut steps = steps.clone();
                 steps.push(step);
                 Some(Data::Var(var.clone(), steps))

@@ -1395,6 +1395,7 @@ impl<'a> Ctx<'a> {
             ast::ForItem::Single(name) => {
                 let element = match &iterable.ty {
                     Type::Array(t) | Type::Option(t) | Type::Stream(t) => (**t).clone(),
+                    Type::StreamMap(t) => Type::map_entry((**t).clone()),
                     Type::Error => Type::Error,
                     other => {
                         self.report(
@@ -1485,6 +1486,25 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `map <- call` where the call returns a key and a value and `map` is a stream map in
+    /// scope: the pair is appended.
+    fn push_entry(&mut self, name: &ast::Ident, result_types: &[Type]) -> Option<Target> {
+        let [key, value] = result_types else {
+            return None;
+        };
+        let existing = self.local(&name.text)?;
+        let Type::StreamMap(element) = self.locals[existing.0 as usize].ty.clone() else {
+            return None;
+        };
+        if !(key.fits(&Type::string()) || key.is_number()) {
+            let probe = expr(ExprKind::Error, key.clone(), name.span);
+            self.expect(&probe, &Type::string());
+        }
+        let probe = expr(ExprKind::Error, value.as_value(), name.span);
+        self.expect(&probe, &element);
+        Some(Target::PushEntry(existing))
+    }
+
     fn call_stmt(&mut self, results: &[ast::Ident], value: &ast::Expr) -> StmtKind {
         let value = self.check_expr(value);
         let result_types: Vec<Type> = match &value.kind {
@@ -1508,6 +1528,14 @@ impl<'a> Ctx<'a> {
                 vec![Type::Error; results.len()]
             }
         };
+        if let [name] = results {
+            if let Some(entry) = self.push_entry(name, &result_types) {
+                return StmtKind::Call {
+                    results: vec![entry],
+                    value,
+                };
+            }
+        }
         if !results.is_empty() && results.len() != result_types.len() && !value.ty.is_error() {
             self.report(
                 Diagnostic::new(Code::ResultCount, value.span).with_message(format!(

@@ -72,6 +72,8 @@ pub enum Target {
     Bind(LocalId),
     /// Appended to an existing stream.
     Push(LocalId),
+    /// Two results, a key and a value, appended to an existing stream map.
+    PushEntry(LocalId),
 }
 
 #[derive(Debug)]

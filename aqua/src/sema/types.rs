@@ -173,6 +173,14 @@ impl Type {
         Type::Scalar(Scalar::Bool)
     }
 
+    /// What a `for` over a stream map of `value`s gives: a `key` and its `value`.
+    pub fn map_entry(value: Type) -> Type {
+        Type::Struct(Rc::new(StructType {
+            name: "Entry".into(),
+            fields: vec![("key".into(), Type::string()), ("value".into(), value)],
+        }))
+    }
+
     pub fn is_error(&self) -> bool {
         matches!(self, Type::Error)
     }
@@ -234,7 +242,10 @@ impl Type {
                 self::NumberLiteral::Float => s.is_float(),
             },
             (NumberLiteral(a), NumberLiteral(b)) => a == b,
-            (Array(a), Array(b)) | (Option(a), Option(b)) | (Stream(a), Stream(b)) => a.fits(b),
+            (Array(a), Array(b))
+            | (Option(a), Option(b))
+            | (Stream(a), Stream(b))
+            | (StreamMap(a), StreamMap(b)) => a.fits(b),
             // Options and streams read as arrays, streams as options.
             (Option(a) | Stream(a), Array(b)) | (Stream(a), Option(b)) => a.fits(b),
             (Struct(a), Struct(b)) => {
