@@ -6,8 +6,11 @@
 //! [`mod@format`] prints it back in the canonical layout, [`project`] finds and parses
 //! every module a program imports, [`sema`] resolves names and checks types,
 //! [`codegen`] writes AIR, [`interface`] the JSON description of exported functions and
-//! services for clients, and [`compile`] runs the whole pipeline.
+//! services for clients, and [`compile`] runs the whole pipeline. [`analysis`] answers an
+//! editor's questions about positions (types, definitions, references), and [`db`] keeps
+//! what did not change between compilations.
 
+pub mod analysis;
 pub mod codegen;
 pub mod compile;
 pub mod db;

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::hir::*;
-use super::scope::{const_expr, method_arrow, scalar_names, ConstValue, Def, ModuleScope};
+use super::scope::{
+    const_expr, method_arrow, scalar_names, ConstValue, Def, ModuleScope, Site, SourceIndex,
+};
 use super::types::{ArrowType, NumberLiteral, Scalar, StructType, Type};
 use super::Program;
 use crate::syntax::ast::{self, CollectionKind, InfixOp, PropertyOp};
@@ -17,6 +19,7 @@ pub(super) struct Ctx<'a> {
     program: &'a Program,
     scope: &'a ModuleScope,
     pub diagnostics: Vec<Diagnostic>,
+    index: SourceIndex,
     locals: Vec<Local>,
     /// Local names by block, innermost last.
     frames: Vec<HashMap<String, LocalId>>,
@@ -78,6 +81,7 @@ impl<'a> Ctx<'a> {
             program,
             scope,
             diagnostics: Vec::new(),
+            index: SourceIndex::default(),
             locals: Vec::new(),
             frames: Vec::new(),
             returns: Vec::new(),
@@ -87,6 +91,43 @@ impl<'a> Ctx<'a> {
 
     fn report(&mut self, d: Diagnostic) {
         self.diagnostics.push(d);
+    }
+
+    /// Hands what the checker found over: diagnostics, and names and types by position.
+    pub fn finish(&mut self, diagnostics: &mut Vec<Diagnostic>, index: &mut SourceIndex) {
+        diagnostics.append(&mut self.diagnostics);
+        index.names.append(&mut self.index.names);
+        index.types.append(&mut self.index.types);
+    }
+
+    /// Records that `span` names the local `local`.
+    fn note_local(&mut self, span: Span, local: LocalId) {
+        let site = Site {
+            module: self.module,
+            span: self.locals[local.0 as usize].span,
+        };
+        self.index.names.push((span, site));
+    }
+
+    /// Records where the top-level name written as `parts` is defined.
+    fn note_path(&mut self, parts: &[&ast::Ident]) {
+        let Some((last, prefix)) = parts.split_last() else {
+            return;
+        };
+        let site = if prefix.is_empty() {
+            self.scope.origins.get(&last.text)
+        } else {
+            self.scope.used.get(&joined(prefix)).and_then(|used| {
+                let name = match &used.only {
+                    Some(only) => &only.iter().find(|(local, _)| *local == last.text)?.1,
+                    None => &last.text,
+                };
+                self.program.scopes[used.module].origins.get(name)
+            })
+        };
+        if let Some(site) = site.copied() {
+            self.index.names.push((last.span, site));
+        }
     }
 
     // ---- names -------------------------------------------------------------------------
@@ -99,11 +140,15 @@ impl<'a> Ctx<'a> {
         let id = LocalId(self.locals.len() as u32);
         self.locals.push(Local {
             name: ident.text.clone(),
-            ty,
+            ty: ty.clone(),
             span: ident.span,
         });
         if let Some(frame) = self.frames.last_mut() {
             frame.insert(ident.text.clone(), id);
+        }
+        self.note_local(ident.span, id);
+        if !ty.is_error() {
+            self.index.types.push((ident.span, ty.clone()));
         }
         id
     }
@@ -123,6 +168,15 @@ impl<'a> Ctx<'a> {
             None => last.text.clone(),
         };
         self.program.scopes[used.module].get_declared(&name)
+    }
+
+    /// [`Self::lookup_path`] for a name the program uses, recorded for editors.
+    fn resolve_path(&mut self, parts: &[&ast::Ident]) -> Option<Def> {
+        let def = self.lookup_path(parts);
+        if def.is_some() {
+            self.note_path(parts);
+        }
+        def
     }
 
     fn is_module_alias(&self, parts: &[&ast::Ident]) -> bool {
@@ -167,7 +221,7 @@ impl<'a> Ctx<'a> {
                         return Type::Scalar(s);
                     }
                 }
-                match self.lookup_path(&parts) {
+                match self.resolve_path(&parts) {
                     Some(Def::Type(t)) => t,
                     Some(Def::Service(id)) => self.program.services[id.0 as usize].ty.clone(),
                     Some(other) => {
@@ -276,7 +330,11 @@ impl<'a> Ctx<'a> {
     // ---- expressions -------------------------------------------------------------------
 
     pub fn check_expr(&mut self, e: &ast::Expr) -> Expr {
-        crate::deep(|| self.check_expr_inner(e))
+        let checked = crate::deep(|| self.check_expr_inner(e));
+        if !checked.ty.is_error() {
+            self.index.types.push((checked.span, checked.ty.clone()));
+        }
+        checked
     }
 
     fn check_expr_inner(&mut self, e: &ast::Expr) -> Expr {
@@ -296,6 +354,7 @@ impl<'a> Ctx<'a> {
                 args,
             } => {
                 let target = if let Some(local) = self.local(&callee.text) {
+                    self.note_local(callee.span, local);
                     let ty = self.locals[local.0 as usize].ty.clone();
                     Some((
                         Callee::Value(Box::new(expr(
@@ -306,7 +365,11 @@ impl<'a> Ctx<'a> {
                         ty,
                     ))
                 } else {
-                    match self.scope.names.get(&callee.text).cloned() {
+                    let def = self.scope.names.get(&callee.text).cloned();
+                    if def.is_some() {
+                        self.note_path(&[callee]);
+                    }
+                    match def {
                         Some(Def::Func(id)) => Some((
                             Callee::Func(id),
                             Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone()),
@@ -428,10 +491,12 @@ impl<'a> Ctx<'a> {
     fn name(&mut self, ident: &ast::Ident) -> Expr {
         let span = ident.span;
         if let Some(local) = self.local(&ident.text) {
+            self.note_local(span, local);
             let ty = self.locals[local.0 as usize].ty.clone();
             return expr(ExprKind::Local(local), ty, span);
         }
         if let Some(def) = self.scope.names.get(&ident.text).cloned() {
+            self.note_path(&[ident]);
             return self.def_value(def, &ident.text, span);
         }
         let builtin = match ident.text.as_str() {
@@ -606,7 +671,7 @@ impl<'a> Ctx<'a> {
 
     fn construct(&mut self, path: &ast::Path, fields: &[ast::NamedArg], span: Span) -> Expr {
         let parts: Vec<&ast::Ident> = path.parts.iter().collect();
-        let ty = match self.lookup_path(&parts) {
+        let ty = match self.resolve_path(&parts) {
             Some(Def::Type(t @ (Type::Struct(_) | Type::Ability(_)))) => t,
             Some(Def::Func(id)) if parts.len() > 1 => {
                 // `Mod.func(args)` parses like a constructor.
@@ -718,7 +783,7 @@ impl<'a> Ctx<'a> {
                     if self.is_module_alias(&path) {
                         let mut full = path.clone();
                         full.push(name);
-                        return match self.lookup_path(&full) {
+                        return match self.resolve_path(&full) {
                             Some(Def::Func(id)) => {
                                 let ty =
                                     Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
@@ -731,7 +796,7 @@ impl<'a> Ctx<'a> {
                             }
                         };
                     }
-                    if let Some(Def::Service(id)) = self.lookup_path(&path) {
+                    if let Some(Def::Service(id)) = self.resolve_path(&path) {
                         let service_ty = self.program.services[id.0 as usize].ty.clone();
                         return match method_arrow(&service_ty, &name.text) {
                             Some(arrow) => self.call(
@@ -755,7 +820,7 @@ impl<'a> Ctx<'a> {
                 PropertyOp::Field(field) if self.is_module_alias(&path) => {
                     let mut full = path.clone();
                     full.push(field);
-                    return match self.lookup_path(&full) {
+                    return match self.resolve_path(&full) {
                         Some(def) => self.def_value(def, &joined(&full), span),
                         None => {
                             self.unknown("name", &joined(&full), span_of(&full), None);
@@ -1275,7 +1340,7 @@ impl<'a> Ctx<'a> {
                 let parts: Vec<&ast::Ident> = service.parts.iter().collect();
                 let id_expr = self.check_expr(id);
                 self.expect(&id_expr, &Type::string());
-                match self.lookup_path(&parts) {
+                match self.resolve_path(&parts) {
                     Some(Def::Service(sid)) => StmtKind::ServiceId {
                         service: sid,
                         id: id_expr,
@@ -1445,6 +1510,7 @@ impl<'a> Ctx<'a> {
             self.unknown("stream", &target.text, target.span, s);
             return StmtKind::Join(Vec::new());
         };
+        self.note_local(target.span, local);
         match self.locals[local.0 as usize].ty.clone() {
             Type::Stream(element) => {
                 if let Some(k) = &key {
@@ -1496,6 +1562,7 @@ impl<'a> Ctx<'a> {
         let Type::StreamMap(element) = self.locals[existing.0 as usize].ty.clone() else {
             return None;
         };
+        self.note_local(name.span, existing);
         if !(key.fits(&Type::string()) || key.is_number()) {
             let probe = expr(ExprKind::Error, key.clone(), name.span);
             self.expect(&probe, &Type::string());
@@ -1556,6 +1623,7 @@ impl<'a> Ctx<'a> {
                         let probe = expr(ExprKind::Error, ty.as_value(), name.span);
                         if !matches!(ty, Type::Stream(_)) {
                             self.expect(&probe, &element);
+                            self.note_local(name.span, existing);
                             return Target::Push(existing);
                         }
                     }

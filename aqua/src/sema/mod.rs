@@ -11,7 +11,7 @@ pub mod hir;
 mod scope;
 pub mod types;
 
-pub use scope::{parse_override, Def, ModuleScope};
+pub use scope::{parse_override, Def, ModuleScope, Site, SourceIndex};
 
 use std::collections::BTreeMap;
 

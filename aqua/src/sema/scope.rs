@@ -52,6 +52,30 @@ pub struct UsedModule {
     pub only: Option<Vec<(String, String)>>,
 }
 
+/// Where something is defined: a module (by input index) and the span of its name there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Site {
+    pub module: usize,
+    pub span: Span,
+}
+
+/// What editors ask of a module: which definition each name written in it stands for, and
+/// the type of each expression and binding. Filled as the module is checked.
+#[derive(Debug, Default)]
+pub struct SourceIndex {
+    /// Each name written in the module (definitions included), with where it is defined.
+    pub names: Vec<(Span, Site)>,
+    /// Each checked expression and each binding, with its type.
+    pub types: Vec<(Span, Type)>,
+}
+
+impl SourceIndex {
+    fn append(&mut self, other: &mut SourceIndex) {
+        self.names.append(&mut other.names);
+        self.types.append(&mut other.types);
+    }
+}
+
 /// The names of one module.
 #[derive(Debug, Default)]
 pub struct ModuleScope {
@@ -69,6 +93,10 @@ pub struct ModuleScope {
     pub used: HashMap<String, UsedModule>,
     /// `export` entries: the public name and what it stands for.
     pub exports: Vec<(String, Def)>,
+    /// Where each usable top-level name is defined: here, or in the module it came from.
+    pub origins: HashMap<String, Site>,
+    /// Names and types by position, for editors.
+    pub index: SourceIndex,
 }
 
 impl ModuleScope {
@@ -103,7 +131,17 @@ pub(super) fn build(
     let mut diagnostics = Vec::new();
     header(index, input, program, &mut scope, &mut diagnostics);
     for item in &input.file.items {
-        definition(index, item, program, &mut scope, options, &mut diagnostics);
+        let mut found = SourceIndex::default();
+        definition(
+            index,
+            item,
+            program,
+            &mut scope,
+            options,
+            &mut diagnostics,
+            &mut found,
+        );
+        scope.index.append(&mut found);
     }
     exports(input.file, &mut scope, &mut diagnostics);
     if !input.parsed_cleanly {
@@ -146,6 +184,9 @@ fn header(
                 match names {
                     None => {
                         for (name, def) in imported.declared() {
+                            if let Some(site) = imported.origins.get(&name) {
+                                scope.origins.entry(name.clone()).or_insert(*site);
+                            }
                             scope.names.entry(name).or_insert(def);
                         }
                         // A module imported whole also passes on what it exports, as the
@@ -157,6 +198,12 @@ fn header(
                             let name = import.name.text();
                             match imported.get_declared(&name) {
                                 Some(def) => {
+                                    if let Some(site) = imported.origins.get(&name) {
+                                        scope.index.names.push((import.name.span(), *site));
+                                        let local =
+                                            import.alias.as_ref().map_or(&name, |a| &a.text);
+                                        scope.origins.insert(local.clone(), *site);
+                                    }
                                     let local =
                                         import.alias.as_ref().map_or(name, |a| a.text.clone());
                                     scope.names.insert(local, def);
@@ -220,7 +267,13 @@ fn missing_import(import: &ast::ImportName, imported: &ModuleScope) -> Diagnosti
     d
 }
 
-fn define(scope: &mut ModuleScope, name: &ast::Ident, def: Def, diagnostics: &mut Vec<Diagnostic>) {
+fn define(
+    module: usize,
+    scope: &mut ModuleScope,
+    name: &ast::Ident,
+    def: Def,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
     if let Some(previous) = scope.spans.get(&name.text) {
         diagnostics.push(
             Diagnostic::new(Code::Redefinition, name.span)
@@ -231,6 +284,12 @@ fn define(scope: &mut ModuleScope, name: &ast::Ident, def: Def, diagnostics: &mu
         return;
     }
     scope.spans.insert(name.text.clone(), name.span);
+    let site = Site {
+        module,
+        span: name.span,
+    };
+    scope.origins.insert(name.text.clone(), site);
+    scope.index.names.push((name.span, site));
     scope.own.push(name.text.clone());
     scope.names.insert(name.text.clone(), def);
 }
@@ -242,6 +301,7 @@ fn definition(
     scope: &mut ModuleScope,
     options: &Options,
     diagnostics: &mut Vec<Diagnostic>,
+    found: &mut SourceIndex,
 ) {
     let mut ctx = Ctx::new(index, program, scope);
     match item {
@@ -251,13 +311,13 @@ fn definition(
                 name: name.text.clone(),
                 fields,
             }));
-            diagnostics.append(&mut ctx.diagnostics);
-            define(scope, name, Def::Type(ty), diagnostics);
+            ctx.finish(diagnostics, found);
+            define(index, scope, name, Def::Type(ty), diagnostics);
         }
         Item::Alias { name, ty, .. } => {
             let ty = ctx.resolve_type(ty);
-            diagnostics.append(&mut ctx.diagnostics);
-            define(scope, name, Def::Type(ty), diagnostics);
+            ctx.finish(diagnostics, found);
+            define(index, scope, name, Def::Type(ty), diagnostics);
         }
         Item::Ability { name, fields, .. } => {
             let fields = typed_fields(&mut ctx, fields);
@@ -266,8 +326,8 @@ fn definition(
                 fields,
                 service: false,
             }));
-            diagnostics.append(&mut ctx.diagnostics);
-            define(scope, name, Def::Type(ty), diagnostics);
+            ctx.finish(diagnostics, found);
+            define(index, scope, name, Def::Type(ty), diagnostics);
         }
         Item::Service {
             name,
@@ -303,7 +363,7 @@ fn definition(
                     None => None,
                 }
             });
-            diagnostics.append(&mut ctx.diagnostics);
+            ctx.finish(diagnostics, found);
             let ty = Type::Ability(Rc::new(AbilityType {
                 name: name.text.clone(),
                 fields,
@@ -317,7 +377,7 @@ fn definition(
                 default_id,
                 span: *span,
             });
-            define(scope, name, Def::Service(id), diagnostics);
+            define(index, scope, name, Def::Service(id), diagnostics);
         }
         Item::Const {
             name,
@@ -326,9 +386,10 @@ fn definition(
             ..
         } => {
             let checked = ctx.check_const_expr(value);
-            diagnostics.append(&mut ctx.diagnostics);
+            ctx.finish(diagnostics, found);
             let Some((mut value_const, mut ty)) = checked else {
                 define(
+                    index,
                     scope,
                     name,
                     Def::Const(ConstValue::Nil, Type::Error),
@@ -354,14 +415,14 @@ fn definition(
                     }
                 }
             }
-            define(scope, name, Def::Const(value_const, ty), diagnostics);
+            define(index, scope, name, Def::Const(value_const, ty), diagnostics);
         }
         Item::Func(func) => {
             let def = body::check_func(&mut ctx, func);
-            diagnostics.append(&mut ctx.diagnostics);
+            ctx.finish(diagnostics, found);
             let id = FuncId(program.funcs.len() as u32);
             program.funcs.push(def);
-            define(scope, &func.name, Def::Func(id), diagnostics);
+            define(index, scope, &func.name, Def::Func(id), diagnostics);
         }
         Item::Error(_) => {}
     }

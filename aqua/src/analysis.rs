@@ -1,0 +1,112 @@
+//! What an editor asks about a position in a checked project: the type there, where the name
+//! there is defined, and where else that definition is used.
+//!
+//! The checker records, for each module, every name it resolves with the site of its
+//! definition, and the type of every expression and binding (`sema::SourceIndex`). The
+//! queries here read those records; positions are byte offsets into a module's text.
+
+use std::path::Path;
+
+use crate::compile::Compilation;
+use crate::project::ModuleId;
+use crate::sema::types::Type;
+use crate::sema::Site;
+use crate::syntax::Span;
+
+/// A span in a module.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Location {
+    pub module: ModuleId,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Location {
+    fn of(site: Site) -> Location {
+        Location {
+            module: ModuleId(site.module as u32),
+            start: site.span.start,
+            end: site.span.end,
+        }
+    }
+}
+
+/// Whether `span` covers `offset`; a span also covers the offset just after it, where an
+/// editor's cursor sits after typing a name.
+fn covers(span: Span, offset: usize) -> bool {
+    span.start <= offset && offset <= span.end
+}
+
+impl Compilation {
+    /// The module loaded from `path` (the path its diagnostics show).
+    pub fn module_at(&self, path: &Path) -> Option<ModuleId> {
+        self.project
+            .modules
+            .iter()
+            .find(|m| m.path == path)
+            .map(|m| m.id)
+    }
+
+    /// The type of the innermost expression or binding at `offset`, with its span.
+    pub fn type_at(&self, module: ModuleId, offset: usize) -> Option<(Location, &Type)> {
+        let index = &self.program.scopes.get(module.index())?.index;
+        index
+            .types
+            .iter()
+            .filter(|(span, _)| covers(*span, offset))
+            .min_by_key(|(span, _)| span.end - span.start)
+            .map(|(span, ty)| {
+                let location = Location {
+                    module,
+                    start: span.start,
+                    end: span.end,
+                };
+                (location, ty)
+            })
+    }
+
+    /// Where the name at `offset` is defined: a local's binding, or a top-level definition in
+    /// this module or the one it was imported from.
+    pub fn definition_at(&self, module: ModuleId, offset: usize) -> Option<Location> {
+        self.site_at(module, offset).map(Location::of)
+    }
+
+    /// Every place that names the same definition as the name at `offset`, the definition
+    /// itself included, in every module of the project, sorted.
+    pub fn references_at(&self, module: ModuleId, offset: usize) -> Vec<Location> {
+        let Some(site) = self.site_at(module, offset) else {
+            return Vec::new();
+        };
+        let mut found: Vec<Location> = self
+            .program
+            .scopes
+            .iter()
+            .enumerate()
+            .flat_map(|(m, scope)| {
+                scope
+                    .index
+                    .names
+                    .iter()
+                    .filter(move |(_, s)| *s == site)
+                    .map(move |(span, _)| Location {
+                        module: ModuleId(m as u32),
+                        start: span.start,
+                        end: span.end,
+                    })
+            })
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+
+    fn site_at(&self, module: ModuleId, offset: usize) -> Option<Site> {
+        let index = &self.program.scopes.get(module.index())?.index;
+        index
+            .names
+            .iter()
+            .filter(|(span, _)| covers(*span, offset))
+            .min_by_key(|(span, _)| span.end - span.start)
+            .map(|(_, site)| *site)
+    }
+}
