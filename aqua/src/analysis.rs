@@ -31,10 +31,13 @@ impl Location {
     }
 }
 
-/// Whether `span` covers `offset`; a span also covers the offset just after it, where an
-/// editor's cursor sits after typing a name.
-fn covers(span: Span, offset: usize) -> bool {
-    span.start <= offset && offset <= span.end
+/// The entry with the smallest span that covers `offset`. A span also covers the offset
+/// just after it, where an editor's cursor sits after typing a name.
+fn innermost<T>(entries: &[(Span, T)], offset: usize) -> Option<&(Span, T)> {
+    entries
+        .iter()
+        .filter(|(span, _)| span.start <= offset && offset <= span.end)
+        .min_by_key(|(span, _)| span.end - span.start)
 }
 
 impl Compilation {
@@ -50,19 +53,14 @@ impl Compilation {
     /// The type of the innermost expression or binding at `offset`, with its span.
     pub fn type_at(&self, module: ModuleId, offset: usize) -> Option<(Location, &Type)> {
         let index = &self.program.scopes.get(module.index())?.index;
-        index
-            .types
-            .iter()
-            .filter(|(span, _)| covers(*span, offset))
-            .min_by_key(|(span, _)| span.end - span.start)
-            .map(|(span, ty)| {
-                let location = Location {
-                    module,
-                    start: span.start,
-                    end: span.end,
-                };
-                (location, ty)
-            })
+        innermost(&index.types, offset).map(|(span, ty)| {
+            let location = Location {
+                module,
+                start: span.start,
+                end: span.end,
+            };
+            (location, ty)
+        })
     }
 
     /// Where the name at `offset` is defined: a local's binding, or a top-level definition in
@@ -102,11 +100,6 @@ impl Compilation {
 
     fn site_at(&self, module: ModuleId, offset: usize) -> Option<Site> {
         let index = &self.program.scopes.get(module.index())?.index;
-        index
-            .names
-            .iter()
-            .filter(|(span, _)| covers(*span, offset))
-            .min_by_key(|(span, _)| span.end - span.start)
-            .map(|(_, site)| *site)
+        innermost(&index.names, offset).map(|(_, site)| *site)
     }
 }
