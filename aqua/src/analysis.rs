@@ -52,7 +52,7 @@ impl Compilation {
 
     /// The type of the innermost expression or binding at `offset`, with its span.
     pub fn type_at(&self, module: ModuleId, offset: usize) -> Option<(Location, &Type)> {
-        let index = &self.program.scopes.get(module.index())?.index;
+        let index = &self.program.modules.get(module.index())?.scope.index;
         innermost(&index.types, offset).map(|(span, ty)| {
             let location = Location {
                 module,
@@ -77,11 +77,12 @@ impl Compilation {
         };
         let mut found: Vec<Location> = self
             .program
-            .scopes
+            .modules
             .iter()
             .enumerate()
-            .flat_map(|(m, scope)| {
-                scope
+            .flat_map(|(m, checked)| {
+                checked
+                    .scope
                     .index
                     .names
                     .iter()
@@ -99,7 +100,7 @@ impl Compilation {
     }
 
     fn site_at(&self, module: ModuleId, offset: usize) -> Option<Site> {
-        let index = &self.program.scopes.get(module.index())?.index;
+        let index = &self.program.modules.get(module.index())?.scope.index;
         innermost(&index.names, offset).map(|(_, site)| *site)
     }
 }

@@ -46,9 +46,8 @@ impl Compilation {
         all.extend(self.project.diagnostics.iter().map(|(m, d)| (*m, d)));
         all.extend(
             self.program
-                .diagnostics
-                .iter()
-                .map(|(m, d)| (ModuleId(*m as u32), d)),
+                .diagnostics()
+                .map(|(m, d)| (ModuleId(m as u32), d)),
         );
         all.sort_by_key(|(m, d)| (*m, d.span.start, d.span.end));
         all
@@ -56,7 +55,7 @@ impl Compilation {
 
     /// The exported functions and services of `module`, for clients.
     pub fn interface(&self, module: ModuleId) -> Interface {
-        Interface::of_module(&self.program, &self.program.scopes[module.index()])
+        Interface::of_module(&self.program, self.program.scope(module.index()))
     }
 
     pub fn has_errors(&self) -> bool {
@@ -75,7 +74,7 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
     let mut roots = compilation.project.roots.clone();
     roots.dedup();
     for module in roots {
-        let scope = &compilation.program.scopes[module.index()];
+        let scope = compilation.program.scope(module.index());
         for (name, def) in &scope.exports {
             let Def::Func(id) = def else { continue };
             let air = codegen::function(&compilation.program, *id, name, &options.codegen)

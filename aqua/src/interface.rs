@@ -143,7 +143,7 @@ impl Interface {
             match def {
                 Def::Func(id) => interface.functions.push(function_def(program, name, *id)),
                 Def::Service(id) => {
-                    let service = &program.services[id.0 as usize];
+                    let service = &program.service(*id);
                     let mut functions: Vec<(String, TypeDef)> = match &service.ty {
                         Type::Ability(a) => a
                             .fields
@@ -181,7 +181,7 @@ impl Interface {
 }
 
 fn function_def(program: &Program, name: &str, id: FuncId) -> FunctionDef {
-    let def = &program.funcs[id.0 as usize];
+    let def = &program.func(id);
     // Ability parameters come first in `params`; the arrow's own parameters are the last.
     let skip = def.params.len().saturating_sub(def.arrow.params.len());
     let domain = def.params[skip..]
@@ -333,11 +333,11 @@ impl Serialize for Interface {
 mod tests {
     use super::*;
     use crate::sema::types::{Scalar, StructType};
-    use std::rc::Rc;
+    use std::sync::Arc;
 
     #[test]
     fn struct_fields_are_sorted_and_parameters_keep_their_order() {
-        let point = Type::Struct(Rc::new(StructType {
+        let point = Type::Struct(Arc::new(StructType {
             name: "Point".into(),
             fields: vec![
                 ("y".into(), Type::Scalar(Scalar::I32)),

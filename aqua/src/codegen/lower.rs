@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use super::gates::Gate;
 use super::op::{Data, Location, OnKind, Op, Step, Var, VarKind, Via};
@@ -36,7 +37,7 @@ pub enum Arrow {
         /// The name it was defined with.
         name: Rc<str>,
         owner: FuncId,
-        closure: Rc<Closure>,
+        closure: Arc<Closure>,
         env: Env,
         /// Where the closure was defined, unless it is detached (`func (...)`).
         location: Option<Location>,
@@ -56,7 +57,7 @@ impl Arrow {
     /// it.
     fn label(&self, program: &Program) -> String {
         match self {
-            Arrow::Func(id) => program.funcs[id.0 as usize].name.clone(),
+            Arrow::Func(id) => program.func(*id).name.clone(),
             Arrow::Closure { name, .. } => name.to_string(),
             Arrow::Callback(name) => format!("init_peer_callable_{name}"),
             Arrow::Method {
@@ -168,7 +169,7 @@ impl<'p> Lower<'p> {
     /// results to `callbackSrv.response`, errors to `errorHandlingSrv.error`. `exported_as`
     /// names the function in traces.
     pub fn function(&mut self, id: FuncId, exported_as: &str) -> Op {
-        let def = &self.program.funcs[id.0 as usize];
+        let def = &self.program.func(id);
         let mut ops = Vec::new();
         self.escaped.clear();
         if !self.options.no_relay {
@@ -584,7 +585,7 @@ impl<'p> Lower<'p> {
 
     /// The declaration of a local of the function (or closure) being inlined.
     fn local(&self, owner: FuncId, local: LocalId) -> &'p Local {
-        &self.program.funcs[owner.0 as usize].locals[local.0 as usize]
+        &self.program.func(owner).locals[local.0 as usize]
     }
 
     fn local_name(&self, frame: &Frame, local: LocalId) -> String {
@@ -841,10 +842,7 @@ impl<'p> Lower<'p> {
                 let id = self.service_id(frame, *service);
                 Rc::new(Arrow::Method {
                     service: id,
-                    service_name: self.program.services[service.0 as usize]
-                        .name
-                        .as_str()
-                        .into(),
+                    service_name: self.program.service(*service).name.as_str().into(),
                     method: method.as_str().into(),
                 })
             }
@@ -863,7 +861,7 @@ impl<'p> Lower<'p> {
         if let Some(id) = frame.env.service_ids.get(&service) {
             return id.clone();
         }
-        let def = &self.program.services[service.0 as usize];
+        let def = &self.program.service(service);
         match &def.default_id {
             Some(id) => Data::Str(id.as_str().into()),
             None => {
@@ -905,7 +903,7 @@ impl<'p> Lower<'p> {
         }
         match arrow {
             Arrow::Func(id) => {
-                let def = &self.program.funcs[id.0 as usize];
+                let def = &self.program.func(*id);
                 let mut frame = Frame {
                     owner: *id,
                     env: Env::default(),
@@ -1073,7 +1071,7 @@ impl<'p> Lower<'p> {
             ExprKind::Func(id) => Val::Arrow(Rc::new(Arrow::Func(*id))),
             ExprKind::Service(id) => Val::Service(
                 self.service_id(frame, *id),
-                self.program.services[id.0 as usize].name.as_str().into(),
+                self.program.service(*id).name.as_str().into(),
             ),
             ExprKind::Call {
                 callee,

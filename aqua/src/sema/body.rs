@@ -1,14 +1,14 @@
 //! Checking expressions, statements and function bodies; resolving types as written.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::hir::*;
 use super::scope::{
     const_expr, method_arrow, scalar_names, ConstValue, Def, ModuleScope, Site, SourceIndex,
 };
 use super::types::{ArrowType, NumberLiteral, Scalar, StructType, Type};
-use super::Program;
+use super::{Checked, CheckedModule};
 use crate::syntax::ast::{self, CollectionKind, InfixOp, PropertyOp};
 use crate::syntax::{nearest, Span};
 use crate::{Code, Diagnostic};
@@ -16,7 +16,10 @@ use crate::{Code, Diagnostic};
 /// What the checker of one module's definitions knows.
 pub(super) struct Ctx<'a> {
     module: usize,
-    program: &'a Program,
+    /// The modules this one imports, checked.
+    checked: &'a Checked,
+    /// This module so far: the definitions before the one being checked.
+    own: &'a CheckedModule,
     scope: &'a ModuleScope,
     pub diagnostics: Vec<Diagnostic>,
     index: SourceIndex,
@@ -25,12 +28,12 @@ pub(super) struct Ctx<'a> {
     frames: Vec<HashMap<String, LocalId>>,
     /// The results expected by `<-` in the innermost function or closure.
     returns: Vec<Vec<Type>>,
-    error_type: Rc<StructType>,
+    error_type: Arc<StructType>,
 }
 
 /// The type of `LAST_ERROR` and of the variable of `catch`.
-fn error_struct() -> Rc<StructType> {
-    Rc::new(StructType {
+fn error_struct() -> Arc<StructType> {
+    Arc::new(StructType {
         name: "Error".into(),
         fields: vec![
             ("error_code".into(), Type::Scalar(Scalar::I64)),
@@ -75,11 +78,12 @@ fn span_of(parts: &[&ast::Ident]) -> Span {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(module: usize, program: &'a Program, scope: &'a ModuleScope) -> Self {
+    pub fn new(module: usize, checked: &'a Checked, own: &'a CheckedModule) -> Self {
         Ctx {
             module,
-            program,
-            scope,
+            checked,
+            own,
+            scope: &own.scope,
             diagnostics: Vec::new(),
             index: SourceIndex::default(),
             locals: Vec::new(),
@@ -87,6 +91,31 @@ impl<'a> Ctx<'a> {
             returns: Vec::new(),
             error_type: error_struct(),
         }
+    }
+
+    /// A checked module: this one or one it imports.
+    fn module(&self, index: u32) -> &'a CheckedModule {
+        if index as usize == self.module {
+            self.own
+        } else {
+            self.checked[index as usize]
+                .as_deref()
+                .expect("ids only come from modules checked before")
+        }
+    }
+
+    fn func_arrow(&self, id: FuncId) -> Type {
+        Type::Arrow(
+            self.module(id.module).funcs[id.index as usize]
+                .arrow
+                .clone(),
+        )
+    }
+
+    fn service_type(&self, id: ServiceId) -> Type {
+        self.module(id.module).services[id.index as usize]
+            .ty
+            .clone()
     }
 
     fn report(&mut self, d: Diagnostic) {
@@ -122,7 +151,7 @@ impl<'a> Ctx<'a> {
                     Some(only) => &only.iter().find(|(local, _)| *local == last.text)?.1,
                     None => &last.text,
                 };
-                self.program.scopes[used.module].origins.get(name)
+                self.module(used.module as u32).scope.origins.get(name)
             })
         };
         if let Some(site) = site.copied() {
@@ -167,7 +196,7 @@ impl<'a> Ctx<'a> {
                 .map(|(_, original)| original.clone())?,
             None => last.text.clone(),
         };
-        self.program.scopes[used.module].get_declared(&name)
+        self.module(used.module as u32).scope.get_declared(&name)
     }
 
     /// [`Self::lookup_path`] for a name the program uses, recorded for editors.
@@ -223,7 +252,7 @@ impl<'a> Ctx<'a> {
                 }
                 match self.resolve_path(&parts) {
                     Some(Def::Type(t)) => t,
-                    Some(Def::Service(id)) => self.program.services[id.0 as usize].ty.clone(),
+                    Some(Def::Service(id)) => self.service_type(id),
                     Some(other) => {
                         let text = path.text();
                         self.report(
@@ -260,7 +289,7 @@ impl<'a> Ctx<'a> {
             ast::Type::StreamMap(t, _) => Type::StreamMap(Box::new(self.resolve_data_type(t))),
             ast::Type::Top(_) => Type::Top,
             ast::Type::Bottom(_) => Type::Bottom,
-            ast::Type::Arrow(arrow) => Type::Arrow(Rc::new(self.resolve_arrow(arrow))),
+            ast::Type::Arrow(arrow) => Type::Arrow(Arc::new(self.resolve_arrow(arrow))),
         }
     }
 
@@ -370,10 +399,7 @@ impl<'a> Ctx<'a> {
                         self.note_path(&[callee]);
                     }
                     match def {
-                        Some(Def::Func(id)) => Some((
-                            Callee::Func(id),
-                            Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone()),
-                        )),
+                        Some(Def::Func(id)) => Some((Callee::Func(id), self.func_arrow(id))),
                         Some(other) => {
                             self.report(
                                 Diagnostic::new(Code::NotCallable, callee.span)
@@ -525,16 +551,8 @@ impl<'a> Ctx<'a> {
     fn def_value(&mut self, def: Def, text: &str, span: Span) -> Expr {
         match def {
             Def::Const(value, ty) => expr(const_expr(&value), ty, span),
-            Def::Func(id) => expr(
-                ExprKind::Func(id),
-                Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone()),
-                span,
-            ),
-            Def::Service(id) => expr(
-                ExprKind::Service(id),
-                self.program.services[id.0 as usize].ty.clone(),
-                span,
-            ),
+            Def::Func(id) => expr(ExprKind::Func(id), self.func_arrow(id), span),
+            Def::Service(id) => expr(ExprKind::Service(id), self.service_type(id), span),
             Def::Type(_) => {
                 self.report(
                     Diagnostic::new(Code::NotAValue, span)
@@ -684,7 +702,7 @@ impl<'a> Ctx<'a> {
                         })
                     })
                     .collect();
-                let ty = Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
+                let ty = self.func_arrow(id);
                 return self.call(Callee::Func(id), &ty, &[], &args, span);
             }
             Some(other) => {
@@ -785,8 +803,7 @@ impl<'a> Ctx<'a> {
                         full.push(name);
                         return match self.resolve_path(&full) {
                             Some(Def::Func(id)) => {
-                                let ty =
-                                    Type::Arrow(self.program.funcs[id.0 as usize].arrow.clone());
+                                let ty = self.func_arrow(id);
                                 self.call(Callee::Func(id), &ty, abilities, args, span)
                             }
                             _ => {
@@ -797,7 +814,7 @@ impl<'a> Ctx<'a> {
                         };
                     }
                     if let Some(Def::Service(id)) = self.resolve_path(&path) {
-                        let service_ty = self.program.services[id.0 as usize].ty.clone();
+                        let service_ty = self.service_type(id);
                         return match method_arrow(&service_ty, &name.text) {
                             Some(arrow) => self.call(
                                 Callee::Service {
@@ -1280,11 +1297,11 @@ impl<'a> Ctx<'a> {
                 func,
             } => {
                 let (arrow, params, body) = self.arrow_body(&func.arrow, &func.body);
-                let arrow = Rc::new(arrow);
+                let arrow = Arc::new(arrow);
                 let local = self.bind(name, Type::Arrow(arrow.clone()));
                 StmtKind::Closure {
                     local,
-                    closure: Rc::new(Closure {
+                    closure: Arc::new(Closure {
                         arrow,
                         params,
                         body,
@@ -1803,7 +1820,7 @@ pub(super) fn check_func(ctx: &mut Ctx, func: &ast::Func) -> FuncDef {
     FuncDef {
         name: func.name.text.clone(),
         module: ctx.module as u32,
-        arrow: Rc::new(arrow),
+        arrow: Arc::new(arrow),
         params,
         body,
         locals: std::mem::take(&mut ctx.locals),

@@ -3,19 +3,27 @@
 //! This is what code generation reads and what the language server asks about (types at
 //! positions, definitions). Spans point into the module the node comes from.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::types::{ArrowType, Type};
 use crate::syntax::ast::{CollectionKind, ForMode, InfixOp};
 use crate::syntax::Span;
 
-/// Index of a function in [`super::Program::funcs`].
+/// A function: the module that defines it and its index among the module's
+/// [`super::CheckedModule::funcs`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FuncId(pub u32);
+pub struct FuncId {
+    pub module: u32,
+    pub index: u32,
+}
 
-/// Index of a service in [`super::Program::services`].
+/// A service: the module that declares it and its index among the module's
+/// [`super::CheckedModule::services`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ServiceId(pub u32);
+pub struct ServiceId {
+    pub module: u32,
+    pub index: u32,
+}
 
 /// Index of a local in its top-level function's [`FuncDef::locals`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -27,7 +35,7 @@ pub struct FuncDef {
     pub name: String,
     /// The module it is defined in, by index into the project's modules.
     pub module: u32,
-    pub arrow: Rc<ArrowType>,
+    pub arrow: Arc<ArrowType>,
     /// Ability parameters first, then the arrow's parameters.
     pub params: Vec<LocalId>,
     pub body: Block,
@@ -91,7 +99,7 @@ pub enum StmtKind {
     /// `name = (args) -> results:` with a body.
     Closure {
         local: LocalId,
-        closure: Rc<Closure>,
+        closure: Arc<Closure>,
     },
     /// `<- values`.
     Return(Vec<Expr>),
@@ -155,7 +163,7 @@ pub enum ForItem {
 /// A closure defined in a function body.
 #[derive(Debug)]
 pub struct Closure {
-    pub arrow: Rc<ArrowType>,
+    pub arrow: Arc<ArrowType>,
     pub params: Vec<LocalId>,
     pub body: Block,
     /// `func` closures do not capture the topology of their definition site.

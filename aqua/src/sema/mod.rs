@@ -14,10 +14,11 @@ pub mod types;
 pub use scope::{parse_override, Def, ModuleScope, Site, SourceIndex};
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::syntax::ast;
 use crate::Diagnostic;
-use hir::{FuncDef, ServiceDef};
+use hir::{FuncDef, FuncId, ServiceDef, ServiceId};
 
 /// One parsed module and where its imports led.
 pub struct ModuleInput<'a> {
@@ -41,35 +42,72 @@ pub struct Options {
     pub constants: BTreeMap<String, String>,
 }
 
-/// The checked program.
+/// One module, checked: its scope, its functions and services, and its problems.
 #[derive(Debug, Default)]
-pub struct Program {
+pub struct CheckedModule {
+    pub scope: ModuleScope,
     pub funcs: Vec<FuncDef>,
     pub services: Vec<ServiceDef>,
-    /// The scope of each module, by input index.
-    pub scopes: Vec<ModuleScope>,
-    /// Problems, each with the index of the module it belongs to.
-    pub diagnostics: Vec<(usize, Diagnostic)>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The checked modules that a module's check may reach, by module index: those it imports,
+/// directly or not. The others are `None`.
+pub type Checked = [Option<Arc<CheckedModule>>];
+
+/// The checked program: every module, by input index.
+#[derive(Debug, Default)]
+pub struct Program {
+    pub modules: Vec<Arc<CheckedModule>>,
 }
 
 impl Program {
+    pub fn func(&self, id: FuncId) -> &FuncDef {
+        &self.modules[id.module as usize].funcs[id.index as usize]
+    }
+
+    pub fn service(&self, id: ServiceId) -> &ServiceDef {
+        &self.modules[id.module as usize].services[id.index as usize]
+    }
+
+    /// The scope of module `index`.
+    pub fn scope(&self, index: usize) -> &ModuleScope {
+        &self.modules[index].scope
+    }
+
+    /// Every problem, with the index of the module it belongs to.
+    pub fn diagnostics(&self) -> impl Iterator<Item = (usize, &Diagnostic)> {
+        self.modules
+            .iter()
+            .enumerate()
+            .flat_map(|(index, m)| m.diagnostics.iter().map(move |d| (index, d)))
+    }
+
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
+        self.diagnostics()
             .any(|(_, d)| d.severity() == crate::Severity::Error)
     }
 }
 
 /// Checks the modules, given in an order where every module comes after those it imports.
 pub fn check(modules: &[ModuleInput], order: &[usize], options: &Options) -> Program {
-    let mut program = Program {
-        scopes: (0..modules.len()).map(|_| ModuleScope::default()).collect(),
-        ..Program::default()
-    };
+    let mut checked: Vec<Option<Arc<CheckedModule>>> = vec![None; modules.len()];
     for &index in order {
-        let scope = scope::build(index, modules, &mut program, options);
-        program.scopes[index] = scope;
+        let module = check_module(index, &modules[index], &checked, options);
+        checked[index] = Some(Arc::new(module));
     }
-    program
+    Program {
+        modules: checked.into_iter().map(|m| m.unwrap_or_default()).collect(),
+    }
+}
+
+/// Checks module `index`, whose imports (direct and indirect) are in `checked`.
+pub fn check_module(
+    index: usize,
+    input: &ModuleInput,
+    checked: &Checked,
+    options: &Options,
+) -> CheckedModule {
+    scope::build(index, input, checked, options)
 }

@@ -2,12 +2,12 @@
 //! definitions, in order.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::body::{self, Ctx};
 use super::hir::{ExprKind, FuncId, ServiceDef, ServiceId};
 use super::types::{AbilityType, ArrowType, Scalar, StructType, Type};
-use super::{ModuleInput, Options, Program};
+use super::{Checked, CheckedModule, ModuleInput, Options};
 use crate::syntax::ast::{self, Declares, HeaderItem, Item};
 use crate::syntax::Span;
 use crate::{Code, Diagnostic};
@@ -119,47 +119,44 @@ impl ModuleScope {
     }
 }
 
-/// Builds the scope of module `index`, checking its definitions into `program`.
+/// Checks module `index`: its scope, then each definition in order.
 pub(super) fn build(
     index: usize,
-    modules: &[ModuleInput],
-    program: &mut Program,
+    input: &ModuleInput,
+    checked: &Checked,
     options: &Options,
-) -> ModuleScope {
-    let input = &modules[index];
-    let mut scope = ModuleScope::default();
+) -> CheckedModule {
+    let mut module = CheckedModule::default();
     let mut diagnostics = Vec::new();
-    header(index, input, program, &mut scope, &mut diagnostics);
+    header(index, input, checked, &mut module.scope, &mut diagnostics);
     for item in &input.file.items {
         let mut found = SourceIndex::default();
         definition(
             index,
             item,
-            program,
-            &mut scope,
+            checked,
+            &mut module,
             options,
             &mut diagnostics,
             &mut found,
         );
-        scope.index.append(&mut found);
+        module.scope.index.append(&mut found);
     }
-    exports(input.file, &mut scope, &mut diagnostics);
+    exports(input.file, &mut module.scope, &mut diagnostics);
     if !input.parsed_cleanly {
         diagnostics.clear();
     }
     if !input.complete {
         diagnostics.retain(|d| !matches!(d.code, Code::UnknownName | Code::UnknownType));
     }
-    program
-        .diagnostics
-        .extend(diagnostics.into_iter().map(|d| (index, d)));
-    scope
+    module.diagnostics = diagnostics;
+    module
 }
 
 fn header(
     index: usize,
     input: &ModuleInput,
-    program: &Program,
+    checked: &Checked,
     scope: &mut ModuleScope,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -180,7 +177,9 @@ fn header(
                 let Some(target) = target.filter(|&t| t != index) else {
                     continue;
                 };
-                let imported = &program.scopes[target];
+                let Some(imported) = checked[target].as_deref().map(|m| &m.scope) else {
+                    continue;
+                };
                 match names {
                     None => {
                         for (name, def) in imported.declared() {
@@ -218,7 +217,9 @@ fn header(
                 let Some(target) = target.filter(|&t| t != index) else {
                     continue;
                 };
-                let imported = &program.scopes[target];
+                let Some(imported) = checked[target].as_deref().map(|m| &m.scope) else {
+                    continue;
+                };
                 let alias = match alias {
                     Some(alias) => alias.text(),
                     None => imported.name.clone().unwrap_or_default(),
@@ -297,37 +298,37 @@ fn define(
 fn definition(
     index: usize,
     item: &Item,
-    program: &mut Program,
-    scope: &mut ModuleScope,
+    checked: &Checked,
+    module: &mut CheckedModule,
     options: &Options,
     diagnostics: &mut Vec<Diagnostic>,
     found: &mut SourceIndex,
 ) {
-    let mut ctx = Ctx::new(index, program, scope);
+    let mut ctx = Ctx::new(index, checked, module);
     match item {
         Item::Data { name, fields, .. } => {
             let fields = typed_fields(&mut ctx, fields);
-            let ty = Type::Struct(Rc::new(StructType {
+            let ty = Type::Struct(Arc::new(StructType {
                 name: name.text.clone(),
                 fields,
             }));
             ctx.finish(diagnostics, found);
-            define(index, scope, name, Def::Type(ty), diagnostics);
+            define(index, &mut module.scope, name, Def::Type(ty), diagnostics);
         }
         Item::Alias { name, ty, .. } => {
             let ty = ctx.resolve_type(ty);
             ctx.finish(diagnostics, found);
-            define(index, scope, name, Def::Type(ty), diagnostics);
+            define(index, &mut module.scope, name, Def::Type(ty), diagnostics);
         }
         Item::Ability { name, fields, .. } => {
             let fields = typed_fields(&mut ctx, fields);
-            let ty = Type::Ability(Rc::new(AbilityType {
+            let ty = Type::Ability(Arc::new(AbilityType {
                 name: name.text.clone(),
                 fields,
                 service: false,
             }));
             ctx.finish(diagnostics, found);
-            define(index, scope, name, Def::Type(ty), diagnostics);
+            define(index, &mut module.scope, name, Def::Type(ty), diagnostics);
         }
         Item::Service {
             name,
@@ -364,20 +365,29 @@ fn definition(
                 }
             });
             ctx.finish(diagnostics, found);
-            let ty = Type::Ability(Rc::new(AbilityType {
+            let ty = Type::Ability(Arc::new(AbilityType {
                 name: name.text.clone(),
                 fields,
                 service: true,
             }));
-            let id = ServiceId(program.services.len() as u32);
-            program.services.push(ServiceDef {
+            let id = ServiceId {
+                module: index as u32,
+                index: module.services.len() as u32,
+            };
+            module.services.push(ServiceDef {
                 name: name.text.clone(),
                 module: index as u32,
                 ty,
                 default_id,
                 span: *span,
             });
-            define(index, scope, name, Def::Service(id), diagnostics);
+            define(
+                index,
+                &mut module.scope,
+                name,
+                Def::Service(id),
+                diagnostics,
+            );
         }
         Item::Const {
             name,
@@ -390,7 +400,7 @@ fn definition(
             let Some((mut value_const, mut ty)) = checked else {
                 define(
                     index,
-                    scope,
+                    &mut module.scope,
                     name,
                     Def::Const(ConstValue::Nil, Type::Error),
                     diagnostics,
@@ -415,14 +425,29 @@ fn definition(
                     }
                 }
             }
-            define(index, scope, name, Def::Const(value_const, ty), diagnostics);
+            define(
+                index,
+                &mut module.scope,
+                name,
+                Def::Const(value_const, ty),
+                diagnostics,
+            );
         }
         Item::Func(func) => {
             let def = body::check_func(&mut ctx, func);
             ctx.finish(diagnostics, found);
-            let id = FuncId(program.funcs.len() as u32);
-            program.funcs.push(def);
-            define(index, scope, &func.name, Def::Func(id), diagnostics);
+            let id = FuncId {
+                module: index as u32,
+                index: module.funcs.len() as u32,
+            };
+            module.funcs.push(def);
+            define(
+                index,
+                &mut module.scope,
+                &func.name,
+                Def::Func(id),
+                diagnostics,
+            );
         }
         Item::Error(_) => {}
     }
@@ -514,7 +539,7 @@ pub(super) fn scalar_names() -> impl Iterator<Item = &'static str> {
 }
 
 /// The arrow type of a service method, if `name` is one.
-pub(super) fn method_arrow(ty: &Type, name: &str) -> Option<Rc<ArrowType>> {
+pub(super) fn method_arrow(ty: &Type, name: &str) -> Option<Arc<ArrowType>> {
     match ty {
         Type::Ability(a) => match a.field(name)? {
             Type::Arrow(arrow) => Some(arrow.clone()),

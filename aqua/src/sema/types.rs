@@ -5,7 +5,7 @@
 //! for the JSON definitions that clients read.
 
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A scalar type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -156,9 +156,9 @@ pub enum Type {
     Option(Box<Type>),
     Stream(Box<Type>),
     StreamMap(Box<Type>),
-    Struct(Rc<StructType>),
-    Ability(Rc<AbilityType>),
-    Arrow(Rc<ArrowType>),
+    Struct(Arc<StructType>),
+    Ability(Arc<AbilityType>),
+    Arrow(Arc<ArrowType>),
     /// The type of something already reported as wrong: it fits everything, so one mistake
     /// gives one diagnostic.
     Error,
@@ -175,7 +175,7 @@ impl Type {
 
     /// What a `for` over a stream map of `value`s gives: a `key` and its `value`.
     pub fn map_entry(value: Type) -> Type {
-        Type::Struct(Rc::new(StructType {
+        Type::Struct(Arc::new(StructType {
             name: "Entry".into(),
             fields: vec![("key".into(), Type::string()), ("value".into(), value)],
         }))
@@ -249,7 +249,7 @@ impl Type {
             // Options and streams read as arrays, streams as options.
             (Option(a) | Stream(a), Array(b)) | (Stream(a), Option(b)) => a.fits(b),
             (Struct(a), Struct(b)) => {
-                Rc::ptr_eq(a, b)
+                Arc::ptr_eq(a, b)
                     || b.fields.iter().all(|(name, want)| {
                         a.fields
                             .iter()
@@ -257,7 +257,7 @@ impl Type {
                     })
             }
             (Ability(a), Ability(b)) => {
-                Rc::ptr_eq(a, b)
+                Arc::ptr_eq(a, b)
                     || b.fields
                         .iter()
                         .all(|(name, want)| a.field(name).is_some_and(|have| have.fits(want)))
@@ -350,11 +350,11 @@ mod tests {
 
     #[test]
     fn structs_are_structural() {
-        let point = Type::Struct(Rc::new(StructType {
+        let point = Type::Struct(Arc::new(StructType {
             name: "Point".into(),
             fields: vec![("x".into(), Type::Scalar(Scalar::I64))],
         }));
-        let wider = Type::Struct(Rc::new(StructType {
+        let wider = Type::Struct(Arc::new(StructType {
             name: "Named".into(),
             fields: vec![
                 ("name".into(), Type::string()),
