@@ -170,7 +170,7 @@ fn workspace(
         .map(|f| (f.path.clone(), f.text.clone().into_bytes()))
         .collect();
     let roots: Vec<PathBuf> = project.files.iter().map(|f| f.path.clone()).collect();
-    let workspace = aqua::db::Workspace::new(sources);
+    let mut workspace = aqua::db::Workspace::new(sources);
     workspace.compile(&roots, &aqua::compile::Options::default());
     (workspace, roots)
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::codegen;
 use crate::interface::Interface;
-use crate::project::{self, FileSource, ImportConfig, ModuleId, Project};
+use crate::project::{self, FileSource, ImportConfig, Module, ModuleId, Project};
 use crate::sema::{self, Def, ModuleInput, Program};
 use crate::{Diagnostic, Severity};
 
@@ -68,8 +68,15 @@ impl Compilation {
 /// Compiles the files `roots` (and what they import).
 pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> Compilation {
     let mut compilation = check(roots, files, options);
+    generate(&mut compilation, &options.codegen);
+    compilation
+}
+
+/// Generates the AIR of the exported functions of a checked compilation's roots, unless it
+/// has errors.
+pub fn generate(compilation: &mut Compilation, options: &codegen::Options) {
     if compilation.has_errors() {
-        return compilation;
+        return;
     }
     let mut roots = compilation.project.roots.clone();
     roots.dedup();
@@ -77,7 +84,7 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
         let scope = compilation.program.scope(module.index());
         for (name, def) in &scope.exports {
             let Def::Func(id) = def else { continue };
-            let air = codegen::function(&compilation.program, *id, name, &options.codegen)
+            let air = codegen::function(&compilation.program, *id, name, options)
                 .map(|script| air::print(&script));
             compilation.functions.push(Function {
                 module,
@@ -87,31 +94,13 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
             });
         }
     }
-    compilation
 }
 
 /// Loads and checks the files `roots` (and what they import), generating no AIR: the
 /// compilation's `functions` stay empty.
 pub fn check(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> Compilation {
     let project = project::load(roots, &options.imports, files);
-    let inputs: Vec<ModuleInput> = project
-        .modules
-        .iter()
-        .map(|m| ModuleInput {
-            file: &m.parsed.file,
-            imports: m
-                .imports
-                .iter()
-                .map(|&(item, id)| (item, id.index()))
-                .collect(),
-            complete: m.imports.len() == import_count(&m.parsed.file),
-            parsed_cleanly: !m
-                .parsed
-                .diagnostics
-                .iter()
-                .any(|d| d.severity() == Severity::Error),
-        })
-        .collect();
+    let inputs: Vec<ModuleInput> = project.modules.iter().map(module_input).collect();
     let order: Vec<usize> = project.order().into_iter().map(|m| m.index()).collect();
     let program = sema::check(&inputs, &order, &options.sema);
     drop(inputs);
@@ -119,6 +108,24 @@ pub fn check(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> Co
         project,
         program,
         functions: Vec::new(),
+    }
+}
+
+/// What the checker needs of a loaded module.
+pub(crate) fn module_input(module: &Module) -> ModuleInput<'_> {
+    ModuleInput {
+        file: &module.parsed.file,
+        imports: module
+            .imports
+            .iter()
+            .map(|&(item, id)| (item, id.index()))
+            .collect(),
+        complete: module.imports.len() == import_count(&module.parsed.file),
+        parsed_cleanly: !module
+            .parsed
+            .diagnostics
+            .iter()
+            .any(|d| d.severity() == Severity::Error),
     }
 }
 

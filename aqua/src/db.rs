@@ -1,19 +1,30 @@
-//! The incremental database: a [`Workspace`] keeps every file it has seen as a salsa input
-//! and its syntax tree as a salsa query, so that after an edit only the edited file is
-//! parsed again.
+//! The incremental database: a [`Workspace`] keeps every file it has seen as a salsa input,
+//! and compiles through salsa queries, so that an edit re-does only what it affects:
 //!
-//! Parsing is most of a compilation's time (about two thirds on a 5,000-line project); the
-//! checks and the code generation after it run again in full on each compilation for now.
+//! - [`parse`]: a file's syntax tree, from its text;
+//! - [`check_module`]: a module checked (its scope, its typed functions and services, its
+//!   diagnostics and source index), from its syntax tree and the checked modules it imports,
+//!   which are queries of their own.
+//!
+//! The module graph (which file each import resolved to) is an input too, [`ModuleNode`]:
+//! resolving imports asks the file system, so the workspace loads the project outside the
+//! queries, reusing the syntax trees of unchanged files, and sets the graph's inputs only
+//! where they changed. An edit inside a module then re-checks that module and the modules
+//! that import it, directly or not; the others keep their results.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use salsa::Setter;
+
 use crate::compile::{self, Compilation, Options};
-use crate::project::FileSource;
+use crate::project::{FileSource, Project};
+use crate::sema::{self, CheckedModule, ModuleInput, Program};
 use crate::syntax::{self, Parsed};
+use crate::Severity;
 
 /// A source file's text, as the workspace knows it.
 #[salsa::input]
@@ -28,6 +39,79 @@ pub fn parse(db: &dyn salsa::Database, file: SourceFile) -> Arc<Parsed> {
     Arc::new(syntax::parse(file.text(db)))
 }
 
+/// Settings of the checker that change meaning (`--const` values).
+#[salsa::input]
+pub struct CheckSettings {
+    #[returns(ref)]
+    pub options: sema::Options,
+}
+
+/// A module of the project as last loaded: its index, its file, and the modules its imports
+/// resolved to (without imports that close a cycle, which are reported at load).
+#[salsa::input]
+pub struct ModuleNode {
+    #[returns(copy)]
+    pub index: u32,
+    #[returns(copy)]
+    pub file: SourceFile,
+    /// `(header item, module)` for each import followed.
+    #[returns(ref)]
+    pub imports: Vec<(usize, ModuleNode)>,
+    /// Whether every import of the header was found.
+    #[returns(copy)]
+    pub complete: bool,
+    #[returns(copy)]
+    pub settings: CheckSettings,
+}
+
+/// A checked module and every checked module it reaches through imports, by index.
+#[derive(Debug)]
+pub struct ModuleCheck {
+    pub module: Arc<CheckedModule>,
+    pub reached: BTreeMap<u32, Arc<CheckedModule>>,
+}
+
+/// A module checked against the modules it imports: recomputed only when its syntax tree,
+/// its imports or what they export change.
+#[salsa::tracked(returns(clone), no_eq)]
+pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleCheck> {
+    let parsed = parse(db, node.file(db));
+    let mut reached = BTreeMap::new();
+    for (_, import) in node.imports(db) {
+        let check = check_module(db, *import);
+        reached.extend(check.reached.iter().map(|(i, m)| (*i, m.clone())));
+        reached.insert(import.index(db), check.module.clone());
+    }
+    let size = reached.keys().last().map_or(0, |i| *i as usize + 1);
+    let mut checked: Vec<Option<Arc<CheckedModule>>> = vec![None; size];
+    for (index, module) in &reached {
+        checked[*index as usize] = Some(module.clone());
+    }
+    let input = ModuleInput {
+        file: &parsed.file,
+        imports: node
+            .imports(db)
+            .iter()
+            .map(|(item, import)| (*item, import.index(db) as usize))
+            .collect(),
+        complete: node.complete(db),
+        parsed_cleanly: !parsed
+            .diagnostics
+            .iter()
+            .any(|d| d.severity() == Severity::Error),
+    };
+    let module = sema::check_module(
+        node.index(db) as usize,
+        &input,
+        &checked,
+        node.settings(db).options(db),
+    );
+    Arc::new(ModuleCheck {
+        module: Arc::new(module),
+        reached,
+    })
+}
+
 /// The salsa storage.
 #[salsa::db]
 #[derive(Clone, Default)]
@@ -38,7 +122,7 @@ pub struct Database {
 #[salsa::db]
 impl salsa::Database for Database {}
 
-/// Files as an editor or a watcher sees them, with their syntax trees kept between
+/// Files as an editor or a watcher sees them, with what was computed from them kept between
 /// compilations.
 ///
 /// A file is read from the underlying [`FileSource`] the first time a compilation needs it;
@@ -46,6 +130,9 @@ impl salsa::Database for Database {}
 pub struct Workspace<F: FileSource> {
     db: Database,
     files: RefCell<HashMap<PathBuf, SourceFile>>,
+    /// The module graph's inputs, by module path.
+    nodes: HashMap<PathBuf, ModuleNode>,
+    settings: Option<CheckSettings>,
     source: F,
 }
 
@@ -55,6 +142,8 @@ impl<F: FileSource> Workspace<F> {
         Workspace {
             db: Database::default(),
             files: RefCell::new(HashMap::new()),
+            nodes: HashMap::new(),
+            settings: None,
             source,
         }
     }
@@ -66,7 +155,6 @@ impl<F: FileSource> Workspace<F> {
         match known {
             Some(file) if *file.text(&self.db) == text => {}
             Some(file) => {
-                use salsa::Setter;
                 file.set_text(&mut self.db).to(text);
             }
             None => {
@@ -76,14 +164,110 @@ impl<F: FileSource> Workspace<F> {
         }
     }
 
-    /// Checks `roots` (see [`compile::check`]).
-    pub fn check(&self, roots: &[PathBuf], options: &Options) -> Compilation {
-        compile::check(roots, self, options)
+    /// Checks `roots` and what they import (see [`compile::check`]), re-checking only the
+    /// modules that an edit since the last check affects.
+    pub fn check(&mut self, roots: &[PathBuf], options: &Options) -> Compilation {
+        let project = crate::project::load(roots, &options.imports, &*self);
+        let nodes = self.update_graph(&project, &options.sema);
+        let modules = nodes
+            .iter()
+            .map(|node| check_module(&self.db, *node).module.clone())
+            .collect();
+        Compilation {
+            project,
+            program: Program { modules },
+            functions: Vec::new(),
+        }
     }
 
-    /// Compiles `roots` (see [`compile::compile`]).
-    pub fn compile(&self, roots: &[PathBuf], options: &Options) -> Compilation {
-        compile::compile(roots, self, options)
+    /// Compiles `roots` (see [`compile::compile`]): checks them as [`Workspace::check`] does,
+    /// then generates the AIR of their exported functions.
+    pub fn compile(&mut self, roots: &[PathBuf], options: &Options) -> Compilation {
+        let mut compilation = self.check(roots, options);
+        compile::generate(&mut compilation, &options.codegen);
+        compilation
+    }
+
+    /// Sets the inputs of the module graph to the loaded `project`, changing only what
+    /// differs from the last load; gives the node of each module, by module index.
+    fn update_graph(&mut self, project: &Project, options: &sema::Options) -> Vec<ModuleNode> {
+        let settings = match self.settings {
+            Some(settings) => {
+                if settings.options(&self.db) != options {
+                    settings.set_options(&mut self.db).to(options.clone());
+                }
+                settings
+            }
+            None => *self
+                .settings
+                .insert(CheckSettings::new(&self.db, options.clone())),
+        };
+        let files: Vec<SourceFile> = project
+            .modules
+            .iter()
+            .map(|m| self.file_for(&m.path, &m.text))
+            .collect();
+        let mut nodes = Vec::with_capacity(project.modules.len());
+        for (module, file) in project.modules.iter().zip(&files) {
+            let index = module.id.0;
+            let node = match self.nodes.get(&module.path) {
+                Some(&node) => {
+                    if node.index(&self.db) != index {
+                        node.set_index(&mut self.db).to(index);
+                    }
+                    if node.file(&self.db) != *file {
+                        node.set_file(&mut self.db).to(*file);
+                    }
+                    node
+                }
+                None => {
+                    let node = ModuleNode::new(&self.db, index, *file, Vec::new(), true, settings);
+                    self.nodes.insert(module.path.clone(), node);
+                    node
+                }
+            };
+            nodes.push(node);
+        }
+        // An import is followed when the module it names comes earlier in the check order;
+        // the others close a cycle.
+        let mut position = vec![0; project.modules.len()];
+        for (at, id) in project.order().into_iter().enumerate() {
+            position[id.index()] = at;
+        }
+        for (module, node) in project.modules.iter().zip(&nodes) {
+            let here = position[module.id.index()];
+            let imports: Vec<(usize, ModuleNode)> = module
+                .imports
+                .iter()
+                .filter(|(_, target)| position[target.index()] < here)
+                .map(|&(item, target)| (item, nodes[target.index()]))
+                .collect();
+            if *node.imports(&self.db) != imports {
+                node.set_imports(&mut self.db).to(imports);
+            }
+            let complete = compile::module_input(module).complete;
+            if node.complete(&self.db) != complete {
+                node.set_complete(&mut self.db).to(complete);
+            }
+            if node.settings(&self.db) != settings {
+                node.set_settings(&mut self.db).to(settings);
+            }
+        }
+        nodes
+    }
+
+    /// The input that holds the file at `path` with `text`, made or updated as needed.
+    fn file_for(&self, path: &Path, text: &str) -> SourceFile {
+        match self.known(path) {
+            Some(file) if file.text(&self.db) == text => file,
+            // A file seen for the first time (or read with other text, which a workspace
+            // only gives for files it does not hold): keep it from now on.
+            _ => {
+                let file = SourceFile::new(&self.db, text.to_string());
+                self.files.borrow_mut().insert(path.to_path_buf(), file);
+                file
+            }
+        }
     }
 
     fn known(&self, path: &Path) -> Option<SourceFile> {
@@ -108,17 +292,7 @@ impl<F: FileSource> FileSource for Workspace<F> {
     }
 
     fn parse(&self, path: &Path, text: &str) -> Arc<Parsed> {
-        let file = match self.known(path) {
-            Some(file) if file.text(&self.db) == text => file,
-            // A file seen for the first time (or read with other text, which a workspace
-            // only gives for files it does not hold): keep it from now on.
-            _ => {
-                let file = SourceFile::new(&self.db, text.to_string());
-                self.files.borrow_mut().insert(path.to_path_buf(), file);
-                file
-            }
-        };
-        parse(&self.db, file)
+        parse(&self.db, self.file_for(path, text))
     }
 }
 
@@ -127,15 +301,29 @@ mod tests {
     use super::*;
     use crate::project::MemoryFiles;
 
-    const MAIN: &str = "aqua Main\n\nexport f\n\nfunc f() -> string:\n    <- \"a\"\n";
+    const MAIN: &str =
+        "aqua Main\n\nimport \"lib.aqua\"\n\nexport f\n\nfunc f() -> string:\n    <- greeting()\n";
+    const LIB: &str = "aqua Lib declares *\n\nfunc greeting() -> string:\n    <- \"hi\"\n";
+
+    fn workspace() -> (Workspace<MemoryFiles>, [PathBuf; 1]) {
+        let files: MemoryFiles = [("main.aqua", MAIN), ("lib.aqua", LIB)]
+            .into_iter()
+            .collect();
+        (Workspace::new(files), [PathBuf::from("main.aqua")])
+    }
+
+    /// The checked module of `path` in a compilation.
+    fn checked<'c>(compilation: &'c Compilation, path: &str) -> &'c Arc<CheckedModule> {
+        let module = compilation.module_at(Path::new(path)).expect("loaded");
+        &compilation.program.modules[module.index()]
+    }
 
     #[test]
     fn an_edit_is_seen_and_unchanged_files_are_not_parsed_again() {
-        let files: MemoryFiles = [("main.aqua", MAIN)].into_iter().collect();
-        let mut workspace = Workspace::new(files);
-        let roots = [PathBuf::from("main.aqua")];
+        let (mut workspace, roots) = workspace();
         let first = workspace.compile(&roots, &Options::default());
         assert!(!first.has_errors());
+        assert_eq!(first.functions.len(), 1);
         let second = workspace.check(&roots, &Options::default());
         assert!(
             Arc::ptr_eq(
@@ -144,10 +332,64 @@ mod tests {
             ),
             "the unchanged file was parsed again"
         );
-        workspace.set_file(Path::new("main.aqua"), MAIN.replace("<- \"a\"", "<- 1 +"));
+        workspace.set_file(
+            Path::new("main.aqua"),
+            MAIN.replace("<- greeting()", "<- 1 +"),
+        );
         let edited = workspace.check(&roots, &Options::default());
         assert!(edited.has_errors(), "the edit was not seen");
         workspace.set_file(Path::new("main.aqua"), MAIN.to_string());
         assert!(!workspace.compile(&roots, &Options::default()).has_errors());
+    }
+
+    #[test]
+    fn an_edit_rechecks_the_module_and_its_importers_only() {
+        let (mut workspace, roots) = workspace();
+        let first = workspace.check(&roots, &Options::default());
+        assert!(!first.has_errors());
+        workspace.set_file(
+            Path::new("main.aqua"),
+            MAIN.replace("\"lib.aqua\"\n", "\"lib.aqua\"\n\n-- edited\n"),
+        );
+        let edited_main = workspace.check(&roots, &Options::default());
+        assert!(!edited_main.has_errors());
+        assert!(
+            Arc::ptr_eq(
+                checked(&first, "lib.aqua"),
+                checked(&edited_main, "lib.aqua")
+            ),
+            "the imported module was checked again"
+        );
+        assert!(!Arc::ptr_eq(
+            checked(&first, "main.aqua"),
+            checked(&edited_main, "main.aqua")
+        ));
+        workspace.set_file(Path::new("lib.aqua"), LIB.replace("\"hi\"", "\"hello\""));
+        let edited_lib = workspace.check(&roots, &Options::default());
+        assert!(!Arc::ptr_eq(
+            checked(&edited_main, "lib.aqua"),
+            checked(&edited_lib, "lib.aqua")
+        ));
+        assert!(
+            !Arc::ptr_eq(
+                checked(&edited_main, "main.aqua"),
+                checked(&edited_lib, "main.aqua")
+            ),
+            "the importer was not checked again"
+        );
+        let options = Options {
+            sema: sema::Options {
+                constants: [("X".to_string(), "1".to_string())].into(),
+            },
+            ..Options::default()
+        };
+        let with_constants = workspace.check(&roots, &options);
+        assert!(
+            !Arc::ptr_eq(
+                checked(&edited_lib, "lib.aqua"),
+                checked(&with_constants, "lib.aqua")
+            ),
+            "new settings did not re-check"
+        );
     }
 }

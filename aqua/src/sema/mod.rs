@@ -36,7 +36,7 @@ pub struct ModuleInput<'a> {
 }
 
 /// Settings that change meaning.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Options {
     /// Values for overridable constants (`const X ?= ...`), by name, as Aqua literals.
     pub constants: BTreeMap<String, String>,
