@@ -75,22 +75,40 @@ pub fn compile(roots: &[PathBuf], files: &dyn FileSource, options: &Options) -> 
 /// Generates the AIR of the exported functions of a checked compilation's roots, unless it
 /// has errors.
 pub fn generate(compilation: &mut Compilation, options: &codegen::Options) {
+    generate_with(compilation, |program, _, id, name| {
+        codegen::function(program, id, name, options).map(|script| air::print(&script))
+    });
+}
+
+/// [`generate`] with `air` giving the AIR of each exported function from the program, the
+/// module, the function and the name it is exported as.
+pub(crate) fn generate_with(
+    compilation: &mut Compilation,
+    mut air: impl FnMut(
+        &Program,
+        &Module,
+        sema::hir::FuncId,
+        &str,
+    ) -> Result<String, codegen::Unsupported>,
+) {
     if compilation.has_errors() {
         return;
     }
-    let mut roots = compilation.project.roots.clone();
+    let Compilation {
+        project,
+        program,
+        functions,
+    } = compilation;
+    let mut roots = project.roots.clone();
     roots.dedup();
     for module in roots {
-        let scope = compilation.program.scope(module.index());
-        for (name, def) in &scope.exports {
+        for (name, def) in &program.scope(module.index()).exports {
             let Def::Func(id) = def else { continue };
-            let air = codegen::function(&compilation.program, *id, name, options)
-                .map(|script| air::print(&script));
-            compilation.functions.push(Function {
+            functions.push(Function {
                 module,
                 name: name.clone(),
                 id: *id,
-                air,
+                air: air(program, project.module(module), *id, name),
             });
         }
     }

@@ -4,7 +4,9 @@
 //! - [`parse`]: a file's syntax tree, from its text;
 //! - [`check_module`]: a module checked (its scope, its typed functions and services, its
 //!   diagnostics and source index), from its syntax tree and the checked modules it imports,
-//!   which are queries of their own.
+//!   which are queries of their own;
+//! - [`function_air`]: the AIR of an exported function, from the checks of its module and of
+//!   the modules it imports.
 //!
 //! The module graph (which file each import resolved to) is an input too, [`ModuleNode`]:
 //! resolving imports asks the file system, so the workspace loads the project outside the
@@ -20,9 +22,10 @@ use std::sync::Arc;
 
 use salsa::Setter;
 
+use crate::codegen::{self, Unsupported};
 use crate::compile::{self, Compilation, Options};
 use crate::project::{FileSource, Project};
-use crate::sema::{self, CheckedModule, ModuleInput, Program};
+use crate::sema::{self, CheckedModule, Def, ModuleInput, Program};
 use crate::syntax::{self, Parsed};
 use crate::Severity;
 
@@ -62,6 +65,13 @@ pub struct ModuleNode {
     pub complete: bool,
     #[returns(copy)]
     pub settings: CheckSettings,
+}
+
+/// Settings of the code generator.
+#[salsa::input]
+pub struct CodegenSettings {
+    #[returns(ref)]
+    pub options: codegen::Options,
 }
 
 /// A checked module and every checked module it reaches through imports, by index.
@@ -112,6 +122,42 @@ pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleChe
     })
 }
 
+/// The AIR of the function that module `node` exports as `name`, or why there is none:
+/// recomputed only when the module's check or the checks it reaches change.
+#[salsa::tracked(returns(clone))]
+pub fn function_air(
+    db: &dyn salsa::Database,
+    node: ModuleNode,
+    name: String,
+    settings: CodegenSettings,
+) -> Result<String, Unsupported> {
+    let check = check_module(db, node);
+    let Some(Def::Func(id)) = check
+        .module
+        .scope
+        .exports
+        .iter()
+        .find(|(exported, _)| *exported == name)
+        .map(|(_, def)| def)
+    else {
+        return Err(Unsupported(format!("`{name}` is not an exported function")));
+    };
+    let index = node.index(db);
+    let size = check
+        .reached
+        .keys()
+        .chain([&index])
+        .max()
+        .map_or(0, |i| *i as usize + 1);
+    let mut modules = vec![Arc::<CheckedModule>::default(); size];
+    for (i, module) in &check.reached {
+        modules[*i as usize] = module.clone();
+    }
+    modules[index as usize] = check.module.clone();
+    let program = Program { modules };
+    codegen::function(&program, *id, &name, settings.options(db)).map(|script| air::print(&script))
+}
+
 /// The salsa storage.
 #[salsa::db]
 #[derive(Clone, Default)]
@@ -133,6 +179,7 @@ pub struct Workspace<F: FileSource> {
     /// The module graph's inputs, by module path.
     nodes: HashMap<PathBuf, ModuleNode>,
     settings: Option<CheckSettings>,
+    codegen: Option<CodegenSettings>,
     source: F,
 }
 
@@ -144,6 +191,7 @@ impl<F: FileSource> Workspace<F> {
             files: RefCell::new(HashMap::new()),
             nodes: HashMap::new(),
             settings: None,
+            codegen: None,
             source,
         }
     }
@@ -181,10 +229,28 @@ impl<F: FileSource> Workspace<F> {
     }
 
     /// Compiles `roots` (see [`compile::compile`]): checks them as [`Workspace::check`] does,
-    /// then generates the AIR of their exported functions.
+    /// then generates the AIR of their exported functions, again only where what it depends
+    /// on changed.
     pub fn compile(&mut self, roots: &[PathBuf], options: &Options) -> Compilation {
         let mut compilation = self.check(roots, options);
-        compile::generate(&mut compilation, &options.codegen);
+        let settings = match self.codegen {
+            Some(settings) => {
+                if settings.options(&self.db) != &options.codegen {
+                    settings
+                        .set_options(&mut self.db)
+                        .to(options.codegen.clone());
+                }
+                settings
+            }
+            None => *self
+                .codegen
+                .insert(CodegenSettings::new(&self.db, options.codegen.clone())),
+        };
+        let db = &self.db;
+        let nodes = &self.nodes;
+        compile::generate_with(&mut compilation, |_, module, _, name| {
+            function_air(db, nodes[&module.path], name.to_string(), settings)
+        });
         compilation
     }
 
@@ -340,6 +406,51 @@ mod tests {
         assert!(edited.has_errors(), "the edit was not seen");
         workspace.set_file(Path::new("main.aqua"), MAIN.to_string());
         assert!(!workspace.compile(&roots, &Options::default()).has_errors());
+    }
+
+    /// A workspace whose database logs each query it runs.
+    fn logged(files: MemoryFiles) -> (Workspace<MemoryFiles>, Arc<std::sync::Mutex<Vec<String>>>) {
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = log.clone();
+        let storage = salsa::Storage::new(Some(Box::new(move |event: salsa::Event| {
+            if let salsa::EventKind::WillExecute { database_key } = event.kind {
+                sink.lock().unwrap().push(format!("{database_key:?}"));
+            }
+        })));
+        let mut workspace = Workspace::new(files);
+        workspace.db = Database { storage };
+        (workspace, log)
+    }
+
+    #[test]
+    fn air_is_generated_again_only_for_what_an_edit_reaches() {
+        const OTHER: &str = "aqua Other\n\nexport g\n\nfunc g() -> u32:\n    <- 1\n";
+        let files: MemoryFiles = [
+            ("main.aqua", MAIN),
+            ("lib.aqua", LIB),
+            ("other.aqua", OTHER),
+        ]
+        .into_iter()
+        .collect();
+        let (mut workspace, log) = logged(files);
+        let roots = [PathBuf::from("main.aqua"), PathBuf::from("other.aqua")];
+        let runs = |log: &std::sync::Mutex<Vec<String>>, query: &str| {
+            let mut log = log.lock().unwrap();
+            let count = log.iter().filter(|key| key.starts_with(query)).count();
+            log.clear();
+            count
+        };
+        let first = workspace.compile(&roots, &Options::default());
+        assert_eq!(first.functions.len(), 2);
+        assert_eq!(runs(&log, "function_air"), 2);
+        workspace.set_file(Path::new("other.aqua"), OTHER.replace("<- 1", "<- 2"));
+        let edited = workspace.compile(&roots, &Options::default());
+        assert_eq!(runs(&log, "function_air"), 1, "only `g` is generated again");
+        let g = edited.functions.iter().find(|f| f.name == "g").unwrap();
+        assert!(g.air.as_ref().unwrap().contains("[2]"), "{:?}", g.air);
+        assert_eq!(first.functions[0].air, edited.functions[0].air);
+        workspace.compile(&roots, &Options::default());
+        assert_eq!(runs(&log, "check_module"), 0, "nothing changed");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::sema::hir::FuncId;
 use crate::sema::Program;
 
 /// Options that change the generated AIR.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// No relay: the client is reached directly (`HOST_PEER_ID` is the client).
     pub no_relay: bool,
