@@ -105,6 +105,8 @@ diagnostic_codes! {
         "`else` follows an `if` block, `catch` follows `try` or `catch`, `otherwise` and `par` follow another statement of the same block.";
     NotAValue: "E0313" Error, "not a value" =>
         "A type name was used where a value is expected.";
+    NotExportable: "E0314" Error, "not exportable" =>
+        "A client calls an exported function with JSON values and callbacks, and receives JSON values: an exported function cannot need abilities, take abilities or stream maps, or return functions or abilities.";
 }
 
 impl std::fmt::Display for Code {

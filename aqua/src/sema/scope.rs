@@ -143,6 +143,29 @@ pub(super) fn build(
         module.scope.index.append(&mut found);
     }
     exports(input.file, &mut module.scope, &mut diagnostics);
+    for (name, def) in &module.scope.exports {
+        let Def::Func(id) = def else { continue };
+        let func = if id.module as usize == index {
+            &module.funcs[id.index as usize]
+        } else {
+            match checked[id.module as usize].as_deref() {
+                Some(m) => &m.funcs[id.index as usize],
+                None => continue,
+            }
+        };
+        if let Some(why) = not_exportable(&func.arrow) {
+            let span = export_span(input.file, name).unwrap_or(func.span);
+            diagnostics.push(
+                Diagnostic::new(Code::NotExportable, span)
+                    .with_message(format!("`{name}` cannot be exported: it {why}"))
+                    .with_primary_label("exported here")
+                    .with_help(
+                        "export a function that takes and returns data (and callbacks), and \
+                         call this one from it",
+                    ),
+            );
+        }
+    }
     if !input.parsed_cleanly {
         diagnostics.clear();
     }
@@ -495,6 +518,48 @@ fn typed_fields(ctx: &mut Ctx, fields: &[ast::Field]) -> Vec<(String, Type)> {
         out.push((field.name.text.clone(), ty));
     }
     out
+}
+
+/// Why a client cannot call a function of this type, if it cannot: clients pass JSON values
+/// and callbacks, and receive JSON values.
+fn not_exportable(arrow: &ArrowType) -> Option<String> {
+    if let Some(ability) = arrow.abilities.first() {
+        return Some(format!(
+            "needs the ability {ability}, which a client cannot give"
+        ));
+    }
+    for (name, ty) in &arrow.params {
+        let name = name.as_deref().unwrap_or("a parameter");
+        match ty {
+            Type::Ability(_) => {
+                return Some(format!(
+                    "takes `{name}`, an ability, which a client cannot pass"
+                ))
+            }
+            Type::StreamMap(_) => {
+                return Some(format!(
+                    "takes `{name}`, a stream map, which a client cannot pass"
+                ))
+            }
+            _ => {}
+        }
+    }
+    arrow
+        .results
+        .iter()
+        .find(|ty| matches!(ty, Type::Arrow(_) | Type::Ability(_)))
+        .map(|ty| format!("returns {ty}, which a client cannot receive"))
+}
+
+/// The span of the `export` entry that makes `public` public.
+fn export_span(file: &ast::File, public: &str) -> Option<Span> {
+    file.header.iter().find_map(|item| match item {
+        HeaderItem::Export { names, .. } => names
+            .iter()
+            .find(|e| e.alias.as_ref().map_or(e.name.text(), |a| a.text.clone()) == public)
+            .map(|e| e.name.span()),
+        _ => None,
+    })
 }
 
 fn exports(file: &ast::File, scope: &mut ModuleScope, diagnostics: &mut Vec<Diagnostic>) {
