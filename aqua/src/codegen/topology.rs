@@ -4,11 +4,17 @@
 //! `canon` the peer of its innermost `On` and brings the particle to that peer through its
 //! relays: a hop is a `canon` of an empty stream on the relay, which makes AquaVM send the
 //! particle there. A block that does nothing on a peer (no call, no canon) causes no hop.
-//! After a block, the particle comes back through the relays only if something follows;
-//! a `par` branch comes back only if what it writes is read after it. An error inside a
-//! block comes back the same way before it is raised again, up to the last relay before
-//! where the block started (all the way at the end of a `par` branch): the handler that
-//! catches it (finally the client's error handler) goes on from there.
+//! The last hop to a peer is left to the block's first call there, unless the block starts
+//! elsewhere and the peer is itself a relay on the way (`on HOST_PEER_ID` from the client).
+//! After a block, the particle comes back through the relays only if something follows.
+//! A `par` branch comes back only if what it writes is read after it, and then all the way
+//! to where the code after the `par` begins (which may be outside the blocks around the
+//! `par`): that code has already run past the peers on the way for the particle of another
+//! branch, and would not pass this one on. An error inside a block comes back the same way
+//! before it is raised again, up to the last relay before where the block started (all the
+//! way at the end of a `par` branch): the handler that catches it (finally the client's
+//! error handler) goes on from there. With `--no-xor` only the errors that the program
+//! catches come back.
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -19,14 +25,21 @@ use super::op::{Data, Location, OnKind, Op, Var, Via};
 type Names = HashSet<Rc<str>>;
 
 pub struct Topology {
-    /// Whether blocks catch their errors to bring them back (`--no-xor` turns it off).
+    /// Whether blocks catch their errors to bring them back to the client's error handler
+    /// (`--no-xor` turns it off: then only errors that the program catches come back).
     pub errors_come_back: bool,
 }
 
 impl Topology {
     /// Resolves `op`, which starts at `root`.
     pub fn resolve(&self, op: Op, root: &Location) -> Op {
-        self.walk(op, root, Flow::default(), &Names::new())
+        let flow = Flow {
+            after: false,
+            branch_ends: false,
+            next_at: Rc::new(root.clone()),
+            caught: false,
+        };
+        self.walk(op, root, flow, &Names::new())
     }
 
     /// `later` holds the variables read after `op`.
@@ -62,14 +75,20 @@ impl Topology {
             Op::Seq(ops) => {
                 let mut flows: Vec<(Flow, Names)> = Vec::with_capacity(ops.len());
                 let mut effect_later = false;
+                let mut next_at = flow.next_at.clone();
                 let mut read_later = later.clone();
                 for op in ops.iter().rev() {
                     let flow = Flow {
                         after: after || effect_later,
                         branch_ends: flow.branch_ends && !effect_later,
+                        next_at: next_at.clone(),
+                        caught: flow.caught,
                     };
                     flows.push((flow, read_later.clone()));
-                    effect_later = effect_later || op.has_effect();
+                    if op.has_effect() {
+                        effect_later = true;
+                        next_at = Rc::new(begins_at(op, here).clone());
+                    }
                     op.read(&mut read_later);
                 }
                 flows.reverse();
@@ -90,8 +109,19 @@ impl Topology {
                         let branch = Flow {
                             after: awaited,
                             branch_ends: awaited,
+                            next_at: flow.next_at.clone(),
+                            caught: flow.caught,
                         };
-                        self.walk(op, here, branch, later)
+                        // `on` blocks to other peers bring their branch back themselves;
+                        // a branch that ends here is brought back after its last step.
+                        let back = if awaited && ends_here(&op, &here.peer) {
+                            way_to_next(here, &branch)
+                        } else {
+                            Vec::new()
+                        };
+                        let mut ops = vec![self.walk(op, here, branch, later)];
+                        ops.extend(hops(&back));
+                        Op::seq(ops)
                     })
                     .collect(),
             ),
@@ -101,10 +131,19 @@ impl Topology {
                 body,
                 last,
             } => {
-                // The next iteration starts where the fold is: come back after each one.
+                // The next iteration starts where the fold is: come back after each one. In
+                // a parallel fold (`next` in a `par` beside the body) nothing waits for an
+                // iteration but the code after the fold.
+                let parallel = is_parallel(&body);
                 let loops = Flow {
                     after: after || body.has_effect(),
                     branch_ends: flow.branch_ends,
+                    next_at: if parallel && after {
+                        flow.next_at.clone()
+                    } else {
+                        Rc::new(here.clone())
+                    },
+                    caught: flow.caught,
                 };
                 // What one iteration writes, the next may read.
                 let mut read_later = later.clone();
@@ -114,7 +153,7 @@ impl Topology {
                     iterable,
                     iterator,
                     body: Box::new(self.walk(*body, here, loops, &read_later)),
-                    last: last.map(|l| Box::new(self.walk(*l, here, flow, later))),
+                    last: last.map(|l| Box::new(self.walk(*l, here, flow.clone(), later))),
                 }
             }
             Op::On {
@@ -122,8 +161,19 @@ impl Topology {
                 body,
                 kind,
             } => self.on(location, *body, kind, here, flow, later),
+            Op::Xor(first, handler) => {
+                let tried = Flow {
+                    caught: true,
+                    ..flow.clone()
+                };
+                let first = self.walk(*first, here, tried, later);
+                Op::Xor(
+                    Box::new(first),
+                    Box::new(self.walk(*handler, here, flow, later)),
+                )
+            }
             // The rest run where they are, followed by what follows them.
-            other => other.map_children(|child| self.walk(child, here, flow, later)),
+            other => other.map_children(|child| self.walk(child, here, flow.clone(), later)),
         }
     }
 
@@ -137,46 +187,50 @@ impl Topology {
         later: &Names,
     ) -> Op {
         let after = flow.after;
-        if !body.has_effect() {
+        let same_peer = target.peer == here.peer;
+        // A block on the peer where the particle already is changes nothing but the
+        // relays of the blocks inside it.
+        if !body.has_effect() || (same_peer && kind == OnKind::Block) {
             return self.walk(body, &target, flow, later);
         }
-        let same_peer = target.peer == here.peer;
         let body = self.walk(
             body,
             &target,
             Flow {
-                after,
                 branch_ends: false,
+                ..flow.clone()
             },
             later,
         );
-        if same_peer && target.via == here.via {
-            return body;
-        }
-        let enter = if same_peer {
+        let mut enter = if same_peer {
             Vec::new()
         } else {
             path(here, &target)
         };
+        // The way in ends before the target, whose first call takes the particle there. When
+        // the target is itself a relay of that way (`on HOST_PEER_ID` from a client, `on r
+        // via r`) and the body does not surely start on it, the particle must still pass it:
+        // the blocks inside set out from the target.
+        let mut relays_on_the_way = here.via.iter().chain(&target.via);
+        if !same_peer
+            && relays_on_the_way.any(|via| !via.many && via.peer == target.peer)
+            && !starts_on(&body, &target.peer)
+        {
+            enter.push(Step::to(&target.peer));
+        }
         let mut ops = hops(&enter);
         ops.push(body);
         let back = match kind {
             // A `parseq` branch comes back to the last relay before where it started.
             OnKind::Parseq => path(&target, here),
             OnKind::Detached => Vec::new(),
-            // A parallel branch that ends here must bring the particle all the way back:
-            // the code after the `par` may wait for it on this peer.
-            OnKind::Block if flow.branch_ends && !same_peer => {
-                let mut back = path(&target, here);
-                back.push(Step::to(&here.peer));
-                back
-            }
-            OnKind::Block if after && !same_peer => path(&target, here),
+            OnKind::Block if flow.branch_ends => way_to_next(&target, &flow),
+            OnKind::Block if after => path(&target, here),
             OnKind::Block => Vec::new(),
         };
         ops.extend(hops(&back));
         let main = Op::seq(ops);
-        if kind != OnKind::Block || !self.errors_come_back || same_peer {
+        if kind != OnKind::Block || !(self.errors_come_back || flow.caught) {
             return main;
         }
         // On an error, go back to the last relay before where the block started, then raise
@@ -194,12 +248,74 @@ impl Topology {
 }
 
 /// What follows an instruction.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Flow {
     /// Something that runs on a peer comes after it.
     after: bool,
     /// It ends a `par` branch, and something comes after the `par`.
     branch_ends: bool,
+    /// Where the code after it begins, when `after`.
+    next_at: Rc<Location>,
+    /// A handler catches its errors: it is in the first branch of a `xor`.
+    caught: bool,
+}
+
+/// The way from the end of a `par` branch at `from` all the way to where the code after the
+/// `par` begins: that code may already have passed the relays and the peer on the way for
+/// the particle of another branch, and would not send this one on.
+fn way_to_next(from: &Location, flow: &Flow) -> Vec<Step> {
+    let to = &*flow.next_at;
+    if from.peer == to.peer {
+        return Vec::new();
+    }
+    let mut steps = path(from, to);
+    steps.push(Step::to(&to.peer));
+    steps
+}
+
+/// Whether the particle is on `here_peer` after the last call or canon of `op` (not yet
+/// resolved), which runs there.
+fn ends_here(op: &Op, here_peer: &Data) -> bool {
+    crate::deep(|| match op {
+        Op::Call { peer, .. } | Op::Canon { peer, .. } => {
+            peer.as_ref().is_none_or(|peer| peer == here_peer)
+        }
+        Op::Seq(ops) => ops
+            .iter()
+            .rev()
+            .find(|op| op.has_effect())
+            .is_some_and(|op| ends_here(op, here_peer)),
+        Op::On {
+            location,
+            body,
+            kind,
+        } => location.peer == *here_peer && *kind == OnKind::Block && ends_here(body, here_peer),
+        Op::Xor(a, b) => ends_here(a, here_peer) || ends_here(b, here_peer),
+        Op::New(_, body) | Op::Match { body, .. } => ends_here(body, here_peer),
+        // Each iteration of a sequential fold comes back to where the fold is; the
+        // iterations of a parallel one are branches that come back on their own.
+        Op::Fold { body, .. } => !is_parallel(body) && body.has_effect(),
+        _ => false,
+    })
+}
+
+/// Whether a fold with this body runs its iterations in parallel: `next` beside the body.
+fn is_parallel(body: &Op) -> bool {
+    matches!(body, Op::Par(ops) if ops.iter().any(|op| matches!(op, Op::Next(_))))
+}
+
+/// Where `op`, run at `here`, does its first call or canon: inside the `on` blocks it
+/// starts with.
+fn begins_at<'a>(op: &'a Op, here: &'a Location) -> &'a Location {
+    crate::deep(|| match op {
+        Op::On { location, body, .. } if body.has_effect() => begins_at(body, location),
+        Op::Seq(ops) | Op::Par(ops) => ops
+            .iter()
+            .find(|op| op.has_effect())
+            .map_or(here, |op| begins_at(op, here)),
+        Op::Xor(first, _) | Op::New(_, first) => begins_at(first, here),
+        _ => here,
+    })
 }
 
 /// A relay on a path, and whether the path goes back out through it: a collection of relays
@@ -250,6 +366,44 @@ fn path(from: &Location, to: &Location) -> Vec<Step> {
         steps.pop();
     }
     steps
+}
+
+/// Whether the first call or canon of the resolved `op`, whichever way it goes, is on
+/// `peer` (so also when it does nothing).
+fn starts_on(op: &Op, peer: &Data) -> bool {
+    crate::deep(|| match op {
+        Op::Call { peer: p, .. } | Op::Canon { peer: p, .. } => p.as_ref() == Some(peer),
+        // A `par` runs its left branch first.
+        Op::Seq(ops) | Op::Par(ops) => {
+            for op in ops.iter().filter(|op| op.has_effect()) {
+                if !starts_on(op, peer) {
+                    return false;
+                }
+                if surely_acts(op) {
+                    return true;
+                }
+            }
+            true
+        }
+        Op::Xor(a, b) => starts_on(a, peer) && starts_on(b, peer),
+        Op::New(_, body) | Op::Match { body, .. } => starts_on(body, peer),
+        Op::Fold { body, last, .. } => {
+            starts_on(body, peer) && last.as_ref().is_none_or(|last| starts_on(last, peer))
+        }
+        _ => true,
+    })
+}
+
+/// Whether the resolved `op` surely makes a call or canon: a match may not hold, a fold may
+/// have nothing to fold, a handler may not run.
+fn surely_acts(op: &Op) -> bool {
+    crate::deep(|| match op {
+        Op::Call { .. } | Op::Canon { .. } => true,
+        Op::Seq(ops) | Op::Par(ops) => ops.iter().any(surely_acts),
+        Op::Xor(a, b) => surely_acts(a) && surely_acts(b),
+        Op::New(_, body) => surely_acts(body),
+        _ => false,
+    })
 }
 
 /// The instructions that take the particle through `steps`.
