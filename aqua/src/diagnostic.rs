@@ -107,6 +107,8 @@ diagnostic_codes! {
         "A type name was used where a value is expected.";
     NotExportable: "E0314" Error, "not exportable" =>
         "A client calls an exported function with JSON values and callbacks, and receives JSON values: an exported function cannot need abilities, take abilities or stream maps, or return functions or abilities.";
+    MisplacedReturn: "E0315" Error, "misplaced return" =>
+        "`<-` gives the function's results and ends it: it is the last statement of the function's (or closure's) own body, written once, never inside an `if`, `for`, `on` or other block.";
 }
 
 impl std::fmt::Display for Code {

@@ -161,16 +161,27 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             return Item::Error(line.full_span());
         };
         match &mut item {
-            Item::Data { fields, .. }
-            | Item::Ability { fields, .. }
-            | Item::Service {
-                methods: fields, ..
-            } => {
-                self.require_children(line);
+            Item::Data { name, fields, .. } => {
+                self.require_children(
+                    line,
+                    name.span,
+                    format!("data `{}` has no fields", name.text),
+                );
                 *fields = self.fields(&line.children);
             }
+            Item::Ability { name, fields, .. } => {
+                let message = format!("ability `{}` has no fields", name.text);
+                self.require_children(line, name.span, message);
+                *fields = self.fields(&line.children);
+            }
+            Item::Service { name, methods, .. } => {
+                let message = format!("service `{}` has no methods", name.text);
+                self.require_children(line, name.span, message);
+                *methods = self.fields(&line.children);
+            }
             Item::Func(func) => {
-                self.require_children(line);
+                let message = format!("function `{}` has no body", func.name.text);
+                self.require_children(line, line.tokens[0].1, message);
                 func.body = self.block(&line.children, 1);
             }
             Item::Alias { .. } | Item::Const { .. } | Item::Error(_) => self.no_children(line),
@@ -217,7 +228,8 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                 continue;
             };
             if opens {
-                self.require_children(line);
+                let message = format!("{} has no body", block_name(&stmt.kind));
+                self.require_children(line, line.tokens[0].1, message);
                 if let Some(body) = body_of(&mut stmt.kind) {
                     *body = self.block(&line.children, depth + 1);
                 }
@@ -265,12 +277,18 @@ impl<'t, 's: 't> Assembler<'t, 's> {
         }
     }
 
-    fn require_children(&mut self, line: &Line<'s>) {
+    /// A line that opens a block must have one: else `message` at `at`, the thing that is
+    /// left empty.
+    fn require_children(&mut self, line: &Line<'s>, at: Span, message: String) {
         if line.children.is_empty() {
             let colon = line.tokens.last().map_or(line.span(), |(_, s)| *s);
             self.diagnostics.push(
-                Diagnostic::new(Code::MissingBlock, colon)
-                    .with_message("this line opens a block, but no indented lines follow")
+                Diagnostic::new(Code::MissingBlock, at)
+                    .with_message(message)
+                    .with_label(
+                        colon,
+                        "this `:` opens a block, but no indented lines follow",
+                    )
                     .with_help("write the body on the next lines, indented deeper than this one"),
             );
         }
@@ -296,6 +314,23 @@ impl<'t, 's: 't> Assembler<'t, 's> {
 }
 
 /// The body a block-opening statement fills from its indented lines.
+/// What a statement with a body is called in messages.
+fn block_name(kind: &StmtKind) -> String {
+    match kind {
+        StmtKind::On { .. } => "the `on` block".into(),
+        StmtKind::For { .. } => "the `for` loop".into(),
+        StmtKind::Parseq { .. } => "the `parseq` loop".into(),
+        StmtKind::If { .. } => "the `if` block".into(),
+        StmtKind::Else { .. } => "the `else` block".into(),
+        StmtKind::Try { .. } => "the `try` block".into(),
+        StmtKind::Catch { .. } => "the `catch` block".into(),
+        StmtKind::Otherwise { .. } => "the `otherwise` block".into(),
+        StmtKind::Closure { name, .. } => format!("the closure `{}`", name.text),
+        StmtKind::Par(inner) | StmtKind::Co(inner) => block_name(&inner.kind),
+        _ => "the block".into(),
+    }
+}
+
 fn body_of(kind: &mut StmtKind) -> Option<&mut Block> {
     match kind {
         StmtKind::On { body, .. }
