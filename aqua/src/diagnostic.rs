@@ -96,7 +96,7 @@ diagnostic_codes! {
     FieldMismatch: "E0308" Error, "wrong fields" =>
         "Constructing a struct or ability gives each of its fields exactly once, and no other fields; `.copy` changes existing fields only.";
     Redefinition: "E0309" Error, "defined twice" =>
-        "A module defines each top-level name once, and a `data` or `ability` declares each field once.";
+        "A module defines each top-level name once, and a `data` or `ability` declares each field once. Values never change: inside a function, a name already given to a value (an argument, a variable, a stream, a closure, or a value of the function around a closure), a constant or a built-in constant such as `HOST_PEER_ID` cannot name another value.";
     MissingImport: "E0310" Error, "name not declared by the module" =>
         "`import a from \"m.aqua\"` and `use a from \"m.aqua\"` take names that module declares: its definitions, or those listed after `declares` in its header.";
     NumberOutOfRange: "E0311" Error, "number out of range" =>

@@ -174,6 +174,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn bind(&mut self, ident: &ast::Ident, ty: Type) -> LocalId {
+        self.check_new_name(ident);
         let id = LocalId(self.locals.len() as u32);
         self.locals.push(Local {
             name: ident.text.clone(),
@@ -188,6 +189,32 @@ impl<'a> Ctx<'a> {
             self.index.types.push((ident.span, ty.clone()));
         }
         id
+    }
+
+    /// Values never change: a name already visible, as a value of this function or of the
+    /// functions around a closure, as a constant or as a built-in value, cannot name another.
+    fn check_new_name(&mut self, ident: &ast::Ident) {
+        let name = ident.text.as_str();
+        let previous = if let Some(local) = self.local(name) {
+            Some(("a value", Some(self.locals[local.0 as usize].span)))
+        } else if let Some(Def::Const(..)) = self.scope.names.get(name) {
+            Some(("a constant", self.scope.spans.get(name).copied()))
+        } else if self.builtin(name).is_some() {
+            Some(("a built-in constant", None))
+        } else {
+            None
+        };
+        let Some((what, first)) = previous else {
+            return;
+        };
+        let mut d = Diagnostic::new(Code::Redefinition, ident.span)
+            .with_message(format!("`{name}` is already defined as {what}"))
+            .with_primary_label("defined again here")
+            .with_help("values cannot be reassigned or shadowed: choose another name");
+        if let Some(first) = first {
+            d = d.with_label(first, "first defined here");
+        }
+        self.report(d);
     }
 
     /// A top-level name, possibly qualified by a `use` alias (`Mod.name`, `A.B.name`).
@@ -538,7 +565,20 @@ impl<'a> Ctx<'a> {
             self.note_path(&[ident]);
             return self.def_value(def, &ident.text, span);
         }
-        let builtin = match ident.text.as_str() {
+        if ident.text == "nil" {
+            return expr(ExprKind::Nil, Type::Option(Box::new(Type::Bottom)), span);
+        }
+        if let Some((b, ty)) = self.builtin(&ident.text) {
+            return expr(ExprKind::Builtin(b), ty, span);
+        }
+        let s = self.suggest(&ident.text, |d| matches!(d, Def::Const(..) | Def::Func(_)));
+        self.unknown("name", &ident.text, span, s);
+        error_expr(span)
+    }
+
+    /// The values every module sees without defining them.
+    fn builtin(&self, name: &str) -> Option<(BuiltinValue, Type)> {
+        match name {
             "INIT_PEER_ID" => Some((BuiltinValue::InitPeerId, Type::string())),
             "HOST_PEER_ID" => Some((BuiltinValue::HostPeerId, Type::string())),
             "PARTICLE_TTL" => Some((BuiltinValue::ParticleTtl, Type::Scalar(Scalar::U32))),
@@ -549,15 +589,8 @@ impl<'a> Ctx<'a> {
                 BuiltinValue::LastError,
                 Type::Struct(self.error_type.clone()),
             )),
-            "nil" => return expr(ExprKind::Nil, Type::Option(Box::new(Type::Bottom)), span),
             _ => None,
-        };
-        if let Some((b, ty)) = builtin {
-            return expr(ExprKind::Builtin(b), ty, span);
         }
-        let s = self.suggest(&ident.text, |d| matches!(d, Def::Const(..) | Def::Func(_)));
-        self.unknown("name", &ident.text, span, s);
-        error_expr(span)
     }
 
     /// A top-level definition used as a value.
