@@ -81,10 +81,6 @@ fn joined(parts: &[&ast::Ident]) -> String {
     texts.join(".")
 }
 
-fn span_of(parts: &[&ast::Ident]) -> Span {
-    Span::from(parts[0].span.start..parts[parts.len() - 1].span.end)
-}
-
 impl<'a> Ctx<'a> {
     pub fn new(module: usize, checked: &'a Checked, own: &'a CheckedModule) -> Self {
         Ctx {
@@ -247,6 +243,38 @@ impl<'a> Ctx<'a> {
         self.scope.used.contains_key(&joined(parts))
     }
 
+    /// `Mod.name` where the module used as `Mod` does not offer `name`: marked at `name`.
+    fn unknown_in_module(&mut self, what: &str, prefix: &[&ast::Ident], name: &ast::Ident) {
+        let alias = joined(prefix);
+        let Some(used) = self.scope.used.get(&alias) else {
+            return;
+        };
+        let module = &self.module(used.module as u32).scope;
+        let offered: Vec<String> = match &used.only {
+            Some(only) => only.iter().map(|(local, _)| local.clone()).collect(),
+            None => module.declared().into_iter().map(|(n, _)| n).collect(),
+        };
+        let mut d = Diagnostic::new(Code::UnknownName, name.span)
+            .with_primary_label(format!("not offered by `{alias}`"));
+        d = if module.names.contains_key(&name.text) && module.get_declared(&name.text).is_none() {
+            d.with_message(format!(
+                "`{alias}` defines the {what} `{}`, but does not declare it",
+                name.text
+            ))
+            .with_help(
+                "a module offers only the names listed after `declares` in its `aqua` header",
+            )
+        } else {
+            let candidates: Vec<&str> = offered.iter().map(String::as_str).collect();
+            let d = d.with_message(format!("`{alias}` has no {what} `{}`", name.text));
+            match nearest(&name.text, &candidates) {
+                Some(near) => d.with_help(format!("did you mean `{alias}.{near}`?")),
+                None => d,
+            }
+        };
+        self.report(d);
+    }
+
     /// Names a suggestion may come from: locals and top-level names.
     fn suggest(&self, word: &str, top_level: impl Fn(&Def) -> bool) -> Option<String> {
         let mut names: Vec<&str> = self
@@ -265,6 +293,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn unknown(&mut self, what: &str, ident_text: &str, span: Span, suggestion: Option<String>) {
+        if self.scope.missed.contains(ident_text) {
+            return;
+        }
         let mut d = Diagnostic::new(Code::UnknownName, span)
             .with_message(format!("unknown {what} `{ident_text}`"))
             .with_primary_label("not defined here");
@@ -297,6 +328,7 @@ impl<'a> Ctx<'a> {
                         );
                         Type::Error
                     }
+                    None if self.scope.missed.contains(&path.text()) => Type::Error,
                     None => {
                         let text = path.text();
                         let mut names: Vec<&str> = scalar_names().collect();
@@ -864,7 +896,7 @@ impl<'a> Ctx<'a> {
                                 self.call(Callee::Func(id), &ty, abilities, args, *args_span, span)
                             }
                             _ => {
-                                self.unknown("function", &joined(&full), span_of(&full), None);
+                                self.unknown_in_module("function", &path, name);
                                 self.check_all(args);
                                 error_expr(span)
                             }
@@ -898,7 +930,7 @@ impl<'a> Ctx<'a> {
                     return match self.resolve_path(&full) {
                         Some(def) => self.def_value(def, &joined(&full), span),
                         None => {
-                            self.unknown("name", &joined(&full), span_of(&full), None);
+                            self.unknown_in_module("name", &path, field);
                             error_expr(span)
                         }
                     };
