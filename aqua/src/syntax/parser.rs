@@ -113,9 +113,14 @@ impl<'t, 's: 't> Assembler<'t, 's> {
     fn file(&mut self, lines: &'t [Line<'s>]) -> File {
         let mut file = File::default();
         let mut first_definition: Option<Span> = None;
+        // The `aqua` header line, and the first other header line.
+        let mut module_line: Option<Span> = None;
+        let mut first_header: Option<Span> = None;
         for line in lines {
+            let keyword = line.tokens[0].1;
             match line.tokens[0].0 {
                 Token::Aqua | Token::Module | Token::Import | Token::Use | Token::Export => {
+                    let is_module = matches!(line.tokens[0].0, Token::Aqua | Token::Module);
                     if let Some(definition) = first_definition {
                         self.diagnostics.push(
                             Diagnostic::new(Code::MisplacedLine, line.span())
@@ -123,15 +128,42 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                                 .with_label(definition, "the first definition")
                                 .with_help("move this line to the top of the file"),
                         );
+                    } else if let (true, Some(first)) = (is_module, module_line) {
+                        self.diagnostics.push(
+                            Diagnostic::new(Code::MisplacedLine, keyword)
+                                .with_message("a file has one `aqua` header")
+                                .with_primary_label("a second header")
+                                .with_label(first, "the header of this file")
+                                .with_help("remove this line"),
+                        );
+                    } else if let (true, Some(first)) = (is_module, first_header) {
+                        self.diagnostics.push(
+                            Diagnostic::new(Code::MisplacedLine, keyword)
+                                .with_message("the `aqua` header is the first line of a file")
+                                .with_primary_label("too late")
+                                .with_label(first, "this line comes before it")
+                                .with_help("move this line to the top of the file"),
+                        );
+                    }
+                    if is_module {
+                        module_line.get_or_insert(line.span());
+                    } else {
+                        first_header.get_or_insert(line.span());
                     }
                     if let Some(item) = self.line(|p| &p.header, line) {
                         if let HeaderItem::Module {
-                            legacy: true,
+                            legacy,
                             keyword,
+                            name,
                             ..
                         } = &item
                         {
-                            self.diagnostics.push(legacy_module(*keyword));
+                            if *legacy {
+                                self.diagnostics.push(legacy_module(*keyword));
+                            }
+                            for part in &name.parts {
+                                self.check_case(part, Case::Upper, "a module name");
+                            }
                         }
                         file.header.push(item);
                     }
@@ -144,6 +176,38 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             }
         }
         file
+    }
+
+    /// Names of types, services, abilities and modules start with an upper-case letter,
+    /// functions with a lower-case one, and constants are all upper case: the case tells
+    /// Aqua's grammar what a name is.
+    fn check_case(&mut self, name: &Ident, case: Case, what: &str) {
+        let text = name.text.as_str();
+        let (fits, fixed, rule) = match case {
+            Case::Upper => (
+                text.starts_with(|c: char| c.is_ascii_uppercase()),
+                capitalized(text, char::to_ascii_uppercase),
+                "starts with an upper-case letter",
+            ),
+            Case::Lower => (
+                text.starts_with(|c: char| c.is_ascii_lowercase()),
+                capitalized(text, char::to_ascii_lowercase),
+                "starts with a lower-case letter",
+            ),
+            Case::Constant => (
+                !text.chars().any(|c| c.is_ascii_lowercase()),
+                text.to_ascii_uppercase(),
+                "is written in upper case",
+            ),
+        };
+        if !fits {
+            self.diagnostics.push(
+                Diagnostic::new(Code::Syntax, name.span)
+                    .with_message(format!("{what} {rule}"))
+                    .with_primary_label(format!("write `{fixed}`"))
+                    .with_suggestion(name.span, fixed),
+            );
+        }
     }
 
     fn definition(&mut self, line: &'t Line<'s>) -> Item {
@@ -160,6 +224,15 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             }
             return Item::Error(line.full_span());
         };
+        match &item {
+            Item::Data { name, .. } => self.check_case(name, Case::Upper, "a data type name"),
+            Item::Alias { name, .. } => self.check_case(name, Case::Upper, "a type alias name"),
+            Item::Service { name, .. } => self.check_case(name, Case::Upper, "a service name"),
+            Item::Ability { name, .. } => self.check_case(name, Case::Upper, "an ability name"),
+            Item::Const { name, .. } => self.check_case(name, Case::Constant, "a constant name"),
+            Item::Func(func) => self.check_case(&func.name, Case::Lower, "a function name"),
+            Item::Error(_) => {}
+        }
         match &mut item {
             Item::Data { name, fields, .. } => {
                 self.require_children(
@@ -314,6 +387,23 @@ impl<'t, 's: 't> Assembler<'t, 's> {
 }
 
 /// The body a block-opening statement fills from its indented lines.
+/// How a kind of name is written.
+#[derive(Clone, Copy)]
+enum Case {
+    Upper,
+    Lower,
+    Constant,
+}
+
+/// `text` with its first letter changed by `change`.
+fn capitalized(text: &str, change: fn(&char) -> char) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => std::iter::once(change(&first)).chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
 /// What a statement with a body is called in messages.
 fn block_name(kind: &StmtKind) -> String {
     match kind {
