@@ -633,25 +633,66 @@ fn export_span(file: &ast::File, public: &str) -> Option<Span> {
 }
 
 fn exports(file: &ast::File, scope: &mut ModuleScope, diagnostics: &mut Vec<Diagnostic>) {
+    // Public names given by this module's own `export` lines, and where.
+    let mut public_names: HashMap<String, Span> = HashMap::new();
     for item in &file.header {
+        if let HeaderItem::Module {
+            declares: Some(Declares::Names(names)),
+            ..
+        } = item
+        {
+            for declared in names {
+                if !scope.names.contains_key(&declared.text) {
+                    let candidates: Vec<&str> = scope.own.iter().map(String::as_str).collect();
+                    let mut d = Diagnostic::new(Code::UnknownName, declared.span)
+                        .with_message(format!(
+                            "`{}` is declared, but the module neither defines nor imports it",
+                            declared.text
+                        ))
+                        .with_primary_label("not defined in this module");
+                    if let Some(near) = crate::syntax::nearest(&declared.text, &candidates) {
+                        d = d.with_help(format!("did you mean `{near}`?"));
+                    }
+                    diagnostics.push(d);
+                }
+            }
+        }
         let HeaderItem::Export { names, .. } = item else {
             continue;
         };
         for export in names {
             let name = export.name.text();
-            let public = export
+            let (public, public_span) = export
                 .alias
                 .as_ref()
-                .map_or(name.clone(), |a| a.text.clone());
+                .map_or((name.clone(), export.name.span()), |a| {
+                    (a.text.clone(), a.span)
+                });
+            if let Some(&first) = public_names.get(&public) {
+                diagnostics.push(
+                    Diagnostic::new(Code::Redefinition, public_span)
+                        .with_message(format!("`{public}` is exported twice"))
+                        .with_primary_label("exported again here")
+                        .with_label(first, "first exported here")
+                        .with_help(
+                            "export each name once; give a second function another name with `as`",
+                        ),
+                );
+                continue;
+            }
+            public_names.insert(public.clone(), public_span);
             match scope.names.get(&name) {
                 Some(def @ (Def::Func(_) | Def::Service(_) | Def::Const(..))) => {
                     scope.exports.push((public, def.clone()))
                 }
                 Some(def) => diagnostics.push(
-                    Diagnostic::new(Code::UnknownName, export.name.span()).with_message(format!(
-                        "`{name}` is a {}; only functions, services and constants are exported",
-                        def.kind()
-                    )),
+                    Diagnostic::new(Code::UnknownName, export.name.span())
+                        .with_message(format!(
+                            "`{name}` is a {}; only functions, services and constants are exported",
+                            def.kind()
+                        ))
+                        .with_primary_label("not exportable")
+                        .with_help("clients call functions: export a function that uses it"),
                 ),
                 None => {
                     let candidates: Vec<&str> = scope.own.iter().map(String::as_str).collect();
