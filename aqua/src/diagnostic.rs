@@ -96,9 +96,9 @@ diagnostic_codes! {
     FieldMismatch: "E0308" Error, "wrong fields" =>
         "Constructing a struct or ability gives each of its fields exactly once, and no other fields; `.copy` changes existing fields only.";
     Redefinition: "E0309" Error, "defined twice" =>
-        "A module defines each top-level name once, and a `data` or `ability` declares each field once.";
+        "A module defines each top-level name once, imports a name one by one from one module only and does not define it again, gives each `use` alias to one module and exports each public name once; a `data` or `ability` declares each field once. Values never change: inside a function, a name already given to a value (an argument, a variable, a stream, a closure, or a value of the function around a closure), a constant or a built-in constant such as `HOST_PEER_ID` cannot name another value.";
     MissingImport: "E0310" Error, "name not declared by the module" =>
-        "`import a from \"m.aqua\"` and `use a from \"m.aqua\"` take names that module declares: its definitions, or those listed after `declares` in its header.";
+        "`import a from \"m.aqua\"` and `use a from \"m.aqua\"` take names that module declares: those listed after `declares` in its `aqua` header, or all its definitions with `declares *`. A module whose header has no `declares` offers nothing (a legacy `module` header without it offers everything).";
     NumberOutOfRange: "E0311" Error, "number out of range" =>
         "Integer literals and constant expressions are computed with 64-bit integers; overflow and division by zero are errors when compiling.";
     MisplacedStatement: "E0312" Error, "statement without its partner" =>
@@ -107,6 +107,8 @@ diagnostic_codes! {
         "A type name was used where a value is expected.";
     NotExportable: "E0314" Error, "not exportable" =>
         "A client calls an exported function with JSON values and callbacks, and receives JSON values: an exported function cannot need abilities, take abilities or stream maps, or return functions or abilities.";
+    MisplacedReturn: "E0315" Error, "misplaced return" =>
+        "`<-` gives the function's results and ends it: it is the last statement of the function's (or closure's) own body, written once, never inside an `if`, `for`, `on` or other block.";
 }
 
 impl std::fmt::Display for Code {

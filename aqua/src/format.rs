@@ -288,8 +288,8 @@ fn stmt_line(stmt: &Stmt) -> (String, Option<&Block>) {
         ForItem::Pair(k, v) => format!("{}, {}", k.text, v.text),
     };
     match &stmt.kind {
-        StmtKind::Call { results, value } if results.is_empty() => (expr(value), None),
-        StmtKind::Call { results, value } => {
+        StmtKind::Call { results, value, .. } if results.is_empty() => (expr(value), None),
+        StmtKind::Call { results, value, .. } => {
             let names: Vec<&str> = results.iter().map(|r| r.text.as_str()).collect();
             (format!("{} <- {}", names.join(", "), expr(value)), None)
         }
@@ -417,8 +417,9 @@ fn expr_text(e: &Expr) -> String {
             callee,
             abilities: abs,
             args,
+            ..
         } => format!("{}{}({})", callee.text, abilities(abs), list(args)),
-        ExprKind::Construct { ty, fields: f } => format!("{}({})", ty.text(), fields(f)),
+        ExprKind::Construct { ty, fields: f, .. } => format!("{}({})", ty.text(), fields(f)),
         ExprKind::Property { base, op } => {
             let base = expr(base);
             match op {
@@ -427,6 +428,7 @@ fn expr_text(e: &Expr) -> String {
                     name,
                     abilities: abs,
                     args,
+                    ..
                 } => format!("{base}.{}{}({})", name.text, abilities(abs), list(args)),
                 PropertyOp::Copy(f) => format!("{base}.copy({})", fields(f)),
                 PropertyOp::Index(index) => format!("{base}[{}]", expr(index)),

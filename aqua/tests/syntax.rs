@@ -40,7 +40,7 @@ fn shape(expr: &Expr) -> String {
             PropertyOp::Bang(n) => format!("{}!{}", shape(base), n.as_ref().map_or("", |n| &n.0)),
             PropertyOp::Copy(fields) => format!("{}.copy/{}", shape(base), fields.len()),
         },
-        ExprKind::Construct { ty, fields } => format!("{}{{{}}}", ty.text(), fields.len()),
+        ExprKind::Construct { ty, fields, .. } => format!("{}{{{}}}", ty.text(), fields.len()),
         ExprKind::Collection { kind, items } => format!("{kind:?}{}", items.len()),
         ExprKind::Error => "<error>".into(),
     }
@@ -144,7 +144,7 @@ fn every_broken_line_is_reported_once_and_the_rest_still_parses() {
 fn block_structure_problems() {
     assert_eq!(
         problems("aqua M\n\nfunc f():\n  on p:\n  x()\n"),
-        vec![(Code::MissingBlock, "4:7".into())]
+        vec![(Code::MissingBlock, "4:3".into())]
     );
     assert_eq!(
         problems("aqua M\n\nfunc f():\n  x()\n    y()\n"),

@@ -26,9 +26,17 @@ pub(super) struct Ctx<'a> {
     locals: Vec<Local>,
     /// Local names by block, innermost last.
     frames: Vec<HashMap<String, LocalId>>,
-    /// The results expected by `<-` in the innermost function or closure.
-    returns: Vec<Vec<Type>>,
+    /// The innermost function or closure last: what its `<-` gives.
+    returns: Vec<Returns>,
     error_type: Arc<StructType>,
+}
+
+/// What `<-` gives in a function or closure being checked, and where it may stand.
+struct Returns {
+    /// The declared results.
+    types: Vec<Type>,
+    /// How deep the statement being checked is nested: 1 in the function's own body.
+    depth: usize,
 }
 
 /// The type of `LAST_ERROR` and of the variable of `catch`.
@@ -71,10 +79,6 @@ fn name_path(e: &ast::Expr) -> Option<Vec<&ast::Ident>> {
 fn joined(parts: &[&ast::Ident]) -> String {
     let texts: Vec<&str> = parts.iter().map(|p| p.text.as_str()).collect();
     texts.join(".")
-}
-
-fn span_of(parts: &[&ast::Ident]) -> Span {
-    Span::from(parts[0].span.start..parts[parts.len() - 1].span.end)
 }
 
 impl<'a> Ctx<'a> {
@@ -166,6 +170,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn bind(&mut self, ident: &ast::Ident, ty: Type) -> LocalId {
+        self.check_new_name(ident);
         let id = LocalId(self.locals.len() as u32);
         self.locals.push(Local {
             name: ident.text.clone(),
@@ -180,6 +185,32 @@ impl<'a> Ctx<'a> {
             self.index.types.push((ident.span, ty.clone()));
         }
         id
+    }
+
+    /// Values never change: a name already visible, as a value of this function or of the
+    /// functions around a closure, as a constant or as a built-in value, cannot name another.
+    fn check_new_name(&mut self, ident: &ast::Ident) {
+        let name = ident.text.as_str();
+        let previous = if let Some(local) = self.local(name) {
+            Some(("a value", Some(self.locals[local.0 as usize].span)))
+        } else if let Some(Def::Const(..)) = self.scope.names.get(name) {
+            Some(("a constant", self.scope.spans.get(name).copied()))
+        } else if self.builtin(name).is_some() {
+            Some(("a built-in constant", None))
+        } else {
+            None
+        };
+        let Some((what, first)) = previous else {
+            return;
+        };
+        let mut d = Diagnostic::new(Code::Redefinition, ident.span)
+            .with_message(format!("`{name}` is already defined as {what}"))
+            .with_primary_label("defined again here")
+            .with_help("values cannot be reassigned or shadowed: choose another name");
+        if let Some(first) = first {
+            d = d.with_label(first, "first defined here");
+        }
+        self.report(d);
     }
 
     /// A top-level name, possibly qualified by a `use` alias (`Mod.name`, `A.B.name`).
@@ -212,6 +243,38 @@ impl<'a> Ctx<'a> {
         self.scope.used.contains_key(&joined(parts))
     }
 
+    /// `Mod.name` where the module used as `Mod` does not offer `name`: marked at `name`.
+    fn unknown_in_module(&mut self, what: &str, prefix: &[&ast::Ident], name: &ast::Ident) {
+        let alias = joined(prefix);
+        let Some(used) = self.scope.used.get(&alias) else {
+            return;
+        };
+        let module = &self.module(used.module as u32).scope;
+        let offered: Vec<String> = match &used.only {
+            Some(only) => only.iter().map(|(local, _)| local.clone()).collect(),
+            None => module.declared().into_iter().map(|(n, _)| n).collect(),
+        };
+        let mut d = Diagnostic::new(Code::UnknownName, name.span)
+            .with_primary_label(format!("not offered by `{alias}`"));
+        d = if module.names.contains_key(&name.text) && module.get_declared(&name.text).is_none() {
+            d.with_message(format!(
+                "`{alias}` defines the {what} `{}`, but does not declare it",
+                name.text
+            ))
+            .with_help(
+                "a module offers only the names listed after `declares` in its `aqua` header",
+            )
+        } else {
+            let candidates: Vec<&str> = offered.iter().map(String::as_str).collect();
+            let d = d.with_message(format!("`{alias}` has no {what} `{}`", name.text));
+            match nearest(&name.text, &candidates) {
+                Some(near) => d.with_help(format!("did you mean `{alias}.{near}`?")),
+                None => d,
+            }
+        };
+        self.report(d);
+    }
+
     /// Names a suggestion may come from: locals and top-level names.
     fn suggest(&self, word: &str, top_level: impl Fn(&Def) -> bool) -> Option<String> {
         let mut names: Vec<&str> = self
@@ -230,6 +293,9 @@ impl<'a> Ctx<'a> {
     }
 
     fn unknown(&mut self, what: &str, ident_text: &str, span: Span, suggestion: Option<String>) {
+        if self.scope.missed.contains(ident_text) {
+            return;
+        }
         let mut d = Diagnostic::new(Code::UnknownName, span)
             .with_message(format!("unknown {what} `{ident_text}`"))
             .with_primary_label("not defined here");
@@ -262,6 +328,7 @@ impl<'a> Ctx<'a> {
                         );
                         Type::Error
                     }
+                    None if self.scope.missed.contains(&path.text()) => Type::Error,
                     None => {
                         let text = path.text();
                         let mut names: Vec<&str> = scalar_names().collect();
@@ -381,6 +448,7 @@ impl<'a> Ctx<'a> {
                 callee,
                 abilities,
                 args,
+                args_span,
             } => {
                 let target = if let Some(local) = self.local(&callee.text) {
                     self.note_local(callee.span, local);
@@ -420,7 +488,7 @@ impl<'a> Ctx<'a> {
                     }
                 };
                 match target {
-                    Some((callee, ty)) => self.call(callee, &ty, abilities, args, span),
+                    Some((callee, ty)) => self.call(callee, &ty, abilities, args, *args_span, span),
                     None => {
                         self.check_all(abilities);
                         self.check_all(args);
@@ -428,7 +496,11 @@ impl<'a> Ctx<'a> {
                     }
                 }
             }
-            ast::ExprKind::Construct { ty, fields } => self.construct(ty, fields, span),
+            ast::ExprKind::Construct {
+                ty,
+                fields,
+                args_span,
+            } => self.construct(ty, fields, *args_span, span),
             ast::ExprKind::Property { base, op } => self.property(base, op, span),
             ast::ExprKind::Not(inner) => {
                 let inner = self.check_expr(inner);
@@ -525,7 +597,20 @@ impl<'a> Ctx<'a> {
             self.note_path(&[ident]);
             return self.def_value(def, &ident.text, span);
         }
-        let builtin = match ident.text.as_str() {
+        if ident.text == "nil" {
+            return expr(ExprKind::Nil, Type::Option(Box::new(Type::Bottom)), span);
+        }
+        if let Some((b, ty)) = self.builtin(&ident.text) {
+            return expr(ExprKind::Builtin(b), ty, span);
+        }
+        let s = self.suggest(&ident.text, |d| matches!(d, Def::Const(..) | Def::Func(_)));
+        self.unknown("name", &ident.text, span, s);
+        error_expr(span)
+    }
+
+    /// The values every module sees without defining them.
+    fn builtin(&self, name: &str) -> Option<(BuiltinValue, Type)> {
+        match name {
             "INIT_PEER_ID" => Some((BuiltinValue::InitPeerId, Type::string())),
             "HOST_PEER_ID" => Some((BuiltinValue::HostPeerId, Type::string())),
             "PARTICLE_TTL" => Some((BuiltinValue::ParticleTtl, Type::Scalar(Scalar::U32))),
@@ -536,15 +621,8 @@ impl<'a> Ctx<'a> {
                 BuiltinValue::LastError,
                 Type::Struct(self.error_type.clone()),
             )),
-            "nil" => return expr(ExprKind::Nil, Type::Option(Box::new(Type::Bottom)), span),
             _ => None,
-        };
-        if let Some((b, ty)) = builtin {
-            return expr(ExprKind::Builtin(b), ty, span);
         }
-        let s = self.suggest(&ident.text, |d| matches!(d, Def::Const(..) | Def::Func(_)));
-        self.unknown("name", &ident.text, span, s);
-        error_expr(span)
     }
 
     /// A top-level definition used as a value.
@@ -613,6 +691,7 @@ impl<'a> Ctx<'a> {
         callee_ty: &Type,
         abilities: &[ast::Expr],
         args: &[ast::Expr],
+        args_span: Span,
         span: Span,
     ) -> Expr {
         let abilities = self.check_all(abilities);
@@ -629,15 +708,14 @@ impl<'a> Ctx<'a> {
             }
         };
         if args.len() != arrow.params.len() {
-            self.report(
-                Diagnostic::new(Code::ArgumentCount, span)
-                    .with_message(format!(
-                        "expected {}, found {}",
-                        count(arrow.params.len(), "argument"),
-                        args.len()
-                    ))
-                    .with_primary_label(format!("the arrow is {callee_ty}")),
-            );
+            let params: Vec<(Option<&str>, &Type)> = arrow
+                .params
+                .iter()
+                .map(|(name, ty)| (name.as_deref(), ty))
+                .collect();
+            let d = argument_count(&params, &args, args_span, "the call")
+                .with_label(span, format!("the arrow is {callee_ty}"));
+            self.report(d);
         } else {
             for (arg, (_, param)) in args.iter().zip(&arrow.params) {
                 self.expect_argument(arg, param);
@@ -687,7 +765,13 @@ impl<'a> Ctx<'a> {
         self.expect(arg, param);
     }
 
-    fn construct(&mut self, path: &ast::Path, fields: &[ast::NamedArg], span: Span) -> Expr {
+    fn construct(
+        &mut self,
+        path: &ast::Path,
+        fields: &[ast::NamedArg],
+        args_span: Span,
+        span: Span,
+    ) -> Expr {
         let parts: Vec<&ast::Ident> = path.parts.iter().collect();
         let ty = match self.resolve_path(&parts) {
             Some(Def::Type(t @ (Type::Struct(_) | Type::Ability(_)))) => t,
@@ -703,7 +787,7 @@ impl<'a> Ctx<'a> {
                     })
                     .collect();
                 let ty = self.func_arrow(id);
-                return self.call(Callee::Func(id), &ty, &[], &args, span);
+                return self.call(Callee::Func(id), &ty, &[], &args, args_span, span);
             }
             Some(other) => {
                 self.report(
@@ -767,8 +851,11 @@ impl<'a> Ctx<'a> {
             }
         }
         if !missing.is_empty() {
+            // Missing fields belong before the closing parenthesis.
+            let close = Span::from(args_span.end.saturating_sub(1)..args_span.end);
             self.report(
-                Diagnostic::new(Code::FieldMismatch, span)
+                Diagnostic::new(Code::FieldMismatch, close)
+                    .with_label(path.span(), "constructed here")
                     .with_message(format!(
                         "missing field{} {} of `{}`",
                         if missing.len() == 1 { "" } else { "s" },
@@ -779,7 +866,8 @@ impl<'a> Ctx<'a> {
                             .join(", "),
                         path.text()
                     ))
-                    .with_primary_label("every field needs a value"),
+                    .with_primary_label("every field needs a value")
+                    .with_help(format!("add `{} = ...` before `)`", missing[0])),
             );
         }
         let kind = match ty {
@@ -797,6 +885,7 @@ impl<'a> Ctx<'a> {
                     name,
                     abilities,
                     args,
+                    args_span,
                 } => {
                     if self.is_module_alias(&path) {
                         let mut full = path.clone();
@@ -804,10 +893,10 @@ impl<'a> Ctx<'a> {
                         return match self.resolve_path(&full) {
                             Some(Def::Func(id)) => {
                                 let ty = self.func_arrow(id);
-                                self.call(Callee::Func(id), &ty, abilities, args, span)
+                                self.call(Callee::Func(id), &ty, abilities, args, *args_span, span)
                             }
                             _ => {
-                                self.unknown("function", &joined(&full), span_of(&full), None);
+                                self.unknown_in_module("function", &path, name);
                                 self.check_all(args);
                                 error_expr(span)
                             }
@@ -824,6 +913,7 @@ impl<'a> Ctx<'a> {
                                 &Type::Arrow(arrow),
                                 abilities,
                                 args,
+                                *args_span,
                                 span,
                             ),
                             None => {
@@ -840,7 +930,7 @@ impl<'a> Ctx<'a> {
                     return match self.resolve_path(&full) {
                         Some(def) => self.def_value(def, &joined(&full), span),
                         None => {
-                            self.unknown("name", &joined(&full), span_of(&full), None);
+                            self.unknown_in_module("name", &path, field);
                             error_expr(span)
                         }
                     };
@@ -861,7 +951,8 @@ impl<'a> Ctx<'a> {
                 name,
                 abilities,
                 args,
-            } => self.method(base, name, abilities, args, span),
+                args_span,
+            } => self.method(base, name, abilities, args, *args_span, span),
             PropertyOp::Copy(fields) => {
                 let Type::Struct(s) = base.ty.clone() else {
                     self.report(
@@ -997,6 +1088,7 @@ impl<'a> Ctx<'a> {
         name: &ast::Ident,
         abilities: &[ast::Expr],
         args: &[ast::Expr],
+        args_span: Span,
         span: Span,
     ) -> Expr {
         if let Type::StreamMap(value) = &base.ty {
@@ -1037,14 +1129,11 @@ impl<'a> Ctx<'a> {
             };
             let args = self.check_all(args);
             if args.len() != params.len() {
-                self.report(
-                    Diagnostic::new(Code::ArgumentCount, span).with_message(format!(
-                        "`{}` takes {}, found {}",
-                        name.text,
-                        count(params.len(), "argument"),
-                        args.len()
-                    )),
-                );
+                // Every stream map method that takes an argument takes a key.
+                let params: Vec<(Option<&str>, &Type)> =
+                    params.iter().map(|ty| (Some("key"), ty)).collect();
+                let d = argument_count(&params, &args, args_span, &format!("`{}`", name.text));
+                self.report(d);
             } else {
                 for (a, p) in args.iter().zip(&params) {
                     self.expect(a, p);
@@ -1071,7 +1160,7 @@ impl<'a> Ctx<'a> {
                     ty.clone(),
                     name.span,
                 )));
-                self.call(callee, &ty, abilities, args, span)
+                self.call(callee, &ty, abilities, args, args_span, span)
             }
             _ => {
                 let ty = base.ty.clone();
@@ -1179,6 +1268,17 @@ impl<'a> Ctx<'a> {
 
     /// A block whose names stay visible afterwards (`on`).
     fn block_in_scope(&mut self, stmts: &[ast::Stmt]) -> Block {
+        if let Some(r) = self.returns.last_mut() {
+            r.depth += 1;
+        }
+        let block = self.block_statements(stmts);
+        if let Some(r) = self.returns.last_mut() {
+            r.depth -= 1;
+        }
+        block
+    }
+
+    fn block_statements(&mut self, stmts: &[ast::Stmt]) -> Block {
         let mut out: Vec<Stmt> = Vec::new();
         for stmt in stmts {
             let span = stmt.span;
@@ -1285,7 +1385,11 @@ impl<'a> Ctx<'a> {
 
     fn stmt_inner(&mut self, stmt: &ast::Stmt, span: Span) -> Stmt {
         let kind = match &stmt.kind {
-            ast::StmtKind::Call { results, value } => self.call_stmt(results, value),
+            ast::StmtKind::Call {
+                results,
+                arrow,
+                value,
+            } => self.call_stmt(results, *arrow, value),
             ast::StmtKind::Assign { name, value } => {
                 let value = self.check_expr(value);
                 let local = self.bind(name, value.ty.clone());
@@ -1311,15 +1415,26 @@ impl<'a> Ctx<'a> {
             }
             ast::StmtKind::Return { values } => {
                 let values = self.check_all(values);
-                let expected = self.returns.last().cloned().unwrap_or_default();
-                if values.len() != expected.len() {
+                let (expected, depth) = self
+                    .returns
+                    .last()
+                    .map_or((Vec::new(), 1), |r| (r.types.clone(), r.depth));
+                if depth > 1 {
                     self.report(
-                        Diagnostic::new(Code::ResultCount, span).with_message(format!(
-                            "the function returns {}, found {}",
-                            count(expected.len(), "value"),
-                            values.len()
-                        )),
+                        Diagnostic::new(Code::MisplacedReturn, span)
+                            .with_message("`<-` returns only from the end of the function's own body, not from inside a block")
+                            .with_primary_label("inside a block")
+                            .with_help("keep the value in a variable or a stream, and return it at the end of the function"),
                     );
+                } else if values.len() != expected.len() {
+                    self.report(result_count(&expected, &values, span));
+                    if expected.is_empty() {
+                        // Taken as the results the function forgot to declare, so that its
+                        // callers are checked against what it really returns.
+                        if let Some(last) = self.returns.last_mut() {
+                            last.types = values.iter().map(|v| v.ty.as_value()).collect();
+                        }
+                    }
                 } else {
                     for (v, t) in values.iter().zip(&expected) {
                         self.expect_result(v, t);
@@ -1589,26 +1704,20 @@ impl<'a> Ctx<'a> {
         Some(Target::PushEntry(existing))
     }
 
-    fn call_stmt(&mut self, results: &[ast::Ident], value: &ast::Expr) -> StmtKind {
+    fn call_stmt(
+        &mut self,
+        results: &[ast::Ident],
+        arrow: Option<Span>,
+        value: &ast::Expr,
+    ) -> StmtKind {
+        let written = value;
         let value = self.check_expr(value);
         let result_types: Vec<Type> = match &value.kind {
             ExprKind::Call { results, .. } => results.clone(),
             ExprKind::Error => vec![Type::Error; results.len()],
             _ => {
-                self.report(
-                    Diagnostic::new(Code::NotCallable, value.span)
-                        .with_message(if results.is_empty() {
-                            "a statement of its own must be a call".to_string()
-                        } else {
-                            "`<-` takes the results of a call".to_string()
-                        })
-                        .with_primary_label("not a call")
-                        .with_help(if results.len() == 1 {
-                            format!("to name a value, write `{} = ...`", results[0].text)
-                        } else {
-                            "call a function or a service method".to_string()
-                        }),
-                );
+                let d = self.not_a_call(results, arrow, written, &value);
+                self.report(d);
                 vec![Type::Error; results.len()]
             }
         };
@@ -1621,14 +1730,32 @@ impl<'a> Ctx<'a> {
             }
         }
         if !results.is_empty() && results.len() != result_types.len() && !value.ty.is_error() {
-            self.report(
-                Diagnostic::new(Code::ResultCount, value.span).with_message(format!(
-                    "the call returns {}, but {} receive{} them",
-                    count(result_types.len(), "value"),
-                    count(results.len(), "name"),
-                    if results.len() == 1 { "s" } else { "" },
-                )),
+            let message = format!(
+                "the call returns {}, but {} receive{} them",
+                count(result_types.len(), "value"),
+                count(results.len(), "name"),
+                if results.len() == 1 { "s" } else { "" },
             );
+            let d = match results.get(result_types.len()) {
+                // Names beyond the results receive nothing: mark them.
+                Some(extra) => {
+                    let last = results.last().map_or(extra.span, |r| r.span);
+                    Diagnostic::new(Code::ResultCount, Span::from(extra.span.start..last.end))
+                        .with_message(message)
+                        .with_primary_label("no value for this")
+                        .with_label(value.span, "the call")
+                        .with_help(if result_types.is_empty() {
+                            "the call returns nothing: write it as a statement of its own"
+                                .to_string()
+                        } else {
+                            format!("name {} here", count(result_types.len(), "result"))
+                        })
+                }
+                None => Diagnostic::new(Code::ResultCount, value.span)
+                    .with_message(message)
+                    .with_help("name every result of the call, separated by commas"),
+            };
+            self.report(d);
         }
         let targets = results
             .iter()
@@ -1654,6 +1781,61 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// A statement whose value is not a call: a function named without `(...)` is marked at
+    /// its name; a value after `<-` at the `<-`, which should be `=` (or `<<-` for a stream).
+    fn not_a_call(
+        &self,
+        results: &[ast::Ident],
+        arrow: Option<Span>,
+        written: &ast::Expr,
+        value: &Expr,
+    ) -> Diagnostic {
+        if matches!(value.ty, Type::Arrow(_)) {
+            let name = match &written.kind {
+                ast::ExprKind::Name(name)
+                | ast::ExprKind::Property {
+                    op: PropertyOp::Field(name),
+                    ..
+                } => Some(name),
+                _ => None,
+            };
+            let (span, what) = name.map_or((value.span, "the function".to_string()), |n| {
+                (n.span, format!("`{}`", n.text))
+            });
+            return Diagnostic::new(Code::NotCallable, span)
+                .with_message(format!("{what} is a function, but it is not called"))
+                .with_primary_label("not called")
+                .with_help("call it with its arguments in parentheses: `(...)`");
+        }
+        let Some(arrow) = arrow else {
+            return Diagnostic::new(Code::NotCallable, value.span)
+                .with_message("a statement of its own must be a call")
+                .with_primary_label("not a call");
+        };
+        let d = Diagnostic::new(Code::NotCallable, arrow)
+            .with_message("`<-` takes the results of a call, but a value follows it")
+            .with_primary_label("needs a call")
+            .with_label(value.span, "a value, not a call");
+        match results {
+            [name] => {
+                let into_stream = self
+                    .local(&name.text)
+                    .is_some_and(|l| self.locals[l.0 as usize].ty.is_stream());
+                if into_stream {
+                    d.with_help(format!(
+                        "to push the value into `{}`, write `<<-`",
+                        name.text
+                    ))
+                    .with_suggestion(arrow, "<<-")
+                } else {
+                    d.with_help(format!("to name the value, write `{} = ...`", name.text))
+                        .with_suggestion(arrow, "=")
+                }
+            }
+            _ => d.with_help("call a function or a service method"),
+        }
+    }
+
     /// Parameters, results and body of a function or closure.
     fn arrow_body(
         &mut self,
@@ -1672,20 +1854,43 @@ impl<'a> Ctx<'a> {
                 params.push(self.bind(name, ty.clone()));
             }
         }
-        self.returns.push(resolved.results.clone());
+        self.returns.push(Returns {
+            types: resolved.results.clone(),
+            depth: 0,
+        });
         let block = self.block_in_scope(&body.stmts);
-        self.returns.pop();
+        let returned = self.returns.pop().map(|r| r.types).unwrap_or_default();
         self.frames.pop();
-        if !resolved.results.is_empty()
+        let early_return = body.stmts[..body.stmts.len().saturating_sub(1)]
+            .iter()
+            .position(|s| matches!(s.kind, ast::StmtKind::Return { .. }));
+        if let Some(i) = early_return {
+            let next = &body.stmts[i + 1];
+            self.report(
+                Diagnostic::new(Code::MisplacedReturn, next.span)
+                    .with_message("nothing can follow `<-`: it ends the function")
+                    .with_primary_label("after the return")
+                    .with_label(body.stmts[i].span, "the function returns here")
+                    .with_help("move this before the `<-`, or remove it"),
+            );
+        } else if !resolved.results.is_empty()
             && !ends_with_return(&block)
             && !has_errors_in(&self.diagnostics)
         {
-            let span = body.stmts.last().map_or(arrow.span, |s| s.span);
-            self.report(
-                Diagnostic::new(Code::ResultCount, span)
-                    .with_message("the function must end with `<-` giving its results")
-                    .with_primary_label("last statement"),
-            );
+            let first = arrow.results.first().map_or(arrow.span, |t| t.span());
+            let last = arrow.results.last().map_or(arrow.span, |t| t.span());
+            let mut d = Diagnostic::new(Code::ResultCount, Span::from(first.start..last.end))
+                .with_message("the function declares results, but its body does not end with `<-` giving them")
+                .with_primary_label("declared results");
+            if let Some(stmt) = body.stmts.last() {
+                d = d.with_label(stmt.span, "the body ends here");
+            }
+            self.report(d.with_help("end the body with `<- value`, one value per result"));
+        }
+        let mut resolved = resolved;
+        if resolved.results.is_empty() {
+            // A body that returned values without declaring them (already reported).
+            resolved.results = returned;
         }
         (resolved, params, block)
     }
@@ -1705,6 +1910,86 @@ fn has_errors_in(diagnostics: &[Diagnostic]) -> bool {
     diagnostics
         .iter()
         .any(|d| d.severity() == crate::Severity::Error)
+}
+
+/// `<- values` with more or fewer values than the function declares: the first extra value
+/// is marked, or, when some are missing, the values given.
+fn result_count(expected: &[Type], values: &[Expr], span: Span) -> Diagnostic {
+    let message = if expected.is_empty() {
+        format!(
+            "the function declares no results, but `<-` gives {}",
+            count(values.len(), "value")
+        )
+    } else {
+        format!(
+            "the function returns {}, but `<-` gives {}",
+            count(expected.len(), "value"),
+            values.len()
+        )
+    };
+    if let Some(extra) = values.get(expected.len()) {
+        let last = values.last().map_or(extra.span, |v| v.span);
+        let d = Diagnostic::new(Code::ResultCount, Span::from(extra.span.start..last.end))
+            .with_message(message);
+        if expected.is_empty() {
+            let types: Vec<String> = values.iter().map(|v| v.ty.as_value().to_string()).collect();
+            d.with_primary_label("returned here")
+                .with_help(format!("declare the results: `-> {}`", types.join(", ")))
+        } else {
+            d.with_primary_label("too many values")
+                .with_help("remove the extra values")
+        }
+    } else {
+        let span = match (values.first(), values.last()) {
+            (Some(first), Some(last)) => Span::from(first.span.start..last.span.end),
+            _ => span,
+        };
+        let types: Vec<String> = expected.iter().map(ToString::to_string).collect();
+        Diagnostic::new(Code::ResultCount, span)
+            .with_message(message)
+            .with_primary_label(format!("the results are {}", types.join(", ")))
+    }
+}
+
+/// A call with too many or too few arguments: the first extra argument is marked, or, when
+/// some are missing, the parentheses, naming the parameters that have no argument.
+fn argument_count(
+    params: &[(Option<&str>, &Type)],
+    args: &[Expr],
+    args_span: Span,
+    what: &str,
+) -> Diagnostic {
+    let message = format!(
+        "{what} takes {}, but {} given",
+        count(params.len(), "argument"),
+        match args.len() {
+            0 => "none is".to_string(),
+            1 => "1 is".to_string(),
+            n => format!("{n} are"),
+        }
+    );
+    if let Some(extra) = args.get(params.len()) {
+        let last = args.last().map_or(extra.span, |a| a.span);
+        Diagnostic::new(Code::ArgumentCount, Span::from(extra.span.start..last.end))
+            .with_message(message)
+            .with_primary_label(if args.len() - params.len() == 1 {
+                "this argument is one too many".to_string()
+            } else {
+                format!("these {} arguments are too many", args.len() - params.len())
+            })
+            .with_help("remove the extra arguments")
+    } else {
+        let missing: Vec<String> = params[args.len()..]
+            .iter()
+            .map(|(name, ty)| match name {
+                Some(name) => format!("`{name}: {ty}`"),
+                None => format!("a {ty}"),
+            })
+            .collect();
+        Diagnostic::new(Code::ArgumentCount, args_span)
+            .with_message(message)
+            .with_primary_label(format!("missing {}", missing.join(", ")))
+    }
 }
 
 /// `n` and the noun, plural unless `n` is 1: "1 argument", "2 arguments".

@@ -1,7 +1,7 @@
 //! Module scopes: the header (imports, `use`, `declares`, `export`) and the top-level
 //! definitions, in order.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::body::{self, Ctx};
@@ -97,6 +97,13 @@ pub struct ModuleScope {
     pub origins: HashMap<String, Site>,
     /// Names and types by position, for editors.
     pub index: SourceIndex,
+    /// What the modules declare from which an import took a name they do not declare: an
+    /// unknown name among them is most likely the one the import meant, already reported
+    /// there.
+    pub missed: HashSet<String>,
+    /// Names imported one by one (`import a, b as c from ...`), with where the import names
+    /// them: a second import or a definition of the same name would hide the first.
+    pub imported: HashMap<String, Span>,
 }
 
 impl ModuleScope {
@@ -190,10 +197,21 @@ fn header(
             .find(|(p, _)| *p == position)
             .map(|&(_, m)| m);
         match item {
-            HeaderItem::Module { name, declares, .. } => {
+            HeaderItem::Module {
+                name,
+                declares,
+                legacy,
+                ..
+            } => {
                 scope.name = Some(name.text());
-                if let Some(Declares::Names(names)) = declares {
-                    scope.declares = Some(names.iter().map(|n| n.text.clone()).collect());
+                match declares {
+                    Some(Declares::Names(names)) => {
+                        scope.declares = Some(names.iter().map(|n| n.text.clone()).collect());
+                    }
+                    // An `aqua` header without `declares` offers nothing to importers; the
+                    // legacy `module` keeps offering everything, as older packages expect.
+                    None if !legacy => scope.declares = Some(Vec::new()),
+                    _ => {}
                 }
             }
             HeaderItem::Import { names, .. } => {
@@ -220,7 +238,30 @@ fn header(
                             let name = import.name.text();
                             match imported.get_declared(&name) {
                                 Some(def) => {
-                                    if let Some(site) = imported.origins.get(&name) {
+                                    let local_ident = import.alias.as_ref().map_or_else(
+                                        || (import.name.span(), name.clone()),
+                                        |a| (a.span, a.text.clone()),
+                                    );
+                                    let (local_span, local_name) = local_ident;
+                                    let site = imported.origins.get(&name);
+                                    if let Some(&first) = scope.imported.get(&local_name) {
+                                        if site != scope.origins.get(&local_name) {
+                                            diagnostics.push(
+                                                Diagnostic::new(Code::Redefinition, local_span)
+                                                    .with_message(format!(
+                                                        "`{local_name}` is already imported from another module"
+                                                    ))
+                                                    .with_primary_label("imported again here")
+                                                    .with_label(first, "first imported here")
+                                                    .with_help(format!(
+                                                        "import one of them under another name: `{name} as ...`"
+                                                    )),
+                                            );
+                                            continue;
+                                        }
+                                    }
+                                    scope.imported.insert(local_name, local_span);
+                                    if let Some(site) = site {
                                         scope.index.names.push((import.name.span(), *site));
                                         let local =
                                             import.alias.as_ref().map_or(&name, |a| &a.text);
@@ -230,23 +271,40 @@ fn header(
                                         import.alias.as_ref().map_or(name, |a| a.text.clone());
                                     scope.names.insert(local, def);
                                 }
-                                None => diagnostics.push(missing_import(import, imported)),
+                                None => {
+                                    diagnostics.push(missing_import(import, imported));
+                                    scope
+                                        .missed
+                                        .extend(imported.declared().into_iter().map(|(n, _)| n));
+                                }
                             }
                         }
                     }
                 }
             }
-            HeaderItem::Use { names, alias, .. } => {
+            HeaderItem::Use {
+                names, alias, path, ..
+            } => {
                 let Some(target) = target.filter(|&t| t != index) else {
                     continue;
                 };
                 let Some(imported) = checked[target].as_deref().map(|m| &m.scope) else {
                     continue;
                 };
+                let alias_span = alias.as_ref().map_or(path.span, |a| a.span());
                 let alias = match alias {
                     Some(alias) => alias.text(),
                     None => imported.name.clone().unwrap_or_default(),
                 };
+                if scope.used.get(&alias).is_some_and(|u| u.module != target) {
+                    diagnostics.push(
+                        Diagnostic::new(Code::Redefinition, alias_span)
+                            .with_message(format!("`{alias}` already names another used module"))
+                            .with_primary_label("used again here")
+                            .with_help("give this module another name with `as`"),
+                    );
+                    continue;
+                }
                 let only = names.as_ref().map(|names| {
                     names
                         .iter()
@@ -298,6 +356,18 @@ fn define(
     def: Def,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    if let Some(import) = scope.imported.get(&name.text) {
+        diagnostics.push(
+            Diagnostic::new(Code::Redefinition, name.span)
+                .with_message(format!("`{}` is already imported", name.text))
+                .with_primary_label("defined again here")
+                .with_label(*import, "imported here")
+                .with_help(
+                    "rename this definition, or import the other under another name with `as`",
+                ),
+        );
+        return;
+    }
     if let Some(previous) = scope.spans.get(&name.text) {
         diagnostics.push(
             Diagnostic::new(Code::Redefinition, name.span)
@@ -563,25 +633,66 @@ fn export_span(file: &ast::File, public: &str) -> Option<Span> {
 }
 
 fn exports(file: &ast::File, scope: &mut ModuleScope, diagnostics: &mut Vec<Diagnostic>) {
+    // Public names given by this module's own `export` lines, and where.
+    let mut public_names: HashMap<String, Span> = HashMap::new();
     for item in &file.header {
+        if let HeaderItem::Module {
+            declares: Some(Declares::Names(names)),
+            ..
+        } = item
+        {
+            for declared in names {
+                if !scope.names.contains_key(&declared.text) {
+                    let candidates: Vec<&str> = scope.own.iter().map(String::as_str).collect();
+                    let mut d = Diagnostic::new(Code::UnknownName, declared.span)
+                        .with_message(format!(
+                            "`{}` is declared, but the module neither defines nor imports it",
+                            declared.text
+                        ))
+                        .with_primary_label("not defined in this module");
+                    if let Some(near) = crate::syntax::nearest(&declared.text, &candidates) {
+                        d = d.with_help(format!("did you mean `{near}`?"));
+                    }
+                    diagnostics.push(d);
+                }
+            }
+        }
         let HeaderItem::Export { names, .. } = item else {
             continue;
         };
         for export in names {
             let name = export.name.text();
-            let public = export
+            let (public, public_span) = export
                 .alias
                 .as_ref()
-                .map_or(name.clone(), |a| a.text.clone());
+                .map_or((name.clone(), export.name.span()), |a| {
+                    (a.text.clone(), a.span)
+                });
+            if let Some(&first) = public_names.get(&public) {
+                diagnostics.push(
+                    Diagnostic::new(Code::Redefinition, public_span)
+                        .with_message(format!("`{public}` is exported twice"))
+                        .with_primary_label("exported again here")
+                        .with_label(first, "first exported here")
+                        .with_help(
+                            "export each name once; give a second function another name with `as`",
+                        ),
+                );
+                continue;
+            }
+            public_names.insert(public.clone(), public_span);
             match scope.names.get(&name) {
                 Some(def @ (Def::Func(_) | Def::Service(_) | Def::Const(..))) => {
                     scope.exports.push((public, def.clone()))
                 }
                 Some(def) => diagnostics.push(
-                    Diagnostic::new(Code::UnknownName, export.name.span()).with_message(format!(
-                        "`{name}` is a {}; only functions, services and constants are exported",
-                        def.kind()
-                    )),
+                    Diagnostic::new(Code::UnknownName, export.name.span())
+                        .with_message(format!(
+                            "`{name}` is a {}; only functions, services and constants are exported",
+                            def.kind()
+                        ))
+                        .with_primary_label("not exportable")
+                        .with_help("clients call functions: export a function that uses it"),
                 ),
                 None => {
                     let candidates: Vec<&str> = scope.own.iter().map(String::as_str).collect();

@@ -213,7 +213,12 @@ pub struct Stmt {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `a, b <- value` or a bare `value` (usually a call).
-    Call { results: Vec<Ident>, value: Expr },
+    Call {
+        results: Vec<Ident>,
+        /// The `<-`, when there are results.
+        arrow: Option<Span>,
+        value: Expr,
+    },
     /// `name = value`.
     Assign { name: Ident, value: Expr },
     /// `name = [func] (args) -> results:` with a body.
@@ -312,11 +317,15 @@ pub enum ExprKind {
         callee: Ident,
         abilities: Vec<Expr>,
         args: Vec<Expr>,
+        /// The parentheses around the arguments.
+        args_span: Span,
     },
     /// `Name(f = v, g)`: a struct or ability value.
     Construct {
         ty: Path,
         fields: Vec<NamedArg>,
+        /// The parentheses around the fields.
+        args_span: Span,
     },
     /// `base` followed by a property operation.
     Property {
@@ -365,6 +374,8 @@ pub enum PropertyOp {
         name: Ident,
         abilities: Vec<Expr>,
         args: Vec<Expr>,
+        /// The parentheses around the arguments.
+        args_span: Span,
     },
     /// `.copy(f = v)`.
     Copy(Vec<NamedArg>),

@@ -88,7 +88,7 @@ enum Postfix {
     Call {
         name: Ident,
         abilities: Option<Vec<Expr>>,
-        args: Vec<Arg>,
+        args: (Vec<Arg>, Span),
     },
     Op(PropertyOp),
 }
@@ -112,6 +112,7 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
             .allow_trailing()
             .collect::<Vec<_>>()
             .delimited_by(just(Token::LParen), just(Token::RParen))
+            .map_with(|args, e| (args, e.span()))
             .labelled("arguments in parentheses")
             .boxed();
         let abilities = expr
@@ -165,7 +166,7 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
         let call = var_name()
             .then(abilities.clone().or_not())
             .then(args.clone())
-            .validate(|((callee, abilities), args), _, emitter| {
+            .validate(|((callee, abilities), (args, args_span)), _, emitter| {
                 let mut problems = Problems::new();
                 let kind = if is_upper(&callee) {
                     let ty = Path {
@@ -174,12 +175,14 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
                     ExprKind::Construct {
                         ty,
                         fields: named_args(args, &mut problems),
+                        args_span,
                     }
                 } else {
                     ExprKind::Call {
                         callee,
                         abilities: abilities.unwrap_or_default(),
                         args: positional_args(args, &mut problems),
+                        args_span,
                     }
                 };
                 for (span, message) in problems {
@@ -412,7 +415,7 @@ fn method_or_construct(
     base: Expr,
     name: Ident,
     abilities: Option<Vec<Expr>>,
-    args: Vec<Arg>,
+    (args, args_span): (Vec<Arg>, Span),
     problems: &mut Problems,
 ) -> ExprKind {
     if is_upper(&name) {
@@ -421,6 +424,7 @@ fn method_or_construct(
             return ExprKind::Construct {
                 ty: path,
                 fields: named_args(args, problems),
+                args_span,
             };
         }
     }
@@ -433,6 +437,7 @@ fn method_or_construct(
                 name,
                 abilities: abilities.unwrap_or_default(),
                 args: positional_args(args, problems),
+                args_span,
             }
         },
     }
@@ -864,11 +869,16 @@ pub(super) fn statement_line<'t, 's: 't, I: TokenInput<'t, 's>>(
                 .separated_by(just(Token::Comma))
                 .at_least(1)
                 .collect::<Vec<_>>()
-                .then_ignore(just(Token::LArrow))
+                .then(just(Token::LArrow).map_with(|_, e| e.span()))
                 .then(expr())
-                .map(|(results, value)| StmtKind::Call { results, value }),
+                .map(|((results, arrow), value)| StmtKind::Call {
+                    results,
+                    arrow: Some(arrow),
+                    value,
+                }),
             expr().map(|value| StmtKind::Call {
                 results: Vec::new(),
+                arrow: None,
                 value,
             }),
         ))

@@ -113,9 +113,14 @@ impl<'t, 's: 't> Assembler<'t, 's> {
     fn file(&mut self, lines: &'t [Line<'s>]) -> File {
         let mut file = File::default();
         let mut first_definition: Option<Span> = None;
+        // The `aqua` header line, and the first other header line.
+        let mut module_line: Option<Span> = None;
+        let mut first_header: Option<Span> = None;
         for line in lines {
+            let keyword = line.tokens[0].1;
             match line.tokens[0].0 {
                 Token::Aqua | Token::Module | Token::Import | Token::Use | Token::Export => {
+                    let is_module = matches!(line.tokens[0].0, Token::Aqua | Token::Module);
                     if let Some(definition) = first_definition {
                         self.diagnostics.push(
                             Diagnostic::new(Code::MisplacedLine, line.span())
@@ -123,15 +128,42 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                                 .with_label(definition, "the first definition")
                                 .with_help("move this line to the top of the file"),
                         );
+                    } else if let (true, Some(first)) = (is_module, module_line) {
+                        self.diagnostics.push(
+                            Diagnostic::new(Code::MisplacedLine, keyword)
+                                .with_message("a file has one `aqua` header")
+                                .with_primary_label("a second header")
+                                .with_label(first, "the header of this file")
+                                .with_help("remove this line"),
+                        );
+                    } else if let (true, Some(first)) = (is_module, first_header) {
+                        self.diagnostics.push(
+                            Diagnostic::new(Code::MisplacedLine, keyword)
+                                .with_message("the `aqua` header is the first line of a file")
+                                .with_primary_label("too late")
+                                .with_label(first, "this line comes before it")
+                                .with_help("move this line to the top of the file"),
+                        );
+                    }
+                    if is_module {
+                        module_line.get_or_insert(line.span());
+                    } else {
+                        first_header.get_or_insert(line.span());
                     }
                     if let Some(item) = self.line(|p| &p.header, line) {
                         if let HeaderItem::Module {
-                            legacy: true,
+                            legacy,
                             keyword,
+                            name,
                             ..
                         } = &item
                         {
-                            self.diagnostics.push(legacy_module(*keyword));
+                            if *legacy {
+                                self.diagnostics.push(legacy_module(*keyword));
+                            }
+                            for part in &name.parts {
+                                self.check_case(part, Case::Upper, "a module name");
+                            }
                         }
                         file.header.push(item);
                     }
@@ -144,6 +176,38 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             }
         }
         file
+    }
+
+    /// Names of types, services, abilities and modules start with an upper-case letter,
+    /// functions with a lower-case one, and constants are all upper case: the case tells
+    /// Aqua's grammar what a name is.
+    fn check_case(&mut self, name: &Ident, case: Case, what: &str) {
+        let text = name.text.as_str();
+        let (fits, fixed, rule) = match case {
+            Case::Upper => (
+                text.starts_with(|c: char| c.is_ascii_uppercase()),
+                capitalized(text, char::to_ascii_uppercase),
+                "starts with an upper-case letter",
+            ),
+            Case::Lower => (
+                text.starts_with(|c: char| c.is_ascii_lowercase()),
+                capitalized(text, char::to_ascii_lowercase),
+                "starts with a lower-case letter",
+            ),
+            Case::Constant => (
+                !text.chars().any(|c| c.is_ascii_lowercase()),
+                text.to_ascii_uppercase(),
+                "is written in upper case",
+            ),
+        };
+        if !fits {
+            self.diagnostics.push(
+                Diagnostic::new(Code::Syntax, name.span)
+                    .with_message(format!("{what} {rule}"))
+                    .with_primary_label(format!("write `{fixed}`"))
+                    .with_suggestion(name.span, fixed),
+            );
+        }
     }
 
     fn definition(&mut self, line: &'t Line<'s>) -> Item {
@@ -160,17 +224,37 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             }
             return Item::Error(line.full_span());
         };
+        match &item {
+            Item::Data { name, .. } => self.check_case(name, Case::Upper, "a data type name"),
+            Item::Alias { name, .. } => self.check_case(name, Case::Upper, "a type alias name"),
+            Item::Service { name, .. } => self.check_case(name, Case::Upper, "a service name"),
+            Item::Ability { name, .. } => self.check_case(name, Case::Upper, "an ability name"),
+            Item::Const { name, .. } => self.check_case(name, Case::Constant, "a constant name"),
+            Item::Func(func) => self.check_case(&func.name, Case::Lower, "a function name"),
+            Item::Error(_) => {}
+        }
         match &mut item {
-            Item::Data { fields, .. }
-            | Item::Ability { fields, .. }
-            | Item::Service {
-                methods: fields, ..
-            } => {
-                self.require_children(line);
+            Item::Data { name, fields, .. } => {
+                self.require_children(
+                    line,
+                    name.span,
+                    format!("data `{}` has no fields", name.text),
+                );
                 *fields = self.fields(&line.children);
             }
+            Item::Ability { name, fields, .. } => {
+                let message = format!("ability `{}` has no fields", name.text);
+                self.require_children(line, name.span, message);
+                *fields = self.fields(&line.children);
+            }
+            Item::Service { name, methods, .. } => {
+                let message = format!("service `{}` has no methods", name.text);
+                self.require_children(line, name.span, message);
+                *methods = self.fields(&line.children);
+            }
             Item::Func(func) => {
-                self.require_children(line);
+                let message = format!("function `{}` has no body", func.name.text);
+                self.require_children(line, line.tokens[0].1, message);
                 func.body = self.block(&line.children, 1);
             }
             Item::Alias { .. } | Item::Const { .. } | Item::Error(_) => self.no_children(line),
@@ -217,7 +301,8 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                 continue;
             };
             if opens {
-                self.require_children(line);
+                let message = format!("{} has no body", block_name(&stmt.kind));
+                self.require_children(line, line.tokens[0].1, message);
                 if let Some(body) = body_of(&mut stmt.kind) {
                     *body = self.block(&line.children, depth + 1);
                 }
@@ -265,12 +350,18 @@ impl<'t, 's: 't> Assembler<'t, 's> {
         }
     }
 
-    fn require_children(&mut self, line: &Line<'s>) {
+    /// A line that opens a block must have one: else `message` at `at`, the thing that is
+    /// left empty.
+    fn require_children(&mut self, line: &Line<'s>, at: Span, message: String) {
         if line.children.is_empty() {
             let colon = line.tokens.last().map_or(line.span(), |(_, s)| *s);
             self.diagnostics.push(
-                Diagnostic::new(Code::MissingBlock, colon)
-                    .with_message("this line opens a block, but no indented lines follow")
+                Diagnostic::new(Code::MissingBlock, at)
+                    .with_message(message)
+                    .with_label(
+                        colon,
+                        "this `:` opens a block, but no indented lines follow",
+                    )
                     .with_help("write the body on the next lines, indented deeper than this one"),
             );
         }
@@ -296,6 +387,40 @@ impl<'t, 's: 't> Assembler<'t, 's> {
 }
 
 /// The body a block-opening statement fills from its indented lines.
+/// How a kind of name is written.
+#[derive(Clone, Copy)]
+enum Case {
+    Upper,
+    Lower,
+    Constant,
+}
+
+/// `text` with its first letter changed by `change`.
+fn capitalized(text: &str, change: fn(&char) -> char) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => std::iter::once(change(&first)).chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// What a statement with a body is called in messages.
+fn block_name(kind: &StmtKind) -> String {
+    match kind {
+        StmtKind::On { .. } => "the `on` block".into(),
+        StmtKind::For { .. } => "the `for` loop".into(),
+        StmtKind::Parseq { .. } => "the `parseq` loop".into(),
+        StmtKind::If { .. } => "the `if` block".into(),
+        StmtKind::Else { .. } => "the `else` block".into(),
+        StmtKind::Try { .. } => "the `try` block".into(),
+        StmtKind::Catch { .. } => "the `catch` block".into(),
+        StmtKind::Otherwise { .. } => "the `otherwise` block".into(),
+        StmtKind::Closure { name, .. } => format!("the closure `{}`", name.text),
+        StmtKind::Par(inner) | StmtKind::Co(inner) => block_name(&inner.kind),
+        _ => "the block".into(),
+    }
+}
+
 fn body_of(kind: &mut StmtKind) -> Option<&mut Block> {
     match kind {
         StmtKind::On { body, .. }
