@@ -106,7 +106,7 @@ diagnostic_codes! {
     NotAValue: "E0313" Error, "not a value" =>
         "A type name was used where a value is expected.";
     NotExportable: "E0314" Error, "not exportable" =>
-        "A client calls an exported function with JSON values and callbacks, and receives JSON values: an exported function cannot need abilities, take abilities or stream maps, or return functions or abilities.";
+        "A client calls an exported function with JSON values and callbacks, and receives JSON values: an exported function cannot need abilities, take abilities or stream maps, or return functions, abilities or stream maps.";
     MisplacedReturn: "E0315" Error, "misplaced return" =>
         "`<-` gives the function's results and ends it: it is the last statement of the function's (or closure's) own body, written once, never inside an `if`, `for`, `on` or other block.";
 }

@@ -399,8 +399,34 @@ fn definition(
 ) {
     let mut ctx = Ctx::new(index, checked, module);
     match item {
-        Item::Data { name, fields, .. } => {
-            let fields = typed_fields(&mut ctx, fields);
+        Item::Data {
+            name,
+            fields: declared,
+            ..
+        } => {
+            let fields = typed_fields(&mut ctx, declared);
+            for field in declared {
+                let kind = match fields.iter().find(|(n, _)| *n == field.name.text) {
+                    Some((_, Type::Ability(a))) if a.service => "a service",
+                    Some((_, Type::Ability(_))) => "an ability",
+                    Some((_, Type::Arrow(_))) => "a function type",
+                    Some((_, Type::Stream(_))) => "a stream",
+                    Some((_, Type::StreamMap(_))) => "a stream map",
+                    _ => continue,
+                };
+                ctx.diagnostics.push(
+                    Diagnostic::new(Code::TypeMismatch, field.ty.span())
+                        .with_message(format!(
+                            "field `{}` of `{}` is {kind}; data holds only values",
+                            field.name.text, name.text
+                        ))
+                        .with_primary_label("not a value type")
+                        .with_help(
+                            "give data fields scalar, struct, array or option types; pass \
+                             functions and abilities as arguments instead",
+                        ),
+                );
+            }
             let ty = Type::Struct(Arc::new(StructType {
                 name: name.text.clone(),
                 fields,
@@ -430,6 +456,23 @@ fn definition(
             span,
         } => {
             let fields = typed_fields(&mut ctx, methods);
+            for method in methods {
+                if let ast::Type::Arrow(arrow) = &method.ty {
+                    if let Some(extra) = arrow.results.get(1) {
+                        ctx.diagnostics.push(
+                            Diagnostic::new(Code::ResultCount, extra.span())
+                                .with_message(format!(
+                                    "service function `{}` returns {} values; a service call \
+                                     returns at most one",
+                                    method.name.text,
+                                    arrow.results.len()
+                                ))
+                                .with_primary_label("one result too many")
+                                .with_help("return a `data` structure with the values as fields"),
+                        );
+                    }
+                }
+            }
             for (method, field) in fields.iter().zip(methods) {
                 if !matches!(method.1, Type::Arrow(_) | Type::Error) {
                     ctx.diagnostics.push(
@@ -617,7 +660,7 @@ fn not_exportable(arrow: &ArrowType) -> Option<String> {
     arrow
         .results
         .iter()
-        .find(|ty| matches!(ty, Type::Arrow(_) | Type::Ability(_)))
+        .find(|ty| matches!(ty, Type::Arrow(_) | Type::Ability(_) | Type::StreamMap(_)))
         .map(|ty| format!("returns {ty}, which a client cannot receive"))
 }
 
