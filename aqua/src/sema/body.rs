@@ -531,6 +531,20 @@ impl<'a> Ctx<'a> {
     /// Reports a value whose type does not fit; true when it fits.
     fn expect(&mut self, value: &Expr, ty: &Type) -> bool {
         if value.ty.fits(ty) {
+            if let (ExprKind::Int(i), Type::Scalar(scalar)) = (&value.kind, ty) {
+                if let Some((min, max)) = scalar.integer_range() {
+                    if !(min..=max).contains(&i128::from(*i)) {
+                        self.report(
+                            Diagnostic::new(Code::NumberOutOfRange, value.span)
+                                .with_message(format!(
+                                    "{i} does not fit in {ty}, which holds {min} to {max}"
+                                ))
+                                .with_primary_label(format!("not a {ty}")),
+                        );
+                        return false;
+                    }
+                }
+            }
             return true;
         }
         self.report(
@@ -609,7 +623,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The values every module sees without defining them.
-    fn builtin(&self, name: &str) -> Option<(BuiltinValue, Type)> {
+    pub(super) fn builtin(&self, name: &str) -> Option<(BuiltinValue, Type)> {
         match name {
             "INIT_PEER_ID" => Some((BuiltinValue::InitPeerId, Type::string())),
             "HOST_PEER_ID" => Some((BuiltinValue::HostPeerId, Type::string())),
@@ -1208,6 +1222,19 @@ impl<'a> Ctx<'a> {
                 arithmetic_type(&lhs.ty, &rhs.ty)
             }
         };
+        // The exponent is unsigned (`math.pow` takes a u32): a negative literal is a mistake
+        // whether or not the base is known.
+        if let (Pow, ExprKind::Int(exponent)) = (op, &rhs.kind) {
+            if *exponent < 0 {
+                self.report(
+                    Diagnostic::new(Code::NumberOutOfRange, rhs.span)
+                        .with_message(format!("the exponent {exponent} is negative"))
+                        .with_primary_label("exponents are unsigned")
+                        .with_help("`**` takes a non-negative integer exponent"),
+                );
+                return error_expr(span);
+            }
+        }
         if let Some(folded) = fold(op, &lhs.kind, &rhs.kind) {
             return match folded {
                 Ok(kind) => {
@@ -1545,7 +1572,30 @@ impl<'a> Ctx<'a> {
             }
             ast::StmtKind::Try { body } => StmtKind::Try(self.block(&body.stmts)),
             ast::StmtKind::Co(inner) => StmtKind::Co(Box::new(self.stmt(inner, span))),
-            ast::StmtKind::Join { values } => StmtKind::Join(self.check_all(values)),
+            ast::StmtKind::Join { values } => {
+                let values = self.check_all(values);
+                for value in &values {
+                    if matches!(
+                        value.kind,
+                        ExprKind::Int(_)
+                            | ExprKind::Float(_)
+                            | ExprKind::Str(_)
+                            | ExprKind::Bool(_)
+                            | ExprKind::Nil
+                    ) {
+                        self.report(
+                            Diagnostic::new(Code::TypeMismatch, value.span)
+                                .with_message(
+                                    "`join` waits for values that other branches compute; a \
+                                     literal is always there",
+                                )
+                                .with_primary_label("nothing to wait for")
+                                .with_help("join a name set in a `par` branch, or a stream index"),
+                        );
+                    }
+                }
+                StmtKind::Join(values)
+            }
             // Handled by the block, which sees the statement before.
             ast::StmtKind::Par(_)
             | ast::StmtKind::Else { .. }
@@ -2049,7 +2099,6 @@ fn fold(op: InfixOp, lhs: &ExprKind, rhs: &ExprKind) -> Option<Result<ExprKind, 
                 Div => a.checked_div(b).map(Int).ok_or(overflow),
                 Rem if b == 0 => Err("divides by zero"),
                 Rem => a.checked_rem(b).map(Int).ok_or(overflow),
-                Pow if b < 0 => Err("raises to a negative power"),
                 Pow => u32::try_from(b)
                     .ok()
                     .and_then(|b| a.checked_pow(b))

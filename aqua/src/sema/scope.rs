@@ -532,6 +532,14 @@ fn definition(
             ..
         } => {
             let checked = ctx.check_const_expr(value);
+            if ctx.builtin(&name.text).is_some() {
+                diagnostics.push(
+                    Diagnostic::new(Code::Redefinition, name.span)
+                        .with_message(format!("`{}` is a built-in constant", name.text))
+                        .with_primary_label("defined again here")
+                        .with_help("give the constant a name of its own"),
+                );
+            }
             ctx.finish(diagnostics, found);
             let Some((mut value_const, mut ty)) = checked else {
                 define(

@@ -76,6 +76,16 @@ impl Scalar {
         })
     }
 
+    /// The smallest and largest values of an integer type.
+    pub fn integer_range(self) -> Option<(i128, i128)> {
+        let (bits, signed) = self.integer()?;
+        Some(if signed {
+            (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+        } else {
+            (0, (1i128 << bits) - 1)
+        })
+    }
+
     pub fn is_number(self) -> bool {
         self.integer().is_some() || self.is_float()
     }
