@@ -251,6 +251,9 @@ impl<'t, 's: 't> Assembler<'t, 's> {
                 let message = format!("service `{}` has no methods", name.text);
                 self.require_children(line, name.span, message);
                 *methods = self.fields(&line.children);
+                for method in methods.iter() {
+                    self.check_case(&method.name, Case::Lower, "a service function name");
+                }
             }
             Item::Func(func) => {
                 let message = format!("function `{}` has no body", func.name.text);
