@@ -1029,6 +1029,19 @@ impl<'a> Ctx<'a> {
     }
 
     fn index(&mut self, base: Expr, index: Expr, span: Span) -> Expr {
+        if let (Type::Option(_), ExprKind::Int(i)) = (&base.ty, &index.kind) {
+            if *i != 0 {
+                self.report(
+                    Diagnostic::new(Code::NumberOutOfRange, index.span)
+                        .with_message(format!(
+                            "an option holds at most one value, so index {i} is never there"
+                        ))
+                        .with_primary_label("past the option's only value")
+                        .with_help("take the value with `!` (or `!0`)"),
+                );
+                return error_expr(span);
+            }
+        }
         match base.ty.element().cloned() {
             Some(element) => expr(
                 ExprKind::Index(Box::new(base), Box::new(index)),
@@ -1194,6 +1207,19 @@ impl<'a> Ctx<'a> {
             Or | And => {
                 self.expect(&lhs, &Type::bool());
                 self.expect(&rhs, &Type::bool());
+                Type::bool()
+            }
+            Eq | Neq
+                if [&lhs.ty, &rhs.ty]
+                    .iter()
+                    .any(|t| matches!(t, Type::Arrow(_) | Type::Ability(_))) =>
+            {
+                self.report(
+                    Diagnostic::new(Code::TypeMismatch, span)
+                        .with_message("functions, services and abilities cannot be compared")
+                        .with_primary_label("compares code, not values")
+                        .with_help("compare the values they give"),
+                );
                 Type::bool()
             }
             Eq | Neq => {
@@ -1607,11 +1633,25 @@ impl<'a> Ctx<'a> {
     }
 
     fn expect_result(&mut self, value: &Expr, ty: &Type) {
-        // A stream may be returned as an array or as a stream.
-        if let (Type::Stream(have), Type::Stream(want)) = (&value.ty, ty) {
-            if have.fits(want) {
-                return;
+        // A stream result is a stream the caller goes on with: only a stream gives one.
+        if let Type::Stream(want) = ty {
+            match &value.ty {
+                Type::Stream(have) if have.fits(want) => {}
+                Type::Stream(_) | Type::Error => {
+                    self.expect(value, ty);
+                }
+                other => self.report(
+                    Diagnostic::new(Code::TypeMismatch, value.span)
+                        .with_message(format!(
+                            "the result is a stream ({ty}), but this is {other}"
+                        ))
+                        .with_primary_label("not a stream")
+                        .with_help(format!(
+                            "declare a stream (`s: {ty}`), push into it, and return it"
+                        )),
+                ),
             }
+            return;
         }
         self.expect(value, &ty.as_value());
     }
