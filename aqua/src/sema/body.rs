@@ -26,6 +26,9 @@ pub(super) struct Ctx<'a> {
     locals: Vec<Local>,
     /// Local names by block, innermost last.
     frames: Vec<HashMap<String, LocalId>>,
+    /// Services whose id a statement has set, with the number of frames open when it did:
+    /// the id holds until that frame closes.
+    service_ids: Vec<(ServiceId, usize)>,
     /// The innermost function or closure last: what its `<-` gives.
     returns: Vec<Returns>,
     error_type: Arc<StructType>,
@@ -92,6 +95,7 @@ impl<'a> Ctx<'a> {
             index: SourceIndex::default(),
             locals: Vec::new(),
             frames: Vec::new(),
+            service_ids: Vec::new(),
             returns: Vec::new(),
             error_type: error_struct(),
         }
@@ -120,6 +124,21 @@ impl<'a> Ctx<'a> {
         self.module(id.module).services[id.index as usize]
             .ty
             .clone()
+    }
+
+    /// Closes the innermost block: its names and the service ids it set end with it.
+    fn pop_frame(&mut self) {
+        self.frames.pop();
+        let open = self.frames.len();
+        self.service_ids.retain(|&(_, depth)| depth <= open);
+    }
+
+    /// Whether a call of service `id` here has an id: its default, or one set before.
+    fn service_has_id(&self, id: ServiceId) -> bool {
+        self.module(id.module).services[id.index as usize]
+            .default_id
+            .is_some()
+            || self.service_ids.iter().any(|&(set, _)| set == id)
     }
 
     fn report(&mut self, d: Diagnostic) {
@@ -402,7 +421,7 @@ impl<'a> Ctx<'a> {
     pub fn check_const_expr(&mut self, e: &ast::Expr) -> Option<(ConstValue, Type)> {
         self.frames.push(HashMap::new());
         let checked = self.check_expr(e);
-        self.frames.pop();
+        self.pop_frame();
         let value = match checked.kind {
             ExprKind::Int(i) => ConstValue::Int(i),
             ExprKind::Float(f) => ConstValue::Float(f),
@@ -917,6 +936,23 @@ impl<'a> Ctx<'a> {
                         };
                     }
                     if let Some(Def::Service(id)) = self.resolve_path(&path) {
+                        if !self.service_has_id(id) {
+                            let text = joined(&path);
+                            let whole =
+                                Span::from(path[0].span.start..path[path.len() - 1].span.end);
+                            self.report(
+                                Diagnostic::new(Code::UnknownName, whole)
+                                    .with_message(format!(
+                                        "service `{text}` has no default id, and none is set \
+                                         before this call"
+                                    ))
+                                    .with_primary_label("which service instance?")
+                                    .with_help(format!(
+                                        "set its id first (`{text} \"<service id>\"`), or give \
+                                         it a default (`service {text}(\"<service id>\")`)"
+                                    )),
+                            );
+                        }
                         let service_ty = self.service_type(id);
                         return match method_arrow(&service_ty, &name.text) {
                             Some(arrow) => self.call(
@@ -1315,7 +1351,7 @@ impl<'a> Ctx<'a> {
     fn block(&mut self, stmts: &[ast::Stmt]) -> Block {
         self.frames.push(HashMap::new());
         let block = self.block_in_scope(stmts);
-        self.frames.pop();
+        self.pop_frame();
         block
     }
 
@@ -1367,7 +1403,7 @@ impl<'a> Ctx<'a> {
                     self.frames.push(HashMap::new());
                     let error = self.bind(name, Type::Struct(self.error_type.clone()));
                     let handler = self.block_in_scope(&body.stmts);
-                    self.frames.pop();
+                    self.pop_frame();
                     out.push(Stmt {
                         kind: StmtKind::Recover {
                             first: Box::new(first),
@@ -1526,10 +1562,13 @@ impl<'a> Ctx<'a> {
                 let id_expr = self.check_expr(id);
                 self.expect(&id_expr, &Type::string());
                 match self.resolve_path(&parts) {
-                    Some(Def::Service(sid)) => StmtKind::ServiceId {
-                        service: sid,
-                        id: id_expr,
-                    },
+                    Some(Def::Service(sid)) => {
+                        self.service_ids.push((sid, self.frames.len()));
+                        StmtKind::ServiceId {
+                            service: sid,
+                            id: id_expr,
+                        }
+                    }
                     _ => {
                         let text = service.text();
                         let s = self.suggest(&text, |d| matches!(d, Def::Service(_)));
@@ -1555,7 +1594,7 @@ impl<'a> Ctx<'a> {
                 self.frames.push(HashMap::new());
                 let item = self.for_item(item, &iterable);
                 let body = self.block_in_scope(&body.stmts);
-                self.frames.pop();
+                self.pop_frame();
                 StmtKind::For {
                     item,
                     iterable,
@@ -1577,7 +1616,7 @@ impl<'a> Ctx<'a> {
                 self.expect(&peer, &Type::string());
                 let via = self.vias(via);
                 let body = self.block_in_scope(&body.stmts);
-                self.frames.pop();
+                self.pop_frame();
                 StmtKind::Parseq {
                     item,
                     iterable,
@@ -1950,7 +1989,7 @@ impl<'a> Ctx<'a> {
         });
         let block = self.block_in_scope(&body.stmts);
         let returned = self.returns.pop().map(|r| r.types).unwrap_or_default();
-        self.frames.pop();
+        self.pop_frame();
         let early_return = body.stmts[..body.stmts.len().saturating_sub(1)]
             .iter()
             .position(|s| matches!(s.kind, ast::StmtKind::Return { .. }));
