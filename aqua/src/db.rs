@@ -42,11 +42,15 @@ pub fn parse(db: &dyn salsa::Database, file: SourceFile) -> Arc<Parsed> {
     Arc::new(syntax::parse(file.text(db)))
 }
 
-/// Settings of the checker that change meaning (`--const` values).
+/// The options of a workspace's compilations. Queries read the field they need, so new
+/// code generator options leave the checks alone.
 #[salsa::input]
-pub struct CheckSettings {
+pub struct Settings {
+    /// What changes meaning (`--const` values).
     #[returns(ref)]
-    pub options: sema::Options,
+    pub sema: sema::Options,
+    #[returns(ref)]
+    pub codegen: codegen::Options,
 }
 
 /// A module of the project as last loaded: its index, its file, and the modules its imports
@@ -64,14 +68,7 @@ pub struct ModuleNode {
     #[returns(copy)]
     pub complete: bool,
     #[returns(copy)]
-    pub settings: CheckSettings,
-}
-
-/// Settings of the code generator.
-#[salsa::input]
-pub struct CodegenSettings {
-    #[returns(ref)]
-    pub options: codegen::Options,
+    pub settings: Settings,
 }
 
 /// A checked module and every checked module it reaches through imports, by index.
@@ -79,6 +76,21 @@ pub struct CodegenSettings {
 pub struct ModuleCheck {
     pub module: Arc<CheckedModule>,
     pub reached: BTreeMap<u32, Arc<CheckedModule>>,
+}
+
+/// Checked modules by module index, `None` where there is none.
+fn by_index<'a>(
+    modules: impl IntoIterator<Item = (u32, &'a Arc<CheckedModule>)>,
+) -> Vec<Option<Arc<CheckedModule>>> {
+    let mut indexed: Vec<Option<Arc<CheckedModule>>> = Vec::new();
+    for (index, module) in modules {
+        let index = index as usize;
+        if indexed.len() <= index {
+            indexed.resize(index + 1, None);
+        }
+        indexed[index] = Some(module.clone());
+    }
+    indexed
 }
 
 /// A module checked against the modules it imports: recomputed only when its syntax tree,
@@ -92,11 +104,7 @@ pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleChe
         reached.extend(check.reached.iter().map(|(i, m)| (*i, m.clone())));
         reached.insert(import.index(db), check.module.clone());
     }
-    let size = reached.keys().last().map_or(0, |i| *i as usize + 1);
-    let mut checked: Vec<Option<Arc<CheckedModule>>> = vec![None; size];
-    for (index, module) in &reached {
-        checked[*index as usize] = Some(module.clone());
-    }
+    let checked = by_index(reached.iter().map(|(i, m)| (*i, m)));
     let input = ModuleInput {
         file: &parsed.file,
         imports: node
@@ -114,7 +122,7 @@ pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleChe
         node.index(db) as usize,
         &input,
         &checked,
-        node.settings(db).options(db),
+        node.settings(db).sema(db),
     );
     Arc::new(ModuleCheck {
         module: Arc::new(module),
@@ -123,13 +131,13 @@ pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleChe
 }
 
 /// The AIR of the function that module `node` exports as `name`, or why there is none:
-/// recomputed only when the module's check or the checks it reaches change.
+/// recomputed only when the module's check, the checks it reaches or the code generator's
+/// options change.
 #[salsa::tracked(returns(clone))]
 pub fn function_air(
     db: &dyn salsa::Database,
     node: ModuleNode,
     name: String,
-    settings: CodegenSettings,
 ) -> Result<String, Unsupported> {
     let check = check_module(db, node);
     let Some(Def::Func(id)) = check
@@ -142,20 +150,13 @@ pub fn function_air(
     else {
         return Err(Unsupported(format!("`{name}` is not an exported function")));
     };
-    let index = node.index(db);
-    let size = check
-        .reached
-        .keys()
-        .chain([&index])
-        .max()
-        .map_or(0, |i| *i as usize + 1);
-    let mut modules = vec![Arc::<CheckedModule>::default(); size];
-    for (i, module) in &check.reached {
-        modules[*i as usize] = module.clone();
-    }
-    modules[index as usize] = check.module.clone();
-    let program = Program { modules };
-    codegen::function(&program, *id, &name, settings.options(db)).map(|script| air::print(&script))
+    let reached = check.reached.iter().map(|(i, m)| (*i, m));
+    let modules = by_index(reached.chain([(node.index(db), &check.module)]));
+    let program = Program {
+        modules: modules.into_iter().map(Option::unwrap_or_default).collect(),
+    };
+    let options = node.settings(db).codegen(db);
+    codegen::function(&program, *id, &name, options).map(|script| air::print(&script))
 }
 
 /// The salsa storage.
@@ -178,20 +179,23 @@ pub struct Workspace<F: FileSource> {
     files: RefCell<HashMap<PathBuf, SourceFile>>,
     /// The module graph's inputs, by module path.
     nodes: HashMap<PathBuf, ModuleNode>,
-    settings: Option<CheckSettings>,
-    codegen: Option<CodegenSettings>,
+    settings: Settings,
     source: F,
 }
 
 impl<F: FileSource> Workspace<F> {
     /// A workspace over `source` (the disk, or files in memory).
     pub fn new(source: F) -> Self {
+        Workspace::with_database(source, Database::default())
+    }
+
+    fn with_database(source: F, db: Database) -> Self {
+        let settings = Settings::new(&db, sema::Options::default(), codegen::Options::default());
         Workspace {
-            db: Database::default(),
+            db,
             files: RefCell::new(HashMap::new()),
             nodes: HashMap::new(),
-            settings: None,
-            codegen: None,
+            settings,
             source,
         }
     }
@@ -233,23 +237,16 @@ impl<F: FileSource> Workspace<F> {
     /// on changed.
     pub fn compile(&mut self, roots: &[PathBuf], options: &Options) -> Compilation {
         let mut compilation = self.check(roots, options);
-        let settings = match self.codegen {
-            Some(settings) => {
-                if settings.options(&self.db) != &options.codegen {
-                    settings
-                        .set_options(&mut self.db)
-                        .to(options.codegen.clone());
-                }
-                settings
-            }
-            None => *self
-                .codegen
-                .insert(CodegenSettings::new(&self.db, options.codegen.clone())),
-        };
+        if self.settings.codegen(&self.db) != &options.codegen {
+            let settings = self.settings;
+            settings
+                .set_codegen(&mut self.db)
+                .to(options.codegen.clone());
+        }
         let db = &self.db;
         let nodes = &self.nodes;
         compile::generate_with(&mut compilation, |_, module, _, name| {
-            function_air(db, nodes[&module.path], name.to_string(), settings)
+            function_air(db, nodes[&module.path], name.to_string())
         });
         compilation
     }
@@ -257,17 +254,10 @@ impl<F: FileSource> Workspace<F> {
     /// Sets the inputs of the module graph to the loaded `project`, changing only what
     /// differs from the last load; gives the node of each module, by module index.
     fn update_graph(&mut self, project: &Project, options: &sema::Options) -> Vec<ModuleNode> {
-        let settings = match self.settings {
-            Some(settings) => {
-                if settings.options(&self.db) != options {
-                    settings.set_options(&mut self.db).to(options.clone());
-                }
-                settings
-            }
-            None => *self
-                .settings
-                .insert(CheckSettings::new(&self.db, options.clone())),
-        };
+        let settings = self.settings;
+        if settings.sema(&self.db) != options {
+            settings.set_sema(&mut self.db).to(options.clone());
+        }
         let files: Vec<SourceFile> = project
             .modules
             .iter()
@@ -314,9 +304,6 @@ impl<F: FileSource> Workspace<F> {
             let complete = compile::module_input(module).complete;
             if node.complete(&self.db) != complete {
                 node.set_complete(&mut self.db).to(complete);
-            }
-            if node.settings(&self.db) != settings {
-                node.set_settings(&mut self.db).to(settings);
             }
         }
         nodes
@@ -417,9 +404,7 @@ mod tests {
                 sink.lock().unwrap().push(format!("{database_key:?}"));
             }
         })));
-        let mut workspace = Workspace::new(files);
-        workspace.db = Database { storage };
-        (workspace, log)
+        (Workspace::with_database(files, Database { storage }), log)
     }
 
     #[test]

@@ -330,13 +330,15 @@ impl<'p> Lower<'p> {
     fn stmts_scoping(&mut self, frame: &mut Frame, stmts: &[Stmt], scoping: bool) -> Op {
         let mut ops = Vec::new();
         for (i, stmt) in stmts.iter().enumerate() {
-            // The streams whose scope starts here, and where the rest of the block starts.
-            let (streams, rest_from) = if let StmtKind::DeclareStream(local) = &stmt.kind {
+            // The streams whose scope starts here, what of this statement goes inside that
+            // scope, and where the rest of the block starts.
+            let (streams, mut body, rest_from) = if let StmtKind::DeclareStream(local) = &stmt.kind
+            {
                 if frame.env.vals.contains_key(local) {
                     // Declared inside an `on` and already scoped around it.
                     continue;
                 }
-                (vec![self.declare_stream(frame, *local)], i + 1)
+                (vec![self.declare_stream(frame, *local)], Vec::new(), i + 1)
             } else {
                 // Names declared in an `on` block live on after it: so do its streams.
                 let mut hoisted = Vec::new();
@@ -344,23 +346,19 @@ impl<'p> Lower<'p> {
                 hoisted.retain(|l| !frame.env.vals.contains_key(l));
                 if hoisted.is_empty() {
                     let op = self.stmt(frame, stmt);
-                    ops.push(op);
                     if !scoping || self.escaped.is_empty() {
+                        ops.push(op);
                         continue;
                     }
-                    (std::mem::take(&mut self.escaped), i + 1)
+                    (std::mem::take(&mut self.escaped), vec![op], i + 1)
                 } else {
                     let vars = hoisted
                         .into_iter()
                         .map(|l| self.declare_stream(frame, l))
                         .collect();
-                    (vars, i)
+                    (vars, Vec::new(), i)
                 }
             };
-            let mut body = vec![];
-            if rest_from > i && !matches!(stmt.kind, StmtKind::DeclareStream(_)) {
-                body.extend(ops.pop());
-            }
             body.push(self.stmts_scoping(frame, &stmts[rest_from..], scoping));
             ops.push(self.scope(frame, streams, Op::seq(body)));
             return Op::seq(ops);
