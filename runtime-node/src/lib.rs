@@ -8,13 +8,23 @@
 //! - [`protocol`]: the particle protocol's encoding (`/fluence/particle/2.0.0`): msgpack
 //!   behind a multicodec prefix, in length-delimited frames, as Fluence peers and clients use;
 //! - [`service`]: what answers a particle's calls, and the registry of a peer's services;
-//! - [`connectivity`]: what a peer knows of the network around it.
+//! - [`connectivity`]: what a peer knows of the network around it;
+//! - [`transport`]: how a peer sends particles to others;
+//! - [`engine`]: what a peer does with the particles that reach it: checks, one actor per
+//!   particle, AquaVM steps, service calls, sending on, expiry;
+//! - [`network`]: the embedded local network, peers in one process linked in memory, with
+//!   faults to inject;
+//! - [`client`]: the client peer that calls compiled Aqua functions from outside.
 
+pub mod client;
 pub mod connectivity;
+pub mod engine;
 pub mod identity;
+pub mod network;
 pub mod particle;
 pub mod protocol;
 pub mod service;
+pub mod transport;
 
 pub use identity::{KeyPair, PeerId};
 pub use particle::Particle;

@@ -1,0 +1,300 @@
+//! The actor of one particle on one peer: a tokio task that owns the particle's data here.
+//!
+//! It waits for the next thing to do (a copy of the particle from another peer, the result
+//! of a service call, or the particle's expiry), runs one AquaVM step on it, starts the calls
+//! the VM asks for, and sends the particle on. Results that are ready together go into one
+//! step; a copy that arrives while calls are pending is merged in its own step.
+
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+use vm::data::calls::{self, CallRequest, CallResults};
+
+use super::{now_ms, ActorKey, IngestError, Queued, Shared};
+use crate::identity::PeerId;
+use crate::particle::Particle;
+use crate::service::{Call, Outcome, ParticleParams, Reply};
+
+/// Where an actor takes its copies from; the peer keeps it in its actor map.
+pub(super) struct Mailbox {
+    sender: mpsc::Sender<Queued>,
+    script: Arc<str>,
+    timestamp: u64,
+    ttl: u32,
+    init_peer_id: PeerId,
+}
+
+impl Mailbox {
+    pub(super) fn new(particle: &Particle, sender: mpsc::Sender<Queued>) -> Mailbox {
+        Mailbox {
+            sender,
+            script: particle.script.as_str().into(),
+            timestamp: particle.timestamp,
+            ttl: particle.ttl,
+            init_peer_id: particle.init_peer_id,
+        }
+    }
+
+    /// Whether `particle` carries the same signed content as the actor's particle.
+    pub(super) fn is_copy_of(&self, particle: &Particle) -> bool {
+        particle.timestamp == self.timestamp
+            && particle.ttl == self.ttl
+            && particle.init_peer_id == self.init_peer_id
+            && *self.script == *particle.script
+    }
+
+    pub(super) fn post(&self, queued: Queued) -> Result<(), IngestError> {
+        match self.sender.try_send(queued) {
+            Ok(()) => Ok(()),
+            // The mailbox holds as many copies as the queue has places, so it is never full;
+            // it is closed when the actor has ended, i.e. the particle has just expired.
+            Err(TrySendError::Full(queued) | TrySendError::Closed(queued)) => {
+                Err(IngestError::Expired {
+                    id: queued.particle.id.clone(),
+                    deadline: queued.particle.deadline().unwrap_or(u64::MAX),
+                    now: now_ms(),
+                })
+            }
+        }
+    }
+}
+
+/// Starts the actor of `particle`, which takes its copies from `mailbox`.
+pub(super) fn spawn(
+    shared: Arc<Shared>,
+    key: ActorKey,
+    particle: &Particle,
+    mailbox: mpsc::Receiver<Queued>,
+) {
+    let params = ParticleParams {
+        id: particle.id.clone(),
+        init_peer_id: particle.init_peer_id,
+        timestamp: particle.timestamp,
+        ttl: particle.ttl,
+        signature: particle.signature.clone(),
+    };
+    let mut run_parameters = vm::RunParameters::new(
+        particle.init_peer_id.to_base58(),
+        shared.peer_id_text.clone(),
+        shared.key_pair.secret().to_vec(),
+        particle.id.clone(),
+    );
+    run_parameters.timestamp = particle.timestamp;
+    run_parameters.ttl = particle.ttl;
+    let left = params.deadline().saturating_sub(now_ms());
+    let span = tracing::info_span!("particle", id = %particle.id, peer = %shared.peer_id_text);
+    let actor = Actor {
+        deadline: tokio::time::Instant::now() + Duration::from_millis(left),
+        template: Particle {
+            data: Vec::new(),
+            ..particle.clone()
+        },
+        shared,
+        key,
+        params,
+        run_parameters,
+        data: Vec::new(),
+        results: CallResults::new(),
+        pending: JoinSet::new(),
+        pending_ids: HashMap::new(),
+        to_self: Vec::new(),
+    };
+    tokio::spawn(actor.run(mailbox).instrument(span));
+}
+
+struct Actor {
+    shared: Arc<Shared>,
+    key: ActorKey,
+    params: ParticleParams,
+    run_parameters: vm::RunParameters,
+    deadline: tokio::time::Instant,
+    /// The particle as this peer sends it on, without its data.
+    template: Particle,
+    /// The particle's data on this peer after its last step.
+    data: Vec<u8>,
+    /// Results of finished calls, for the next step.
+    results: CallResults,
+    /// Calls whose results come later, and their call ids.
+    pending: JoinSet<Outcome>,
+    pending_ids: HashMap<tokio::task::Id, u32>,
+    /// Data the VM sent to this very peer, to run again.
+    to_self: Vec<Vec<u8>>,
+}
+
+impl Actor {
+    async fn run(mut self, mut mailbox: mpsc::Receiver<Queued>) {
+        loop {
+            let current = if let Some(data) = self.to_self.pop() {
+                data
+            } else if let Ok(queued) = mailbox.try_recv() {
+                self.shared.metrics.queued_particles.dec();
+                queued.particle.data
+            } else if !self.results.is_empty() {
+                Vec::new()
+            } else {
+                tokio::select! {
+                    queued = mailbox.recv() => match queued {
+                        Some(queued) => {
+                            self.shared.metrics.queued_particles.dec();
+                            queued.particle.data
+                        }
+                        None => break,
+                    },
+                    Some(done) = self.pending.join_next_with_id(), if !self.pending.is_empty() => {
+                        self.record(done);
+                        while let Some(done) = self.pending.try_join_next_with_id() {
+                            self.record(done);
+                        }
+                        continue;
+                    }
+                    () = tokio::time::sleep_until(self.deadline) => break,
+                }
+            };
+            self.step(&current).await;
+        }
+        self.finish(mailbox);
+    }
+
+    /// One AquaVM step on `current` (data from another peer, or empty) and the results so far.
+    async fn step(&mut self, current: &[u8]) {
+        let shared = self.shared.clone();
+        let call_results = calls::encode_call_results(&self.results);
+        self.results.clear();
+        let started = Instant::now();
+        let outcome = shared.vm.execute(
+            &self.template.script,
+            &self.data,
+            current,
+            &self.run_parameters,
+            &call_results,
+        );
+        shared.metrics.interpretations.inc();
+        shared
+            .metrics
+            .interpretation_seconds
+            .observe(started.elapsed().as_secs_f64());
+        if outcome.ret_code != 0 {
+            shared.metrics.interpretation_failures.inc();
+            tracing::warn!(code = outcome.ret_code, "AquaVM: {}", outcome.error_message);
+        }
+        self.data = outcome.data;
+        for (call_id, request) in outcome.call_requests {
+            self.call(call_id, request);
+        }
+        for next in outcome.next_peer_pks {
+            if next == shared.peer_id_text {
+                self.to_self.push(self.data.clone());
+            } else {
+                self.send(&next).await;
+            }
+        }
+    }
+
+    /// Starts one service call; its outcome goes to `results` now or to `pending`.
+    fn call(&mut self, call_id: u32, request: CallRequest) {
+        let call = Call {
+            service_id: request.service_id,
+            function_name: request.function_name,
+            arguments: request.arguments,
+            tetraplets: request.tetraplets,
+        };
+        let reply = match self.shared.services.resolve(&call.service_id) {
+            None => Reply::Ready(Outcome::Error(format!(
+                "Service with id '{}' not found (function {})",
+                call.service_id, call.function_name
+            ))),
+            Some(service) => {
+                let what = format!("{}.{}", call.service_id, call.function_name);
+                let params = &self.params;
+                // A faulty service fails its call, not the particle or the peer.
+                panic::catch_unwind(AssertUnwindSafe(|| service.call(call, params)))
+                    .unwrap_or_else(|_| Reply::Ready(Outcome::Error(format!("{what} panicked"))))
+            }
+        };
+        match reply {
+            Reply::Ready(outcome) => self.answer(call_id, outcome),
+            Reply::Later(future) => {
+                let handle = self.pending.spawn(future);
+                self.pending_ids.insert(handle.id(), call_id);
+            }
+        }
+    }
+
+    fn record(&mut self, done: Result<(tokio::task::Id, Outcome), tokio::task::JoinError>) {
+        let (task, outcome) = match done {
+            Ok((task, outcome)) => (task, outcome),
+            Err(error) => (error.id(), Outcome::error("the service call panicked")),
+        };
+        if let Some(call_id) = self.pending_ids.remove(&task) {
+            self.answer(call_id, outcome);
+        }
+    }
+
+    fn answer(&mut self, call_id: u32, outcome: Outcome) {
+        let label = match &outcome {
+            Outcome::Error(message) => {
+                tracing::debug!(call_id, "service call failed: {message}");
+                "error"
+            }
+            _ => "ok",
+        };
+        self.shared
+            .metrics
+            .service_calls
+            .get_or_create(&super::metrics::CallLabels { outcome: label })
+            .inc();
+        self.results.insert(call_id, outcome.into_call_result());
+    }
+
+    /// Sends the particle with this peer's data to `next`, waiting for room at most until
+    /// the particle expires.
+    async fn send(&self, next: &str) {
+        let metrics = &self.shared.metrics;
+        let peer: PeerId = match next.parse() {
+            Ok(peer) => peer,
+            Err(e) => {
+                metrics.particles_send_failed.inc();
+                tracing::warn!("the script names `{next}` as a next peer, not a peer id: {e}");
+                return;
+            }
+        };
+        let particle = Particle {
+            data: self.data.clone(),
+            ..self.template.clone()
+        };
+        let send = self.shared.transport.send(&peer, particle);
+        match tokio::time::timeout_at(self.deadline, send).await {
+            Ok(Ok(())) => {
+                metrics.particles_sent.inc();
+            }
+            Ok(Err(e)) => {
+                metrics.particles_send_failed.inc();
+                tracing::warn!("could not send the particle on: {e}");
+            }
+            Err(_) => {
+                metrics.particles_send_failed.inc();
+                tracing::warn!("the particle expired while waiting to reach {next}");
+            }
+        }
+    }
+
+    /// The particle has expired: forget it, and release what waited for it.
+    fn finish(self, mut mailbox: mpsc::Receiver<Queued>) {
+        let shared = &self.shared;
+        shared.actors().remove(&self.key);
+        mailbox.close();
+        while mailbox.try_recv().is_ok() {
+            shared.metrics.queued_particles.dec();
+        }
+        shared.metrics.alive_actors.dec();
+        for hook in &shared.on_expiry {
+            hook(&self.params);
+        }
+        tracing::debug!("expired");
+    }
+}

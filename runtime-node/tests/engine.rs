@@ -1,0 +1,143 @@
+//! The particle engine on the embedded network, driven by compiled Aqua.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aqua::project::MemoryFiles;
+use runtime_node::client::{CallError, Client};
+use runtime_node::network::{LocalNetwork, PeerSetup};
+use runtime_node::service::{FnService, Outcome, Reply};
+use runtime_node::{KeyPair, PeerId};
+use serde_json::{json, Value};
+
+/// The AIR of the exported function `name` of `source`.
+fn compile(source: &str, name: &str) -> String {
+    let files: MemoryFiles = [("main.aqua", source)].into_iter().collect();
+    let compilation = aqua::compile::compile(
+        &["main.aqua".into()],
+        &files,
+        &aqua::compile::Options::default(),
+    );
+    let errors: Vec<_> = compilation.diagnostics();
+    assert!(!compilation.has_errors(), "{errors:?}");
+    let function = compilation
+        .functions
+        .iter()
+        .find(|f| f.name == name)
+        .expect("the function is exported");
+    function.air.clone().expect("the function compiles")
+}
+
+struct Net {
+    network: LocalNetwork,
+    servers: Vec<PeerId>,
+    client: Client,
+}
+
+/// `n` servers, each serving `greeting.hello(name)` as "Hi, <name> from <index>", and a
+/// client on server 0.
+fn network(n: u32) -> Net {
+    let network = LocalNetwork::new();
+    let mut servers = Vec::new();
+    for index in 0..n {
+        let setup = PeerSetup::new(KeyPair::from_seed(7, index));
+        let peer = network.add_server(setup);
+        let service = FnService(move |call: runtime_node::service::Call, _: &_| {
+            let name = call.arguments.first().cloned().unwrap_or(Value::Null);
+            let name = name.as_str().unwrap_or("?").to_owned();
+            Reply::Ready(Outcome::Value(json!(format!("Hi, {name} from {index}"))))
+        });
+        peer.services()
+            .register("greeting", Arc::new(service), peer.peer_id())
+            .unwrap();
+        servers.push(peer.peer_id());
+    }
+    let client = Client::join(
+        &network,
+        PeerSetup::new(KeyPair::from_seed(7, u32::MAX)),
+        servers[0],
+    );
+    Net {
+        network,
+        servers,
+        client,
+    }
+}
+
+const GREET: &str = r#"
+aqua Main
+export greetAll
+
+service Greeting("greeting"):
+  hello(name: string) -> string
+
+func greetAll(peers: []string, name: string) -> []string:
+  answers: *string
+  for p <- peers:
+    on p:
+      answers <- Greeting.hello(name)
+  <- answers
+"#;
+
+fn args(pairs: &[(&str, Value)]) -> HashMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_visits_every_peer_and_returns() {
+    let net = network(3);
+    let peers: Vec<String> = net.servers.iter().map(|p| p.to_base58()).collect();
+    let result = net
+        .client
+        .call(
+            compile(GREET, "greetAll"),
+            args(&[("peers", json!(peers)), ("name", json!("Ann"))]),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        result,
+        json!(["Hi, Ann from 0", "Hi, Ann from 1", "Hi, Ann from 2"])
+    );
+    let _ = net.network;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_service_is_an_aqua_error_naming_it() {
+    let net = network(2);
+    let source = r#"
+aqua Main
+export f
+
+service Missing("missing"):
+  get() -> string
+
+func f() -> string:
+  on HOST_PEER_ID:
+    x <- Missing.get()
+  <- x
+"#;
+    let error = net
+        .client
+        .call(
+            compile(source, "f"),
+            HashMap::new(),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap_err();
+    let CallError::Aqua(value) = &error else {
+        panic!("{error:?}")
+    };
+    let message = error.to_string();
+    assert!(
+        message.contains("Service with id 'missing' not found (function get)"),
+        "{message}"
+    );
+    assert_eq!(value["peer_id"], json!(net.servers[0].to_base58()));
+}
