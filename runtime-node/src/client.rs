@@ -12,6 +12,8 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use crate::sync::lock;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -215,8 +217,4 @@ fn finish(state: &mut CallState, result: Result<Value, Value>) {
         // The caller may have given up (timed out) already; then nobody waits.
         let _ = finished.send(result);
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }

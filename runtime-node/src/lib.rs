@@ -14,16 +14,20 @@
 //!   particle, AquaVM steps, service calls, sending on, expiry;
 //! - [`network`]: the embedded local network, peers in one process linked in memory, with
 //!   faults to inject;
-//! - [`client`]: the client peer that calls compiled Aqua functions from outside.
+//! - [`client`]: the client peer that calls compiled Aqua functions from outside;
+//! - [`embedded`]: a ready-made local network of peers with deterministic keys and a client,
+//!   as `aquac run` starts it.
 
 pub mod client;
 pub mod connectivity;
+pub mod embedded;
 pub mod engine;
 pub mod identity;
 pub mod network;
 pub mod particle;
 pub mod protocol;
 pub mod service;
+mod sync;
 pub mod transport;
 
 pub use identity::{KeyPair, PeerId};

@@ -17,6 +17,7 @@ use crate::engine::{ExpiryHook, Limits, Peer, PeerConfig};
 use crate::identity::{KeyPair, PeerId};
 use crate::particle::Particle;
 use crate::service::ServiceRegistry;
+use crate::sync::{read, write};
 use crate::transport::{SendError, SendFuture, Transport};
 
 /// What happened to a particle sent from one peer to another.
@@ -56,7 +57,7 @@ pub struct LocalNetwork {
 struct Inner {
     nodes: RwLock<Nodes>,
     faults: RwLock<Faults>,
-    observer: RwLock<Option<HopObserver>>,
+    observers: RwLock<Vec<HopObserver>>,
     vm: Arc<vm::Vm>,
 }
 
@@ -114,7 +115,7 @@ impl LocalNetwork {
             inner: Arc::new(Inner {
                 nodes: RwLock::default(),
                 faults: RwLock::default(),
-                observer: RwLock::default(),
+                observers: RwLock::default(),
                 vm: Arc::new(vm::Vm::new()),
             }),
         }
@@ -169,9 +170,9 @@ impl LocalNetwork {
         read(&self.inner.nodes).servers.clone()
     }
 
-    /// Calls `observer` on every hop from now on.
+    /// Calls `observer` on every hop from now on (after the observers added before).
     pub fn observe(&self, observer: HopObserver) {
-        *write(&self.inner.observer) = Some(observer);
+        write(&self.inner.observers).push(observer);
     }
 
     /// Stops `peer`: it neither receives nor sends until [`LocalNetwork::restart`].
@@ -223,7 +224,7 @@ impl Inner {
     }
 
     fn observe(&self, hop: Hop) {
-        if let Some(observer) = read(&self.observer).as_ref() {
+        for observer in read(&self.observers).iter() {
             observer(&hop);
         }
     }
@@ -337,14 +338,4 @@ impl Inner {
             .get(id)
             .map(|node| node.peer.clone())
     }
-}
-
-// The network's maps change by single inserts and removes, so they stay consistent even if a
-// thread panicked while holding a lock.
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(|e| e.into_inner())
 }

@@ -20,6 +20,7 @@ use vm::data::calls::CallServiceResult;
 use vm::data::Tetraplet;
 
 use crate::identity::PeerId;
+use crate::sync::{read, write};
 
 /// One call of a service function by a particle.
 #[derive(Debug, Clone, PartialEq)]
@@ -250,13 +251,11 @@ impl ServiceRegistry {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Services> {
-        // A panic while holding the lock leaves the maps consistent (every write is one
-        // insert or remove), so a poisoned lock is still usable.
-        self.inner.read().unwrap_or_else(|e| e.into_inner())
+        read(&self.inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Services> {
-        self.inner.write().unwrap_or_else(|e| e.into_inner())
+        write(&self.inner)
     }
 }
 

@@ -1,6 +1,9 @@
 //! The `aquac` command, a thin layer over the `aqua` library.
 //!
-//! `build` compiles to AIR, `check` reports diagnostics only, `fmt` formats.
+//! `build` compiles to AIR, `check` reports diagnostics only, `fmt` formats, `run` calls a
+//! function on an embedded local network.
+
+mod run;
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -87,6 +90,37 @@ enum Command {
         #[arg(long, value_enum, default_value_t = MessageFormat::Human)]
         message_format: MessageFormat,
     },
+    /// Compile, start a local network of peers in this process, and call one function from a
+    /// client connected to the first peer; prints what the function returns.
+    ///
+    /// Exits with 0 when the function returned, 1 on an Aqua error, a timeout or bad input.
+    #[command(after_help = "Example: aquac run hello.aqua -f 'hello(\"world\")'")]
+    Run {
+        #[command(flatten)]
+        compile: CompileArgs,
+        /// The call: `name(arg, ...)`, each argument a JSON literal or a name; names come
+        /// from --data, and `PEERS` is the array of the network's peer ids, relay first.
+        #[arg(short = 'f', long = "func", value_name = "CALL")]
+        call: String,
+        /// How many peers the network has.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        peers: u32,
+        /// The seed of the peers' keys: the same seed gives the same peer ids.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// A JSON file with an object of named arguments.
+        #[arg(long, value_name = "ARGS.json")]
+        data: Option<PathBuf>,
+        /// Print exactly one JSON line: {"result", "error", "peers", "client"}.
+        #[arg(long)]
+        json: bool,
+        /// How long the call may take (the particle's ttl), in milliseconds.
+        #[arg(long, value_name = "MS", default_value_t = 7000)]
+        timeout: u32,
+        /// Print every hop of the particle to standard error.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Rewrite Aqua files in the canonical layout, keeping comments.
     ///
     /// Files with syntax errors are left untouched and their errors printed. With `-`, reads
@@ -129,6 +163,28 @@ fn main() -> ExitCode {
             compile,
             message_format,
         } => check(&compile, message_format, color),
+        Command::Run {
+            compile,
+            call,
+            peers,
+            seed,
+            data,
+            json,
+            timeout,
+            verbose,
+        } => run(
+            &compile,
+            &run::RunArgs {
+                call,
+                peers,
+                seed,
+                data,
+                json,
+                timeout_ms: timeout,
+                verbose,
+            },
+            color,
+        ),
         // Every file is processed, even after a failure, so that one run reports them all.
         Command::Fmt { check, files } => files
             .iter()
@@ -327,4 +383,60 @@ fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, col
         }
     }
     ok
+}
+
+fn run(args: &CompileArgs, run_args: &run::RunArgs, color: bool) -> bool {
+    let call = match run::parse_call(&run_args.call) {
+        Ok(call) => call,
+        Err(message) => {
+            eprintln!("error: -f: {message}");
+            return false;
+        }
+    };
+    let Some(compilation) = compile(args, Some(aqua::codegen::Options::default())) else {
+        return false;
+    };
+    print_diagnostics(&compilation, MessageFormat::Human, color);
+    if compilation.has_errors() {
+        return false;
+    }
+    let Some(function) = compilation
+        .functions
+        .iter()
+        .find(|f| f.name == call.function)
+    else {
+        let exported: Vec<&str> = compilation
+            .functions
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        eprintln!(
+            "error: no exported function `{}`; exported: {}",
+            call.function,
+            if exported.is_empty() {
+                "none".to_owned()
+            } else {
+                exported.join(", ")
+            }
+        );
+        return false;
+    };
+    let air = match &function.air {
+        Ok(air) => air.clone(),
+        Err(unsupported) => {
+            eprintln!(
+                "error: function `{}` cannot be compiled yet: {}",
+                function.name, unsupported.0
+            );
+            return false;
+        }
+    };
+    let params: Vec<String> = compilation
+        .interface(function.module)
+        .functions
+        .into_iter()
+        .find(|f| f.name == function.name)
+        .map(|f| f.domain.into_iter().map(|(name, _)| name).collect())
+        .unwrap_or_default();
+    run::run(air, &params, run_args, &call)
 }

@@ -293,9 +293,7 @@ impl Peer {
 
 impl Shared {
     fn actors(&self) -> std::sync::MutexGuard<'_, HashMap<ActorKey, actor::Mailbox>> {
-        // Every change under the lock is a single insert or remove, so a poisoned map is
-        // still consistent.
-        self.actors.lock().unwrap_or_else(|e| e.into_inner())
+        crate::sync::lock(&self.actors)
     }
 }
 

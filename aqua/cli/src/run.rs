@@ -1,0 +1,340 @@
+//! `aquac run`: compile, start an embedded network, call one function from a client, print.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use runtime_node::client::CallError;
+use runtime_node::embedded::{Embedded, EmbeddedOptions};
+use runtime_node::network::{Fate, Hop};
+use runtime_node::PeerId;
+use serde_json::Value;
+
+/// What `run` needs beyond the compilation.
+pub struct RunArgs {
+    /// `name(arg, ...)`.
+    pub call: String,
+    pub peers: u32,
+    pub seed: u64,
+    pub data: Option<PathBuf>,
+    pub json: bool,
+    pub timeout_ms: u32,
+    pub verbose: bool,
+}
+
+/// A call written on the command line: a function name and its arguments.
+#[derive(Debug, PartialEq)]
+pub struct CallExpr {
+    pub function: String,
+    pub arguments: Vec<Argument>,
+}
+
+/// One argument: a JSON literal or a name to look up.
+#[derive(Debug, PartialEq)]
+pub enum Argument {
+    Literal(Value),
+    Name(String),
+}
+
+/// Parses `name(arg, ...)`, where each argument is a JSON literal or a name.
+pub fn parse_call(text: &str) -> Result<CallExpr, String> {
+    let text = text.trim();
+    let open = text
+        .find('(')
+        .ok_or_else(|| format!("`{text}` is not a call: expected `name(arg, ...)`"))?;
+    let function = text[..open].trim();
+    if !is_name(function) {
+        return Err(format!("`{function}` is not a function name"));
+    }
+    let Some(inner) = text[open + 1..].strip_suffix(')') else {
+        return Err(format!("`{text}` does not end with `)`"));
+    };
+    let mut arguments = Vec::new();
+    let mut rest = inner.trim_start();
+    // 1-based column, in `text`, of the start of `rest`.
+    let column = |rest: &str| open + 1 + (inner.len() - rest.len()) + 1;
+    while !rest.is_empty() {
+        let name_len = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let word = &rest[..name_len];
+        let is_literal_word = matches!(word, "true" | "false" | "null");
+        if name_len > 0 && is_name(word) && !is_literal_word {
+            arguments.push(Argument::Name(word.to_owned()));
+            rest = &rest[name_len..];
+        } else {
+            let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+            match values.next() {
+                Some(Ok(value)) => {
+                    let used = values.byte_offset();
+                    arguments.push(Argument::Literal(value));
+                    rest = &rest[used..];
+                }
+                Some(Err(e)) => {
+                    return Err(format!(
+                        "argument at column {}: not JSON or a name: {e}",
+                        column(rest)
+                    ))
+                }
+                None => return Err(format!("missing argument at column {}", column(rest))),
+            }
+        }
+        rest = rest.trim_start();
+        if let Some(after) = rest.strip_prefix(',') {
+            rest = after.trim_start();
+            if rest.is_empty() {
+                return Err("a `,` is followed by no argument".to_owned());
+            }
+        } else if !rest.is_empty() {
+            return Err(format!(
+                "expected `,` or `)` at column {}, found `{}`",
+                column(rest),
+                rest.chars().next().unwrap_or(' ')
+            ));
+        }
+    }
+    Ok(CallExpr {
+        function: function.to_owned(),
+        arguments,
+    })
+}
+
+fn is_name(text: &str) -> bool {
+    let mut chars = text.chars();
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_')
+}
+
+/// The value of each argument: literals as they are, `PEERS` the network's peer ids (relay
+/// first), other names from `data`.
+fn resolve(
+    arguments: &[Argument],
+    data: &serde_json::Map<String, Value>,
+    peers: &[PeerId],
+) -> Result<Vec<Value>, String> {
+    arguments
+        .iter()
+        .map(|argument| match argument {
+            Argument::Literal(value) => Ok(value.clone()),
+            Argument::Name(name) => match data.get(name) {
+                Some(value) => Ok(value.clone()),
+                None if name == "PEERS" => Ok(Value::Array(
+                    peers.iter().map(|p| Value::String(p.to_base58())).collect(),
+                )),
+                None => Err(format!(
+                    "`{name}` is neither JSON nor a name from --data{}",
+                    if data.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            " (which has {})",
+                            data.keys()
+                                .map(|k| format!("`{k}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                )),
+            },
+        })
+        .collect()
+}
+
+/// Reads `--data`: a JSON object of named values.
+fn read_data(path: &Option<PathBuf>) -> Result<serde_json::Map<String, Value>, String> {
+    let Some(path) = path else {
+        return Ok(serde_json::Map::new());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!("{}: expected a JSON object", path.display())),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
+/// Runs `air`, the function whose parameters are `params`, as `args` asks. Returns whether
+/// the function returned (not an Aqua error, a timeout, or a problem with the input).
+pub fn run(air: String, params: &[String], args: &RunArgs, call: &CallExpr) -> bool {
+    let fail = |message: String| {
+        eprintln!("error: {message}");
+        false
+    };
+    if call.arguments.len() != params.len() {
+        return fail(format!(
+            "`{}` takes {} argument{} ({}), the call gives {}",
+            call.function,
+            params.len(),
+            if params.len() == 1 { "" } else { "s" },
+            params.join(", "),
+            call.arguments.len()
+        ));
+    }
+    let data = match read_data(&args.data) {
+        Ok(data) => data,
+        Err(message) => return fail(message),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let options = EmbeddedOptions {
+            peers: args.peers,
+            seed: args.seed,
+            ..EmbeddedOptions::default()
+        };
+        let embedded = Embedded::start(&options);
+        let values = match resolve(&call.arguments, &data, &embedded.peers) {
+            Ok(values) => values,
+            Err(message) => return fail(message),
+        };
+        if args.verbose {
+            let names: HashMap<PeerId, String> = embedded
+                .peers
+                .iter()
+                .chain([&embedded.client.peer_id()])
+                .map(|p| (*p, embedded.name_of(p)))
+                .collect();
+            embedded
+                .network
+                .observe(std::sync::Arc::new(move |hop: &Hop| {
+                    eprintln!("{}", describe_hop(hop, &names))
+                }));
+        }
+        let arguments = params.iter().cloned().zip(values).collect();
+        let timeout = Duration::from_millis(u64::from(args.timeout_ms));
+        let outcome = embedded.client.call(air, arguments, timeout).await;
+        report(&embedded, outcome, args.json)
+    })
+}
+
+fn describe_hop(hop: &Hop, names: &HashMap<PeerId, String>) -> String {
+    let name = |p: &PeerId| names.get(p).cloned().unwrap_or_else(|| p.to_base58());
+    let fate = match &hop.fate {
+        Fate::Delivered => String::new(),
+        Fate::Dropped => " (dropped)".to_owned(),
+        Fate::Delayed(delay) => format!(" (delayed {} ms)", delay.as_millis()),
+        Fate::Unreachable => " (unreachable)".to_owned(),
+        Fate::Refused(reason) => format!(" (refused: {reason})"),
+    };
+    format!(
+        "hop: {} -> {}, {} bytes of data{fate}",
+        name(&hop.from),
+        name(&hop.to),
+        hop.data_bytes
+    )
+}
+
+fn report(embedded: &Embedded, outcome: Result<Value, CallError>, json: bool) -> bool {
+    let (result, error) = match outcome {
+        Ok(value) => (value, None),
+        Err(CallError::Timeout {
+            ttl_ms,
+            particle_id,
+        }) => {
+            let stuck: Vec<String> = embedded
+                .unanswered(&particle_id)
+                .iter()
+                .map(|p| format!("{} ({})", embedded.name_of(p), p.to_base58()))
+                .collect();
+            let message = if stuck.is_empty() {
+                format!("the particle timed out after {ttl_ms} ms")
+            } else {
+                format!(
+                    "the particle timed out after {ttl_ms} ms; peers that never answered: {}",
+                    stuck.join(", ")
+                )
+            };
+            (Value::Null, Some(message))
+        }
+        Err(error) => (Value::Null, Some(error.to_string())),
+    };
+    if json {
+        let peers: Vec<Value> = embedded
+            .peers
+            .iter()
+            .map(|p| Value::String(p.to_base58()))
+            .collect();
+        // Written by hand to keep the documented key order.
+        println!(
+            "{{\"result\":{},\"error\":{},\"peers\":{},\"client\":{}}}",
+            result,
+            error
+                .as_ref()
+                .map_or(Value::Null, |e| Value::String(e.clone())),
+            Value::Array(peers),
+            Value::String(embedded.client.peer_id().to_base58())
+        );
+    } else if error.is_none() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&result).expect("JSON values print")
+        );
+    }
+    match error {
+        None => true,
+        Some(message) => {
+            if !json {
+                eprintln!("error: {message}");
+            }
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn calls_parse_literals_and_names() {
+        let call = parse_call(r#" greet("a, b", [1, {"x": ")"}], PEERS, true ,-2.5e1 ) "#).unwrap();
+        assert_eq!(call.function, "greet");
+        assert_eq!(
+            call.arguments,
+            vec![
+                Argument::Literal(json!("a, b")),
+                Argument::Literal(json!([1, {"x": ")"}])),
+                Argument::Name("PEERS".into()),
+                Argument::Literal(json!(true)),
+                Argument::Literal(json!(-25.0)),
+            ]
+        );
+        assert_eq!(parse_call("f()").unwrap().arguments, vec![]);
+    }
+
+    #[test]
+    fn bad_calls_say_what_is_wrong() {
+        assert!(parse_call("f").unwrap_err().contains("not a call"));
+        assert!(parse_call("f(1")
+            .unwrap_err()
+            .contains("does not end with `)`"));
+        assert!(parse_call("f(1 2)")
+            .unwrap_err()
+            .contains("expected `,` or `)`"));
+        assert!(parse_call("f(1,)").unwrap_err().contains("no argument"));
+        assert!(parse_call("f([1,)").unwrap_err().contains("not JSON"));
+        assert!(parse_call("1f(2)")
+            .unwrap_err()
+            .contains("not a function name"));
+    }
+
+    #[test]
+    fn names_come_from_data_then_peers() {
+        let data: serde_json::Map<String, Value> =
+            serde_json::from_value(json!({"x": 1, "PEERS": "mine"})).unwrap();
+        let args = [Argument::Name("x".into()), Argument::Name("PEERS".into())];
+        assert_eq!(
+            resolve(&args, &data, &[]).unwrap(),
+            vec![json!(1), json!("mine")]
+        );
+        let error = resolve(&[Argument::Name("y".into())], &data, &[]).unwrap_err();
+        assert!(error.contains("`y`") && error.contains("`x`"), "{error}");
+    }
+}
