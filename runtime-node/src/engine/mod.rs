@@ -27,7 +27,7 @@ use crate::particle::Particle;
 use crate::service::{ParticleParams, ServiceRegistry};
 use crate::transport::Transport;
 
-pub use metrics::EngineMetrics;
+pub use metrics::{CallLabels, EngineMetrics, RejectLabels};
 
 /// The bounds of one peer's engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
