@@ -1,0 +1,172 @@
+//! Throughput and latency of the particle engine on the embedded network.
+//!
+//! `cargo bench -p runtime-node --bench engine` prints, for a 1-call script and a 10-hop
+//! script:
+//! - throughput: particles and hops per second with many particles in flight, and per core
+//!   (divided by the runtime's worker threads);
+//! - latency: one particle at a time, the time per hop (p50, p99);
+//! and the memory a kept particle costs (resident set growth per idle particle).
+//!
+//! A hop is one particle moving to the next peer and running its step there: a call of a
+//! local service (`bench.noop`), as compiled Aqua does when it goes `on` a peer.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use runtime_node::engine::{now_ms, Limits};
+use runtime_node::network::{LocalNetwork, PeerSetup};
+use runtime_node::service::{Call, FnService, Outcome, ParticleParams, Reply};
+use runtime_node::{KeyPair, Particle, PeerId};
+use tokio::sync::mpsc;
+
+const PEERS: u32 = 5;
+
+fn main() {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(async {
+        let (network, peers, mut done) = network();
+        println!("engine on {threads} worker threads, {PEERS} peers");
+        for (name, hops) in [("1-call", 0), ("10-hop", 10)] {
+            let script = script(&peers, hops);
+            let steps = hops.max(1);
+            // Warm the script cache and the allocator.
+            run_batch(&network, &peers, &script, 200, &mut done).await;
+            let count = if hops == 0 { 20_000 } else { 4_000 };
+            let elapsed = run_batch(&network, &peers, &script, count, &mut done).await;
+            let per_second = count as f64 / elapsed.as_secs_f64();
+            println!(
+                "{name:>7} throughput: {per_second:>9.0} particles/s, {:>9.0} hops/s, {:>9.0} hops/s per core",
+                per_second * steps as f64,
+                per_second * steps as f64 / threads as f64
+            );
+            let mut latencies = Vec::new();
+            for _ in 0..1_000 {
+                let elapsed = run_batch(&network, &peers, &script, 1, &mut done).await;
+                latencies.push(elapsed / steps);
+            }
+            latencies.sort();
+            println!(
+                "{name:>7} latency per hop: p50 {:?}, p99 {:?}",
+                latencies[latencies.len() / 2],
+                latencies[latencies.len() * 99 / 100]
+            );
+        }
+        kept_memory(&network, &peers).await;
+    });
+}
+
+/// `PEERS` servers, each serving `bench.noop` and `bench.done` (which reports on `done`).
+fn network() -> (LocalNetwork, Vec<PeerId>, mpsc::Receiver<()>) {
+    let network = LocalNetwork::new();
+    let (sender, done) = mpsc::channel(100_000);
+    let peers = (0..PEERS)
+        .map(|index| {
+            let mut setup = PeerSetup::new(KeyPair::from_seed(42, index));
+            setup.limits = Limits {
+                max_actors: 1_000_000,
+                ..Limits::default()
+            };
+            let peer = network.add_server(setup);
+            let sender = sender.clone();
+            let service = FnService(move |call: Call, _: &ParticleParams| {
+                if call.function_name == "done" {
+                    // The receiver lives as long as the benchmark.
+                    let _ = sender.try_send(());
+                }
+                Reply::Ready(Outcome::Empty)
+            });
+            peer.services()
+                .register("bench", Arc::new(service), peer.peer_id())
+                .expect("a new registry");
+            peer.peer_id()
+        })
+        .collect();
+    (network, peers, done)
+}
+
+/// A script that makes `hops` hops round the peers (starting on the first), or for 0 hops a
+/// single call on the first peer; its last call is `bench.done`.
+fn script(peers: &[PeerId], hops: u32) -> String {
+    let call = |index: u32, function: &str| {
+        format!(
+            r#"(call "{}" ("bench" "{function}") [])"#,
+            peers[(index as usize) % peers.len()].to_base58()
+        )
+    };
+    if hops == 0 {
+        return call(0, "done");
+    }
+    let mut script = call(hops, "done");
+    for index in (1..hops).rev() {
+        script = format!("(seq {} {script})", call(index, "noop"));
+    }
+    script
+}
+
+/// Runs `count` particles of `script` at once from the first peer, and waits for them all.
+async fn run_batch(
+    network: &LocalNetwork,
+    peers: &[PeerId],
+    script: &str,
+    count: usize,
+    done: &mut mpsc::Receiver<()>,
+) -> Duration {
+    let key = KeyPair::from_seed(42, 1_000);
+    let particles: Vec<Particle> = (0..count)
+        .map(|_| {
+            Particle::new(
+                uuid::Uuid::new_v4().to_string(),
+                &key,
+                now_ms(),
+                120_000,
+                script.to_owned(),
+            )
+        })
+        .collect();
+    let entry = network.peer(&peers[0]).expect("the first peer");
+    let started = Instant::now();
+    for particle in particles {
+        entry.ingest(particle).await.expect("the particle is taken in");
+    }
+    for _ in 0..count {
+        done.recv().await.expect("the services live");
+    }
+    started.elapsed()
+}
+
+/// Resident memory growth per particle kept by a peer (idle, until it expires).
+async fn kept_memory(network: &LocalNetwork, peers: &[PeerId]) {
+    const KEPT: usize = 20_000;
+    let key = KeyPair::from_seed(42, 1_001);
+    let particles: Vec<Particle> = (0..KEPT)
+        .map(|i| Particle::new(format!("kept-{i}"), &key, now_ms(), 600_000, "(null)".into()))
+        .collect();
+    let peer = network.peer(&peers[1]).expect("a peer");
+    let before = resident_bytes();
+    for particle in particles {
+        peer.ingest(particle).await.expect("the particle is taken in");
+    }
+    while peer.metrics().queued_particles.get() > 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let after = resident_bytes();
+    match (before, after) {
+        (Some(before), Some(after)) => println!(
+            "memory per kept particle: {} bytes ({KEPT} particles, script and data included)",
+            after.saturating_sub(before) / KEPT as u64
+        ),
+        _ => println!("memory per kept particle: not measured (no /proc/self/statm)"),
+    }
+}
+
+/// The process's resident set size, on Linux.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
