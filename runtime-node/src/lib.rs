@@ -8,8 +8,11 @@
 //! - [`protocol`]: the particle protocol's encoding (`/fluence/particle/2.0.0`): msgpack
 //!   behind a multicodec prefix, in length-delimited frames, as Fluence peers and clients use;
 //! - [`service`]: what answers a particle's calls, and the registry of a peer's services;
-//! - [`connectivity`]: what a peer knows of the network around it.
+//! - [`connectivity`]: what a peer knows of the network around it;
+//! - [`builtins`]: the services every peer has (`op`, `peer`, `kad`, `math`, `json`, `sig`,
+//!   `vault`, `srv`, ...), with the names and behaviour of Fluence's peer.
 
+pub mod builtins;
 pub mod connectivity;
 pub mod identity;
 pub mod particle;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use serde_json::Value;
 use vm::data::calls::CallServiceResult;
@@ -136,6 +136,8 @@ pub enum RegistryError {
     BuiltinAlias { alias: String },
     #[error("service id '{0}' is already registered")]
     Duplicate(String),
+    #[error("alias '{0}' is the id of a service and cannot name another")]
+    AliasIsServiceId(String),
 }
 
 /// The services of one peer: builtins by their fixed names, then services registered by the
@@ -208,6 +210,10 @@ impl ServiceRegistry {
                 alias: alias.to_owned(),
             });
         }
+        // An alias is looked up before ids, so one equal to an id would hide that service.
+        if services.by_id.contains_key(alias) {
+            return Err(RegistryError::AliasIsServiceId(alias.to_owned()));
+        }
         let id = services.id_of(id_or_alias)?;
         if let Some(previous) = services.aliases.insert(alias.to_owned(), id.clone()) {
             if let Some(old) = services.by_id.get_mut(&previous) {
@@ -249,6 +255,12 @@ impl ServiceRegistry {
         all
     }
 
+    /// A handle that does not keep the registry alive: for services held by the registry
+    /// that need to reach it (`srv`), without a reference cycle.
+    pub fn downgrade(&self) -> WeakServiceRegistry {
+        WeakServiceRegistry(Arc::downgrade(&self.inner))
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Services> {
         // A panic while holding the lock leaves the maps consistent (every write is one
         // insert or remove), so a poisoned lock is still usable.
@@ -257,6 +269,17 @@ impl ServiceRegistry {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Services> {
         self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A [`ServiceRegistry`] that may be gone; see [`ServiceRegistry::downgrade`].
+#[derive(Clone)]
+pub struct WeakServiceRegistry(Weak<RwLock<Services>>);
+
+impl WeakServiceRegistry {
+    /// The registry, if it still exists.
+    pub fn upgrade(&self) -> Option<ServiceRegistry> {
+        self.0.upgrade().map(|inner| ServiceRegistry { inner })
     }
 }
 
