@@ -108,6 +108,17 @@ impl Args {
         })
     }
 
+    /// The next argument, a base58 string, decoded.
+    pub(crate) fn next_b58(&mut self, name: &str) -> Result<Vec<u8>, String> {
+        let text: String = self.next(name)?;
+        bs58::decode(&text).into_vec().map_err(|e| {
+            self.error(format_args!(
+                "argument {} ({name}) is not base58: {e}",
+                self.taken
+            ))
+        })
+    }
+
     /// The arguments not taken yet, taking them.
     pub(crate) fn rest(&mut self) -> Vec<Value> {
         let rest: Vec<Value> = self.values.by_ref().collect();
@@ -124,4 +135,16 @@ impl Args {
 /// What a builtin says when asked for a function it does not have.
 pub(crate) fn no_such_function(service: &str, function: &str) -> Outcome {
     Outcome::error(format!("service '{service}' has no function '{function}'"))
+}
+
+/// The JSON kind of a value, for errors.
+pub(crate) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }

@@ -7,8 +7,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
-use super::args::{no_such_function, Args};
-use super::op::kind;
+use super::args::{kind, no_such_function, Args};
 use crate::service::{Call, Outcome, ParticleParams, Reply, Service};
 
 pub(crate) const SERVICE: &str = "array";

@@ -16,7 +16,6 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::args::{no_such_function, Args};
-use super::op::decode_b58;
 use super::Host;
 use crate::identity::PeerId;
 use crate::service::{Call, Outcome, ParticleParams, Reply, Service};
@@ -46,7 +45,7 @@ impl Kad {
 
     /// The known peers closest to the key in the arguments, closest first.
     fn neighbors(&self, args: &mut Args) -> Result<Vec<PeerId>, String> {
-        let key = decode_b58(args, "key")?;
+        let key = args.next_b58("key")?;
         let already_hashed = args.next_opt::<bool>("already_hashed")?.unwrap_or(false);
         let count = args.next_opt::<usize>("count")?.unwrap_or(DEFAULT_COUNT);
         let multihash = if already_hashed {
@@ -117,7 +116,7 @@ impl Service for Kad {
 /// ordered by distance to `target` (each key's point is the SHA-256 of its decoded bytes),
 /// the first `count` of them.
 fn merge(args: &mut Args) -> Result<Value, String> {
-    let target = point(&decode_b58(args, "target")?);
+    let target = point(&args.next_b58("target")?);
     let left: Vec<String> = args.next("left")?;
     let right: Vec<String> = args.next("right")?;
     let count = args.next_opt::<usize>("count")?.unwrap_or(DEFAULT_COUNT);

@@ -1,9 +1,14 @@
 //! `op`: small operations on values, encodings and hashes.
+//!
+//! `sha256_string` hashes the string, as Aqua's standard library documents and the JavaScript
+//! client does. The reference peer stopped hashing in 2023 (a library upgrade left it wrapping
+//! the string's own bytes in a SHA-256 multihash, and failing on strings over 64 bytes); we
+//! keep the documented behaviour, which every peer-independent caller expects.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::args::{no_such_function, Args};
+use super::args::{kind, no_such_function, Args};
 use super::collections::array_length;
 use crate::service::{Call, Outcome, ParticleParams, Reply, Service};
 
@@ -34,7 +39,7 @@ impl Service for Op {
                 .next::<Vec<u8>>("bytes")
                 .map(|bytes| Value::String(bs58::encode(bytes).into_string()))
                 .into(),
-            "bytes_from_b58" => decode_b58(&mut args, "b58_string").map(Value::from).into(),
+            "bytes_from_b58" => args.next_b58("b58_string").map(Value::from).into(),
             "sha256_string" => sha256_string(&mut args).into(),
             other => no_such_function(SERVICE, other),
         };
@@ -93,18 +98,10 @@ fn concat_strings(mut args: Args) -> Result<Value, String> {
 }
 
 fn string_from_b58(args: &mut Args) -> Result<Value, String> {
-    let bytes = decode_b58(args, "b58_string")?;
+    let bytes = args.next_b58("b58_string")?;
     String::from_utf8(bytes)
         .map(Value::String)
         .map_err(|e| args.error(format_args!("the decoded bytes are not UTF-8: {e}")))
-}
-
-/// The next argument, a base58 string, decoded.
-pub(crate) fn decode_b58(args: &mut Args, name: &str) -> Result<Vec<u8>, String> {
-    let text: String = args.next(name)?;
-    bs58::decode(&text)
-        .into_vec()
-        .map_err(|e| args.error(format_args!("{name} is not base58: {e}")))
 }
 
 /// SHA-256 of a string's UTF-8 bytes, as a multihash (or the bare digest), in base58 (or as
@@ -124,16 +121,4 @@ fn sha256_string(args: &mut Args) -> Result<Value, String> {
     } else {
         Value::String(bs58::encode(bytes).into_string())
     })
-}
-
-/// The JSON kind of a value, for errors.
-pub(crate) fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }

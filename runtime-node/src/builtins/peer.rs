@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::args::{no_such_function, Args};
@@ -80,21 +79,17 @@ fn unix_time() -> Duration {
 /// `timeout(duration_ms, ?message)`: answers after `duration_ms` milliseconds with the message,
 /// or with nothing. The duration may be a number or a decimal string.
 fn timeout(args: &mut Args) -> Reply {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Millis {
-        Number(u64),
-        Text(String),
-    }
-    let parsed = args.next::<Millis>("duration_ms").and_then(|millis| {
-        let millis = match millis {
-            Millis::Number(n) => n,
-            Millis::Text(text) => text.trim().parse().map_err(|e| {
-                args.error(format_args!(
-                    "argument 1 (duration_ms) is not a number of milliseconds: {e}"
-                ))
-            })?,
-        };
+    let parsed = args.next::<Value>("duration_ms").and_then(|millis| {
+        let millis = match &millis {
+            Value::Number(n) => n.as_u64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            args.error(format_args!(
+                "argument 1 (duration_ms) must be a whole number of milliseconds, got {millis}"
+            ))
+        })?;
         let message: Option<String> = args.next_opt("message")?;
         Ok((Duration::from_millis(millis), message))
     });

@@ -59,7 +59,8 @@ impl Sig {
             Some([origin]) => origin,
             other => {
                 return Outcome::Error(args.error(format_args!(
-                    "the data must come from one call, but its tetraplets are {other:?}"
+                    "the data must come from one call, but it has {} tetraplets",
+                    other.map_or(0, <[Tetraplet]>::len)
                 )))
             }
         };

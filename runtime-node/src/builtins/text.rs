@@ -2,8 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::args::{no_such_function, Args};
-use super::op::kind;
+use super::args::{kind, no_such_function, Args};
 use super::Console;
 use crate::service::{Call, Outcome, ParticleParams, Reply, Service};
 
