@@ -293,6 +293,17 @@ fn op_sha256_string_gives_a_multihash_or_a_digest() {
         ),
         json!([[0x12, 0x20].as_slice(), digest.as_slice()].concat())
     );
+    // An absent option may also be null; a present one may be bare.
+    assert_eq!(
+        peer.value(
+            "op",
+            "sha256_string",
+            vec![json!("hello"), json!(null), json!(false)]
+        ),
+        json!("QmRN6wdp1S2A5EtjW9A3M1vKSBuQQGcgvuhoMUoEz4iiT5")
+    );
+    let message = peer.error("op", "sha256_string", vec![json!("hello"), json!("yes")]);
+    assert!(message.contains("argument 2 (digest_only)"), "{message}");
     let message = peer.error(
         "op",
         "sha256_string",
