@@ -16,8 +16,11 @@
 //!   faults to inject;
 //! - [`client`]: the client peer that calls compiled Aqua functions from outside;
 //! - [`embedded`]: a ready-made local network of peers with deterministic keys and a client,
-//!   as `aquac run` starts it.
+//!   as `aquac run` starts it;
+//! - [`builtins`]: the services every peer has (`op`, `peer`, `kad`, `math`, `json`, `sig`,
+//!   `vault`, `srv`, ...), with the names and behaviour of Fluence's peer.
 
+pub mod builtins;
 pub mod client;
 pub mod connectivity;
 pub mod embedded;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, Weak};
 
 use serde_json::Value;
 use vm::data::calls::CallServiceResult;
@@ -137,6 +137,8 @@ pub enum RegistryError {
     BuiltinAlias { alias: String },
     #[error("service id '{0}' is already registered")]
     Duplicate(String),
+    #[error("alias '{0}' is the id of a service and cannot name another")]
+    AliasIsServiceId(String),
 }
 
 /// The services of one peer: builtins by their fixed names, then services registered by the
@@ -209,6 +211,10 @@ impl ServiceRegistry {
                 alias: alias.to_owned(),
             });
         }
+        // An alias is looked up before ids, so one equal to an id would hide that service.
+        if services.by_id.contains_key(alias) {
+            return Err(RegistryError::AliasIsServiceId(alias.to_owned()));
+        }
         let id = services.id_of(id_or_alias)?;
         if let Some(previous) = services.aliases.insert(alias.to_owned(), id.clone()) {
             if let Some(old) = services.by_id.get_mut(&previous) {
@@ -250,12 +256,29 @@ impl ServiceRegistry {
         all
     }
 
+    /// A handle that does not keep the registry alive: for services held by the registry
+    /// that need to reach it (`srv`), without a reference cycle.
+    pub fn downgrade(&self) -> WeakServiceRegistry {
+        WeakServiceRegistry(Arc::downgrade(&self.inner))
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Services> {
         read(&self.inner)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Services> {
         write(&self.inner)
+    }
+}
+
+/// A [`ServiceRegistry`] that may be gone; see [`ServiceRegistry::downgrade`].
+#[derive(Clone)]
+pub struct WeakServiceRegistry(Weak<RwLock<Services>>);
+
+impl WeakServiceRegistry {
+    /// The registry, if it still exists.
+    pub fn upgrade(&self) -> Option<ServiceRegistry> {
+        self.0.upgrade().map(|inner| ServiceRegistry { inner })
     }
 }
 
