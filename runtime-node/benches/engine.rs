@@ -4,8 +4,9 @@
 //! script:
 //! - throughput: particles and hops per second with many particles in flight, and per core
 //!   (divided by the runtime's worker threads);
-//! - latency: one particle at a time, the time per hop (p50, p99);
-//! and the memory a kept particle costs (resident set growth per idle particle).
+//! - latency: one particle at a time, the time per hop (p50, p99).
+//!
+//! Then the memory a kept particle costs (resident set growth per idle particle).
 //!
 //! A hop is one particle moving to the next peer and running its step there: a call of a
 //! local service (`bench.noop`), as compiled Aqua does when it goes `on` a peer.
@@ -131,7 +132,10 @@ async fn run_batch(
     let entry = network.peer(&peers[0]).expect("the first peer");
     let started = Instant::now();
     for particle in particles {
-        entry.ingest(particle).await.expect("the particle is taken in");
+        entry
+            .ingest(particle)
+            .await
+            .expect("the particle is taken in");
     }
     for _ in 0..count {
         done.recv().await.expect("the services live");
@@ -144,12 +148,22 @@ async fn kept_memory(network: &LocalNetwork, peers: &[PeerId]) {
     const KEPT: usize = 20_000;
     let key = KeyPair::from_seed(42, 1_001);
     let particles: Vec<Particle> = (0..KEPT)
-        .map(|i| Particle::new(format!("kept-{i}"), &key, now_ms(), 600_000, "(null)".into()))
+        .map(|i| {
+            Particle::new(
+                format!("kept-{i}"),
+                &key,
+                now_ms(),
+                600_000,
+                "(null)".into(),
+            )
+        })
         .collect();
     let peer = network.peer(&peers[1]).expect("a peer");
     let before = resident_bytes();
     for particle in particles {
-        peer.ingest(particle).await.expect("the particle is taken in");
+        peer.ingest(particle)
+            .await
+            .expect("the particle is taken in");
     }
     while peer.metrics().queued_particles.get() > 0 {
         tokio::time::sleep(Duration::from_millis(10)).await;

@@ -170,6 +170,14 @@ impl LocalNetwork {
         read(&self.inner.nodes).servers.clone()
     }
 
+    /// What `me` knows of the network, as its builtins ask it.
+    pub fn connectivity(&self, me: PeerId) -> Arc<dyn Connectivity> {
+        Arc::new(MemoryTransport {
+            me,
+            network: Arc::downgrade(&self.inner),
+        })
+    }
+
     /// Calls `observer` on every hop from now on (after the observers added before).
     pub fn observe(&self, observer: HopObserver) {
         write(&self.inner.observers).push(observer);
