@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
-use crate::engine::{now_ms, IngestError, Peer};
+use crate::engine::{now_ms, IngestError, Peer, StepReport};
 use crate::identity::{KeyPair, PeerId};
 use crate::network::{LocalNetwork, PeerSetup};
 use crate::particle::Particle;
@@ -37,17 +37,54 @@ pub enum CallError {
     Refused(#[from] IngestError),
 }
 
-/// The message of an Aqua error value: its `message` field, followed by the peer it happened
-/// on when the value names one.
+/// The message of an Aqua error value (`{error_code, instruction, message, peer_id}`), with
+/// where it happened: the service function that failed and the peer, when the value says.
 pub fn aqua_error_message(error: &Value) -> String {
-    let message = match error.get("message") {
-        Some(Value::String(message)) => message.clone(),
+    let mut message = match error.get("message") {
+        Some(Value::String(message)) => service_message(message).unwrap_or(message.clone()),
         _ => error.to_string(),
     };
-    match error.get("peer_id") {
-        Some(Value::String(peer)) if !peer.is_empty() => format!("{message} (on peer {peer})"),
-        _ => message,
+    let called = error
+        .get("instruction")
+        .and_then(Value::as_str)
+        .and_then(called_function);
+    let peer = error
+        .get("peer_id")
+        .and_then(Value::as_str)
+        .filter(|peer| !peer.is_empty());
+    let place = match (called, peer) {
+        (Some(function), Some(peer)) => format!("{function} on peer {peer}"),
+        (Some(function), None) => function,
+        (None, Some(peer)) => format!("on peer {peer}"),
+        (None, None) => return message,
+    };
+    if let Some(code) = error.get("error_code").and_then(Value::as_i64) {
+        message = format!("{message} (code {code})");
     }
+    format!("{place}: {message}")
+}
+
+/// The service's own message out of AquaVM's wording of a failed call,
+/// `Local service error, ret_code is N, error message is '<JSON>'`.
+fn service_message(message: &str) -> Option<String> {
+    let quoted = message
+        .strip_prefix("Local service error, ret_code is ")?
+        .split_once(", error message is '")?
+        .1
+        .strip_suffix('\'')?;
+    match serde_json::from_str(quoted).ok()? {
+        Value::String(text) => Some(text),
+        other => Some(other.to_string()),
+    }
+}
+
+/// `service.function` of an AIR call instruction, `call peer ("service" "function") ...`.
+fn called_function(instruction: &str) -> Option<String> {
+    let rest = instruction.trim_start().strip_prefix("call ")?;
+    let triplet = &rest[rest.find("(\"")? + 2..];
+    let (service, rest) = triplet.split_once("\" \"")?;
+    let (function, _) = rest.split_once("\")")?;
+    Some(format!("{service}.{function}"))
 }
 
 /// A client peer of a [`LocalNetwork`].
@@ -64,6 +101,9 @@ type Calls = Arc<Mutex<HashMap<String, CallState>>>;
 
 struct CallState {
     arguments: HashMap<String, Value>,
+    /// Whether the function returns anything; one that does not is done when the client's
+    /// own work on it is (it has sent the particle on), as for the Fluence JS client.
+    returns: bool,
     relay: String,
     finished: Option<oneshot::Sender<Result<Value, Value>>>,
 }
@@ -73,6 +113,20 @@ impl Client {
     /// services join those of `setup`.
     pub fn join(network: &LocalNetwork, setup: PeerSetup, relay: PeerId) -> Client {
         let calls = Calls::default();
+        let mut setup = setup;
+        let finished_calls = calls.clone();
+        setup.on_step.push(Arc::new(
+            move |particle: &ParticleParams, step: &StepReport| {
+                if !step.local_work_done {
+                    return;
+                }
+                if let Some(state) = lock(&finished_calls).get_mut(&particle.id) {
+                    if !state.returns {
+                        finish(state, Ok(Value::Null));
+                    }
+                }
+            },
+        ));
         for kind in [Kind::GetData, Kind::Callback, Kind::ErrorHandling] {
             setup.services.add_builtin(
                 kind.service_id(),
@@ -105,11 +159,14 @@ impl Client {
     }
 
     /// Starts `script` (a compiled top-level function) with `arguments` by name, and waits
-    /// for its result: the value it returned (`null` for none, an array for several).
+    /// for its result: the value it returned (an array for several). `returns` says whether
+    /// the function returns anything; when it does not, the result is `null` as soon as the
+    /// client has done its part.
     pub async fn call(
         &self,
         script: String,
         arguments: HashMap<String, Value>,
+        returns: bool,
         ttl: Duration,
     ) -> Result<Value, CallError> {
         let ttl_ms = u32::try_from(ttl.as_millis()).unwrap_or(u32::MAX);
@@ -126,6 +183,7 @@ impl Client {
             id.clone(),
             CallState {
                 arguments,
+                returns,
                 relay: self.relay.to_base58(),
                 finished: Some(finished),
             },

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use crate::connectivity::{Connectivity, Contact};
-use crate::engine::{ExpiryHook, Limits, Peer, PeerConfig};
+use crate::engine::{ExpiryHook, Limits, Peer, PeerConfig, StepHook};
 use crate::identity::{KeyPair, PeerId};
 use crate::particle::Particle;
 use crate::service::ServiceRegistry;
@@ -88,6 +88,7 @@ pub struct PeerSetup {
     /// Its services; the network adds nothing to them.
     pub services: ServiceRegistry,
     pub on_expiry: Vec<ExpiryHook>,
+    pub on_step: Vec<StepHook>,
 }
 
 impl PeerSetup {
@@ -98,6 +99,7 @@ impl PeerSetup {
             limits: Limits::default(),
             services: ServiceRegistry::new(),
             on_expiry: Vec::new(),
+            on_step: Vec::new(),
         }
     }
 }
@@ -144,6 +146,7 @@ impl LocalNetwork {
             services: setup.services,
             transport,
             on_expiry: setup.on_expiry,
+            on_step: setup.on_step,
             vm: self.inner.vm.clone(),
         });
         let mut nodes = write(&self.inner.nodes);

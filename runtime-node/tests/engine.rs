@@ -96,6 +96,7 @@ async fn a_function_visits_every_peer_and_returns() {
         .call(
             compile(GREET, "greetAll"),
             args(&[("peers", json!(peers)), ("name", json!("Ann"))]),
+            true,
             Duration::from_secs(10),
         )
         .await
@@ -127,6 +128,7 @@ func f() -> string:
         .call(
             compile(source, "f"),
             HashMap::new(),
+            true,
             Duration::from_secs(10),
         )
         .await

@@ -431,12 +431,16 @@ fn run(args: &CompileArgs, run_args: &run::RunArgs, color: bool) -> bool {
             return false;
         }
     };
-    let params: Vec<String> = compilation
+    let def = compilation
         .interface(function.module)
         .functions
         .into_iter()
         .find(|f| f.name == function.name)
-        .map(|f| f.domain.into_iter().map(|(name, _)| name).collect())
-        .unwrap_or_default();
-    run::run(air, &params, run_args, &call)
+        .expect("an exported function is in its module's interface");
+    let function = run::Function {
+        air,
+        params: def.domain.into_iter().map(|(name, _)| name).collect(),
+        returns: def.codomain != aqua::interface::TypeDef::Nil,
+    };
+    run::run(function, run_args, &call)
 }

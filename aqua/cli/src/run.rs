@@ -154,9 +154,17 @@ fn read_data(path: &Option<PathBuf>) -> Result<serde_json::Map<String, Value>, S
     }
 }
 
-/// Runs `air`, the function whose parameters are `params`, as `args` asks. Returns whether
-/// the function returned (not an Aqua error, a timeout, or a problem with the input).
-pub fn run(air: String, params: &[String], args: &RunArgs, call: &CallExpr) -> bool {
+/// The function to run: its AIR, its parameters' names, whether it returns anything.
+pub struct Function {
+    pub air: String,
+    pub params: Vec<String>,
+    pub returns: bool,
+}
+
+/// Runs `function` as `args` asks. Returns whether the function returned (not an Aqua error,
+/// a timeout, or a problem with the input).
+pub fn run(function: Function, args: &RunArgs, call: &CallExpr) -> bool {
+    let params = &function.params;
     let fail = |message: String| {
         eprintln!("error: {message}");
         false
@@ -208,7 +216,10 @@ pub fn run(air: String, params: &[String], args: &RunArgs, call: &CallExpr) -> b
         }
         let arguments = params.iter().cloned().zip(values).collect();
         let timeout = Duration::from_millis(u64::from(args.timeout_ms));
-        let outcome = embedded.client.call(air, arguments, timeout).await;
+        let outcome = embedded
+            .client
+            .call(function.air, arguments, function.returns, timeout)
+            .await;
         report(&embedded, outcome, args.json)
     })
 }

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 use vm::data::calls::{self, CallRequest, CallResults};
 
-use super::{now_ms, ActorKey, IngestError, Queued, Shared};
+use super::{now_ms, ActorKey, IngestError, Queued, Shared, StepReport};
 use crate::identity::PeerId;
 use crate::particle::Particle;
 use crate::service::{Call, Outcome, ParticleParams, Reply};
@@ -186,11 +186,25 @@ impl Actor {
         for (call_id, request) in outcome.call_requests {
             self.call(call_id, request);
         }
+        let mut sent = 0;
         for next in outcome.next_peer_pks {
             if next == shared.peer_id_text {
                 self.to_self.push(self.data.clone());
             } else {
                 self.send(&next).await;
+                sent += 1;
+            }
+        }
+        if !shared.on_step.is_empty() {
+            let report = StepReport {
+                ret_code: outcome.ret_code,
+                next_peers: sent,
+                local_work_done: self.results.is_empty()
+                    && self.pending.is_empty()
+                    && self.to_self.is_empty(),
+            };
+            for hook in &shared.on_step {
+                hook(&self.params, &report);
             }
         }
     }

@@ -90,6 +90,21 @@ impl IngestError {
 /// remove its vault).
 pub type ExpiryHook = Arc<dyn Fn(&ParticleParams) + Send + Sync>;
 
+/// What one AquaVM step of a particle left to do on this peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepReport {
+    /// The step's AquaVM return code (0 when it succeeded).
+    pub ret_code: i64,
+    /// How many peers the particle was sent to.
+    pub next_peers: usize,
+    /// Whether the particle has nothing more to do here for now: no service call is pending
+    /// and no result or copy waits for another step.
+    pub local_work_done: bool,
+}
+
+/// Called after every AquaVM step of a particle on this peer.
+pub type StepHook = Arc<dyn Fn(&ParticleParams, &StepReport) + Send + Sync>;
+
 /// What a peer is made of.
 pub struct PeerConfig {
     pub key_pair: KeyPair,
@@ -100,6 +115,8 @@ pub struct PeerConfig {
     pub transport: Arc<dyn Transport>,
     /// Run when each particle expires.
     pub on_expiry: Vec<ExpiryHook>,
+    /// Run after each AquaVM step.
+    pub on_step: Vec<StepHook>,
     /// The AquaVM (and its script cache), which peers of one process may share.
     pub vm: Arc<vm::Vm>,
 }
@@ -120,6 +137,7 @@ struct Shared {
     services: ServiceRegistry,
     transport: Arc<dyn Transport>,
     on_expiry: Vec<ExpiryHook>,
+    on_step: Vec<StepHook>,
     vm: Arc<vm::Vm>,
     metrics: EngineMetrics,
     queue: Arc<Semaphore>,
@@ -153,6 +171,7 @@ impl Peer {
                 services: config.services,
                 transport: config.transport,
                 on_expiry: config.on_expiry,
+                on_step: config.on_step,
                 vm: config.vm,
                 metrics: EngineMetrics::default(),
                 queue: Arc::new(Semaphore::new(config.limits.max_queued)),
