@@ -2,8 +2,8 @@
 //!
 //! `cargo bench -p runtime-node --bench engine` prints, for a 1-call script and a 10-hop
 //! script:
-//! - throughput: particles and hops per second with many particles in flight, and per core
-//!   (divided by the runtime's worker threads);
+//! - throughput: particles and hops per second with many particles in flight (the median of
+//!   five batches), and per core (divided by the runtime's worker threads);
 //! - latency: one particle at a time, the time per hop (p50, p99).
 //!
 //! Then the memory a kept particle costs (resident set growth per idle particle).
@@ -37,9 +37,15 @@ fn main() {
             let steps = hops.max(1);
             // Warm the script cache and the allocator.
             run_batch(&network, &peers, &script, 200, &mut done).await;
-            let count = if hops == 0 { 20_000 } else { 4_000 };
-            let elapsed = run_batch(&network, &peers, &script, count, &mut done).await;
-            let per_second = count as f64 / elapsed.as_secs_f64();
+            let count = if hops == 0 { 10_000 } else { 2_000 };
+            // The median of five batches: a shared machine has slow moments.
+            let mut rates = Vec::new();
+            for _ in 0..5 {
+                let elapsed = run_batch(&network, &peers, &script, count, &mut done).await;
+                rates.push(count as f64 / elapsed.as_secs_f64());
+            }
+            rates.sort_by(f64::total_cmp);
+            let per_second = rates[rates.len() / 2];
             println!(
                 "{name:>7} throughput: {per_second:>9.0} particles/s, {:>9.0} hops/s, {:>9.0} hops/s per core",
                 per_second * steps as f64,
@@ -124,7 +130,9 @@ async fn run_batch(
                 uuid::Uuid::new_v4().to_string(),
                 &key,
                 now_ms(),
-                120_000,
+                // Peers keep a particle until it expires; a short life keeps the number of
+                // kept particles (and their timers) steady across the batches.
+                20_000,
                 script.to_owned(),
             )
         })

@@ -17,7 +17,7 @@ mod actor;
 mod metrics;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
@@ -250,11 +250,10 @@ impl Peer {
             .actors()
             .get(&ActorKey::of(particle))
             .is_some_and(|mailbox| mailbox.is_copy_of(particle));
+        // A copy of a particle whose actor exists was checked when its first copy came:
+        // same id, signature, script, timestamp and ttl mean the same signed content.
         if !known {
-            // A copy of a particle whose actor exists was checked when its first copy came:
-            // same id, signature, script, timestamp and ttl mean the same signed content.
-            particle
-                .verify()
+            verify_signature(particle)
                 .map_err(|e| self.refuse(IngestError::Signature(e.to_string())))?;
         }
         Ok(())
@@ -323,6 +322,25 @@ impl ActorKey {
             signature: particle.signature.clone(),
         }
     }
+}
+
+/// Checks the init peer's signature of `particle`, once per process: peers of one process
+/// (the embedded network) pass the same particle to each other, and a signature that verified
+/// verifies again.
+fn verify_signature(particle: &Particle) -> Result<(), crate::particle::ParticleError> {
+    static VERIFIED: OnceLock<quick_cache::sync::Cache<[u8; 32], ()>> = OnceLock::new();
+    let verified = VERIFIED.get_or_init(|| quick_cache::sync::Cache::new(1 << 16));
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&particle.init_peer_id.to_bytes());
+    hasher.update(&particle.signature);
+    hasher.update(&particle.signed_bytes());
+    let checked: [u8; 32] = hasher.finalize().into();
+    if verified.get(&checked).is_some() {
+        return Ok(());
+    }
+    particle.verify()?;
+    verified.insert(checked, ());
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch.

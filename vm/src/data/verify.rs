@@ -14,7 +14,7 @@ use super::Cid;
 /// id.
 pub fn verify(data: &InterpreterData, particle_id: &str) -> Result<(), DataError> {
     data.cid_info.verify()?;
-    let groups = group_cids(data, &GroupedCids::new())?;
+    let groups = group_cids(data)?;
     signatures::check_signatures(&groups, &GroupedCids::new(), particle_id)?;
     Ok(())
 }
@@ -31,19 +31,15 @@ pub fn verify_and_merge(
     particle_id: &str,
 ) -> Result<SignatureStore, DataError> {
     current.cid_info.verify()?;
-    let prev_groups = group_cids(prev, &GroupedCids::new())?;
-    let current_groups = group_cids(current, &prev_groups)?;
+    let prev_groups = group_cids(prev)?;
+    let current_groups = group_cids(current)?;
     signatures::check_signatures(&current_groups, &prev_groups, particle_id)?;
     Ok(signatures::merge_signers(prev_groups, current_groups)?)
 }
 
-/// Attributes each CID-producing state of the trace to the peer of its tetraplet; keys decoded
-/// in `known` are reused.
-fn group_cids<'a>(
-    data: &'a InterpreterData,
-    known: &GroupedCids<'_>,
-) -> Result<GroupedCids<'a>, DataError> {
-    let mut groups = signatures::group_signers(&data.signatures, known)?;
+/// Attributes each CID-producing state of the trace to the peer of its tetraplet.
+fn group_cids(data: &InterpreterData) -> Result<GroupedCids<'_>, DataError> {
+    let mut groups = signatures::group_signers(&data.signatures)?;
     for (position, state) in data.trace.iter().enumerate() {
         let Some((cid, tetraplet)) = produced_cid(&data.cid_info, position, state)? else {
             continue;
