@@ -191,3 +191,47 @@ fn verbose_prints_every_hop() {
         assert!(stderr.contains(hop), "{hop}: {stderr}");
     }
 }
+
+/// The ```` ```console ```` sessions of the book's "Getting started": each `$ aquac ...` line
+/// runs from the repository's root with the built `aquac` on `PATH`, and prints the lines
+/// that follow it in the book.
+#[test]
+fn the_getting_started_sessions_print_what_the_book_shows() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let chapter = std::fs::read_to_string(root.join("book/src/getting-started.md")).unwrap();
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_aquac")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut sessions = 0;
+    let mut in_console = false;
+    let mut lines = chapter.lines().peekable();
+    while let Some(line) = lines.next() {
+        if line.starts_with("```") {
+            in_console = !in_console && line == "```console";
+            continue;
+        }
+        let Some(command) = line.strip_prefix("$ ").filter(|_| in_console) else {
+            continue;
+        };
+        let mut expected = Vec::new();
+        while let Some(next) = lines.peek() {
+            if next.starts_with("$ ") || next.starts_with("```") {
+                break;
+            }
+            expected.push(lines.next().unwrap());
+        }
+        let output = Command::new("sh")
+            .args(["-c", &format!("{command} 2>&1")])
+            .current_dir(&root)
+            .env("PATH", &path)
+            .output()
+            .unwrap();
+        let printed = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(printed.lines().collect::<Vec<_>>(), expected, "{command}");
+        sessions += 1;
+    }
+    assert!(sessions >= 2, "the chapter has its sessions");
+}
