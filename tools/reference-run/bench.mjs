@@ -15,7 +15,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { UsageError, parseCall, parseInteger } from "./lib/cli.mjs";
 import { compileFunction } from "./lib/compile.mjs";
-import { startNetwork } from "./lib/network.mjs";
+import { networkIdentities, startNetwork } from "./lib/network.mjs";
 import { call, run } from "./lib/run.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
@@ -61,7 +61,7 @@ async function callTimes(calls) {
   const { call: expression, file, imports, timeout } = RUN_OPTIONS;
   const fn = await compileFunction(file, expression.name, imports);
   const args = expression.args.map((arg) => arg.value);
-  const network = await startNetwork(RUN_OPTIONS);
+  const network = await startNetwork(networkIdentities(RUN_OPTIONS), timeout);
   try {
     const times = [];
     // The first call warms the peers up and is not counted.

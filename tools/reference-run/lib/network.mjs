@@ -21,31 +21,39 @@ const [{ EphemeralNetwork }, { EphemeralNetworkClient }, { DEFAULT_CONFIG }, key
   ]);
 
 /**
- * Starts `peers` peers and a client with the keys of `seed`. Returns the peer ids (relay
- * first), the client's id, the client (a FluencePeer), and `stop()`.
+ * The identities (`{ sk, peerId }`) of a network's peers, relay first, and of its client: the
+ * keys of `seed`, so known before anything starts.
  */
-export async function startNetwork({ peers, seed, ttl }) {
-  const identities = Array.from({ length: peers }, (_, index) => identity(seed, index));
-  const network = new EphemeralNetwork({ peers: identities });
+export function networkIdentities({ peers, seed }) {
+  return {
+    peers: Array.from({ length: peers }, (_, index) => identity(seed, index)),
+    client: identity(seed, CLIENT_INDEX),
+  };
+}
+
+/**
+ * Starts the peers and the client of `identities` (see `networkIdentities`); particles live
+ * `ttl` ms. Returns the client (a FluencePeer) and `stop()`.
+ */
+export async function startNetwork(identities, ttl) {
+  const network = new EphemeralNetwork({ peers: identities.peers });
   await network.up();
 
-  const clientIdentity = identity(seed, CLIENT_INDEX);
-  const clientKeys = await keypair.fromBase64Sk(clientIdentity.sk);
+  const clientKeys = await keypair.fromBase64Sk(identities.client.sk);
   const client = new EphemeralNetworkClient(
     { ...DEFAULT_CONFIG, defaultTtlMs: ttl },
     clientKeys,
     await startMarine(),
     network,
-    identities[0].peerId,
+    identities.peers[0].peerId,
   );
   await client.start();
-  if (client.getPeerId() !== clientIdentity.peerId) {
-    throw new Error(`the client's peer id ${client.getPeerId()} is not ${clientIdentity.peerId}`);
+  // The network itself checks the peers' ids against their keys; this checks the client's.
+  if (client.getPeerId() !== identities.client.peerId) {
+    throw new Error(`the client's peer id is ${client.getPeerId()}, not ${identities.client.peerId}`);
   }
 
   return {
-    peerIds: identities.map((peer) => peer.peerId),
-    clientId: clientIdentity.peerId,
     client,
     stop: async () => {
       await client.stop();

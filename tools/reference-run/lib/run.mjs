@@ -1,14 +1,10 @@
 // One `aqua run`: compile, start the network, call the function from the client, stop.
 
 import { access, readFile } from "node:fs/promises";
-import { v5_callFunction } from "@fluencelabs/js-client";
+import { js2aqua, v5_callFunction } from "@fluencelabs/js-client";
 import { UsageError, resolveArguments } from "./cli.mjs";
 import { arity, compileFunction } from "./compile.mjs";
-import { startNetwork } from "./network.mjs";
-
-const { SchemaValidationError } = await import(
-  new URL("compilerSupport/conversions.js", import.meta.resolve("@fluencelabs/js-client")).href
-);
+import { networkIdentities, startNetwork } from "./network.mjs";
 
 /**
  * Runs `options.call` (see cli.mjs `parseArgs`) and returns the output object
@@ -32,13 +28,17 @@ export async function run(options, phases = {}) {
     );
   }
 
-  const network = await startNetwork(options);
+  const identities = networkIdentities(options);
+  const peerIds = identities.peers.map((peer) => peer.peerId);
+  const args = resolveArguments(options.call.args, data, peerIds);
+  checkArguments(fn.def, args);
+
+  const network = await startNetwork(identities, options.timeout);
   clock.lap("start");
   try {
-    const args = resolveArguments(options.call.args, data, network.peerIds);
     const outcome = await call(network.client, fn, args, options.timeout);
     clock.lap("call");
-    return { ...outcome, peers: network.peerIds, client: network.clientId };
+    return { ...outcome, peers: peerIds, client: identities.client.peerId };
   } finally {
     await network.stop();
     clock.lap("stop");
@@ -72,7 +72,8 @@ async function readData(file) {
 
 /**
  * Calls the function as generated js-client code does, with the particle's TTL as the timeout,
- * and returns `{ result, error }`.
+ * and returns `{ result, error }`. The arguments must fit the function's types (see
+ * `checkArguments`).
  */
 export async function call(client, { def, script }, args, ttl) {
   try {
@@ -80,13 +81,26 @@ export async function call(client, { def, script }, args, ttl) {
     const result = await v5_callFunction([client, ...args, { ttl }], def, script);
     return { result: result ?? null, error: null };
   } catch (e) {
-    // js-client checks the arguments against the function's types before sending anything.
-    if (e instanceof SchemaValidationError && e.path[0] !== `${def.functionName}ReturnValue`) {
-      const reason = e.message.split("\n")[0].replace(/[;\s]+$/, "");
-      throw new UsageError(`an argument does not fit the function's types: ${reason}`);
-    }
     return { result: null, error: errorMessage(e) };
   }
+}
+
+/**
+ * Checks the arguments against the function's types with js-client's own conversion, which
+ * the call repeats: a mismatch is a usage error here, while any later failure is the run's.
+ */
+function checkArguments(def, args) {
+  const fields = def.arrow.domain.tag === "nil" ? {} : def.arrow.domain.fields;
+  Object.entries(fields).forEach(([name, type], i) => {
+    if (type.tag === "arrow") {
+      throw new UsageError(`argument ${name} is a callback, which a command line cannot give`);
+    }
+    try {
+      js2aqua(args[i], type, { path: [name] });
+    } catch (e) {
+      throw new UsageError(`argument ${name} does not fit its type: ${firstLine(e.message)}`);
+    }
+  });
 }
 
 /**
@@ -95,6 +109,12 @@ export async function call(client, { def, script }, args, ttl) {
  */
 function errorMessage(e) {
   if (typeof e === "string") return e;
+  // js-client's own errors may append a dump of the types involved.
+  if (e instanceof Error) return firstLine(e.message);
   if (e !== null && typeof e === "object" && typeof e.message === "string") return e.message;
   return JSON.stringify(e);
+}
+
+function firstLine(message) {
+  return message.split("\n")[0].replace(/[;\s]+$/, "");
 }
