@@ -5,17 +5,17 @@
 // js-client exports neither the ephemeral network nor its client from the package root, so they
 // are imported from the package's dist files.
 
+import { fromBase64Sk } from "@fluencelabs/js-client";
 import { identity, CLIENT_INDEX } from "./keys.mjs";
 
 const dist = new URL(".", import.meta.resolve("@fluencelabs/js-client"));
 const load = (file) => import(new URL(file, dist).href);
 
-const [{ EphemeralNetwork }, { EphemeralNetworkClient }, { DEFAULT_CONFIG }, keypair, marine, worker] =
+const [{ EphemeralNetwork }, { EphemeralNetworkClient }, { DEFAULT_CONFIG }, marine, worker] =
   await Promise.all([
     load("ephemeral/network.js"),
     load("ephemeral/client.js"),
     load("jsPeer/FluencePeer.js"),
-    load("keypair/index.js"),
     load("marine/loader.js"),
     load("marine/worker/index.js"),
   ]);
@@ -39,7 +39,7 @@ export async function startNetwork(identities, ttl) {
   const network = new EphemeralNetwork({ peers: identities.peers });
   await network.up();
 
-  const clientKeys = await keypair.fromBase64Sk(identities.client.sk);
+  const clientKeys = await fromBase64Sk(identities.client.sk);
   const client = new EphemeralNetworkClient(
     { ...DEFAULT_CONFIG, defaultTtlMs: ttl },
     clientKeys,
