@@ -143,3 +143,84 @@ func f() -> string:
     );
     assert_eq!(value["peer_id"], json!(net.servers[0].to_base58()));
 }
+
+const RACE: &str = r#"
+aqua Race
+export race
+
+import "@fluencelabs/aqua-lib/builtin.aqua"
+
+func race(p: string) -> string:
+  answers: *string
+  on p:
+    answers <- Op.concat_strings("answer from ", p)
+  par answers <- Peer.timeout(300, "too slow")
+  <- answers!
+"#;
+
+/// A stopped peer never answers: the `Peer.timeout` branch of the race wins; a running one
+/// wins against it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_peer_loses_a_race_against_peer_timeout() {
+    use runtime_node::embedded::{Embedded, EmbeddedOptions};
+    let embedded = Embedded::start(&EmbeddedOptions::default());
+    let air = compile(RACE, "race");
+    let race = |peer: PeerId| {
+        let air = air.clone();
+        let client = embedded.client.clone();
+        async move {
+            client
+                .call(
+                    air,
+                    args(&[("p", json!(peer.to_base58()))]),
+                    true,
+                    Duration::from_secs(5),
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let running = embedded.peers[1];
+    assert_eq!(
+        race(running).await,
+        json!(format!("answer from {}", running.to_base58()))
+    );
+    let stopped = embedded.peers[2];
+    embedded.network.stop(stopped);
+    assert_eq!(race(stopped).await, json!("too slow"));
+    embedded.network.restart(stopped);
+    assert_eq!(
+        race(stopped).await,
+        json!(format!("answer from {}", stopped.to_base58()))
+    );
+}
+
+/// A link slower than the race's timeout loses it; the particle still arrives late, and a
+/// dropped link loses the answer altogether.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delayed_and_dropped_links_lose_races() {
+    use runtime_node::embedded::{Embedded, EmbeddedOptions};
+    let embedded = Embedded::start(&EmbeddedOptions::default());
+    let air = compile(RACE, "race");
+    let (relay, peer) = (embedded.peers[0], embedded.peers[1]);
+    let call = || {
+        embedded.client.call(
+            air.clone(),
+            args(&[("p", json!(peer.to_base58()))]),
+            true,
+            Duration::from_secs(5),
+        )
+    };
+    embedded
+        .network
+        .delay_link(relay, peer, Duration::from_millis(600));
+    assert_eq!(call().await.unwrap(), json!("too slow"));
+    embedded.network.heal_link(relay, peer);
+    embedded.network.drop_link(peer, relay);
+    assert_eq!(call().await.unwrap(), json!("too slow"));
+    embedded.network.heal_link(peer, relay);
+    assert_eq!(
+        call().await.unwrap(),
+        json!(format!("answer from {}", peer.to_base58()))
+    );
+}
