@@ -216,12 +216,11 @@ impl LocalNetwork {
 impl Inner {
     /// Whether `a` and `b` are linked and both running.
     fn linked(&self, a: &PeerId, b: &PeerId) -> bool {
-        if a == b
-            || read(&self.faults).stopped.contains(a)
-            || read(&self.faults).stopped.contains(b)
-        {
+        let faults = read(&self.faults);
+        if a == b || faults.stopped.contains(a) || faults.stopped.contains(b) {
             return false;
         }
+        drop(faults);
         let nodes = read(&self.nodes);
         let (Some(node_a), Some(node_b)) = (nodes.by_id.get(a), nodes.by_id.get(b)) else {
             return false;
@@ -238,6 +237,13 @@ impl Inner {
         for observer in read(&self.observers).iter() {
             observer(&hop);
         }
+    }
+
+    fn peer_of(&self, id: &PeerId) -> Option<Peer> {
+        read(&self.nodes)
+            .by_id
+            .get(id)
+            .map(|node| node.peer.clone())
     }
 }
 
@@ -339,14 +345,5 @@ impl Transport for MemoryTransport {
                 reason: e.to_string(),
             })
         })
-    }
-}
-
-impl Inner {
-    fn peer_of(&self, id: &PeerId) -> Option<Peer> {
-        read(&self.nodes)
-            .by_id
-            .get(id)
-            .map(|node| node.peer.clone())
     }
 }

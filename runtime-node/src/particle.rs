@@ -65,11 +65,16 @@ impl Particle {
     /// (u32, little-endian) and the script (UTF-8), one after the other.
     pub fn signed_bytes(&self) -> Vec<u8> {
         let mut bytes = Vec::with_capacity(self.id.len() + 12 + self.script.len());
-        bytes.extend_from_slice(self.id.as_bytes());
-        bytes.extend_from_slice(&self.timestamp.to_le_bytes());
-        bytes.extend_from_slice(&self.ttl.to_le_bytes());
-        bytes.extend_from_slice(self.script.as_bytes());
+        self.signed_parts(|part| bytes.extend_from_slice(part));
         bytes
+    }
+
+    /// The parts of [`Particle::signed_bytes`], in order, without copying the script.
+    pub fn signed_parts(&self, mut part: impl FnMut(&[u8])) {
+        part(self.id.as_bytes());
+        part(&self.timestamp.to_le_bytes());
+        part(&self.ttl.to_le_bytes());
+        part(self.script.as_bytes());
     }
 
     /// Signs the particle with `key`, which must be its init peer's.

@@ -68,8 +68,6 @@ pub enum IngestError {
     Overloaded { id: String, queued: usize },
     #[error("particle {id} refused: this peer already keeps {kept} particles")]
     TooManyParticles { id: String, kept: usize },
-    #[error("peer {0} is stopped")]
-    Stopped(String),
 }
 
 impl IngestError {
@@ -81,7 +79,6 @@ impl IngestError {
             IngestError::Signature(_) => "signature",
             IngestError::Overloaded { .. } => "overloaded",
             IngestError::TooManyParticles { .. } => "too_many_particles",
-            IngestError::Stopped(_) => "stopped",
         }
     }
 }
@@ -201,16 +198,13 @@ impl Peer {
     /// Takes `particle` in, waiting while the peer's queue is full.
     pub async fn ingest(&self, particle: Particle) -> Result<(), IngestError> {
         self.admit(&particle)?;
-        let place = match self.shared.queue.clone().try_acquire_owned() {
-            Ok(place) => place,
-            Err(_) => self
-                .shared
-                .queue
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the queue semaphore is never closed"),
-        };
+        let place = self
+            .shared
+            .queue
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the queue semaphore is never closed");
         self.enqueue(particle, place)
     }
 
@@ -333,7 +327,9 @@ fn verify_signature(particle: &Particle) -> Result<(), crate::particle::Particle
     let mut hasher = blake3::Hasher::new();
     hasher.update(&particle.init_peer_id.to_bytes());
     hasher.update(&particle.signature);
-    hasher.update(&particle.signed_bytes());
+    particle.signed_parts(|part| {
+        hasher.update(part);
+    });
     let checked: [u8; 32] = hasher.finalize().into();
     if verified.get(&checked).is_some() {
         return Ok(());
