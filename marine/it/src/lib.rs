@@ -1,0 +1,32 @@
+//! Interface types (IT) of Marine modules.
+//!
+//! A Marine module is a plain `wasm32-wasi` module that describes its API in a custom section
+//! named `interface-types`: record types, function types, the exported functions, the functions
+//! it imports from other modules, and small stack programs (adapters) that move values between
+//! the interface level and linear memory. This crate is that section's model
+//! ([`Interfaces`]), its binary codec ([`decode`], [`encode`]), its text form
+//! ([`Interfaces::to_text`]), and the checked view that a runtime needs ([`ModuleInterface`]):
+//! which functions a module offers and imports, with their records resolved.
+//!
+//! It knows nothing of Wasm engines: the runtime (`marine`), the `marine` command and the fuzz
+//! targets all stand on it.
+
+mod binary;
+mod interface;
+mod model;
+mod text;
+mod value;
+
+pub use binary::{decode, encode, DecodeError, EncodeError};
+pub use interface::{Function, ImportedFunction, InterfaceError, ModuleInterface, Record};
+pub use model::{
+    Adapter, Argument, Export, Field, IType, Implementation, Import, Instruction, Interfaces,
+    TypeDef,
+};
+pub use value::{type_name, IValue, JsonError};
+
+/// The name of the custom section that holds a module's interface types.
+pub const SECTION_NAME: &str = "interface-types";
+
+/// The name of the custom section that holds the SDK version a module was built with.
+pub const SDK_VERSION_SECTION_NAME: &str = "__fluence_sdk_version";

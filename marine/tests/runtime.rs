@@ -1,0 +1,459 @@
+//! Calls into small modules written here: values through every kind of type, linking,
+//! host API, and the failures a service must survive.
+
+mod common;
+
+use std::time::Duration;
+
+use common::Describe;
+use marine::{
+    CallFailure, CallParameters, Error, IType, ModuleConfig, Runtime, Service, ServiceConfig,
+};
+use serde_json::json;
+
+fn runtime() -> Runtime {
+    Runtime::new(Default::default()).unwrap()
+}
+
+fn service(runtime: &Runtime, modules: &[(&str, Vec<u8>)]) -> Service {
+    let modules = modules
+        .iter()
+        .map(|(name, bytes)| ModuleConfig::new(runtime.load_module(name, bytes).unwrap()))
+        .collect();
+    Service::new(runtime, ServiceConfig::new(modules)).unwrap()
+}
+
+/// Returns its argument: the result registers point at the buffer the host lowered.
+const ECHO: &str = r#"
+  (func (export "echo") (param $p i32) (param $len i32)
+    (global.set $result_ptr (local.get $p))
+    (global.set $result_size (local.get $len)))"#;
+
+fn echo_module(ty: IType) -> Vec<u8> {
+    let mut d = Describe::new();
+    d.export("echo", &[("value", ty.clone())], Some(ty));
+    d.module(ECHO)
+}
+
+#[test]
+fn strings_bytes_and_arrays_round_trip() {
+    let runtime = runtime();
+    let cases = [
+        (IType::String, json!("héllo, world")),
+        (IType::String, json!("")),
+        (IType::ByteArray, json!([0, 1, 255])),
+        (
+            IType::Array(Box::new(IType::U64)),
+            json!([1, 18446744073709551615u64]),
+        ),
+        (
+            IType::Array(Box::new(IType::String)),
+            json!(["a", "", "ccc"]),
+        ),
+        (
+            IType::Array(Box::new(IType::Array(Box::new(IType::S16)))),
+            json!([[-1, 2], [], [32767]]),
+        ),
+        (IType::Array(Box::new(IType::F64)), json!([1.5, -0.25])),
+        (
+            IType::Array(Box::new(IType::Boolean)),
+            json!([true, false, true]),
+        ),
+    ];
+    for (ty, value) in cases {
+        let service = service(&runtime, &[("echo", echo_module(ty.clone()))]);
+        let out = service
+            .call_json("echo", &json!([value.clone()]), CallParameters::default())
+            .unwrap();
+        assert_eq!(out, value, "{ty}");
+    }
+}
+
+#[test]
+fn scalars_are_converted_both_ways() {
+    let mut d = Describe::new();
+    d.export("neg", &[("x", IType::S8)], Some(IType::S8));
+    d.export("inc", &[("x", IType::U32)], Some(IType::U32));
+    d.export("not", &[("x", IType::Boolean)], Some(IType::Boolean));
+    d.export("half", &[("x", IType::F64)], Some(IType::F64));
+    let module = d.module(
+        r#"
+        (func (export "neg") (param i32) (result i32) (i32.sub (i32.const 0) (local.get 0)))
+        (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+        (func (export "not") (param i32) (result i32) (i32.eqz (local.get 0)))
+        (func (export "half") (param f64) (result f64) (f64.div (local.get 0) (f64.const 2)))"#,
+    );
+    let runtime = runtime();
+    let s = service(&runtime, &[("scalars", module)]);
+    let call = |f: &str, v| {
+        s.call_json(f, &json!([v]), CallParameters::default())
+            .unwrap()
+    };
+    assert_eq!(call("neg", json!(-128)), json!(-128), "wraps as an s8");
+    assert_eq!(call("neg", json!(5)), json!(-5));
+    assert_eq!(
+        call("inc", json!(4294967295u64)),
+        json!(0),
+        "wraps as a u32"
+    );
+    assert_eq!(call("not", json!(false)), json!(true));
+    assert_eq!(call("half", json!(3.0)), json!(1.5));
+
+    let err = s
+        .call_json("neg", &json!([300]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "`neg`: x: 300 is out of range for s8");
+    let err = s
+        .call_json("inc", &json!(["1"]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "`inc`: x: expected u32, got a string");
+    let err = s
+        .call_json("inc", &json!([1, 2]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "`inc`: it takes 1 arguments, 2 were given");
+    let err = s
+        .call_json("dec", &json!([1]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the service has no function `dec`; it has: neg, inc, not, half"
+    );
+}
+
+#[test]
+fn records_use_the_packed_layout() {
+    let mut d = Describe::new();
+    let inner = d.record("Inner", &[("flag", IType::Boolean)]);
+    let pair = d.record(
+        "Pair",
+        &[
+            ("small", IType::U8),
+            ("text", IType::String),
+            ("big", IType::U64),
+            ("inner", IType::Record(inner)),
+        ],
+    );
+    d.export(
+        "same",
+        &[("pair", IType::Record(pair))],
+        Some(IType::Record(pair)),
+    );
+    d.export(
+        "text_len",
+        &[("pair", IType::Record(pair))],
+        Some(IType::U32),
+    );
+    d.export("big", &[("pair", IType::Record(pair))], Some(IType::U64));
+    // Packed: small at 0, text (pointer, length) at 1 and 5, big at 9, inner pointer at 17.
+    let module = d.module(
+        r#"
+        (func (export "same") (param $p i32) (global.set $result_ptr (local.get $p)))
+        (func (export "text_len") (param $p i32) (result i32) (i32.load offset=5 (local.get $p)))
+        (func (export "big") (param $p i32) (result i64) (i64.load offset=9 (local.get $p)))"#,
+    );
+    let runtime = runtime();
+    let s = service(&runtime, &[("records", module)]);
+    let pair = json!({"small": 7, "text": "four", "big": 1u64 << 40, "inner": {"flag": true}});
+    let cp = CallParameters::default;
+    assert_eq!(
+        s.call_json("same", &json!([pair.clone()]), cp()).unwrap(),
+        pair
+    );
+    assert_eq!(
+        s.call_json("text_len", &json!([pair.clone()]), cp())
+            .unwrap(),
+        json!(4)
+    );
+    assert_eq!(
+        s.call_json("big", &json!([pair]), cp()).unwrap(),
+        json!(1u64 << 40)
+    );
+    let err = s
+        .call_json("same", &json!([{"small": 7, "text": "x", "big": 1}]), cp())
+        .unwrap_err();
+    assert_eq!(err.to_string(), "`same`: pair: Pair has no field `inner`");
+}
+
+#[test]
+fn a_facade_calls_the_module_it_imports() {
+    let runtime = runtime();
+    let echo = echo_module(IType::String);
+    let mut d = Describe::new();
+    d.import(
+        "echo",
+        "echo",
+        &[("value", IType::String)],
+        Some(IType::String),
+    );
+    d.export("relay", &[("value", IType::String)], Some(IType::String));
+    // `relay` forwards to `echo.echo`; the host leaves the answer in relay's result registers.
+    let facade = d.module(
+        r#"
+        (import "echo" "echo" (func $echo (param i32 i32)))
+        (func (export "relay") (param $p i32) (param $len i32) (call $echo (local.get $p) (local.get $len)))"#,
+    );
+    let s = service(&runtime, &[("echo", echo), ("facade", facade.clone())]);
+    let out = s.call_json(
+        "relay",
+        &json!(["through two modules"]),
+        CallParameters::default(),
+    );
+    assert_eq!(out.unwrap(), json!("through two modules"));
+    assert_eq!(
+        s.interface().functions.len(),
+        1,
+        "only the facade's functions are offered"
+    );
+
+    // Loaded alone, the facade's import has nothing to link to.
+    let module = runtime.load_module("facade", &facade).unwrap();
+    let err = Service::new(
+        &runtime,
+        ServiceConfig::new(vec![ModuleConfig::new(module)]),
+    )
+    .err();
+    assert_eq!(
+        err.unwrap().to_string(),
+        "module `facade`: it imports `echo.echo`, but no module named `echo` is loaded before it"
+    );
+}
+
+#[test]
+fn call_parameters_reach_the_module_in_the_sdk_layout() {
+    let mut d = Describe::new();
+    let particle = d.record(
+        "ParticleParameters",
+        &[
+            ("id", IType::String),
+            ("init_peer_id", IType::String),
+            ("timestamp", IType::U64),
+            ("ttl", IType::U32),
+            ("script", IType::String),
+            ("signature", IType::ByteArray),
+            ("token", IType::String),
+        ],
+    );
+    let tetraplet = d.record(
+        "SecurityTetraplet",
+        &[
+            ("peer_pk", IType::String),
+            ("service_id", IType::String),
+            ("function_name", IType::String),
+            ("lens", IType::String),
+        ],
+    );
+    let tetraplets = IType::Array(Box::new(IType::Array(Box::new(IType::Record(tetraplet)))));
+    let cp = d.record(
+        "CallParameters",
+        &[
+            ("particle", IType::Record(particle)),
+            ("service_id", IType::String),
+            ("service_creator_peer_id", IType::String),
+            ("host_id", IType::String),
+            ("worker_id", IType::String),
+            ("tetraplets", tetraplets),
+        ],
+    );
+    d.export("whoami", &[], Some(IType::Record(cp)));
+    let module = d.module(
+        r#"
+        (import "__marine_host_api_v3" "get_call_parameters" (func $get))
+        (func (export "whoami") (call $get))"#,
+    );
+    let runtime = runtime();
+    let s = service(&runtime, &[("whoami", module)]);
+    let mut parameters = CallParameters {
+        service_id: "svc".into(),
+        service_creator_peer_id: "creator".into(),
+        host_id: "host".into(),
+        worker_id: "worker".into(),
+        tetraplets: vec![vec![marine::SecurityTetraplet {
+            peer_pk: "peer".into(),
+            service_id: "s".into(),
+            function_name: "f".into(),
+            lens: ".$.a".into(),
+        }]],
+        ..Default::default()
+    };
+    parameters.particle.id = "particle".into();
+    parameters.particle.timestamp = 1_700_000_000_000;
+    parameters.particle.ttl = 7000;
+    parameters.particle.signature = vec![1, 2, 3];
+    let out = s.call_json("whoami", &json!([]), parameters).unwrap();
+    assert_eq!(
+        out,
+        json!({
+            "particle": {"id": "particle", "init_peer_id": "", "timestamp": 1_700_000_000_000u64,
+                         "ttl": 7000, "script": "", "signature": [1, 2, 3], "token": ""},
+            "service_id": "svc", "service_creator_peer_id": "creator", "host_id": "host",
+            "worker_id": "worker",
+            "tetraplets": [[{"peer_pk": "peer", "service_id": "s", "function_name": "f", "lens": ".$.a"}]]
+        })
+    );
+}
+
+#[test]
+fn a_runaway_call_is_stopped_and_the_service_stays_usable() {
+    let mut d = Describe::new();
+    d.export("spin", &[], None);
+    d.export("ping", &[], Some(IType::S32));
+    let module = d.module(
+        r#"
+        (func (export "spin") (loop (br 0)))
+        (func (export "ping") (result i32) (i32.const 42))"#,
+    );
+    let runtime = runtime();
+    let loaded = runtime.load_module("spinner", &module).unwrap();
+    let mut config = ServiceConfig::new(vec![ModuleConfig::new(loaded)]);
+    config.call_timeout = Duration::from_millis(100);
+    let s = Service::new(&runtime, config).unwrap();
+    let err = s
+        .call_json("spin", &json!([]), CallParameters::default())
+        .unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::Call {
+                failure: CallFailure::Timeout { ms: 100 },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "`spinner.spin` failed: it ran longer than the 100 ms a call may take and was stopped"
+    );
+    assert_eq!(
+        s.call_json("ping", &json!([]), CallParameters::default())
+            .unwrap(),
+        json!(42)
+    );
+}
+
+#[test]
+fn the_memory_limit_holds_for_the_whole_service() {
+    let mut d = Describe::new();
+    d.export("hog", &[], None);
+    d.export("ping", &[], Some(IType::S32));
+    // Grows until refused, then traps as a module out of memory would.
+    let module = d.module(
+        r#"
+        (func (export "hog")
+          (loop (br_if 0 (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
+          unreachable)
+        (func (export "ping") (result i32) (i32.const 42))"#,
+    );
+    let runtime = runtime();
+    let loaded = runtime.load_module("hog", &module).unwrap();
+    let mut config = ServiceConfig::new(vec![ModuleConfig::new(loaded)]);
+    config.total_memory_limit = Some(4 << 20);
+    let s = Service::new(&runtime, config).unwrap();
+    let err = s
+        .call_json("hog", &json!([]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`hog.hog` failed: the service's memory limit of 4194304 bytes was reached"
+    );
+    assert!(s.memory_used() <= 4 << 20);
+    assert_eq!(
+        s.call_json("ping", &json!([]), CallParameters::default())
+            .unwrap(),
+        json!(42)
+    );
+}
+
+#[test]
+fn a_trap_fails_only_its_call() {
+    let mut d = Describe::new();
+    d.export("boom", &[], None);
+    d.export("ping", &[], Some(IType::S32));
+    let module = d.module(
+        r#"
+        (func (export "boom") unreachable)
+        (func (export "ping") (result i32) (i32.const 42))"#,
+    );
+    let runtime = runtime();
+    let s = service(&runtime, &[("boom", module)]);
+    let err = s
+        .call_json("boom", &json!([]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`boom.boom` failed: wasm trap: wasm `unreachable` instruction executed"
+    );
+    assert_eq!(
+        s.call_json("ping", &json!([]), CallParameters::default())
+            .unwrap(),
+        json!(42)
+    );
+}
+
+#[test]
+fn a_lying_result_is_refused() {
+    // The registers point far outside memory.
+    let mut d = Describe::new();
+    d.export("liar", &[], Some(IType::String));
+    let module = d.module(
+        r#"(func (export "liar") (global.set $result_ptr (i32.const 65000)) (global.set $result_size (i32.const 100000)))"#,
+    );
+    let runtime = runtime();
+    let s = service(&runtime, &[("liar", module)]);
+    let err = s
+        .call_json("liar", &json!([]), CallParameters::default())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "`liar.liar` failed: 100000 bytes at 65000 lie outside the module's memory"
+    );
+}
+
+#[test]
+fn mounted_binaries_run_without_a_shell() {
+    let mut d = Describe::new();
+    let result = d.record(
+        "MountedBinaryResult",
+        &[
+            ("ret_code", IType::S32),
+            ("error", IType::String),
+            ("stdout", IType::ByteArray),
+            ("stderr", IType::ByteArray),
+        ],
+    );
+    d.export(
+        "run",
+        &[("args", IType::Array(Box::new(IType::String)))],
+        Some(IType::Record(result)),
+    );
+    let module = d.module(
+        r#"
+        (import "__marine_host_api_v3" "echo" (func $echo (param i32 i32)))
+        (func (export "run") (param $p i32) (param $n i32) (call $echo (local.get $p) (local.get $n)))"#,
+    );
+    let runtime = runtime();
+    let loaded = runtime.load_module("runner", &module).unwrap();
+
+    let err = Service::new(
+        &runtime,
+        ServiceConfig::new(vec![ModuleConfig::new(loaded.clone())]),
+    )
+    .err();
+    assert_eq!(
+        err.unwrap().to_string(),
+        "module `runner`: it imports host function `__marine_host_api_v3.echo`, which is neither part of the host API nor a binary mounted in its config"
+    );
+
+    let mut module_config = ModuleConfig::new(loaded);
+    module_config.mounted_binaries = vec![("echo".into(), "/bin/echo".into())];
+    let s = Service::new(&runtime, ServiceConfig::new(vec![module_config])).unwrap();
+    let out = s
+        .call_json(
+            "run",
+            &json!([["a b", "$HOME;", "c"]]),
+            CallParameters::default(),
+        )
+        .unwrap();
+    assert_eq!(out["ret_code"], json!(0));
+    assert_eq!(out["stdout"], json!(b"a b $HOME; c\n".to_vec()));
+}
