@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use runtime_node::client::CallError;
+use runtime_node::client::{CallError, FunctionCall};
 use runtime_node::embedded::{Embedded, EmbeddedOptions};
 use runtime_node::network::{Fate, Hop};
 use runtime_node::PeerId;
@@ -161,6 +161,57 @@ pub struct Function {
     pub returns: bool,
 }
 
+impl Function {
+    /// The exported function `name` of a compilation without errors.
+    pub fn of(compilation: &aqua::compile::Compilation, name: &str) -> Result<Function, String> {
+        let Some(function) = compilation.functions.iter().find(|f| f.name == name) else {
+            let exported: Vec<&str> = compilation
+                .functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
+            return Err(format!(
+                "no exported function `{name}`; exported: {}",
+                if exported.is_empty() {
+                    "none".to_owned()
+                } else {
+                    exported.join(", ")
+                }
+            ));
+        };
+        let air = function.air.clone().map_err(|unsupported| {
+            format!(
+                "function `{name}` cannot be compiled yet: {}",
+                unsupported.0
+            )
+        })?;
+        let def = compilation
+            .interface(function.module)
+            .functions
+            .into_iter()
+            .find(|f| f.name == function.name)
+            .expect("an exported function is in its module's interface");
+        Ok(Function {
+            air,
+            params: def.domain.into_iter().map(|(name, _)| name).collect(),
+            returns: def.codomain != aqua::interface::TypeDef::Nil,
+        })
+    }
+}
+
+impl Function {
+    /// The client's call of the function with `values`, one per parameter in order.
+    pub fn call(self, values: Vec<Value>, ttl: Duration) -> FunctionCall {
+        FunctionCall {
+            script: self.air,
+            arguments: self.params.into_iter().zip(values).collect(),
+            callbacks: HashMap::new(),
+            returns: self.returns,
+            ttl,
+        }
+    }
+}
+
 /// Runs `function` as `args` asks. Returns whether the function returned (not an Aqua error,
 /// a timeout, or a problem with the input).
 pub fn run(function: Function, args: &RunArgs, call: &CallExpr) -> bool {
@@ -214,11 +265,10 @@ pub fn run(function: Function, args: &RunArgs, call: &CallExpr) -> bool {
                     eprintln!("{}", describe_hop(hop, &names))
                 }));
         }
-        let arguments = params.iter().cloned().zip(values).collect();
         let timeout = Duration::from_millis(u64::from(args.timeout_ms));
         let outcome = embedded
             .client
-            .call(function.air, arguments, function.returns, timeout)
+            .call_function(function.call(values, timeout))
             .await;
         report(&embedded, outcome, args.json)
     })
