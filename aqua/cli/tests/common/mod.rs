@@ -8,6 +8,9 @@
 
 #![allow(dead_code)] // each test uses its own part
 
+pub mod faults;
+pub mod reference;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -107,9 +110,9 @@ impl Names {
         self.ids.keys().map(String::as_str)
     }
 
-    /// The spec's arguments, peer names replaced by ids.
-    pub fn arguments(&self, spec: &RunSpec) -> BTreeMap<String, Value> {
-        spec.args
+    /// `arguments` with peer names replaced by ids.
+    pub fn arguments(&self, arguments: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+        arguments
             .iter()
             .map(|(name, value)| {
                 let text = self.substitute(&value.to_string());
@@ -131,6 +134,20 @@ impl Names {
             })
             .collect()
     }
+}
+
+/// The spec's arguments of `function` as a client gives them: the spec holds them as the
+/// script does (options as arrays), `aquac run` and the JS client take options as a value or
+/// `null`.
+pub fn client_arguments(function: &Function, spec: &RunSpec) -> BTreeMap<String, Value> {
+    function
+        .params
+        .iter()
+        .filter_map(|(name, ty)| {
+            let value = spec.args.get(name)?.clone();
+            Some((name.clone(), aquac::run::from_air(value, ty)))
+        })
+        .collect()
 }
 
 /// How a function call ended: its result, or the error's message.
@@ -227,6 +244,17 @@ fn serve_mocks(
 /// `aquac run` would (the same compilation, network, client and call), and returns how it
 /// ended, peer ids shown as `@name`.
 pub fn run_ours(compilation: &Compilation, name: &str, spec: &RunSpec) -> Ending {
+    run_ours_with(compilation, name, spec, |_, _| ())
+}
+
+/// [`run_ours`], with `setup` called on the network before the call; what it returns is
+/// kept until the call has ended.
+pub fn run_ours_with<T>(
+    compilation: &Compilation,
+    name: &str,
+    spec: &RunSpec,
+    setup: impl FnOnce(&Embedded, &Names) -> T,
+) -> Ending {
     let function = Function::of(compilation, name)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -240,13 +268,14 @@ pub fn run_ours(compilation: &Compilation, name: &str, spec: &RunSpec) -> Ending
         });
         let servers: Vec<String> = embedded.peers.iter().map(|p| p.to_base58()).collect();
         let names = Names::new(spec, &servers, &embedded.client.peer_id().to_base58());
-        let callbacks = serve_mocks(&embedded, spec, &names, &function.params);
-        let mut arguments = names.arguments(spec);
+        let callbacks = serve_mocks(&embedded, spec, &names, &function.param_names());
+        let _kept = setup(&embedded, &names);
+        let mut arguments = names.arguments(&client_arguments(&function, spec));
         // An arrow argument has no value: the script calls it instead of asking for it.
         let values = function
             .params
             .iter()
-            .map(|param| arguments.remove(param).unwrap_or(Value::Null))
+            .map(|(param, _)| arguments.remove(param).unwrap_or(Value::Null))
             .collect();
         let mut call = function.call(values, TTL);
         call.callbacks = callbacks;
@@ -255,6 +284,7 @@ pub fn run_ours(compilation: &Compilation, name: &str, spec: &RunSpec) -> Ending
         let clock = clock.stop();
         match ending {
             Ok(value) => {
+                let value = function.result(value);
                 let value = serde_json::from_str(&names.unsubstitute(&value.to_string()))
                     .expect("peer names keep JSON valid");
                 Ok(clock.hide(value))
@@ -278,6 +308,10 @@ impl Clock {
             start_ms: now,
             end_ms: now,
         }
+    }
+
+    pub fn between(start_ms: u64, end_ms: u64) -> Clock {
+        Clock { start_ms, end_ms }
     }
 
     pub fn stop(self) -> Clock {
@@ -323,27 +357,35 @@ pub enum Comparison {
 /// The comparison of each function listed in `tests/programs/races.txt` (lines
 /// `<area>/<name>.<function> unordered|outcome -- reason`).
 pub fn comparisons() -> BTreeMap<String, Comparison> {
-    let path = programs_root().join("races.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    text.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| {
+    list("races.txt")
+        .into_iter()
+        .map(|(line, file)| {
             let mut words = line.split_whitespace();
             let id = words.next().expect("a non-empty line has a word");
             let comparison = match words.next() {
                 Some("unordered") => Comparison::Unordered,
                 Some("outcome") => Comparison::Outcome,
-                other => panic!("{}: `{line}`: unknown comparison {other:?}", path.display()),
+                other => panic!("{file}: `{line}`: unknown comparison {other:?}"),
             };
             assert!(
                 words.next() == Some("--"),
-                "{}: `{line}` gives no reason after `--`",
-                path.display()
+                "{file}: `{line}` gives no reason after `--`"
             );
             (id.to_owned(), comparison)
         })
+        .collect()
+}
+
+/// The lines of the list `tests/programs/<name>`, without blank lines and `#` comments, each
+/// with the file's path for messages.
+pub fn list(name: &str) -> Vec<(String, String)> {
+    let path = programs_root().join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| (line.to_owned(), path.display().to_string()))
         .collect()
 }
 
