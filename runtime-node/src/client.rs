@@ -6,6 +6,8 @@
 //! - `getDataSrv`: `-relay-` gives the relay's peer id, any other function the argument of
 //!   that name;
 //! - `callbackSrv.response`: the function's results (none, one, or several values);
+//! - `callbackSrv.<name>`: the arrow argument `name`, answered by the service the caller
+//!   gives for it ([`FunctionCall::callbacks`]);
 //! - `errorHandlingSrv.error`: the error that ended the function.
 //!
 //! The client is a full peer engine; only its services and its single link differ.
@@ -101,6 +103,7 @@ type Calls = Arc<Mutex<HashMap<String, CallState>>>;
 
 struct CallState {
     arguments: HashMap<String, Value>,
+    callbacks: HashMap<String, Arc<dyn Service>>,
     /// Whether the function returns anything; one that does not is done when the client's
     /// own work on it is (it has sent the particle on), as for the Fluence JS client.
     returns: bool,
@@ -169,21 +172,36 @@ impl Client {
         returns: bool,
         ttl: Duration,
     ) -> Result<Value, CallError> {
+        self.call_function(FunctionCall {
+            script,
+            arguments,
+            callbacks: HashMap::new(),
+            returns,
+            ttl,
+        })
+        .await
+    }
+
+    /// Starts a function call and waits for its result, as [`Client::call`] does; the
+    /// function's arrow arguments are served by `call.callbacks`.
+    pub async fn call_function(&self, call: FunctionCall) -> Result<Value, CallError> {
+        let ttl = call.ttl;
         let ttl_ms = u32::try_from(ttl.as_millis()).unwrap_or(u32::MAX);
         let particle = Particle::new(
             uuid::Uuid::new_v4().to_string(),
             &self.key_pair,
             now_ms(),
             ttl_ms,
-            script,
+            call.script,
         );
         let (finished, result) = oneshot::channel();
         let id = particle.id.clone();
         lock(&self.calls).insert(
             id.clone(),
             CallState {
-                arguments,
-                returns,
+                arguments: call.arguments,
+                callbacks: call.callbacks,
+                returns: call.returns,
                 relay: self.relay.to_base58(),
                 finished: Some(finished),
             },
@@ -203,6 +221,21 @@ impl Client {
         lock(&self.calls).remove(&id);
         outcome
     }
+}
+
+/// One call of a compiled top-level function by a [`Client`].
+pub struct FunctionCall {
+    /// The function's AIR.
+    pub script: String,
+    /// The arguments by name, as `getDataSrv` gives them.
+    pub arguments: HashMap<String, Value>,
+    /// What answers the arrow arguments: the script calls an arrow argument `cb` as
+    /// `callbackSrv.cb` on the client, which `callbacks["cb"]` answers.
+    pub callbacks: HashMap<String, Arc<dyn Service>>,
+    /// Whether the function returns anything (see [`Client::call`]).
+    pub returns: bool,
+    /// The particle's time to live, and so the longest the call may take.
+    pub ttl: Duration,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -227,8 +260,26 @@ struct ClientService {
     calls: Calls,
 }
 
+impl ClientService {
+    /// The service answering `callbackSrv.<name>` for an arrow argument of the call.
+    fn callback(&self, call: &Call, particle: &ParticleParams) -> Option<Arc<dyn Service>> {
+        if !matches!(self.kind, Kind::Callback) || call.function_name == "response" {
+            return None;
+        }
+        lock(&self.calls)
+            .get(&particle.id)?
+            .callbacks
+            .get(&call.function_name)
+            .cloned()
+    }
+}
+
 impl Service for ClientService {
     fn call(&self, call: Call, particle: &ParticleParams) -> Reply {
+        if let Some(callback) = self.callback(&call, particle) {
+            // Called without the lock: a callback may take its time, or call back in.
+            return callback.call(call, particle);
+        }
         let mut calls = lock(&self.calls);
         let Some(state) = calls.get_mut(&particle.id) else {
             return Outcome::error(format!(

@@ -14,7 +14,7 @@ use crate::client::Client;
 use crate::engine::{Limits, Peer};
 use crate::identity::{KeyPair, PeerId};
 use crate::network::{Hop, LocalNetwork, PeerSetup};
-use crate::service::ParticleParams;
+use crate::service::{ParticleParams, RegistryError, Service};
 use crate::sync::lock;
 
 /// The key index of the client peer.
@@ -53,6 +53,15 @@ pub struct Embedded {
     hops: HopLog,
     /// The peers' particle vaults, removed with the network.
     vaults: PathBuf,
+}
+
+/// Why [`Embedded::register_service`] refused a service.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("peer {0} is not in the network")]
+    UnknownPeer(PeerId),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 /// Every hop, by particle, in the order they happened.
@@ -99,6 +108,21 @@ impl Embedded {
             hops,
             vaults,
         }
+    }
+
+    /// Registers the host service `id` on `peer` (a server or the client), owned by that
+    /// peer: how a test or a host adds its own services next to the builtins.
+    pub fn register_service(
+        &self,
+        peer: &PeerId,
+        id: impl Into<String>,
+        service: Arc<dyn Service>,
+    ) -> Result<(), RegisterError> {
+        let target = self
+            .network
+            .peer(peer)
+            .ok_or(RegisterError::UnknownPeer(*peer))?;
+        Ok(target.services().register(id, service, *peer)?)
     }
 
     /// The hops of particle `id` so far.

@@ -61,6 +61,9 @@ pub enum Outcome {
     Empty,
     /// The call failed; the script sees code 1 and this message.
     Error(String),
+    /// The call failed with this code (not 0) and value, for services whose callers tell
+    /// failures apart by code.
+    Fail(i32, Value),
 }
 
 impl Outcome {
@@ -76,6 +79,7 @@ impl Outcome {
             Outcome::Value(value) => CallServiceResult::ok(&value),
             Outcome::Empty => CallServiceResult::ok(&Value::String(String::new())),
             Outcome::Error(message) => CallServiceResult::err(1, &Value::String(message)),
+            Outcome::Fail(code, value) => CallServiceResult::err(code, &value),
         }
     }
 }

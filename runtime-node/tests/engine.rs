@@ -224,3 +224,69 @@ async fn delayed_and_dropped_links_lose_races() {
         json!(format!("answer from {}", peer.to_base58()))
     );
 }
+
+const CALLBACK: &str = r#"
+aqua Callback
+export ask
+
+service Store("store"):
+  get(key: string) -> string
+
+func ask(key: string, show: string -> string) -> string, []string:
+  values: *string
+  errors: *string
+  on HOST_PEER_ID:
+    try:
+      values <- Store.get(key)
+    catch e:
+      values <<- "missing"
+      errors <<- e.message
+  shown <- show(values!)
+  <- shown, errors
+"#;
+
+/// Host services registered on an embedded peer answer the script, with their own error
+/// codes; the client's callbacks answer its arrow arguments.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_services_and_callbacks_answer_a_function() {
+    use runtime_node::client::FunctionCall;
+    use runtime_node::embedded::{Embedded, EmbeddedOptions, RegisterError};
+    use runtime_node::service::Service;
+    let embedded = Embedded::start(&EmbeddedOptions::default());
+    let store = FnService(|call: runtime_node::service::Call, _: &_| {
+        match call.arguments.first().and_then(Value::as_str) {
+            Some("k") => Reply::Ready(Outcome::Value(json!("value of k"))),
+            _ => Reply::Ready(Outcome::Fail(7, json!("no such key"))),
+        }
+    });
+    let relay = embedded.peers[0];
+    embedded
+        .register_service(&relay, "store", Arc::new(store))
+        .unwrap();
+    let elsewhere = KeyPair::from_seed(99, 0).peer_id();
+    let refused = embedded.register_service(
+        &elsewhere,
+        "store",
+        Arc::new(FnService(|_, _: &_| Reply::Ready(Outcome::Empty))),
+    );
+    assert_eq!(refused, Err(RegisterError::UnknownPeer(elsewhere)));
+    let show: Arc<dyn Service> = Arc::new(FnService(|call: runtime_node::service::Call, _: &_| {
+        Reply::Ready(Outcome::Value(json!(format!(
+            "shown: {}",
+            call.arguments[0]
+        ))))
+    }));
+    let air = compile(CALLBACK, "ask");
+    let ask = |key: &str| FunctionCall {
+        script: air.clone(),
+        arguments: args(&[("key", json!(key))]),
+        callbacks: HashMap::from([("show".to_owned(), show.clone())]),
+        returns: true,
+        ttl: Duration::from_secs(5),
+    };
+    let found = embedded.client.call_function(ask("k")).await.unwrap();
+    assert_eq!(found, json!(["shown: \"value of k\"", []]));
+    let missing = embedded.client.call_function(ask("x")).await.unwrap();
+    let failure = "Local service error, ret_code is 7, error message is '\"no such key\"'";
+    assert_eq!(missing, json!(["shown: \"missing\"", [failure]]));
+}

@@ -3,8 +3,7 @@
 //! `build` compiles to AIR, `check` reports diagnostics only, `fmt` formats, `run` calls a
 //! function on an embedded local network.
 
-mod run;
-
+use aquac::run;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -400,47 +399,12 @@ fn run(args: &CompileArgs, run_args: &run::RunArgs, color: bool) -> bool {
     if compilation.has_errors() {
         return false;
     }
-    let Some(function) = compilation
-        .functions
-        .iter()
-        .find(|f| f.name == call.function)
-    else {
-        let exported: Vec<&str> = compilation
-            .functions
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
-        eprintln!(
-            "error: no exported function `{}`; exported: {}",
-            call.function,
-            if exported.is_empty() {
-                "none".to_owned()
-            } else {
-                exported.join(", ")
-            }
-        );
-        return false;
-    };
-    let air = match &function.air {
-        Ok(air) => air.clone(),
-        Err(unsupported) => {
-            eprintln!(
-                "error: function `{}` cannot be compiled yet: {}",
-                function.name, unsupported.0
-            );
+    let function = match run::Function::of(&compilation, &call.function) {
+        Ok(function) => function,
+        Err(message) => {
+            eprintln!("error: {message}");
             return false;
         }
-    };
-    let def = compilation
-        .interface(function.module)
-        .functions
-        .into_iter()
-        .find(|f| f.name == function.name)
-        .expect("an exported function is in its module's interface");
-    let function = run::Function {
-        air,
-        params: def.domain.into_iter().map(|(name, _)| name).collect(),
-        returns: def.codomain != aqua::interface::TypeDef::Nil,
     };
     run::run(function, run_args, &call)
 }

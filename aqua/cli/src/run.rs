@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use runtime_node::client::CallError;
+use aqua::interface::TypeDef;
+use runtime_node::client::{CallError, FunctionCall};
 use runtime_node::embedded::{Embedded, EmbeddedOptions};
 use runtime_node::network::{Fate, Hop};
 use runtime_node::PeerId;
@@ -154,17 +155,147 @@ fn read_data(path: &Option<PathBuf>) -> Result<serde_json::Map<String, Value>, S
     }
 }
 
-/// The function to run: its AIR, its parameters' names, whether it returns anything.
+/// The function to run: its AIR, its parameters and its results.
 pub struct Function {
     pub air: String,
-    pub params: Vec<String>,
-    pub returns: bool,
+    /// The parameters' names and types, in order.
+    pub params: Vec<(String, TypeDef)>,
+    /// The results: `Nil` for none, else a product of one or more types.
+    pub results: TypeDef,
+}
+
+impl Function {
+    /// The exported function `name` of a compilation without errors.
+    pub fn of(compilation: &aqua::compile::Compilation, name: &str) -> Result<Function, String> {
+        let Some(function) = compilation.functions.iter().find(|f| f.name == name) else {
+            let exported: Vec<&str> = compilation
+                .functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
+            return Err(format!(
+                "no exported function `{name}`; exported: {}",
+                if exported.is_empty() {
+                    "none".to_owned()
+                } else {
+                    exported.join(", ")
+                }
+            ));
+        };
+        let air = function.air.clone().map_err(|unsupported| {
+            format!(
+                "function `{name}` cannot be compiled yet: {}",
+                unsupported.0
+            )
+        })?;
+        let def = compilation
+            .interface(function.module)
+            .functions
+            .into_iter()
+            .find(|f| f.name == function.name)
+            .expect("an exported function is in its module's interface");
+        Ok(Function {
+            air,
+            params: def.domain,
+            results: def.codomain,
+        })
+    }
+
+    /// The parameters' names, in order.
+    pub fn param_names(&self) -> Vec<String> {
+        self.params.iter().map(|(name, _)| name.clone()).collect()
+    }
+
+    /// The client's call of the function with `values`, one per parameter in order, given as
+    /// a client gives them (see [`to_air`]).
+    pub fn call(&self, values: Vec<Value>, ttl: Duration) -> FunctionCall {
+        FunctionCall {
+            script: self.air.clone(),
+            arguments: self
+                .params
+                .iter()
+                .zip(values)
+                .map(|((name, ty), value)| (name.clone(), to_air(value, ty)))
+                .collect(),
+            callbacks: HashMap::new(),
+            returns: self.results != TypeDef::Nil,
+            ttl,
+        }
+    }
+
+    /// The result of a call as a client shows it (see [`from_air`]): one value, or an array
+    /// of several.
+    pub fn result(&self, value: Value) -> Value {
+        match (&self.results, value) {
+            (TypeDef::UnlabeledProduct(types), value) if types.len() == 1 => {
+                from_air(value, &types[0])
+            }
+            (TypeDef::UnlabeledProduct(types), Value::Array(values)) => Value::Array(
+                values
+                    .into_iter()
+                    .zip(types)
+                    .map(|(value, ty)| from_air(value, ty))
+                    .collect(),
+            ),
+            (_, value) => value,
+        }
+    }
+}
+
+/// A value of type `ty` as a client gives it, in the form the script holds it: an option is
+/// the value or `null` for a client (as the Fluence JS client takes it), an array of none or
+/// one value in AIR. Anything else is kept as it is.
+pub fn to_air(value: Value, ty: &TypeDef) -> Value {
+    match (ty, value) {
+        (TypeDef::Option(_), Value::Null) => Value::Array(Vec::new()),
+        (TypeDef::Option(inner), value) => Value::Array(vec![to_air(value, inner)]),
+        (TypeDef::Array(inner), Value::Array(items)) => {
+            Value::Array(items.into_iter().map(|item| to_air(item, inner)).collect())
+        }
+        (TypeDef::Struct { fields, .. }, Value::Object(values)) => {
+            Value::Object(convert_fields(values, fields, to_air))
+        }
+        (_, value) => value,
+    }
+}
+
+/// The fields of a struct value, each converted with `convert` by its type in `fields`.
+fn convert_fields(
+    mut values: serde_json::Map<String, Value>,
+    fields: &[(String, TypeDef)],
+    convert: fn(Value, &TypeDef) -> Value,
+) -> serde_json::Map<String, Value> {
+    for (name, ty) in fields {
+        if let Some(value) = values.remove(name) {
+            values.insert(name.clone(), convert(value, ty));
+        }
+    }
+    values
+}
+
+/// A value of type `ty` from the script, as a client shows it: the inverse of [`to_air`].
+pub fn from_air(value: Value, ty: &TypeDef) -> Value {
+    match (ty, value) {
+        (TypeDef::Option(inner), Value::Array(mut items)) if items.len() <= 1 => items
+            .pop()
+            .map_or(Value::Null, |item| from_air(item, inner)),
+        (TypeDef::Array(inner), Value::Array(items)) => Value::Array(
+            items
+                .into_iter()
+                .map(|item| from_air(item, inner))
+                .collect(),
+        ),
+        (TypeDef::Struct { fields, .. }, Value::Object(values)) => {
+            Value::Object(convert_fields(values, fields, from_air))
+        }
+        (_, value) => value,
+    }
 }
 
 /// Runs `function` as `args` asks. Returns whether the function returned (not an Aqua error,
 /// a timeout, or a problem with the input).
 pub fn run(function: Function, args: &RunArgs, call: &CallExpr) -> bool {
-    let params = &function.params;
+    let params = function.param_names();
     let fail = |message: String| {
         eprintln!("error: {message}");
         false
@@ -214,12 +345,12 @@ pub fn run(function: Function, args: &RunArgs, call: &CallExpr) -> bool {
                     eprintln!("{}", describe_hop(hop, &names))
                 }));
         }
-        let arguments = params.iter().cloned().zip(values).collect();
         let timeout = Duration::from_millis(u64::from(args.timeout_ms));
         let outcome = embedded
             .client
-            .call(function.air, arguments, function.returns, timeout)
-            .await;
+            .call_function(function.call(values, timeout))
+            .await
+            .map(|value| function.result(value));
         report(&embedded, outcome, args.json)
     })
 }
@@ -334,6 +465,27 @@ mod tests {
         assert!(parse_call("1f(2)")
             .unwrap_err()
             .contains("not a function name"));
+    }
+
+    #[test]
+    fn options_are_values_or_null_for_the_client_and_arrays_in_air() {
+        let option = |t| TypeDef::Option(Box::new(t));
+        let string = || TypeDef::Scalar("string");
+        let ty = TypeDef::Struct {
+            name: "S".into(),
+            fields: vec![
+                ("maybe".into(), option(string())),
+                ("many".into(), TypeDef::Array(Box::new(option(string())))),
+            ],
+        };
+        let client = json!({"maybe": null, "many": ["a", null], "other": [1]});
+        let air = json!({"maybe": [], "many": [["a"], []], "other": [1]});
+        assert_eq!(to_air(client.clone(), &ty), air);
+        assert_eq!(from_air(air, &ty), client);
+        // An option of an option: only the outer one is the client's `null`.
+        let nested = option(option(string()));
+        assert_eq!(to_air(json!(null), &nested), json!([]));
+        assert_eq!(from_air(json!([[]]), &nested), json!(null));
     }
 
     #[test]

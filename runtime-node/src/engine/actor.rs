@@ -255,6 +255,10 @@ impl Actor {
                 tracing::debug!(call_id, "service call failed: {message}");
                 "error"
             }
+            Outcome::Fail(code, value) => {
+                tracing::debug!(call_id, "service call failed with code {code}: {value}");
+                "error"
+            }
             _ => "ok",
         };
         self.shared

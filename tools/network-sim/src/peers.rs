@@ -84,20 +84,9 @@ impl Peers {
 
     /// Replaces every `@name` with the peer id of `name`; the names must have been added.
     pub fn substitute(&self, text: &str) -> String {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(at) = rest.find('@') {
-            out.push_str(&rest[..at]);
-            let name_len = name_len(&rest[at + 1..]);
-            let name = &rest[at + 1..at + 1 + name_len];
-            match self.by_name.get(name) {
-                Some(peer) if name_len > 0 => out.push_str(&peer.id),
-                _ => out.push_str(&rest[at..at + 1 + name_len]),
-            }
-            rest = &rest[at + 1 + name_len..];
-        }
-        out.push_str(rest);
-        out
+        substitute_names(text, |name| {
+            self.by_name.get(name).map(|peer| peer.id.clone())
+        })
     }
 
     /// Replaces every known peer id with `@name`, so that snapshots stay readable.
@@ -108,6 +97,25 @@ impl Peers {
         }
         out
     }
+}
+
+/// Replaces every `@name` in `text` with `id_of(name)`; names it does not know stay as they
+/// are. For peers whose ids come from elsewhere than [`Peers`] (a real network's).
+pub fn substitute_names(text: &str, id_of: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..at]);
+        let name_len = name_len(&rest[at + 1..]);
+        let name = &rest[at + 1..at + 1 + name_len];
+        match id_of(name) {
+            Some(id) if name_len > 0 => out.push_str(&id),
+            _ => out.push_str(&rest[at..at + 1 + name_len]),
+        }
+        rest = &rest[at + 1 + name_len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Every `@name` mentioned in `text`.

@@ -99,9 +99,15 @@ impl Behaviour {
 
     /// The behaviour with every `@name` in its values replaced by the peer id of `name`.
     pub fn substitute(&self, peers: &Peers) -> Behaviour {
+        self.substitute_text(&|text| peers.substitute(text))
+    }
+
+    /// The behaviour with `substitute` applied to the text of every value in it (and to the
+    /// keys of a `lookup`); `substitute` must keep JSON valid.
+    pub fn substitute_text(&self, substitute: &dyn Fn(&str) -> String) -> Behaviour {
         let value = |v: &Value| {
-            serde_json::from_str(&peers.substitute(&v.to_string()))
-                .expect("peer ids keep JSON valid")
+            serde_json::from_str(&substitute(&v.to_string()))
+                .expect("substitution keeps JSON valid")
         };
         match self {
             Behaviour::Ok(v) => Behaviour::Ok(value(v)),
@@ -110,10 +116,10 @@ impl Behaviour {
             Behaviour::Lookup(table) => Behaviour::Lookup(
                 table
                     .iter()
-                    .map(|(key, v)| (peers.substitute(key), value(v)))
+                    .map(|(key, v)| (substitute(key), value(v)))
                     .collect(),
             ),
-            Behaviour::Raw(code, text) => Behaviour::Raw(*code, peers.substitute(text)),
+            Behaviour::Raw(code, text) => Behaviour::Raw(*code, substitute(text)),
             other => other.clone(),
         }
     }
@@ -143,6 +149,15 @@ impl ServiceRule {
             function_name: (function_name != "*").then(|| function_name.to_owned()),
             behaviour: Behaviour::parse(behaviour)?,
         })
+    }
+}
+
+impl ServiceRule {
+    /// How specific the rule is: a named peer beats any peer, then a named function beats
+    /// any function. Among matching rules the most specific answers, and among equally
+    /// specific ones the last declared.
+    pub fn specificity(&self) -> usize {
+        usize::from(self.peer.is_some()) * 2 + usize::from(self.function_name.is_some())
     }
 }
 
@@ -239,9 +254,6 @@ impl Services {
     }
 
     fn matching_rule(&self, peer: &str, request: &CallRequest) -> Option<usize> {
-        let specificity = |rule: &ServiceRule| {
-            usize::from(rule.peer.is_some()) * 2 + usize::from(rule.function_name.is_some())
-        };
         self.rules
             .iter()
             .enumerate()
@@ -253,7 +265,7 @@ impl Services {
                         .as_deref()
                         .is_none_or(|f| f == request.function_name)
             })
-            .max_by_key(|(index, rule)| (specificity(rule), *index))
+            .max_by_key(|(index, rule)| (rule.specificity(), *index))
             .map(|(index, _)| index)
     }
 }

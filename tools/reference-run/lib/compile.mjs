@@ -20,6 +20,14 @@ const plain = (s) => String(s).replace(/\u001b\[[0-9;]*m/g, "");
  * `importDirs`, then in this package's node_modules, where `@fluencelabs/aqua-lib` is.
  */
 export async function compileFunction(file, name, importDirs) {
+  return pickFunction(await compileFile(file, importDirs), file, name);
+}
+
+/**
+ * The exported functions of `file` by name, each `{ def, script }` (imports as for
+ * `compileFunction`).
+ */
+export async function compileFile(file, importDirs) {
   const result = await compileFromPath({
     filePath: path.resolve(file),
     imports: [...importDirs.map((dir) => path.resolve(dir)), nodeModules],
@@ -30,12 +38,19 @@ export async function compileFunction(file, name, importDirs) {
   if (result.errors.length > 0) {
     throw new CompileError(result.errors.map(plain).join("\n"));
   }
-  const fn = result.functions[name];
+  return Object.fromEntries(
+    Object.entries(result.functions).map(([name, fn]) => [name, { def: fn.funcDef, script: fn.script }]),
+  );
+}
+
+/** The function `name` of `functions` (from `compileFile(file)`). */
+export function pickFunction(functions, file, name) {
+  const fn = functions[name];
   if (fn === undefined) {
-    const exported = Object.keys(result.functions).sort().join(", ") || "none";
+    const exported = Object.keys(functions).sort().join(", ") || "none";
     throw new UsageError(`${file} exports no function ${name} (exported: ${exported})`);
   }
-  return { def: fn.funcDef, script: fn.script };
+  return fn;
 }
 
 /** The number of arguments that a function definition takes. */

@@ -33,7 +33,9 @@ export function networkIdentities({ peers, seed }) {
 
 /**
  * Starts the peers and the client of `identities` (see `networkIdentities`); particles live
- * `ttl` ms. Returns the client (a FluencePeer) and `stop()`.
+ * `ttl` ms. Returns the client (a FluencePeer), every FluencePeer (`all`: the servers, relay
+ * first, then the client), `stop()`, and faults: `stopPeer(id)` cuts a server's links (it
+ * neither receives nor sends; particles for it are lost), `restartPeers()` restores them.
  */
 export async function startNetwork(identities, ttl) {
   const network = new EphemeralNetwork({ peers: identities.peers });
@@ -53,8 +55,26 @@ export async function startNetwork(identities, ttl) {
     throw new Error(`the client's peer id is ${client.getPeerId()}, not ${identities.client.peerId}`);
   }
 
+  const servers = identities.peers.map(({ peerId }) => network.peers.get(peerId));
+  // The links each stopped peer had, to restore on restart.
+  const cut = new Map();
   return {
     client,
+    all: [...servers, client],
+    stopPeer: (peerId) => {
+      const peer = network.peers.get(peerId);
+      if (peer === undefined) throw new Error(`no peer ${peerId} to stop`);
+      const connection = peer.ephemeralConnection;
+      if (!cut.has(peerId)) cut.set(peerId, [...connection.connections.values()]);
+      connection.disconnectFromAll();
+    },
+    restartPeers: () => {
+      for (const [peerId, others] of cut) {
+        const connection = network.peers.get(peerId).ephemeralConnection;
+        others.forEach((other) => connection.connectToOther(other));
+      }
+      cut.clear();
+    },
     stop: async () => {
       await client.stop();
       await network.down();
