@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// The particle a call belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ParticleParameters {
     pub id: String,
     pub init_peer_id: String,
@@ -19,6 +20,7 @@ pub struct ParticleParameters {
 /// Where one argument of a call came from: the peer, service and function that produced it and
 /// the lens applied to the result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SecurityTetraplet {
     pub peer_pk: String,
     pub service_id: String,
@@ -28,6 +30,7 @@ pub struct SecurityTetraplet {
 
 /// What a module learns about the call it is serving through `get_call_parameters`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CallParameters {
     pub particle: ParticleParameters,
     pub service_id: String,
