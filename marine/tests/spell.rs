@@ -1,42 +1,22 @@
 //! The real spell service of `fluence-spell-distro` (spell + sqlite3, built by Fluence with
 //! the Marine SDK), unmodified, with its own Config.toml.
 
-use std::sync::OnceLock;
+#[path = "common/distro.rs"]
+mod distro;
 
-use marine::{load_config, CallParameters, Runtime, RuntimeConfig, Service};
-use serde_json::{json, Value};
+use distro::{deploy, Deployed};
+use marine::CallParameters;
+use serde_json::json;
 
-/// One runtime for all tests, with a compile cache so the modules compile once.
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<(tempfile::TempDir, Runtime)> = OnceLock::new();
-    let (_, runtime) = RUNTIME.get_or_init(|| {
-        let cache = tempfile::tempdir().unwrap();
-        let config = RuntimeConfig {
-            cache_dir: Some(cache.path().to_owned()),
-        };
-        (cache, Runtime::new(config).unwrap())
-    });
-    runtime
-}
-
-struct Spell {
-    _dir: tempfile::TempDir,
-    service: Service,
-}
-
-fn start(dir: tempfile::TempDir) -> Spell {
-    let files = [
-        ("spell.wasm", fluence_spell_distro::SPELL_WASM),
-        ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
-        ("Config.toml", fluence_spell_distro::CONFIG),
-    ];
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
-    let runtime = runtime();
-    let config = load_config(runtime, &dir.path().join("Config.toml")).unwrap();
-    let service = Service::new(runtime, config).unwrap();
-    Spell { _dir: dir, service }
+fn start(dir: tempfile::TempDir) -> Deployed {
+    deploy(
+        dir,
+        &[
+            ("spell.wasm", fluence_spell_distro::SPELL_WASM),
+            ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
+            ("Config.toml", fluence_spell_distro::CONFIG),
+        ],
+    )
 }
 
 /// A call made by the spell itself: its particle id names the spell and it was started by the
@@ -59,14 +39,6 @@ fn by_host() -> CallParameters {
     parameters.particle.id = "some-particle".into();
     parameters.particle.init_peer_id = "host".into();
     parameters
-}
-
-impl Spell {
-    fn call(&self, function: &str, arguments: Value, parameters: CallParameters) -> Value {
-        self.service
-            .call_json(function, &arguments, parameters)
-            .unwrap_or_else(|e| panic!("{function}: {e}"))
-    }
 }
 
 #[test]
@@ -126,7 +98,7 @@ fn data_survives_a_restart() {
     let path = dir.path().to_owned();
     let spell = start(dir);
     spell.call("set_string", json!(["kept", "yes"]), by_spell());
-    let Spell { _dir: dir, service } = spell;
+    let Deployed { dir, service } = spell;
     drop(service);
     assert!(
         path.join("spell.sqlite").exists(),
