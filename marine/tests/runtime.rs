@@ -457,3 +457,30 @@ fn mounted_binaries_run_without_a_shell() {
     assert_eq!(out["ret_code"], json!(0));
     assert_eq!(out["stdout"], json!(b"a b $HOME; c\n".to_vec()));
 }
+
+#[test]
+fn a_section_that_lies_about_the_code_is_refused_at_load() {
+    let mut d = Describe::new();
+    d.export("greet", &[("name", IType::String)], Some(IType::String));
+    let module = d.module(r#"(func (export "greet") (param i32) (result i32) (local.get 0))"#);
+    let err = runtime().load_module("m", &module).err().unwrap();
+    assert_eq!(
+        err.to_string(),
+        "module `m`: function `greet`: its interface type needs the Wasm signature (i32, i32) -> (), but the code has (i32) -> (i32)"
+    );
+
+    let err = runtime()
+        .load_module("m", b"\0asm\x01\0\0\0")
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.to_string(),
+        "module `m`: it has no `interface-types` section: it was not built for Marine (build it with `marine build`)"
+    );
+    let err = runtime().load_module("m", b"not wasm").err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("module `m`: not a valid Wasm module: "),
+        "{err}"
+    );
+}
