@@ -32,6 +32,6 @@ pub use config::load_config;
 pub use error::{AbiError, CallFailure, Error, Result};
 pub use host::{CallParameters, ParticleParameters, SecurityTetraplet};
 pub use marine_it::{IType, IValue, ModuleInterface};
-pub use module::{read_sections, CompiledModule, Sections};
+pub use module::{describe, read_sections, CompiledModule, Description, Sections};
 pub use runtime::{Runtime, RuntimeConfig};
 pub use service::{ModuleConfig, Service, ServiceConfig};

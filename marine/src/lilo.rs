@@ -7,7 +7,7 @@
 //! what it was given. This does directly what the SDK's adapters describe, so adapters are not
 //! interpreted.
 
-use marine_it::{IType, IValue, ModuleInterface, Record};
+use marine_it::{IType, IValue, ModuleInterface};
 use wasmtime::{AsContextMut, Memory, TypedFunc, Val, ValType};
 
 use crate::error::AbiError;
@@ -148,12 +148,6 @@ impl<C: AsContextMut> Guest<'_, C> {
         Ok(pointer)
     }
 
-    fn record(&self, index: u32) -> Result<&Record, AbiError> {
-        self.interface
-            .record(index)
-            .ok_or(AbiError::NoSuchRecord { index })
-    }
-
     /// Lowers one value into the Wasm values it travels as.
     pub fn lower(
         &mut self,
@@ -207,7 +201,12 @@ impl<C: AsContextMut> Guest<'_, C> {
     }
 
     fn lower_record(&mut self, index: u32, values: &[IValue]) -> Result<u32, AbiError> {
-        let fields = self.record(index)?.fields.clone();
+        // The interface outlives this borrow of `self`, so no copy of the fields is needed.
+        let interface: &ModuleInterface = self.interface;
+        let fields = &interface
+            .record(index)
+            .ok_or(AbiError::NoSuchRecord { index })?
+            .fields;
         if fields.len() != values.len() {
             return Err(AbiError::TypeMismatch {
                 expected: format!("a record of {} fields", fields.len()),

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use marine_it::{Function, ModuleInterface};
+use marine_it::{Function, Interfaces, ModuleInterface};
 use wasmparser::{Parser, Payload};
 use wasmtime::{ExternType, FuncType, ValType};
 
@@ -147,15 +147,30 @@ fn check_version(what: &str, text: &str, min: (u64, u64, u64)) -> std::result::R
     Ok(())
 }
 
-/// Reads and checks everything Marine needs to know of a module besides its code.
-pub(crate) fn describe(bytes: &[u8]) -> std::result::Result<(ModuleInterface, String), String> {
+/// What a module's custom sections say about it.
+#[derive(Debug, Clone)]
+pub struct Description {
+    /// The SDK version from `__fluence_sdk_version`.
+    pub sdk_version: String,
+    /// The `interface-types` section as written.
+    pub interfaces: Interfaces,
+    /// The section checked and resolved.
+    pub interface: ModuleInterface,
+}
+
+/// Reads a module's custom sections into a checked interface, without compiling its code.
+/// The versions are not judged here: a runtime refuses old ones when it loads a module, while
+/// inspecting one still works.
+pub fn describe(bytes: &[u8]) -> std::result::Result<Description, String> {
     let sections = read_sections(bytes)?;
-    check_version("SDK version", sections.sdk_version, MIN_SDK_VERSION)?;
     let interfaces = marine_it::decode(sections.interface_types).map_err(|e| e.to_string())?;
-    check_version("IT version", &interfaces.version, MIN_IT_VERSION)?;
     let interface =
         ModuleInterface::new(&interfaces).map_err(|e| format!("interface-types section: {e}"))?;
-    Ok((interface, sections.sdk_version.to_owned()))
+    Ok(Description {
+        sdk_version: sections.sdk_version.to_owned(),
+        interfaces,
+        interface,
+    })
 }
 
 /// The Wasm signature an interface function must have.
@@ -175,7 +190,27 @@ fn same_types(a: impl ExactSizeIterator<Item = ValType>, b: &[ValType]) -> bool 
     a.len() == b.len() && a.zip(b).all(|(x, y)| ValType::eq(&x, y))
 }
 
-pub(crate) fn signature_text(params: &[ValType], results: &[ValType]) -> String {
+/// Checks that Wasm function type `ty` is the one interface function `function` implies.
+fn check_signature(
+    what: &str,
+    ty: &FuncType,
+    function: &Function,
+) -> std::result::Result<(), String> {
+    let (params, results) = core_signature(function);
+    if same_types(ty.params(), &params) && same_types(ty.results(), &results) {
+        return Ok(());
+    }
+    Err(format!(
+        "{what}: its interface type needs the Wasm signature {}, but the code has {}",
+        signature_text(&params, &results),
+        signature_text(
+            &ty.params().collect::<Vec<_>>(),
+            &ty.results().collect::<Vec<_>>()
+        )
+    ))
+}
+
+fn signature_text(params: &[ValType], results: &[ValType]) -> String {
     let list = |types: &[ValType]| {
         types
             .iter()
@@ -200,15 +235,7 @@ pub(crate) fn check_code(
     };
     for function in &interface.functions {
         let ty = export(&function.name)?;
-        let (params, results) = core_signature(function);
-        if !same_types(ty.params(), &params) || !same_types(ty.results(), &results) {
-            return Err(format!(
-                "function `{}`: its interface type needs the Wasm signature {}, but the code has {}",
-                function.name,
-                signature_text(&params, &results),
-                signature_text(&ty.params().collect::<Vec<_>>(), &ty.results().collect::<Vec<_>>())
-            ));
-        }
+        check_signature(&format!("function `{}`", function.name), &ty, function)?;
     }
     if !matches!(module.get_export("memory"), Some(ExternType::Memory(_))) {
         return Err("it does not export its memory as `memory`".into());
@@ -252,15 +279,8 @@ pub(crate) fn check_code(
                 import.name()
             ));
         };
-        let (params, results) = core_signature(&imported.function);
-        if !same_types(ty.params(), &params) || !same_types(ty.results(), &results) {
-            return Err(format!(
-                "import `{namespace}.{}`: its interface type needs the Wasm signature {}, but the code has {}",
-                import.name(),
-                signature_text(&params, &results),
-                signature_text(&ty.params().collect::<Vec<_>>(), &ty.results().collect::<Vec<_>>())
-            ));
-        }
+        let what = format!("import `{namespace}.{}`", import.name());
+        check_signature(&what, &ty, &imported.function)?;
     }
     Ok(allocate_takes_tag)
 }
@@ -275,7 +295,20 @@ pub(crate) fn module_error(module: &str, message: impl Into<String>) -> Error {
 /// Loads a module from bytes: checks its sections and compiles it (or takes the compiled code
 /// from the cache).
 pub(crate) fn load(runtime: &crate::Runtime, name: &str, bytes: &[u8]) -> Result<CompiledModule> {
-    let (interface, sdk_version) = describe(bytes).map_err(|m| module_error(name, m))?;
+    let checked = describe(bytes).and_then(|description| {
+        check_version("SDK version", &description.sdk_version, MIN_SDK_VERSION)?;
+        check_version(
+            "IT version",
+            &description.interfaces.version,
+            MIN_IT_VERSION,
+        )?;
+        Ok(description)
+    });
+    let Description {
+        sdk_version,
+        interface,
+        ..
+    } = checked.map_err(|m| module_error(name, m))?;
     let module = runtime.compile(name, bytes)?;
     let allocate_takes_tag = check_code(&module, &interface).map_err(|m| module_error(name, m))?;
     Ok(CompiledModule {

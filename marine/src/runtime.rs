@@ -25,6 +25,8 @@ pub struct RuntimeConfig {
 pub struct Runtime {
     pub(crate) engine: wasmtime::Engine,
     cache_dir: Option<PathBuf>,
+    /// A hash of the engine's settings: compiled code is valid only for the same settings.
+    settings_hash: u64,
     _ticker: Arc<Ticker>,
 }
 
@@ -68,9 +70,16 @@ impl Runtime {
                 source,
             })?;
         }
+        let settings_hash = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            engine.precompile_compatibility_hash().hash(&mut hasher);
+            hasher.finish()
+        };
         Ok(Runtime {
             engine,
             cache_dir: config.cache_dir,
+            settings_hash,
             _ticker: Arc::new(Ticker { stop }),
         })
     }
@@ -101,13 +110,7 @@ impl Runtime {
         };
         let mut key = blake3::Hasher::new();
         key.update(bytes);
-        let settings = {
-            use std::hash::{Hash, Hasher};
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            self.engine.precompile_compatibility_hash().hash(&mut h);
-            h.finish()
-        };
-        key.update(&settings.to_le_bytes());
+        key.update(&self.settings_hash.to_le_bytes());
         let path = dir.join(format!("{}.cwasm", key.finalize().to_hex()));
         if path.exists() {
             // SAFETY: the file was written by `serialize` below, into a directory this

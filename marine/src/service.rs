@@ -220,18 +220,15 @@ impl Service {
         arguments: &[IValue],
         call_parameters: CallParameters,
     ) -> Result<Option<IValue>> {
-        let interface = self.facade_module.interface();
-        let Some(function) = interface.function(function) else {
-            let available: Vec<&str> = interface
-                .functions
-                .iter()
-                .map(|f| f.name.as_str())
-                .collect();
-            return Err(Error::NoSuchFunction {
-                function: function.to_owned(),
-                available: available.join(", "),
-            });
-        };
+        self.call_function(self.function(function)?, arguments, call_parameters)
+    }
+
+    fn call_function(
+        &self,
+        function: &Function,
+        arguments: &[IValue],
+        call_parameters: CallParameters,
+    ) -> Result<Option<IValue>> {
         let mut facade = lock(&self.facade);
         *lock(&self.shared.call_parameters) = Arc::new(call_parameters);
         *lock(&self.shared.deadline) = Instant::now() + self.shared.call_timeout;
@@ -254,10 +251,26 @@ impl Service {
                 .map(|_| serde_json::Value::Null);
         };
         let values = json_arguments(signature, arguments, interface)?;
-        let output = self.call(function, &values, call_parameters)?;
+        let output = self.call_function(signature, &values, call_parameters)?;
         Ok(match (output, &signature.output) {
             (Some(value), Some(ty)) => value.to_json(ty, interface),
             _ => serde_json::Value::Null,
+        })
+    }
+
+    /// The facade function called `name`, or an error listing the ones there are.
+    fn function(&self, name: &str) -> Result<&Function> {
+        let interface = self.facade_module.interface();
+        interface.function(name).ok_or_else(|| {
+            let available: Vec<&str> = interface
+                .functions
+                .iter()
+                .map(|f| f.name.as_str())
+                .collect();
+            Error::NoSuchFunction {
+                function: name.to_owned(),
+                available: available.join(", "),
+            }
         })
     }
 

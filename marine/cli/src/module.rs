@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use marine::ModuleInterface;
-use marine_it::{decode, Interfaces};
+use marine_it::Interfaces;
 
 use crate::{Error, Result};
 
@@ -31,16 +31,12 @@ impl Module {
     }
 
     fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Module, String> {
-        let sections = marine::read_sections(bytes)?;
-        let interfaces = decode(sections.interface_types)
-            .map_err(|e| format!("its `interface-types` section is malformed: {e}"))?;
-        let interface = ModuleInterface::new(&interfaces)
-            .map_err(|e| format!("its `interface-types` section is inconsistent: {e}"))?;
+        let description = marine::describe(bytes)?;
         Ok(Module {
             path: path.to_owned(),
-            sdk_version: sections.sdk_version.to_owned(),
-            interfaces,
-            interface,
+            sdk_version: description.sdk_version,
+            interfaces: description.interfaces,
+            interface: description.interface,
         })
     }
 }
