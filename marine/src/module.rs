@@ -23,6 +23,11 @@ pub(crate) const HOST_NAMESPACES: [&str; 4] = [
     "__marine_host_api_v3",
 ];
 
+/// The host API's functions; any other host import is a mounted binary.
+pub(crate) const CALL_PARAMETERS_IMPORT: &str = "get_call_parameters";
+pub(crate) const LOGGER_IMPORT: &str = "log_utf8_string";
+const HOST_API_FUNCTIONS: [&str; 2] = [CALL_PARAMETERS_IMPORT, LOGGER_IMPORT];
+
 pub(crate) const WASI_NAMESPACE: &str = "wasi_snapshot_preview1";
 
 /// A compiled module with its checked interface; cheap to clone.
@@ -54,6 +59,21 @@ impl CompiledModule {
     /// The SDK version from the module's `__fluence_sdk_version` section.
     pub fn sdk_version(&self) -> &str {
         &self.inner.sdk_version
+    }
+
+    /// Whether the module writes to the host's log (imports `log_utf8_string`).
+    pub fn uses_logger(&self) -> bool {
+        self.host_imports()
+            .any(|(_, name, _)| name == LOGGER_IMPORT)
+    }
+
+    /// The host binaries the module calls by name: its host imports that are not part of the
+    /// host API, which a service must mount for it to link.
+    pub fn mounted_binary_imports(&self) -> Vec<String> {
+        self.host_imports()
+            .map(|(_, name, _)| name)
+            .filter(|name| !HOST_API_FUNCTIONS.contains(&name.as_str()))
+            .collect()
     }
 
     /// The functions this module imports from the host API, by namespace and name.

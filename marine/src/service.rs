@@ -19,7 +19,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::error::{AbiError, CallFailure, Error, Result};
 use crate::host::{run_binary, CallParameters};
 use crate::lilo::{is_complex, Allocate, Guest, Lifter};
-use crate::module::{CompiledModule, HOST_NAMESPACES};
+use crate::module::{CompiledModule, CALL_PARAMETERS_IMPORT, HOST_NAMESPACES, LOGGER_IMPORT};
 use crate::runtime::{Runtime, TICK};
 
 /// How one module of a service runs.
@@ -78,6 +78,8 @@ impl ServiceConfig {
 /// A running service. Its calls are serialized; different services run in parallel.
 pub struct Service {
     facade: Arc<Mutex<Instance>>,
+    /// Every module's instance, in load order (the facade last).
+    instances: Vec<(String, Arc<Mutex<Instance>>)>,
     facade_module: CompiledModule,
     shared: Arc<Shared>,
 }
@@ -133,15 +135,13 @@ impl ResourceLimiter for StoreData {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let Some(limit) = self.shared.memory_limit else {
-            return Ok(true);
-        };
         let delta = (desired - current) as u64;
+        let limit = self.shared.memory_limit.unwrap_or(u64::MAX);
         let granted = self
             .shared
             .memory_used
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                (used + delta <= limit).then_some(used + delta)
+                used.checked_add(delta).filter(|total| *total <= limit)
             })
             .is_ok();
         if !granted {
@@ -185,7 +185,7 @@ impl Service {
             memory_refused: AtomicBool::new(false),
         });
         let mut loaded: HashMap<String, Arc<Mutex<Instance>>> = HashMap::new();
-        let mut last = None;
+        let mut instances = Vec::with_capacity(config.modules.len());
         for module_config in &config.modules {
             let name = module_config.module.name().to_owned();
             if loaded.contains_key(&name) {
@@ -197,12 +197,17 @@ impl Service {
                 &shared,
                 &loaded,
             )?));
-            loaded.insert(name, instance.clone());
-            last = Some(instance);
+            loaded.insert(name.clone(), instance.clone());
+            instances.push((name, instance));
         }
-        let facade = last.expect("a service has at least one module");
+        let facade = instances
+            .last()
+            .expect("a service has at least one module")
+            .1
+            .clone();
         Ok(Service {
             facade,
+            instances,
             facade_module,
             shared,
         })
@@ -277,6 +282,25 @@ impl Service {
     /// The bytes of linear memory the service's modules hold together.
     pub fn memory_used(&self) -> u64 {
         self.shared.memory_used.load(Ordering::SeqCst)
+    }
+
+    /// Each module's name and the bytes of linear memory it holds, in load order.
+    pub fn memory_by_module(&self) -> Vec<(String, u64)> {
+        self.instances
+            .iter()
+            .map(|(name, instance)| {
+                let instance = lock(instance);
+                (
+                    name.clone(),
+                    instance.api.memory.data_size(&instance.store) as u64,
+                )
+            })
+            .collect()
+    }
+
+    /// The most memory the service may hold, in bytes, if it is limited.
+    pub fn memory_limit(&self) -> Option<u64> {
+        self.shared.memory_limit
     }
 }
 
@@ -475,7 +499,7 @@ fn linker(runtime: &Runtime, config: &ModuleConfig) -> wasmtime::Result<Linker<S
             .find(|n| **n == namespace)
             .expect("host imports are in host namespaces");
         match name.as_str() {
-            "get_call_parameters" => {
+            CALL_PARAMETERS_IMPORT => {
                 linker.func_wrap(
                     &namespace,
                     &name,
@@ -495,7 +519,7 @@ fn linker(runtime: &Runtime, config: &ModuleConfig) -> wasmtime::Result<Linker<S
                     },
                 )?;
             }
-            "log_utf8_string" => {
+            LOGGER_IMPORT => {
                 linker.func_wrap(
                     &namespace,
                     &name,

@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::apps::{AppError, Apps, AppsConfig};
 use crate::builtins::{register_builtins, Console, Host, HostInfo, Vault};
 use crate::client::Client;
 use crate::engine::{Limits, Peer};
@@ -30,6 +31,10 @@ pub struct EmbeddedOptions {
     pub limits: Limits,
     /// Where `run-console.print` writes, on every peer.
     pub console: Console,
+    /// Where the peers keep their Marine modules, blueprints and services
+    /// (`{data_dir}/{peer id}`), so that a network started again on the same directory with
+    /// the same seed has them back. `None`: a temporary directory, removed with the network.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for EmbeddedOptions {
@@ -40,6 +45,7 @@ impl Default for EmbeddedOptions {
             seed: 0,
             limits: Limits::default(),
             console: Arc::new(|line: &str| eprintln!("{line}")),
+            data_dir: None,
         }
     }
 }
@@ -53,6 +59,8 @@ pub struct Embedded {
     hops: HopLog,
     /// The peers' particle vaults, removed with the network.
     vaults: PathBuf,
+    /// The peers' data, removed with the network unless the options named it.
+    temporary_data: Option<PathBuf>,
 }
 
 /// Why [`Embedded::register_service`] refused a service.
@@ -64,35 +72,63 @@ pub enum RegisterError {
     Registry(#[from] RegistryError),
 }
 
+/// Why an [`Embedded`] network could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot start the Marine runtime: {0}")]
+    Marine(#[from] marine::Error),
+    #[error("cannot open the Marine services of peer {peer}: {source}")]
+    Apps { peer: PeerId, source: Box<AppError> },
+}
+
 /// Every hop, by particle, in the order they happened.
 #[derive(Clone, Default)]
 struct HopLog(Arc<Mutex<HashMap<String, Vec<Hop>>>>);
 
 impl Embedded {
-    /// Starts the network; needs a tokio runtime.
-    pub fn start(options: &EmbeddedOptions) -> Embedded {
+    /// Starts the network, with the Marine services kept in its data directory; needs a
+    /// tokio runtime. The client is every server's management peer: it may deploy services.
+    pub fn start(options: &EmbeddedOptions) -> Result<Embedded, StartError> {
         let network = LocalNetwork::new();
-        let vaults = std::env::temp_dir().join(format!(
+        let scratch = std::env::temp_dir().join(format!(
             "aqua-embedded-{}-{}",
             std::process::id(),
             uuid::Uuid::new_v4().simple()
         ));
-        let peers: Vec<PeerId> = (0..options.peers.max(1))
-            .map(|index| {
-                let key_pair = KeyPair::from_seed(options.seed, index);
-                let (setup, host) = setup(key_pair, options, &vaults);
-                let peer = network.add_server(setup);
-                serve_builtins(&network, &peer, host);
-                peer.peer_id()
-            })
-            .collect();
-        let (setup, host) = setup(
-            KeyPair::from_seed(options.seed, CLIENT_INDEX),
-            options,
-            &vaults,
-        );
+        let vaults = scratch.join("vaults");
+        let (data_dir, temporary_data) = match &options.data_dir {
+            Some(dir) => (dir.clone(), None),
+            None => (scratch.join("data"), Some(scratch.clone())),
+        };
+        let runtime = marine::Runtime::new(marine::RuntimeConfig {
+            cache_dir: options.data_dir.as_ref().map(|dir| dir.join("compiled")),
+        })?;
+        let client_key = KeyPair::from_seed(options.seed, CLIENT_INDEX);
+        let manager = client_key.peer_id();
+        let mut peers = Vec::new();
+        for index in 0..options.peers.max(1) {
+            let key_pair = KeyPair::from_seed(options.seed, index);
+            let (setup, host) = setup(key_pair, options, &vaults);
+            let peer = network.add_server(setup);
+            let apps = Apps::open(
+                AppsConfig::new(data_dir.join(peer.peer_id().to_base58())),
+                runtime.clone(),
+                peer.services(),
+                host.vault.clone(),
+                peer.peer_id(),
+            )
+            .map_err(|source| StartError::Apps {
+                peer: peer.peer_id(),
+                source: Box::new(source),
+            })?;
+            let apps = Arc::new(apps);
+            serve_builtins(&network, &peer, host, Some(manager), Some(apps.clone()));
+            apps.restore();
+            peers.push(peer.peer_id());
+        }
+        let (setup, host) = setup(client_key, options, &vaults);
         let client = Client::join(&network, setup, peers[0]);
-        serve_builtins(&network, client.peer(), host);
+        serve_builtins(&network, client.peer(), host, None, None);
         let hops = HopLog::default();
         let log = hops.clone();
         network.observe(Arc::new(move |hop: &Hop| {
@@ -101,13 +137,14 @@ impl Embedded {
                 .or_default()
                 .push(hop.clone());
         }));
-        Embedded {
+        Ok(Embedded {
             network,
             peers,
             client,
             hops,
             vaults,
-        }
+            temporary_data,
+        })
     }
 
     /// Registers the host service `id` on `peer` (a server or the client), owned by that
@@ -161,6 +198,9 @@ impl Drop for Embedded {
     fn drop(&mut self) {
         // Particles that have not expired yet still have vaults; they go with the network.
         let _ = std::fs::remove_dir_all(&self.vaults);
+        if let Some(dir) = &self.temporary_data {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 
@@ -197,7 +237,13 @@ struct Builtins {
     console: Console,
 }
 
-fn serve_builtins(network: &LocalNetwork, peer: &Peer, builtins: Builtins) {
+fn serve_builtins(
+    network: &LocalNetwork,
+    peer: &Peer,
+    builtins: Builtins,
+    management_peer: Option<PeerId>,
+    apps: Option<Arc<Apps>>,
+) {
     let host = Host {
         key_pair: builtins.key,
         connectivity: network.connectivity(peer.peer_id()),
@@ -208,7 +254,8 @@ fn serve_builtins(network: &LocalNetwork, peer: &Peer, builtins: Builtins) {
             ..HostInfo::default()
         },
         console: builtins.console,
-        management_peer: None,
+        management_peer,
+        apps,
     };
     register_builtins(peer.services(), host);
 }

@@ -18,14 +18,20 @@
 //! - [`embedded`]: a ready-made local network of peers with deterministic keys and a client,
 //!   as `aquac run` starts it;
 //! - [`builtins`]: the services every peer has (`op`, `peer`, `kad`, `math`, `json`, `sig`,
-//!   `vault`, `srv`, ...), with the names and behaviour of Fluence's peer.
+//!   `vault`, `srv`, `dist`, `stat`, ...), with the names and behaviour of Fluence's peer;
+//! - [`modules`]: the Marine modules and blueprints a peer stores, named by content ids as
+//!   Fluence peers name them;
+//! - [`apps`]: the Marine services a peer runs, created from blueprints and kept across
+//!   restarts.
 
+pub mod apps;
 pub mod builtins;
 pub mod client;
 pub mod connectivity;
 pub mod embedded;
 pub mod engine;
 pub mod identity;
+pub mod modules;
 pub mod network;
 pub mod particle;
 pub mod protocol;

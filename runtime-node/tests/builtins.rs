@@ -86,6 +86,7 @@ impl Peer {
                 info: info(),
                 console: Arc::new(move |line| lines.lock().unwrap().push(line.to_owned())),
                 management_peer: Some(peer_key(99).peer_id()),
+                apps: None,
             },
         );
         Peer {

@@ -163,7 +163,7 @@ func race(p: string) -> string:
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_peer_loses_a_race_against_peer_timeout() {
     use runtime_node::embedded::{Embedded, EmbeddedOptions};
-    let embedded = Embedded::start(&EmbeddedOptions::default());
+    let embedded = Embedded::start(&EmbeddedOptions::default()).unwrap();
     let air = compile(RACE, "race");
     let race = |peer: PeerId| {
         let air = air.clone();
@@ -200,7 +200,7 @@ async fn a_stopped_peer_loses_a_race_against_peer_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delayed_and_dropped_links_lose_races() {
     use runtime_node::embedded::{Embedded, EmbeddedOptions};
-    let embedded = Embedded::start(&EmbeddedOptions::default());
+    let embedded = Embedded::start(&EmbeddedOptions::default()).unwrap();
     let air = compile(RACE, "race");
     let (relay, peer) = (embedded.peers[0], embedded.peers[1]);
     let call = || {
@@ -252,7 +252,7 @@ async fn host_services_and_callbacks_answer_a_function() {
     use runtime_node::client::FunctionCall;
     use runtime_node::embedded::{Embedded, EmbeddedOptions, RegisterError};
     use runtime_node::service::Service;
-    let embedded = Embedded::start(&EmbeddedOptions::default());
+    let embedded = Embedded::start(&EmbeddedOptions::default()).unwrap();
     let store = FnService(|call: runtime_node::service::Call, _: &_| {
         match call.arguments.first().and_then(Value::as_str) {
             Some("k") => Reply::Ready(Outcome::Value(json!("value of k"))),

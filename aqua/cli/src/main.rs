@@ -110,6 +110,11 @@ enum Command {
         /// A JSON file with an object of named arguments.
         #[arg(long, value_name = "ARGS.json")]
         data: Option<PathBuf>,
+        /// Where the peers keep the Marine modules and services deployed to them, so that
+        /// later runs with the same directory and seed find them (default: a temporary
+        /// directory, removed after the run).
+        #[arg(long, value_name = "DIR")]
+        data_dir: Option<PathBuf>,
         /// Print exactly one JSON line: {"result", "error", "peers", "client"}.
         #[arg(long)]
         json: bool,
@@ -168,6 +173,7 @@ fn main() -> ExitCode {
             peers,
             seed,
             data,
+            data_dir,
             json,
             timeout,
             verbose,
@@ -178,6 +184,7 @@ fn main() -> ExitCode {
                 peers,
                 seed,
                 data,
+                data_dir,
                 json,
                 timeout_ms: timeout,
                 verbose,

@@ -18,6 +18,8 @@ pub struct RunArgs {
     pub peers: u32,
     pub seed: u64,
     pub data: Option<PathBuf>,
+    /// Where peers keep deployed Marine services between runs.
+    pub data_dir: Option<PathBuf>,
     pub json: bool,
     pub timeout_ms: u32,
     pub verbose: bool,
@@ -325,9 +327,13 @@ pub fn run(function: Function, args: &RunArgs, call: &CallExpr) -> bool {
         let options = EmbeddedOptions {
             peers: args.peers,
             seed: args.seed,
+            data_dir: args.data_dir.clone(),
             ..EmbeddedOptions::default()
         };
-        let embedded = Embedded::start(&options);
+        let embedded = match Embedded::start(&options) {
+            Ok(embedded) => embedded,
+            Err(e) => return fail(format!("cannot start the local network: {e}")),
+        };
         let values = match resolve(&call.arguments, &data, &embedded.peers) {
             Ok(values) => values,
             Err(message) => return fail(message),

@@ -15,7 +15,7 @@ use std::fmt::Write;
 
 use marine_it::{IType, ModuleInterface};
 
-use crate::types::{signature, type_text, Notation};
+use marine_it::{signature, type_text, Notation};
 
 /// The declaration of a service `name` with id `id` offering the functions of `interface`,
 /// with the records they use (each after the records its fields use) and the functions sorted

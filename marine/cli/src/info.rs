@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use crate::module::Module;
-use crate::types::{signature, type_text, Notation};
+use marine_it::{signature, type_text, Notation};
 
 /// The description `marine info` prints. Types are written as interface types.
 pub fn describe(module: &Module) -> String {

@@ -8,7 +8,6 @@ pub mod aqua;
 pub mod call;
 pub mod info;
 pub mod module;
-mod types;
 
 use std::path::PathBuf;
 

@@ -14,6 +14,7 @@
 mod binary;
 mod interface;
 mod model;
+mod names;
 mod text;
 mod value;
 
@@ -23,6 +24,7 @@ pub use model::{
     Adapter, Argument, Export, Field, IType, Implementation, Import, Instruction, Interfaces,
     TypeDef,
 };
+pub use names::{signature, type_text, Notation};
 pub use value::{type_name, IValue, JsonError};
 
 /// The name of the custom section that holds a module's interface types.

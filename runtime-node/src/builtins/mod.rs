@@ -12,12 +12,15 @@
 //! | `debug`, `run-console` | `stringify`; `print` |
 //! | `sig` | `sign verify get_peer_id` |
 //! | `vault` | `put cat` (see [`Vault`]) |
-//! | `srv` | `list add_alias resolve_alias resolve_alias_opt remove info` |
+//! | `srv` | `list create get_interface add_alias resolve_alias resolve_alias_opt remove info` |
+//! | `dist` | `add_module add_module_from_vault add_module_bytes_from_vault add_blueprint make_module_config load_module_config default_module_config make_blueprint load_blueprint list_modules get_module_interface list_blueprints get_blueprint` |
+//! | `stat` | `service_memory service_stat` |
 //!
-//! Builtins are peer-local and answer at once, except `peer.timeout`, which answers later.
-//! Functions that change the peer (`srv.add_alias`, `srv.remove`) or speak for it
-//! (`sig.sign`) are open only to [trusted](Host::trusts) initiators. Services that need Marine
-//! (`dist`, `srv.create`, `stat`, spells, workers, `vm`) are not here.
+//! Builtins are peer-local and answer at once, except `peer.timeout` and the ones that
+//! compile or instantiate Marine modules, which answer later. Functions that change the peer
+//! (`srv.create`, `srv.add_alias`, `srv.remove`, `dist.add_*`) or speak for it (`sig.sign`)
+//! are open only to [trusted](Host::trusts) initiators. `dist`, `stat` and `srv.create` need
+//! the peer's Marine services ([`Host::apps`]); spells, workers and `vm` are not here.
 //!
 //! A host builds a [`Host`] and calls [`register_builtins`]:
 //!
@@ -38,18 +41,21 @@
 //!         info: HostInfo::default(),
 //!         console: Arc::new(|line| println!("{line}")),
 //!         management_peer: None,
+//!         apps: None,
 //!     },
 //! );
 //! ```
 
 mod args;
 mod collections;
+mod dist;
 mod kad;
 mod math;
 mod op;
 mod peer;
 mod sig;
 mod srv;
+mod stat;
 mod text;
 mod vault;
 
@@ -57,6 +63,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::apps::Apps;
 use crate::connectivity::Connectivity;
 use crate::identity::{KeyPair, PeerId};
 use crate::service::ServiceRegistry;
@@ -89,6 +96,9 @@ pub struct Host {
     pub console: Console,
     /// The peer that administers this one, if any: trusted like the peer itself.
     pub management_peer: Option<PeerId>,
+    /// The peer's Marine services and stored modules, if it runs any: they give `dist`,
+    /// `stat` and `srv.create`.
+    pub apps: Option<Arc<Apps>>,
 }
 
 impl Host {
@@ -116,5 +126,15 @@ pub fn register_builtins(registry: &ServiceRegistry, host: Host) {
     registry.add_builtin(kad::SERVICE, Arc::new(kad::Kad::new(host.clone())));
     registry.add_builtin(sig::SERVICE, Arc::new(sig::Sig::new(host.clone())));
     registry.add_builtin(vault::SERVICE, Arc::new(host.vault.clone()));
+    if let Some(apps) = &host.apps {
+        registry.add_builtin(
+            dist::SERVICE,
+            Arc::new(dist::Dist::new(apps.clone(), host.clone())),
+        );
+        registry.add_builtin(
+            stat::SERVICE,
+            Arc::new(stat::Stat::new(apps.clone(), registry.downgrade())),
+        );
+    }
     registry.add_builtin(srv::SERVICE, Arc::new(srv::Srv::new(registry, host)));
 }

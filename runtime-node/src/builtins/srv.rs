@@ -1,8 +1,11 @@
-//! `srv`: the services the host registered, their aliases and their removal.
+//! `srv`: the peer's services, their creation from blueprints, their aliases and their
+//! removal.
 //!
 //! Service descriptions have the reference peer's shape: `{id, blueprint_id, service_type,
-//! owner_id, aliases, worker_id}`. Host services come from no blueprint (`blueprint_id` is
-//! empty), are all of type `"service"`, and live on the host (`worker_id` is the host's id).
+//! owner_id, aliases, worker_id}`. Services the host registered natively come from no
+//! blueprint (`blueprint_id` is empty); Marine services name theirs. All are of type
+//! `"service"` and live on the host (`worker_id` is the host's id). Creating a Marine service
+//! is open only to the peer and its management peer, as on the reference peer.
 //!
 //! Who may change them: the reference peer lets only its host and management peer add aliases
 //! and remove services. Here the service's owner (the peer that registered it) may too: it
@@ -15,6 +18,7 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::args::{no_such_function, Args};
+use super::dist::blocking;
 use super::Host;
 use crate::identity::PeerId;
 use crate::service::{
@@ -41,9 +45,15 @@ impl Srv {
     }
 
     fn describe(&self, service: &Registered) -> Value {
+        let blueprint_id = self
+            .host
+            .apps
+            .as_ref()
+            .and_then(|apps| apps.blueprint_of(&service.id))
+            .unwrap_or_default();
         json!({
             "id": service.id,
-            "blueprint_id": "",
+            "blueprint_id": blueprint_id,
             "service_type": "service",
             "owner_id": service.owner.to_base58(),
             "aliases": service.aliases,
@@ -78,8 +88,9 @@ impl Srv {
         let service_id: String = args.next("service_id")?;
         let target = registry.info(&service_id).map_err(|e| args.error(e))?;
         self.check_may_change(args, &particle.init_peer_id, &target)?;
-        if let Some(current) = registry.resolve_alias(&alias) {
-            if let Ok(current) = registry.info(&current) {
+        let previous = registry.resolve_alias(&alias);
+        if let Some(current) = &previous {
+            if let Ok(current) = registry.info(current) {
                 self.check_may_change(args, &particle.init_peer_id, &current)?;
             }
         }
@@ -88,7 +99,13 @@ impl Srv {
         }
         registry
             .add_alias(&alias, &service_id)
-            .map_err(|e| args.error(e))
+            .map_err(|e| args.error(e))?;
+        if let Some(apps) = &self.host.apps {
+            for changed in previous.iter().chain([&target.id]) {
+                apps.persist(changed).map_err(|e| args.error(e))?;
+            }
+        }
+        Ok(())
     }
 
     fn remove(
@@ -100,9 +117,46 @@ impl Srv {
         let id_or_alias: String = args.next("service_id_or_alias")?;
         let service = registry.info(&id_or_alias).map_err(|e| args.error(e))?;
         self.check_may_change(args, &particle.init_peer_id, &service)?;
-        registry
-            .remove(&service.id)
-            .map(drop)
+        registry.remove(&service.id).map_err(|e| args.error(e))?;
+        if let Some(apps) = &self.host.apps {
+            apps.forget(&service.id);
+        }
+        Ok(())
+    }
+
+    /// Creates a Marine service from a blueprint, on a blocking thread: instantiating
+    /// compiles and links its modules.
+    fn create(&self, args: &mut Args, particle: &ParticleParams) -> Reply {
+        let blueprint_id = match args.next::<String>("blueprint_id") {
+            Ok(id) => id,
+            Err(message) => return Reply::Ready(Outcome::Error(message)),
+        };
+        let Some(apps) = self.host.apps.clone() else {
+            return Reply::Ready(Outcome::Error(
+                args.error("this peer runs no Marine services"),
+            ));
+        };
+        if !self.host.trusts(&particle.init_peer_id) {
+            return Reply::Ready(Outcome::Error(args.error(format_args!(
+                "only the peer and its management peer may create services, not '{}'",
+                particle.init_peer_id
+            ))));
+        }
+        let owner = particle.init_peer_id;
+        let prefix = args.error("");
+        blocking(move || {
+            apps.create(&blueprint_id, owner)
+                .map(Value::String)
+                .map_err(|e| format!("{prefix}{e}"))
+        })
+    }
+
+    fn interface(&self, registry: &ServiceRegistry, args: &mut Args) -> Result<Value, String> {
+        let id_or_alias: String = args.next("service_id")?;
+        let service = registry.info(&id_or_alias).map_err(|e| args.error(e))?;
+        let apps = self.host.apps.as_ref();
+        apps.ok_or_else(|| args.error("this peer runs no Marine services"))?
+            .interface(&service.id)
             .map_err(|e| args.error(e))
     }
 
@@ -141,6 +195,8 @@ impl Service for Srv {
             "resolve_alias_opt" => Srv::resolve_alias(&registry, &mut args)
                 .map(|(_, id)| Value::from_iter(id))
                 .into(),
+            "create" => return self.create(&mut args, particle),
+            "get_interface" => self.interface(&registry, &mut args).into(),
             "info" => args
                 .next::<String>("service_id_or_alias")
                 .and_then(|id| registry.info(&id).map_err(|e| args.error(e)))

@@ -4,10 +4,12 @@
 //! them, `/tmp/vault/{particle id}-{token}/{file}`, or relative to that directory; the token is
 //! this peer's signature of the particle's signature, in base58, so that nobody can guess the
 //! directory of a particle they did not see. On disk the directory is
-//! `{root}/{peer id}/{particle id}/{token}`, where a particle id that is not a plain name
-//! (letters, digits, `-`, `_`) is replaced by `~` and its SHA-256 in hex: ids come from the
-//! network and must not reach the file system as paths. The engine removes a particle's
-//! directories with [`Vault::remove_particle`] when the particle expires.
+//! `{root}/{peer id}/{particle id}-{token}`, so that Marine services see the same paths when
+//! [`Vault::peer_dir`] is mapped to `/tmp/vault` in their file system. A particle id that is
+//! not a plain name (letters, digits, `-`, `_`) is replaced by `~` and its SHA-256 in hex: ids
+//! come from the network and must not reach the file system as paths (Marine services do not
+//! find the vaults of such particles). The engine removes a particle's directories with
+//! [`Vault::remove_particle`] when the particle expires.
 //!
 //! `cat` reads only inside the calling particle's directory: a path that leaves it (with `..`,
 //! another particle's prefix, or a symbolic link) is refused.
@@ -65,10 +67,9 @@ impl Vault {
 
     /// Stores `data` in a new file of the particle's vault and gives the path services see.
     pub fn put(&self, particle: &ParticleParams, data: &str) -> Result<String, VaultError> {
-        let dir = self.particle_dir(particle);
         let name = uuid::Uuid::new_v4().to_string();
-        std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::write(dir.join(&name), data))
+        self.create_particle_dir(particle)
+            .and_then(|dir| std::fs::write(dir.join(&name), data))
             .map_err(|source| VaultError::Write { source })?;
         Ok(self.virtual_dir(particle).join(name).display().to_string())
     }
@@ -76,32 +77,53 @@ impl Vault {
     /// The text of a file of the particle's vault, named by the path services see or by a
     /// path relative to the vault.
     pub fn cat(&self, particle: &ParticleParams, path: &str) -> Result<String, VaultError> {
+        String::from_utf8(self.read(particle, path)?).map_err(|_| VaultError::NotText {
+            path: path.to_owned(),
+        })
+    }
+
+    /// The bytes of a file of the particle's vault, named as for [`Vault::cat`].
+    pub fn read(&self, particle: &ParticleParams, path: &str) -> Result<Vec<u8>, VaultError> {
         let real = self.real_path(particle, path)?;
-        std::fs::read_to_string(&real).map_err(|source| match source.kind() {
-            io::ErrorKind::InvalidData => VaultError::NotText {
-                path: path.to_owned(),
-            },
-            _ => VaultError::Read {
-                path: path.to_owned(),
-                source,
-            },
+        std::fs::read(&real).map_err(|source| VaultError::Read {
+            path: path.to_owned(),
+            source,
         })
     }
 
     /// Removes the vaults of every particle with this id.
     pub fn remove_particle(&self, particle_id: &str) -> io::Result<()> {
-        let dir = self.peer_dir().join(id_dir(particle_id));
-        match std::fs::remove_dir_all(dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            other => other,
+        let entries = match std::fs::read_dir(self.peer_dir()) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            other => other?,
+        };
+        let id = id_dir(particle_id);
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name();
+            // Tokens are base58, without `-`: the last `-` ends the id.
+            let owner = name.to_str().and_then(|name| name.rsplit_once('-'));
+            if owner.is_some_and(|(owner, _)| owner == id) {
+                match std::fs::remove_dir_all(entry.path()) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
+            }
         }
+        Ok(())
     }
 
     /// The particle's directory on disk.
     pub fn particle_dir(&self, particle: &ParticleParams) -> PathBuf {
         self.peer_dir()
-            .join(id_dir(&particle.id))
-            .join(self.token(particle))
+            .join(format!("{}-{}", id_dir(&particle.id), self.token(particle)))
+    }
+
+    /// Makes the particle's directory, for a service that writes into it.
+    pub fn create_particle_dir(&self, particle: &ParticleParams) -> io::Result<PathBuf> {
+        let dir = self.particle_dir(particle);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
     }
 
     /// The particle's directory as services see it.
@@ -109,11 +131,14 @@ impl Vault {
         Path::new(VIRTUAL_ROOT).join(format!("{}-{}", particle.id, self.token(particle)))
     }
 
-    fn peer_dir(&self) -> PathBuf {
+    /// The directory of this peer's particle vaults, which services see as `/tmp/vault`.
+    pub fn peer_dir(&self) -> PathBuf {
         self.root.join(self.key_pair.peer_id().to_base58())
     }
 
-    fn token(&self, particle: &ParticleParams) -> String {
+    /// What proves a particle's directory was given by this peer: its signature of the
+    /// particle's signature, in base58. Services get it in their call parameters.
+    pub fn token(&self, particle: &ParticleParams) -> String {
         bs58::encode(self.key_pair.sign(&particle.signature)).into_string()
     }
 

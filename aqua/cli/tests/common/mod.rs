@@ -265,7 +265,8 @@ pub fn run_ours_with<T>(
             peers: server_count(spec),
             console: Arc::new(|_: &str| {}),
             ..EmbeddedOptions::default()
-        });
+        })
+        .expect("the local network starts");
         let servers: Vec<String> = embedded.peers.iter().map(|p| p.to_base58()).collect();
         let names = Names::new(spec, &servers, &embedded.client.peer_id().to_base58());
         let callbacks = serve_mocks(&embedded, spec, &names, &function.param_names());

@@ -1,10 +1,12 @@
-//! Types and signatures as text, in the vocabulary of interface types or of Aqua.
+//! Types and signatures as text, in the vocabulary of interface types or of Aqua: for tools
+//! that show interfaces to people (the `marine` command) or to scripts (a peer's
+//! `get_interface`).
 
-use marine_it::{Function, IType, ModuleInterface};
+use crate::{Function, IType, ModuleInterface};
 
 /// Which names to give types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Notation {
+pub enum Notation {
     /// Interface types: `s32`, `byte_array`.
     It,
     /// Aqua: `i32`, `[]u8`.
@@ -12,7 +14,7 @@ pub(crate) enum Notation {
 }
 
 /// `ty` as text; arrays are `[]T` and records go by their names in both notations.
-pub(crate) fn type_text(ty: &IType, interface: &ModuleInterface, notation: Notation) -> String {
+pub fn type_text(ty: &IType, interface: &ModuleInterface, notation: Notation) -> String {
     let aqua = notation == Notation::Aqua;
     let name = match ty {
         IType::Boolean => "bool",
@@ -48,11 +50,7 @@ pub(crate) fn type_text(ty: &IType, interface: &ModuleInterface, notation: Notat
 }
 
 /// `name(a: t, b: t) -> t`, without the arrow when the function returns nothing.
-pub(crate) fn signature(
-    function: &Function,
-    interface: &ModuleInterface,
-    notation: Notation,
-) -> String {
+pub fn signature(function: &Function, interface: &ModuleInterface, notation: Notation) -> String {
     let arguments: Vec<String> = function
         .arguments
         .iter()
