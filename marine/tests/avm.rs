@@ -22,6 +22,7 @@ mod npm;
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use marine::{
     CallParameters, IValue, ModuleConfig, Runtime, RuntimeConfig, Service, ServiceConfig,
@@ -32,11 +33,14 @@ use network_sim::ours::encoded_call_results;
 use network_sim::scenario::Scenario;
 use network_sim::{Engine, VmEngine};
 
-/// The path of `avm.wasm`, with its package installed.
-fn avm_wasm() -> PathBuf {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference-avm");
-    npm::npm_ci(&dir, "the reference AquaVM module", &["--ignore-scripts"])
-        .join("node_modules/@fluencelabs/avm/dist/avm.wasm")
+/// The path of `avm.wasm`, with its package installed once for all tests of this binary.
+fn avm_wasm() -> &'static Path {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/reference-avm");
+        npm::npm_ci(&dir, "the reference AquaVM module", &["--ignore-scripts"])
+            .join("node_modules/@fluencelabs/avm/dist/avm.wasm")
+    })
 }
 
 /// Limits of `RunParameters`, the reference's defaults (16, 64 and 32 MiB), in soft mode:
@@ -61,7 +65,7 @@ impl AvmWasm {
         })
         .unwrap();
         let module = runtime
-            .load_module_file("avm", &avm_wasm())
+            .load_module_file("avm", avm_wasm())
             .unwrap_or_else(|e| panic!("avm.wasm does not load: {e}"));
         // As avm-server configures it: the logger on, and nothing of WASI.
         let mut config = ServiceConfig::new(vec![ModuleConfig::new(module)]);
