@@ -12,10 +12,13 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use aqua::compile::{compile, Options};
 use aqua::project::DiskFiles;
+
+#[path = "../../tools/test-support/npm.rs"]
+mod npm;
+use npm::npm_ci;
 
 fn packages_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/packages")
@@ -23,23 +26,12 @@ fn packages_dir() -> PathBuf {
 
 /// `tests/packages/node_modules`, installed with `npm ci` if it is not there yet.
 fn node_modules() -> PathBuf {
-    let dir = packages_dir();
-    let modules = dir.join("node_modules");
-    if modules.join(".package-lock.json").is_file() {
-        return modules;
-    }
-    eprintln!(
-        "{} is missing: running `npm ci --ignore-scripts` in {}",
-        modules.display(),
-        dir.display()
-    );
-    let status = Command::new("npm")
-        .args(["ci", "--ignore-scripts", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run npm (it installs the packages to test): {e}"));
-    assert!(status.success(), "`npm ci` failed in {}", dir.display());
-    modules
+    npm_ci(
+        &packages_dir(),
+        "the packages to test",
+        &["--ignore-scripts"],
+    )
+    .join("node_modules")
 }
 
 fn aqua_files(dir: &Path, out: &mut Vec<PathBuf>) {

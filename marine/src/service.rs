@@ -30,9 +30,12 @@ pub struct ModuleConfig {
     pub logger_enabled: bool,
     /// Log lines with a non-zero target are kept only if `target & logging_mask != 0`.
     pub logging_mask: i32,
-    /// Environment variables the module sees.
+    /// Environment variables the module sees, besides one per mapped directory.
     pub envs: Vec<(String, String)>,
-    /// Directories the module sees: (path in the module, host directory).
+    /// Directories the module sees: (path in the module, host directory). Paths cannot leave
+    /// them, neither by `..` nor by symlinks. Each is also an environment variable named by
+    /// its path in the module, set to the host directory, as Marine does: modules that hand
+    /// paths to mounted binaries translate them with it.
     pub mapped_dirs: Vec<(String, PathBuf)>,
     /// Host programs the module may run by name: (import name, host path).
     pub mounted_binaries: Vec<(String, PathBuf)>,
@@ -372,6 +375,7 @@ fn instantiate(
     let mut wasi = WasiCtxBuilder::new();
     wasi.envs(&config.envs);
     for (guest, host) in &config.mapped_dirs {
+        wasi.env(guest, host.to_string_lossy());
         wasi.preopened_dir(host, guest, FsPerms::ReadWrite)
             .map_err(|e| {
                 fail(format!(

@@ -21,6 +21,7 @@ fn start() -> Deployed {
             ("sqlite3.wasm", registry_distro::SQLITE_WASM),
             ("Config.toml", registry_distro::CONFIG),
         ],
+        &[],
     )
 }
 

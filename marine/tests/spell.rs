@@ -16,6 +16,7 @@ fn start(dir: tempfile::TempDir) -> Deployed {
             ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
             ("Config.toml", fluence_spell_distro::CONFIG),
         ],
+        &[],
     )
 }
 

@@ -20,6 +20,7 @@ fn start() -> Deployed {
             ("sqlite3.wasm", trust_graph_distro::SQLITE_WASM),
             ("Config.toml", trust_graph_distro::CONFIG),
         ],
+        &[],
     )
 }
 

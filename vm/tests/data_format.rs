@@ -1384,3 +1384,44 @@ fn call_requests_and_results_interoperate() {
         Err(calls::CallSedeError::Multiformat(_))
     ));
 }
+
+/// A service result that is not JSON fails its call. The reference signs that failure only
+/// from the next step on (as a result met in the previous data), so the data of the step that
+/// records it must carry the signature without it.
+#[test]
+fn a_failure_by_a_result_that_is_not_json_is_signed_like_the_reference() {
+    use network_sim::engine::{ServiceAnswer, StepInput};
+    use network_sim::network::same_content;
+    use network_sim::{Engine, ReferenceEngine, VmEngine};
+
+    let peer = network_sim::peers::Peer::named("a");
+    let script = format!(
+        r#"(xor (call "{id}" ("svc" "get") [] x) (call "{id}" ("log" "error") [] y))"#,
+        id = peer.id
+    );
+    let mut input = StepInput {
+        script: &script,
+        prev_data: &[],
+        current_data: &[],
+        init_peer_id: &peer.id,
+        current_peer_id: &peer.id,
+        timestamp: 1_700_000_000_000,
+        ttl: 30_000,
+        particle_id: "particle",
+        secret_key: peer.secret_key,
+        call_results: BTreeMap::new(),
+    };
+    let requested = ReferenceEngine.step(&input);
+    input.prev_data = &requested.data;
+    input.call_results = BTreeMap::from([(
+        1,
+        ServiceAnswer {
+            ret_code: 0,
+            result: "not { json".into(),
+        },
+    )]);
+    let reference = ReferenceEngine.step(&input);
+    let ours = VmEngine.step(&input);
+    assert_eq!(reference.call_requests, ours.call_requests);
+    assert!(same_content(&reference.data, &ours.data));
+}

@@ -29,8 +29,14 @@ pub struct Deployed {
 }
 
 /// Writes `files` (name and contents, Config.toml among them) into `dir` and starts the service
-/// its Config.toml describes, in the surroundings a node gives it.
-pub fn deploy(dir: tempfile::TempDir, files: &[(&str, &[u8])]) -> Deployed {
+/// its Config.toml describes, in the surroundings a node gives it, with `mapped` (path in the
+/// module, host directory) added to every module's mapped directories, as a node adds the
+/// particle vault.
+pub fn deploy(
+    dir: tempfile::TempDir,
+    files: &[(&str, &[u8])],
+    mapped: &[(&str, &std::path::Path)],
+) -> Deployed {
     for (name, bytes) in files {
         std::fs::write(dir.path().join(name), bytes).unwrap();
     }
@@ -44,6 +50,11 @@ pub fn deploy(dir: tempfile::TempDir, files: &[(&str, &[u8])]) -> Deployed {
     for module in &mut config.modules {
         if !module.mapped_dirs.iter().any(|(guest, _)| guest == "tmp") {
             module.mapped_dirs.push(("/tmp".into(), tmp.clone()));
+        }
+        for (guest, host) in mapped {
+            module
+                .mapped_dirs
+                .push(((*guest).to_owned(), (*host).to_owned()));
         }
     }
     let service = Service::new(runtime, config).unwrap();

@@ -2,13 +2,14 @@
 
 use marine_it::{Argument, Export, Field, IType, Implementation, Import, Interfaces, TypeDef};
 
-/// The SDK's API: memory, a bump allocator and the result registers.
+/// The SDK's API: memory, a bump allocator (`$allocate`, which test code may call too) and the
+/// result registers.
 pub const SDK_API: &str = r#"
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 1024))
   (global $result_ptr (mut i32) (i32.const 0))
   (global $result_size (mut i32) (i32.const 0))
-  (func (export "allocate") (param $size i32) (param $tag i32) (result i32)
+  (func $allocate (export "allocate") (param $size i32) (param $tag i32) (result i32)
     (local $p i32)
     (local.set $p (global.get $heap))
     (if (i32.gt_u (i32.add (local.get $p) (local.get $size))

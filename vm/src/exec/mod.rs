@@ -952,7 +952,9 @@ impl<'s> Exec<'s> {
         let argument_hash = argument_hash.to_rc();
         if answer.ret_code != 0 {
             let message: Rc<str> = Rc::from(answer.result.as_str());
-            return self.record_failure(tetraplet, argument_hash, answer.ret_code, message);
+            let cid = self.record_failure(tetraplet, argument_hash, answer.ret_code, &message);
+            self.record_cid(&tetraplet.peer_pk, &cid);
+            return Err(Catchable::LocalServiceError(answer.ret_code, message).into());
         }
         let value: Value = match serde_json::from_str(&answer.result) {
             Ok(v) => v,
@@ -961,7 +963,11 @@ impl<'s> Exec<'s> {
                     "call_service result '{}' can't be serialized or deserialized with an error: {e}",
                     answer
                 );
-                return self.record_failure(tetraplet, argument_hash, i32::MAX, Rc::from(message));
+                let message: Rc<str> = Rc::from(message);
+                // The reference leaves this failure out of the step's signature (it is signed
+                // from the next step on, as a result met in the previous data).
+                self.record_failure(tetraplet, argument_hash, i32::MAX, &message);
+                return Err(Catchable::LocalServiceError(i32::MAX, message).into());
             }
         };
         let trace_pos = self.merger.trace_pos();
@@ -1020,13 +1026,14 @@ impl<'s> Exec<'s> {
         (cid, aggregate)
     }
 
+    /// Stores a failed call's result and writes its state; returns the result's CID.
     fn record_failure(
         &mut self,
         tetraplet: &Rc<Tetraplet>,
         argument_hash: Rc<str>,
         ret_code: i32,
-        message: Rc<str>,
-    ) -> ExecResult<()> {
+        message: &Rc<str>,
+    ) -> Cid {
         let failed = CallServiceFailed {
             ret_code,
             message: message.clone(),
@@ -1035,10 +1042,9 @@ impl<'s> Exec<'s> {
         let cid =
             self.cids
                 .insert_service_result_of(&failed.to_value(), tetraplet_cid, argument_hash);
-        self.record_cid(&tetraplet.peer_pk, &cid);
         self.merger
-            .push(ExecutedState::Call(CallResult::Failed(cid)));
-        Err(Catchable::LocalServiceError(ret_code, message).into())
+            .push(ExecutedState::Call(CallResult::Failed(cid.clone())));
+        cid
     }
 
     /// A recorded call result, checked against the call as it resolves now: a peer cannot

@@ -10,6 +10,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+#[path = "../../../../tools/test-support/npm.rs"]
+mod npm;
+use npm::npm_ci;
+
 use network_sim::aqua::RunSpec;
 use network_sim::services::{Behaviour, ServiceRule};
 use runtime_node::embedded::CLIENT_INDEX;
@@ -24,21 +28,7 @@ fn reference_run() -> PathBuf {
 
 /// `tools/reference-run`, with its packages installed.
 fn installed() -> PathBuf {
-    let dir = reference_run();
-    if dir.join("node_modules/.package-lock.json").is_file() {
-        return dir;
-    }
-    eprintln!(
-        "installing the reference toolchain: `npm ci` in {}",
-        dir.display()
-    );
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&dir)
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run npm (it installs the reference toolchain): {e}"));
-    assert!(status.success(), "`npm ci` failed in {}", dir.display());
-    dir
+    npm_ci(&reference_run(), "the reference toolchain", &[])
 }
 
 /// Runs `requests` (see batch.mjs) in one node process and returns the answers in order.
