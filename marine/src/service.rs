@@ -133,15 +133,14 @@ impl ResourceLimiter for StoreData {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let Some(limit) = self.shared.memory_limit else {
-            return Ok(true);
-        };
+        // Counted with or without a limit: `memory_used` reports it.
+        let limit = self.shared.memory_limit.unwrap_or(u64::MAX);
         let delta = (desired - current) as u64;
         let granted = self
             .shared
             .memory_used
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |used| {
-                (used + delta <= limit).then_some(used + delta)
+                used.checked_add(delta).filter(|&total| total <= limit)
             })
             .is_ok();
         if !granted {
