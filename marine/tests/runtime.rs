@@ -365,6 +365,20 @@ fn the_memory_limit_holds_for_the_whole_service() {
 }
 
 #[test]
+fn memory_is_counted_without_a_limit_too() {
+    let mut d = Describe::new();
+    d.export("grow", &[], None);
+    let module = d.module(r#"(func (export "grow") (drop (memory.grow (i32.const 2))))"#);
+    let runtime = runtime();
+    let s = service(&runtime, &[("grow", module)]);
+    // The SDK API's memory starts with one page.
+    assert_eq!(s.memory_used(), 1 << 16);
+    s.call_json("grow", &json!([]), CallParameters::default())
+        .unwrap();
+    assert_eq!(s.memory_used(), 3 << 16);
+}
+
+#[test]
 fn a_trap_fails_only_its_call() {
     let mut d = Describe::new();
     d.export("boom", &[], None);

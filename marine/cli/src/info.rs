@@ -2,18 +2,26 @@
 
 use std::fmt::Write;
 
+use marine::ModuleInterface;
+
 use crate::module::Module;
 use marine_it::{signature, type_text, Notation};
 
 /// The description `marine info` prints. Types are written as interface types.
 pub fn describe(module: &Module) -> String {
-    let interface = &module.interface;
     let mut out = String::new();
     let _ = writeln!(out, "{}", module.path.display());
     let _ = writeln!(out, "SDK version: {}", module.sdk_version);
-    let _ = writeln!(out, "IT version: {}", interface.version);
+    let _ = writeln!(out, "IT version: {}", module.interface.version);
+    out.push('\n');
+    out.push_str(&interface_text(&module.interface));
+    out
+}
 
-    out.push_str("\nExported functions:\n");
+/// A module's exported functions, records and imports, one heading each.
+pub fn interface_text(interface: &ModuleInterface) -> String {
+    let mut out = String::new();
+    out.push_str("Exported functions:\n");
     for function in &interface.functions {
         let _ = writeln!(out, "  {}", signature(function, interface, Notation::It));
     }

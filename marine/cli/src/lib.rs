@@ -1,13 +1,16 @@
 //! The `marine` command's work, as a library: reading a module's interface, describing it as
-//! text or as an Aqua service declaration, and calling a service from its config. The binary
-//! (`main.rs`) only parses arguments and prints.
+//! text or as an Aqua service declaration, generating and embedding its interface-types
+//! section, calling a service from its config, and the interactive shell over a service. The
+//! binary (`main.rs`) only parses arguments and prints.
 //!
 //! [`aqua::declaration`] is what a peer needs to tell clients how to call a module it hosts.
 
 pub mod aqua;
 pub mod call;
+pub mod embed;
 pub mod info;
 pub mod module;
+pub mod repl;
 
 use std::path::PathBuf;
 

@@ -1,5 +1,5 @@
-//! The `marine` binary on the real spell and sqlite3 modules of `fluence-spell-distro`, and on
-//! files that are not Marine modules. Expected texts are in `tests/data/`; `UPDATE_EXPECT=1`
+//! The `marine` binary on the real modules of the Fluence distro crates (spell, sqlite3,
+//! registry, trust-graph, aqua-ipfs), and on files that are not Marine modules. Expected texts are in `tests/data/`; `UPDATE_EXPECT=1`
 //! rewrites them.
 
 use std::path::Path;
@@ -9,23 +9,13 @@ use aqua::compile::{compile, Options};
 use aqua::project::MemoryFiles;
 use serde_json::Value;
 
-/// A directory holding the spell service: its modules and its config.
-fn spell_service() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let files = [
-        ("spell.wasm", fluence_spell_distro::SPELL_WASM),
-        ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
-        ("Config.toml", fluence_spell_distro::CONFIG),
-    ];
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
-    dir
-}
+mod common;
+
+use common::{marine_binary, spell_service};
 
 /// Runs `marine` in `dir`.
 fn marine(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_marine"))
+    Command::new(marine_binary())
         .current_dir(dir)
         .args(args)
         .output()
@@ -235,4 +225,140 @@ fn call_reports_a_broken_config() {
     let message = failure(&marine(dir.path(), &["call", "Config.toml", "f", "[]"]), 1);
     assert!(message.starts_with("error: "), "{message}");
     assert!(message.contains("absent"), "{message}");
+}
+
+/// The real modules that carry the SDK's item descriptions, from every distro crate.
+fn sdk_modules() -> Vec<(&'static str, &'static [u8])> {
+    vec![
+        ("spell.wasm", fluence_spell_distro::SPELL_WASM),
+        ("registry.wasm", registry_distro::REGISTRY_WASM),
+        ("trust-graph.wasm", trust_graph_distro::TRUST_GRAPH_WASM),
+        ("ipfs_pure.wasm", aqua_ipfs_distro::IPFS_FACADE),
+        ("ipfs_effector.wasm", aqua_ipfs_distro::IPFS_EFFECTOR),
+    ]
+}
+
+/// `module` without its custom sections named `name`, every other section as it was.
+fn without_section(module: &[u8], name: &str) -> Vec<u8> {
+    let mut out = wasm_encoder::Module::new();
+    for payload in wasmparser::Parser::new(0).parse_all(module) {
+        let payload = payload.unwrap();
+        if matches!(&payload, wasmparser::Payload::CustomSection(s) if s.name() == name) {
+            continue;
+        }
+        if let Some((id, range)) = payload.as_section() {
+            out.section(&wasm_encoder::RawSection {
+                id,
+                data: &module[range],
+            });
+        }
+    }
+    out.finish()
+}
+
+#[test]
+fn embed_it_regenerates_the_sections_of_real_modules_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, original) in sdk_modules() {
+        let stripped = without_section(original, marine_it::SECTION_NAME);
+        assert!(stripped.len() < original.len(), "{name}");
+        std::fs::write(dir.path().join(name), &stripped).unwrap();
+        let out = format!("out-{name}");
+        // The distro modules were built when the generator wrote IT version 0.27.0.
+        let args = ["embed-it", name, "-o", &out, "--it-version", "0.27.0"];
+        assert_eq!(stdout(&marine(dir.path(), &args)), "");
+        let embedded = std::fs::read(dir.path().join(&out)).unwrap();
+        assert!(embedded == original, "{name} differs after embed-it");
+    }
+}
+
+#[test]
+fn embed_it_replaces_a_section_in_place_with_the_current_it_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spell.wasm");
+    std::fs::write(&path, fluence_spell_distro::SPELL_WASM).unwrap();
+    stdout(&marine(dir.path(), &["embed-it", "spell.wasm"]));
+    let text = stdout(&marine(dir.path(), &["it", "spell.wasm"]));
+    assert!(
+        text.starts_with("(@interface it_version \"0.28.0\")"),
+        "{text}"
+    );
+    let original = marine::describe(fluence_spell_distro::SPELL_WASM).unwrap();
+    let embedded = marine::describe(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(embedded.sdk_version, original.sdk_version);
+    assert_eq!(embedded.interface.functions, original.interface.functions);
+    assert_eq!(embedded.interface.records, original.interface.records);
+    assert_eq!(embedded.interfaces.adapters, original.interfaces.adapters);
+}
+
+#[test]
+fn embed_it_states_the_sdk_version_it_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let stripped = without_section(
+        fluence_spell_distro::SPELL_WASM,
+        marine_it::SDK_VERSION_SECTION_NAME,
+    );
+    std::fs::write(dir.path().join("spell.wasm"), stripped).unwrap();
+    let message = failure(&marine(dir.path(), &["embed-it", "spell.wasm"]), 1);
+    assert!(
+        message.contains(
+            "has no `__fluence_sdk_version` section; give the SDK version with --sdk-version"
+        ),
+        "{message}"
+    );
+    let message = failure(
+        &marine(
+            dir.path(),
+            &["embed-it", "spell.wasm", "--sdk-version", "new"],
+        ),
+        1,
+    );
+    assert!(
+        message.contains("the SDK version `new` is not a version like 1.2.3"),
+        "{message}"
+    );
+    let args = ["embed-it", "spell.wasm", "--sdk-version", "0.15.0"];
+    stdout(&marine(dir.path(), &args));
+    let info = stdout(&marine(dir.path(), &["info", "spell.wasm"]));
+    assert!(info.contains("SDK version: 0.15.0\n"), "{info}");
+}
+
+#[test]
+fn embed_it_needs_the_sdk_descriptions() {
+    let dir = spell_service();
+    // sqlite3 is written in C: its section was written by hand, not generated.
+    let message = failure(&marine(dir.path(), &["embed-it", "sqlite3.wasm"]), 1);
+    assert_eq!(
+        message,
+        "error: sqlite3.wasm: it has no `__m_generated_section__*` sections: it was not built with the Marine Rust SDK\n"
+    );
+    std::fs::write(dir.path().join("notes.wasm"), "not wasm").unwrap();
+    let message = failure(&marine(dir.path(), &["embed-it", "notes.wasm"]), 1);
+    assert!(
+        message.starts_with("error: notes.wasm: not a valid Wasm module"),
+        "{message}"
+    );
+    let message = failure(&marine(dir.path(), &["embed-it", "missing.wasm"]), 1);
+    assert!(
+        message.starts_with("error: missing.wasm: cannot read it"),
+        "{message}"
+    );
+    // A description the generator cannot use names its section.
+    let broken = wat::parse_str(
+        r#"(module (@custom "__m_generated_section__f" "{\"ast_type\":\"Function\"}"))"#,
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("broken.wasm"), broken).unwrap();
+    let message = failure(&marine(dir.path(), &["embed-it", "broken.wasm"]), 1);
+    assert!(
+        message.starts_with(
+            "error: broken.wasm: section `__m_generated_section__f` is not an SDK item description"
+        ),
+        "{message}"
+    );
+    // Nothing was written over the input.
+    assert_eq!(
+        std::fs::read(dir.path().join("sqlite3.wasm")).unwrap(),
+        fluence_spell_distro::SQLITE_WASM
+    );
 }

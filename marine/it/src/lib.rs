@@ -5,13 +5,16 @@
 //! it imports from other modules, and small stack programs (adapters) that move values between
 //! the interface level and linear memory. This crate is that section's model
 //! ([`Interfaces`]), its binary codec ([`decode`], [`encode`]), its text form
-//! ([`Interfaces::to_text`]), and the checked view that a runtime needs ([`ModuleInterface`]):
-//! which functions a module offers and imports, with their records resolved.
+//! ([`Interfaces::to_text`]), the checked view that a runtime needs ([`ModuleInterface`]):
+//! which functions a module offers and imports, with their records resolved, and the
+//! generator ([`generate`]) that writes the section from the item descriptions the Marine Rust
+//! SDK leaves in a module.
 //!
 //! It knows nothing of Wasm engines: the runtime (`marine`), the `marine` command and the fuzz
 //! targets all stand on it.
 
 mod binary;
+mod generate;
 mod interface;
 mod model;
 mod names;
@@ -19,6 +22,7 @@ mod text;
 mod value;
 
 pub use binary::{decode, encode, DecodeError, EncodeError};
+pub use generate::{generate, GenerateError, GENERATED_SECTION_PREFIXES};
 pub use interface::{Function, ImportedFunction, InterfaceError, ModuleInterface, Record};
 pub use model::{
     Adapter, Argument, Export, Field, IType, Implementation, Import, Instruction, Interfaces,
