@@ -1,9 +1,10 @@
 //! Running the services that Fluence ships in its `*-distro` crates: the files are written into
 //! a directory and loaded through their own Config.toml, as a node deploys them.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
-use marine::{load_config, CallParameters, Runtime, RuntimeConfig, Service};
+use marine::{load_config, CallParameters, Runtime, RuntimeConfig, Service, ServiceConfig};
 use serde_json::Value;
 
 /// One runtime per test binary, with a compile cache so each module compiles once (sqlite3
@@ -31,23 +32,35 @@ pub struct Deployed {
 /// Writes `files` (name and contents, Config.toml among them) into `dir` and starts the service
 /// its Config.toml describes, in the surroundings a node gives it.
 pub fn deploy(dir: tempfile::TempDir, files: &[(&str, &[u8])]) -> Deployed {
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
+    write_files(dir.path(), files);
     let runtime = runtime();
-    let mut config = load_config(runtime, &dir.path().join("Config.toml")).unwrap();
+    let config = node_config(runtime, dir.path());
+    let service = Service::new(runtime, config).unwrap();
+    Deployed { dir, service }
+}
+
+/// Writes `files` (name and contents) into `dir`.
+pub fn write_files(dir: &Path, files: &[(&str, &[u8])]) {
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// Reads the config of the service in `dir` (loading its modules into `runtime`), with the
+/// directories a node maps.
+pub fn node_config(runtime: &Runtime, dir: &Path) -> ServiceConfig {
+    let mut config = load_config(runtime, &dir.join("Config.toml")).unwrap();
     // Modules keep files in `/tmp` without their configs mapping it: a node maps the service's
     // own directory there for every module (Nox: `inject_ephemeral_dirs`). Here it is `tmp` in
     // the service's directory, where the configs that do map `tmp` point too.
-    let tmp = dir.path().join("tmp");
+    let tmp = dir.join("tmp");
     std::fs::create_dir_all(&tmp).unwrap();
     for module in &mut config.modules {
         if !module.mapped_dirs.iter().any(|(guest, _)| guest == "tmp") {
             module.mapped_dirs.push(("/tmp".into(), tmp.clone()));
         }
     }
-    let service = Service::new(runtime, config).unwrap();
-    Deployed { dir, service }
+    config
 }
 
 impl Deployed {
