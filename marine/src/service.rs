@@ -97,8 +97,8 @@ struct Shared {
     memory_refused: AtomicBool,
 }
 
-/// The SDK's exports that lifting, lowering and the result registers need.
-#[derive(Clone)]
+/// The SDK's exports that lifting, lowering and the result registers need. Shared behind an
+/// `Arc`: a typed function holds its type, which is costly to clone on every call.
 struct Api {
     memory: Memory,
     allocate: Allocate,
@@ -114,15 +114,17 @@ struct StoreData {
     shared: Arc<Shared>,
     module: CompiledModule,
     links: HashMap<String, Arc<Mutex<Instance>>>,
-    api: Option<Api>,
+    api: Option<Arc<Api>>,
     logging_mask: Option<i32>,
     mounted: HashMap<String, PathBuf>,
 }
 
 struct Instance {
     store: Store<StoreData>,
-    api: Api,
-    exports: HashMap<String, Func>,
+    api: Arc<Api>,
+    /// The module's interface functions, in the interface's order: the export and how many
+    /// Wasm results it has.
+    exports: Vec<(Func, usize)>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -231,16 +233,17 @@ impl Service {
         self.call_function(self.function(function)?, arguments, call_parameters)
     }
 
+    /// Calls the facade function at `index` in the interface's list.
     fn call_function(
         &self,
-        function: &Function,
+        index: usize,
         arguments: &[IValue],
         call_parameters: CallParameters,
     ) -> Result<Option<IValue>> {
         let mut facade = lock(&self.facade);
         *lock(&self.shared.call_parameters) = Arc::new(call_parameters);
         *lock(&self.shared.deadline) = Instant::now() + self.shared.call_timeout;
-        facade.call(function, arguments)
+        facade.call(index, arguments)
     }
 
     /// Calls a facade function with JSON arguments (an array in order, or an object by
@@ -252,24 +255,21 @@ impl Service {
         call_parameters: CallParameters,
     ) -> Result<serde_json::Value> {
         let interface = self.facade_module.interface();
-        let Some(signature) = interface.function(function) else {
-            // Let `call` say which functions there are.
-            return self
-                .call(function, &[], call_parameters)
-                .map(|_| serde_json::Value::Null);
-        };
+        let index = self.function(function)?;
+        let signature = &interface.functions[index];
         let values = json_arguments(signature, arguments, interface)?;
-        let output = self.call_function(signature, &values, call_parameters)?;
+        let output = self.call_function(index, &values, call_parameters)?;
         Ok(match (output, &signature.output) {
             (Some(value), Some(ty)) => value.to_json(ty, interface),
             _ => serde_json::Value::Null,
         })
     }
 
-    /// The facade function called `name`, or an error listing the ones there are.
-    fn function(&self, name: &str) -> Result<&Function> {
+    /// The index of the facade function called `name`, or an error listing the ones there are.
+    fn function(&self, name: &str) -> Result<usize> {
         let interface = self.facade_module.interface();
-        interface.function(name).ok_or_else(|| {
+        let found = interface.functions.iter().position(|f| f.name == name);
+        found.ok_or_else(|| {
             let available: Vec<&str> = interface
                 .functions
                 .iter()
@@ -373,6 +373,10 @@ fn instantiate(
     };
 
     let mut wasi = WasiCtxBuilder::new();
+    // Calls are synchronous, so file operations may block the calling thread: otherwise each
+    // one is handed to a thread pool and waited for (sqlite's start-up does hundreds). Set
+    // before the directories are opened, which take the setting when they are.
+    wasi.allow_blocking_current_thread(true);
     wasi.envs(&config.envs);
     for (guest, host) in &config.mapped_dirs {
         wasi.env(guest, host.to_string_lossy());
@@ -444,7 +448,7 @@ fn instantiate(
                 .map_err(|e| fail(format!("`{}`: {e}", $name)))?
         };
     }
-    let api = Api {
+    let api = Arc::new(Api {
         memory: instance
             .get_memory(&mut store, "memory")
             .ok_or_else(|| fail("no `memory` export".into()))?,
@@ -454,7 +458,7 @@ fn instantiate(
         get_result_size: api_func!("get_result_size"),
         set_result_ptr: api_func!("set_result_ptr"),
         set_result_size: api_func!("set_result_size"),
-    };
+    });
     store.data_mut().api = Some(api.clone());
 
     // The SDK runs static constructors in `_initialize`; a command module's `_start` runs main.
@@ -471,12 +475,13 @@ fn instantiate(
         }
     }
 
-    let exports = module
-        .interface()
-        .functions
-        .iter()
-        .filter_map(|f| Some((f.name.clone(), instance.get_func(&mut store, &f.name)?)))
-        .collect();
+    // Looked up once: a call then goes straight to its function.
+    let mut exports = Vec::new();
+    for function in &module.interface().functions {
+        let func = typed(&mut store, &function.name)?;
+        let results = func.ty(&store).results().len();
+        exports.push((func, results));
+    }
     Ok(Instance {
         store,
         api,
@@ -723,14 +728,15 @@ fn call_import(
     let output = {
         let mut target = lock(&target);
         let target_module = target.store.data().module.clone();
-        let Some(target_function) = target_module.interface().function(&function.name) else {
+        let functions = &target_module.interface().functions;
+        let Some(index) = functions.iter().position(|f| f.name == function.name) else {
             return Err(wasmtime::Error::new(Error::NoSuchFunction {
                 function: format!("{namespace}.{}", function.name),
                 available: String::new(),
             }));
         };
         target
-            .call(target_function, &arguments)
+            .call(index, &arguments)
             .map_err(wasmtime::Error::new)?
     };
     let (Some(value), Some(ty)) = (output, &function.output) else {
@@ -761,10 +767,11 @@ fn call_import(
 }
 
 impl Instance {
-    /// Calls an exported function: lowers the arguments, runs it until the call's deadline,
-    /// lifts the result and lets the module free its temporaries.
-    fn call(&mut self, function: &Function, arguments: &[IValue]) -> Result<Option<IValue>> {
+    /// Calls the function at `index` of the interface's list: lowers the arguments, runs it
+    /// until the call's deadline, lifts the result and lets the module free its temporaries.
+    fn call(&mut self, index: usize, arguments: &[IValue]) -> Result<Option<IValue>> {
         let module = self.store.data().module.clone();
+        let function = &module.interface().functions[index];
         let call_error = |failure: CallFailure| Error::Call {
             module: module.name().to_owned(),
             function: function.name.clone(),
@@ -780,15 +787,12 @@ impl Instance {
                 ),
             });
         }
-        let func = *self
-            .exports
-            .get(&function.name)
-            .ok_or_else(|| call_error(CallFailure::Trap("the function is not exported".into())))?;
-        let shared = self.store.data().shared.clone();
-        self.store.set_epoch_deadline(shared.ticks_left());
+        let (func, result_count) = self.exports[index];
+        let ticks = self.store.data().shared.ticks_left();
+        self.store.set_epoch_deadline(ticks);
 
         let api = self.api.clone();
-        let mut raw = Vec::new();
+        let mut raw = Vec::with_capacity(2 * arguments.len());
         {
             let mut guest = Guest {
                 ctx: &mut self.store,
@@ -805,8 +809,10 @@ impl Instance {
                     })?;
             }
         }
-        let mut results = vec![Val::I32(0); func.ty(&self.store).results().len()];
-        if let Err(e) = func.call(&mut self.store, &raw, &mut results) {
+        // At most one result: the code was checked against the interface at load.
+        let mut results = [Val::I32(0)];
+        let results = &mut results[..result_count];
+        if let Err(e) = func.call(&mut self.store, &raw, results) {
             return Err(self.failure(e, &call_error));
         }
         let output = match &function.output {
@@ -814,7 +820,7 @@ impl Instance {
             Some(ty) if !is_complex(ty) => {
                 let memory = api.memory.data(&self.store);
                 let lifted =
-                    Lifter::new(memory, module.interface()).lift(ty, &mut results.into_iter());
+                    Lifter::new(memory, module.interface()).lift(ty, &mut results.iter().cloned());
                 Some(lifted.map_err(|e| call_error(e.into()))?)
             }
             Some(ty) => {

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::Describe;
+use common::{Describe, ECHO};
 use marine::{
     CallFailure, CallParameters, Error, IType, ModuleConfig, Runtime, Service, ServiceConfig,
 };
@@ -23,16 +23,10 @@ fn service(runtime: &Runtime, modules: &[(&str, Vec<u8>)]) -> Service {
     Service::new(runtime, ServiceConfig::new(modules)).unwrap()
 }
 
-/// Returns its argument: the result registers point at the buffer the host lowered.
-const ECHO: &str = r#"
-  (func (export "echo") (param $p i32) (param $len i32)
-    (global.set $result_ptr (local.get $p))
-    (global.set $result_size (local.get $len)))"#;
-
 fn echo_module(ty: IType) -> Vec<u8> {
     let mut d = Describe::new();
     d.export("echo", &[("value", ty.clone())], Some(ty));
-    d.module(ECHO)
+    d.module(&format!(r#"{ECHO} (export "echo" (func $echo))"#))
 }
 
 #[test]
@@ -497,4 +491,44 @@ fn a_section_that_lies_about_the_code_is_refused_at_load() {
             .starts_with("module `m`: not a valid Wasm module: "),
         "{err}"
     );
+}
+
+/// The module of the call benchmarks (`benches/service.rs`), also run by the reference
+/// runtime for JS: `echo_string`, and `echo_bytes` on `(array u8)`, the type the SDK gives a
+/// `Vec<u8>`.
+fn bench_echo_module() -> Vec<u8> {
+    let mut d = Describe::new();
+    d.export(
+        "echo_string",
+        &[("value", IType::String)],
+        Some(IType::String),
+    );
+    let bytes = IType::Array(Box::new(IType::U8));
+    d.export("echo_bytes", &[("value", bytes.clone())], Some(bytes));
+    d.module(&format!(
+        r#"{ECHO} (export "echo_string" (func $echo)) (export "echo_bytes" (func $echo))"#
+    ))
+}
+
+#[test]
+fn the_benchmark_module_is_current_and_echoes() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/echo.wasm");
+    let made = bench_echo_module();
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &made).unwrap();
+    }
+    let committed = std::fs::read(&path).unwrap_or_default();
+    assert!(
+        committed == made,
+        "{} is not what this test makes; rewrite it with UPDATE_EXPECT=1",
+        path.display()
+    );
+
+    let s = service(&runtime(), &[("echo", committed)]);
+    let call = |f: &str, v: serde_json::Value| {
+        s.call_json(f, &json!([v]), CallParameters::default())
+            .unwrap()
+    };
+    assert_eq!(call("echo_string", json!("héllo")), json!("héllo"));
+    assert_eq!(call("echo_bytes", json!([0, 7, 255])), json!([0, 7, 255]));
 }

@@ -1,6 +1,6 @@
 //! Reads back the estimates criterion wrote in this run, for the comparison tables the
-//! benchmarks print after their groups. Included by `vm/benches/execute/main.rs` and
-//! `aqua/benches/compile.rs` (needs `serde_json`).
+//! benchmarks print after their groups. Included by `vm/benches/execute/main.rs`,
+//! `aqua/benches/compile.rs` and `marine/benches/service.rs` (needs `serde_json`).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;

@@ -37,17 +37,46 @@ pub struct JsonError {
     pub message: String,
 }
 
+/// Where a value is inside the arguments, kept as a chain of borrowed steps and written out
+/// only when an error names it, so that reading a large array allocates nothing per item.
+#[derive(Clone, Copy)]
+enum Path<'a> {
+    Root(&'a str),
+    Index(&'a Path<'a>, usize),
+    Field(&'a Path<'a>, &'a str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Root(name) => f.write_str(name),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
 impl IValue {
     /// Reads a JSON value as a value of type `ty`; records come from objects keyed by field
-    /// name (or arrays in field order), byte arrays from arrays of numbers.
+    /// name (or arrays in field order), byte arrays (`byte_array` and `(array u8)`, which
+    /// lifting also gives as [`IValue::ByteArray`]) from arrays of numbers.
     pub fn from_json(
         json: &Json,
         ty: &IType,
         interface: &ModuleInterface,
         path: &str,
     ) -> Result<IValue, JsonError> {
+        Self::from_json_at(json, ty, interface, Path::Root(path))
+    }
+
+    fn from_json_at(
+        json: &Json,
+        ty: &IType,
+        interface: &ModuleInterface,
+        path: Path<'_>,
+    ) -> Result<IValue, JsonError> {
         let fail = |message: String| JsonError {
-            path: path.to_owned(),
+            path: path.to_string(),
             message,
         };
         let mismatch = || {
@@ -85,21 +114,14 @@ impl IValue {
             IType::F32 => IValue::F32(json.as_f64().ok_or_else(mismatch)? as f32),
             IType::F64 => IValue::F64(json.as_f64().ok_or_else(mismatch)?),
             IType::String => IValue::String(json.as_str().ok_or_else(mismatch)?.to_owned()),
-            IType::ByteArray => {
-                let items = json.as_array().ok_or_else(mismatch)?;
-                let bytes = items.iter().enumerate().map(|(i, item)| {
-                    let byte = item.as_u64().and_then(|n| u8::try_from(n).ok());
-                    byte.ok_or_else(|| JsonError {
-                        path: format!("{path}[{i}]"),
-                        message: format!("expected a byte (0 to 255), got {item}"),
-                    })
-                });
-                IValue::ByteArray(bytes.collect::<Result<_, _>>()?)
+            IType::ByteArray => IValue::ByteArray(bytes_from_json(json, path, mismatch)?),
+            IType::Array(item_type) if **item_type == IType::U8 => {
+                IValue::ByteArray(bytes_from_json(json, path, mismatch)?)
             }
             IType::Array(item_type) => {
                 let items = json.as_array().ok_or_else(mismatch)?;
                 let values = items.iter().enumerate().map(|(i, item)| {
-                    IValue::from_json(item, item_type, interface, &format!("{path}[{i}]"))
+                    IValue::from_json_at(item, item_type, interface, Path::Index(&path, i))
                 });
                 IValue::Array(values.collect::<Result<_, _>>()?)
             }
@@ -115,12 +137,8 @@ impl IValue {
                         Json::Array(items) if items.len() == record.fields.len() => &items[i],
                         _ => return Err(mismatch()),
                     };
-                    IValue::from_json(
-                        value,
-                        &field.ty,
-                        interface,
-                        &format!("{path}.{}", field.name),
-                    )
+                    let at = Path::Field(&path, &field.name);
+                    IValue::from_json_at(value, &field.ty, interface, at)
                 });
                 IValue::Record(fields.collect::<Result<_, _>>()?)
             }
@@ -170,6 +188,23 @@ impl IValue {
             }
         }
     }
+}
+
+/// The bytes of a JSON array of numbers from 0 to 255.
+fn bytes_from_json(
+    json: &Json,
+    path: Path<'_>,
+    mismatch: impl Fn() -> JsonError,
+) -> Result<Vec<u8>, JsonError> {
+    let items = json.as_array().ok_or_else(mismatch)?;
+    let bytes = items.iter().enumerate().map(|(i, item)| {
+        let byte = item.as_u64().and_then(|n| u8::try_from(n).ok());
+        byte.ok_or_else(|| JsonError {
+            path: Path::Index(&path, i).to_string(),
+            message: format!("expected a byte (0 to 255), got {item}"),
+        })
+    });
+    bytes.collect()
 }
 
 /// JSON has no NaN or infinities; they become `null`, as `serde_json` writes them.

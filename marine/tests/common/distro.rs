@@ -1,9 +1,10 @@
 //! Running the services that Fluence ships in its `*-distro` crates: the files are written into
 //! a directory and loaded through their own Config.toml, as a node deploys them.
 
+use std::path::Path;
 use std::sync::OnceLock;
 
-use marine::{load_config, CallParameters, Runtime, RuntimeConfig, Service};
+use marine::{load_config, CallParameters, Runtime, RuntimeConfig, Service, ServiceConfig};
 use serde_json::Value;
 
 /// One runtime per test binary, with a compile cache so each module compiles once (sqlite3
@@ -37,20 +38,10 @@ pub fn deploy(
     files: &[(&str, &[u8])],
     mapped: &[(&str, &std::path::Path)],
 ) -> Deployed {
-    for (name, bytes) in files {
-        std::fs::write(dir.path().join(name), bytes).unwrap();
-    }
+    write_files(dir.path(), files);
     let runtime = runtime();
-    let mut config = load_config(runtime, &dir.path().join("Config.toml")).unwrap();
-    // Modules keep files in `/tmp` without their configs mapping it: a node maps the service's
-    // own directory there for every module (Nox: `inject_ephemeral_dirs`). Here it is `tmp` in
-    // the service's directory, where the configs that do map `tmp` point too.
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let mut config = node_config(runtime, dir.path());
     for module in &mut config.modules {
-        if !module.mapped_dirs.iter().any(|(guest, _)| guest == "tmp") {
-            module.mapped_dirs.push(("/tmp".into(), tmp.clone()));
-        }
         for (guest, host) in mapped {
             module
                 .mapped_dirs
@@ -59,6 +50,30 @@ pub fn deploy(
     }
     let service = Service::new(runtime, config).unwrap();
     Deployed { dir, service }
+}
+
+/// Writes `files` (name and contents) into `dir`.
+pub fn write_files(dir: &Path, files: &[(&str, &[u8])]) {
+    for (name, bytes) in files {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// Reads the config of the service in `dir` (loading its modules into `runtime`), with the
+/// directories a node maps.
+pub fn node_config(runtime: &Runtime, dir: &Path) -> ServiceConfig {
+    let mut config = load_config(runtime, &dir.join("Config.toml")).unwrap();
+    // Modules keep files in `/tmp` without their configs mapping it: a node maps the service's
+    // own directory there for every module (Nox: `inject_ephemeral_dirs`). Here it is `tmp` in
+    // the service's directory, where the configs that do map `tmp` point too.
+    let tmp = dir.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    for module in &mut config.modules {
+        if !module.mapped_dirs.iter().any(|(guest, _)| guest == "tmp") {
+            module.mapped_dirs.push(("/tmp".into(), tmp.clone()));
+        }
+    }
+    config
 }
 
 impl Deployed {

@@ -1,0 +1,337 @@
+//! What a call and a service start cost, this runtime against the reference runtime for JS
+//! (`@fluencelabs/marine-js` 0.13.0, run by `tools/marine-bench/bench.mjs`), in one run.
+//!
+//! `cargo bench -p marine --bench service` runs these criterion groups:
+//! - `echo_string`: a call of a facade function that takes a string and returns it, on
+//!   `benches/echo.wasm` (its interface-types section is written by our encoder;
+//!   `tests/runtime.rs` checks that the file is current). Functions `call` (interface values,
+//!   `Service::call`) and `call_json` (JSON in and out, as marine-js takes them).
+//! - `echo_bytes_1mb`: the same with a 1 MiB byte array (`(array u8)`, as the SDK types a
+//!   `Vec<u8>`).
+//! - `spell`: starting the real spell service of `fluence-spell-distro` (sqlite3 and spell,
+//!   with their own Config.toml). `cold`: a fresh runtime with an empty compile cache compiles
+//!   both modules and instantiates them; `disk_cache`: a fresh runtime finds the compiled code in
+//!   its cache directory; `new_service`: the modules are loaded, `Service::new` alone.
+//! - `sqlite3`: `cold` and `new_service` for `sqlite3.wasm` alone, a service marine-js can
+//!   start (the spell cannot start there: marine-js gives modules no directories, and the
+//!   spell's start-up opens its database).
+//!
+//! Then it prints the table `operation | ours | marine-js | marine-js / ours`.
+//!
+//! Environment: `MARINE_BENCH_REFERENCE=0` leaves marine-js out; `=1` requires it (the run fails
+//! without node or `tools/marine-bench/node_modules`); unset, it runs when both are there.
+
+#[path = "../../tools/bench-support/criterion_estimates.rs"]
+mod criterion_estimates;
+// The benchmark deploys the spell as the tests do; it starts its services itself.
+#[allow(dead_code)]
+#[path = "../tests/common/distro.rs"]
+mod distro;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, SystemTime};
+
+use criterion::{BatchSize, Criterion, Throughput};
+use marine::{
+    CallParameters, IValue, ModuleConfig, Runtime, RuntimeConfig, Service, ServiceConfig,
+};
+use serde_json::json;
+
+use criterion_estimates::{criterion_dir, duration, median_ns};
+use distro::{node_config, write_files};
+
+const ECHO_WASM: &[u8] = include_bytes!("echo.wasm");
+const STRING: &str = "Hello, Marine!";
+const MIB: usize = 1 << 20;
+
+/// The spell service's files, as the distro crate ships them.
+const SPELL: [(&str, &[u8]); 3] = [
+    ("spell.wasm", fluence_spell_distro::SPELL_WASM),
+    ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
+    ("Config.toml", fluence_spell_distro::CONFIG),
+];
+
+/// sqlite3 alone: the spell's config without the spell.
+const SQLITE3_CONFIG: &str = r#"
+modules_dir = "."
+
+[[module]]
+name = "sqlite3"
+logger_enabled = false
+
+[module.wasi]
+mapped_dirs = { "storage" = "." }
+"#;
+
+fn echo_service(runtime: &Runtime) -> Service {
+    let module = runtime
+        .load_module("echo", ECHO_WASM)
+        .expect("echo.wasm loads");
+    Service::new(runtime, ServiceConfig::new(vec![ModuleConfig::new(module)]))
+        .expect("the echo service starts")
+}
+
+fn echo_benches(c: &mut Criterion) {
+    let runtime = Runtime::new(RuntimeConfig::default()).expect("runtime");
+    let service = echo_service(&runtime);
+    let bytes: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
+    let cases = [
+        ("echo_string", "echo_string", IValue::String(STRING.into())),
+        (
+            "echo_bytes_1mb",
+            "echo_bytes",
+            IValue::ByteArray(bytes.clone()),
+        ),
+    ];
+    let json_cases = [json!([STRING]), json!([bytes])];
+    for ((group_name, function, value), json_arguments) in cases.into_iter().zip(json_cases) {
+        let arguments = [value];
+        let call = || service.call(function, &arguments, CallParameters::default());
+        assert_eq!(call().expect("echo"), Some(arguments[0].clone()));
+        let call_json = || service.call_json(function, &json_arguments, CallParameters::default());
+        assert_eq!(call_json().expect("echo"), json_arguments[0]);
+
+        let mut group = c.benchmark_group(group_name);
+        if let IValue::ByteArray(bytes) = &arguments[0] {
+            group.throughput(Throughput::Bytes(bytes.len() as u64));
+            group.sample_size(20);
+        }
+        group.bench_function("call", |b| b.iter(call));
+        group.bench_function("call_json", |b| b.iter(call_json));
+        group.finish();
+    }
+}
+
+/// A directory holding a service's files.
+fn service_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    write_files(dir.path(), files);
+    dir
+}
+
+fn cached_runtime(cache: &Path) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.to_owned()),
+    })
+    .expect("runtime")
+}
+
+/// The start-up benchmarks of the service made of `files`.
+fn start_benches(c: &mut Criterion, name: &str, files: &[(&str, &[u8])], disk_cache: bool) {
+    let dir = service_dir(files);
+    let mut group = c.benchmark_group(name);
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_millis(100));
+
+    // Everything from the files: a new runtime and cache, compilation, instantiation. The
+    // directories come from the setup and everything is dropped after the timed part.
+    group.bench_function("cold", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().expect("temporary directory"),
+            |cache| {
+                let runtime = cached_runtime(cache.path());
+                let service = Service::new(&runtime, node_config(&runtime, dir.path()));
+                (cache, runtime, service.expect("the service starts"))
+            },
+            BatchSize::PerIteration,
+        )
+    });
+
+    let cache = tempfile::tempdir().expect("temporary directory");
+    let runtime = cached_runtime(cache.path());
+    let config = node_config(&runtime, dir.path());
+    if disk_cache {
+        group.bench_function("disk_cache", |b| {
+            b.iter_with_large_drop(|| {
+                let runtime = cached_runtime(cache.path());
+                let service = Service::new(&runtime, node_config(&runtime, dir.path()));
+                (runtime, service.expect("the service starts"))
+            })
+        });
+    }
+    group.sample_size(50);
+    group.bench_function("new_service", |b| {
+        b.iter_with_large_drop(|| {
+            Service::new(&runtime, config.clone()).expect("the service starts")
+        })
+    });
+    group.finish();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reference.
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the workspace")
+        .to_owned()
+}
+
+/// marine-js's figures by operation: the median in milliseconds, or why it could not do it.
+type Reference = HashMap<String, Result<f64, String>>;
+
+/// Runs `bench.mjs` if wanted and possible (see the module documentation).
+fn run_reference() -> Option<Reference> {
+    let dir = repo_root().join("tools/marine-bench");
+    let required = match std::env::var_os("MARINE_BENCH_REFERENCE") {
+        Some(v) if v.is_empty() || v == "0" => return None,
+        Some(_) => true,
+        None => false,
+    };
+    let installed = dir.join("node_modules/@fluencelabs/marine-js").is_dir();
+    let node = Command::new("node").arg("--version").output();
+    if !installed || node.is_err() {
+        let why = if installed {
+            "node is not on PATH"
+        } else {
+            "tools/marine-bench/node_modules is missing (run `npm ci` there)"
+        };
+        assert!(!required, "MARINE_BENCH_REFERENCE=1 but {why}");
+        eprintln!("(marine-js left out: {why})");
+        return None;
+    }
+    // The same bytes as ours: the distro crate's files and our echo module.
+    let spell = service_dir(&SPELL);
+    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/echo.wasm");
+    eprintln!("timing marine-js (tools/marine-bench/bench.mjs)...");
+    let out = Command::new("node")
+        .current_dir(&dir)
+        .arg("bench.mjs")
+        .arg("--echo")
+        .arg(&echo)
+        .arg("--spell")
+        .arg(spell.path())
+        .output()
+        .expect("spawn node");
+    assert!(
+        out.status.success(),
+        "bench.mjs failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("bench.mjs printed {line:?}: {e}"));
+            let op = row["op"].as_str().expect("op").to_owned();
+            let figure = match row["ms"].as_f64() {
+                Some(ms) => Ok(ms),
+                None => Err(row["error"].as_str().unwrap_or("no figure").to_owned()),
+            };
+            (op, figure)
+        })
+        .collect();
+    Some(rows)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The summary.
+
+/// The table's rows: label, our criterion group and function, marine-js's operation.
+const ROWS: [(&str, &str, &str, Option<&str>); 9] = [
+    (
+        "string echo, call",
+        "echo_string",
+        "call",
+        Some("echo_string"),
+    ),
+    (
+        "string echo, call_json",
+        "echo_string",
+        "call_json",
+        Some("echo_string"),
+    ),
+    (
+        "1 MiB echo, call",
+        "echo_bytes_1mb",
+        "call",
+        Some("echo_bytes_1mb"),
+    ),
+    (
+        "1 MiB echo, call_json",
+        "echo_bytes_1mb",
+        "call_json",
+        Some("echo_bytes_1mb"),
+    ),
+    (
+        "sqlite3 start, cold",
+        "sqlite3",
+        "cold",
+        Some("sqlite3_cold"),
+    ),
+    (
+        "sqlite3 start, compiled",
+        "sqlite3",
+        "new_service",
+        Some("sqlite3_warm"),
+    ),
+    ("spell start, cold", "spell", "cold", Some("spell_cold")),
+    ("spell start, disk cache", "spell", "disk_cache", None),
+    (
+        "spell start, compiled",
+        "spell",
+        "new_service",
+        Some("spell_warm"),
+    ),
+];
+
+/// A speed ratio with two significant digits or more: `0.034x`, `2.5x`, `8754x`.
+fn ratio(x: f64) -> String {
+    let decimals = (1.0 - x.log10().floor()).clamp(0.0, 6.0) as usize;
+    format!("{x:.decimals$}x")
+}
+
+fn print_table(dir: &Path, since: SystemTime, reference: Option<&Reference>) {
+    println!();
+    println!("marine-js: @fluencelabs/marine-js 0.13.0 under node (its call takes JSON only).");
+    println!("compiled: ours = Service::new of loaded modules; marine-js = the service started");
+    println!("again in the same process. cold: ours = fresh runtime, empty cache; marine-js =");
+    println!("fresh process, control module compiled, service started (node start-up excluded).");
+    println!(
+        "{:<26} {:>10} {:>12} {:>16}",
+        "operation", "ours", "marine-js", "marine-js / ours"
+    );
+    for (label, group, function, op) in ROWS {
+        let ours = median_ns(dir, group, function, since);
+        let theirs = op.and_then(|op| reference.and_then(|r| r.get(op)));
+        let (theirs_text, ratio) = match (ours, theirs) {
+            (_, None) => ("-".to_owned(), "-".to_owned()),
+            (_, Some(Err(why))) => (format!("fails: {why}"), "-".to_owned()),
+            (Some(ours), Some(Ok(ms))) => (duration(ms * 1e6), ratio(ms * 1e6 / ours)),
+            (None, Some(Ok(ms))) => (duration(ms * 1e6), "-".to_owned()),
+        };
+        println!(
+            "{label:<26} {:>10} {theirs_text:>12} {ratio:>16}",
+            ours.map(duration).unwrap_or_else(|| "-".to_owned())
+        );
+    }
+}
+
+fn main() {
+    // Criterion benchmarks only under `cargo bench` (`--bench`); `cargo bench -- --test` runs
+    // each function once, without marine-js.
+    let args: Vec<String> = std::env::args().collect();
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let full_run = has("--bench") && !has("--test") && !has("--list");
+
+    // The reference runs first, so that a broken node set-up fails the run at once.
+    let reference = if full_run { run_reference() } else { None };
+
+    let since = SystemTime::now();
+    let dir = criterion_dir();
+    let mut c = Criterion::default()
+        .output_directory(&dir)
+        .configure_from_args();
+    echo_benches(&mut c);
+    let sqlite3 = [
+        ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
+        ("Config.toml", SQLITE3_CONFIG.as_bytes()),
+    ];
+    start_benches(&mut c, "sqlite3", &sqlite3, false);
+    start_benches(&mut c, "spell", &SPELL, true);
+    c.final_summary();
+    print_table(&dir, since, reference.as_ref());
+}
