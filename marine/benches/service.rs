@@ -294,12 +294,16 @@ fn print_table(dir: &Path, since: SystemTime, reference: Option<&Reference>) {
         "{:<26} {:>10} {:>12} {:>16}",
         "operation", "ours", "marine-js", "marine-js / ours"
     );
+    let mut failures = Vec::new();
     for (label, group, function, op) in ROWS {
         let ours = median_ns(dir, group, function, since);
         let theirs = op.and_then(|op| reference.and_then(|r| r.get(op)));
         let (theirs_text, ratio) = match (ours, theirs) {
             (_, None) => ("-".to_owned(), "-".to_owned()),
-            (_, Some(Err(why))) => (format!("fails: {why}"), "-".to_owned()),
+            (_, Some(Err(why))) => {
+                failures.push(format!("{label}: {why}"));
+                ("fails".to_owned(), "-".to_owned())
+            }
             (Some(ours), Some(Ok(ms))) => (duration(ms * 1e6), ratio(ms * 1e6 / ours)),
             (None, Some(Ok(ms))) => (duration(ms * 1e6), "-".to_owned()),
         };
@@ -307,6 +311,9 @@ fn print_table(dir: &Path, since: SystemTime, reference: Option<&Reference>) {
             "{label:<26} {:>10} {theirs_text:>12} {ratio:>16}",
             ours.map(duration).unwrap_or_else(|| "-".to_owned())
         );
+    }
+    for failure in failures {
+        println!("marine-js fails on {failure}");
     }
 }
 
