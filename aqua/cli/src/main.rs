@@ -358,6 +358,12 @@ fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, col
     for module in roots {
         let interface = compilation.interface(module);
         if interface.is_empty() {
+            // Only what a module exports is compiled; a file without a header exports
+            // nothing, which is easy to miss when no file appears.
+            eprintln!(
+                "warning: {}: exports nothing, so nothing is written; start it with `aqua Name` and `export f, g`",
+                compilation.project.module(module).path.display()
+            );
             continue;
         }
         let path = output.join(format!("{}.json", stem(module)));

@@ -147,3 +147,26 @@ fn check_passes_a_clean_file_and_rejects_bad_constants() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("is not `NAME=VALUE`"));
 }
+
+#[test]
+fn a_file_that_exports_nothing_is_pointed_out() {
+    let dir = project(
+        "no-exports",
+        &[("plain.aqua", "func f() -> string:\n  <- \"x\"\n")],
+    );
+    let out = dir.join("out");
+    let output = aquac(&[
+        "build",
+        dir.join("plain.aqua").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("plain.aqua: exports nothing, so nothing is written"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
