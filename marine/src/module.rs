@@ -147,17 +147,9 @@ pub fn read_sections<'a>(bytes: &'a [u8]) -> std::result::Result<Sections<'a>, S
     })
 }
 
-/// Parses `major.minor.patch` (a pre-release or build suffix is ignored).
-fn version_triple(text: &str) -> Option<(u64, u64, u64)> {
-    let core = text.split(['-', '+']).next()?;
-    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-    let triple = (parts.next()??, parts.next()??, parts.next()??);
-    parts.next().is_none().then_some(triple)
-}
-
 fn check_version(what: &str, text: &str, min: (u64, u64, u64)) -> std::result::Result<(), String> {
-    let version =
-        version_triple(text).ok_or_else(|| format!("its {what} `{text}` is not a version"))?;
+    let version = marine_it::parse_version(text)
+        .ok_or_else(|| format!("its {what} `{text}` is not a version"))?;
     if version < min {
         let (a, b, c) = min;
         return Err(format!(

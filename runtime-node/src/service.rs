@@ -104,6 +104,18 @@ pub enum Reply {
     Later(PendingOutcome),
 }
 
+impl Reply {
+    /// The outcome of `work`, run on a blocking thread: for calls that compile, instantiate
+    /// or run Wasm, which would hold the engine's threads.
+    pub fn blocking(work: impl FnOnce() -> Outcome + Send + 'static) -> Reply {
+        Reply::Later(Box::pin(async move {
+            tokio::task::spawn_blocking(work)
+                .await
+                .unwrap_or_else(|e| Outcome::error(format_args!("the call did not finish: {e}")))
+        }))
+    }
+}
+
 impl From<Outcome> for Reply {
     fn from(outcome: Outcome) -> Reply {
         Reply::Ready(outcome)

@@ -105,10 +105,7 @@ pub fn embed_it(bytes: &[u8], options: &EmbedOptions<'_>) -> Result<Vec<u8>, Str
 
 /// Versions are `major.minor.patch`, optionally with a pre-release or build suffix.
 fn check_version(what: &str, version: &str) -> Result<(), String> {
-    let core = version.split(['-', '+']).next().unwrap_or_default();
-    let parts: Vec<&str> = core.split('.').collect();
-    let numeric = |part: &&str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
-    if parts.len() == 3 && parts.iter().all(numeric) {
+    if marine_it::parse_version(version).is_some() {
         Ok(())
     } else {
         Err(format!(

@@ -11,7 +11,11 @@ use serde_json::Value;
 
 mod common;
 
+#[path = "../../../tools/test-support/snapshot.rs"]
+mod snapshot;
+
 use common::{marine_binary, spell_service};
+use snapshot::expect;
 
 /// Runs `marine` in `dir`.
 fn marine(dir: &Path, args: &[&str]) -> Output {
@@ -36,21 +40,6 @@ fn failure(output: &Output, code: i32) -> String {
     assert_eq!(output.status.code(), Some(code), "{output:?}");
     assert!(output.stdout.is_empty(), "{output:?}");
     String::from_utf8(output.stderr.clone()).unwrap()
-}
-
-fn expect(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs (UPDATE_EXPECT=1 rewrites it):\n{actual}"
-    );
 }
 
 #[test]

@@ -36,3 +36,12 @@ pub const SECTION_NAME: &str = "interface-types";
 
 /// The name of the custom section that holds the SDK version a module was built with.
 pub const SDK_VERSION_SECTION_NAME: &str = "__fluence_sdk_version";
+
+/// A version as the SDK and IT sections write it, `major.minor.patch` (a pre-release or build
+/// suffix is ignored); `None` if it is not one.
+pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
+    let core = text.split(['-', '+']).next()?;
+    let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
+    let triple = (parts.next()??, parts.next()??, parts.next()??);
+    parts.next().is_none().then_some(triple)
+}

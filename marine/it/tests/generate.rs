@@ -3,9 +3,12 @@
 //! `marine` command's tests regenerate the sections of real modules and compare bytes.)
 //! `tests/data/generated.it.txt` holds the expected text; `UPDATE_EXPECT=1` rewrites it.
 
-use std::path::Path;
-
 use marine_it::{generate, GenerateError, IType, Instruction, TypeDef};
+
+#[path = "../../../tools/test-support/snapshot.rs"]
+mod snapshot;
+
+use snapshot::expect;
 
 fn by_value(ty: &str) -> String {
     format!(r#"{{"{ty}":"ByValue"}}"#)
@@ -71,22 +74,6 @@ fn run(items: &[String]) -> Result<marine_it::Interfaces, GenerateError> {
         .collect();
     let sections: Vec<(&str, &[u8])> = sections.iter().map(|(n, b)| (n.as_str(), *b)).collect();
     generate(&sections, "0.28.0")
-}
-
-fn expect(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name);
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == actual,
-        "{name} differs (UPDATE_EXPECT=1 rewrites it):\n{actual}"
-    );
 }
 
 #[test]

@@ -444,12 +444,7 @@ impl Service for Handle {
             )));
         }
         let parameters = service.call_parameters(&call, particle);
-        Reply::Later(Box::pin(async move {
-            let function = call.function_name;
-            let arguments = Value::Array(call.arguments);
-            tokio::task::spawn_blocking(move || service.run(&function, arguments, parameters))
-                .await
-                .unwrap_or_else(|e| Outcome::error(format_args!("the call did not finish: {e}")))
-        }))
+        let arguments = Value::Array(call.arguments);
+        Reply::blocking(move || service.run(&call.function_name, arguments, parameters))
     }
 }

@@ -42,11 +42,12 @@ impl Dist {
     fn add_module(&self, args: &Args, name: String, bytes: Vec<u8>) -> Reply {
         let apps = self.apps.clone();
         let prefix = args.error("");
-        blocking(move || {
+        Reply::blocking(move || {
             apps.modules()
                 .add_module(&name, &bytes)
                 .map(Value::String)
                 .map_err(|e| format!("{prefix}{e}"))
+                .into()
         })
     }
 
@@ -61,16 +62,6 @@ impl Dist {
             .read(particle, path)
             .map_err(|e| args.error(e))
     }
-}
-
-/// Runs `work` on a blocking thread; its result is the call's outcome.
-pub(crate) fn blocking(work: impl FnOnce() -> Result<Value, String> + Send + 'static) -> Reply {
-    Reply::Later(Box::pin(async move {
-        match tokio::task::spawn_blocking(work).await {
-            Ok(result) => Outcome::from(result),
-            Err(e) => Outcome::error(format_args!("the call did not finish: {e}")),
-        }
-    }))
 }
 
 /// The name in a module config given as an argument.

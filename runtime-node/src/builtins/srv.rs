@@ -18,7 +18,6 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::args::{no_such_function, Args};
-use super::dist::blocking;
 use super::Host;
 use crate::identity::PeerId;
 use crate::service::{
@@ -144,10 +143,11 @@ impl Srv {
         }
         let owner = particle.init_peer_id;
         let prefix = args.error("");
-        blocking(move || {
+        Reply::blocking(move || {
             apps.create(&blueprint_id, owner)
                 .map(Value::String)
                 .map_err(|e| format!("{prefix}{e}"))
+                .into()
         })
     }
 
