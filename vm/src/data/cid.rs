@@ -98,7 +98,7 @@ fn serde_digest<T: Serialize + ?Sized>(item: &T) -> blake3::Hash {
         hasher: blake3::Hasher::new(),
         pending: PENDING.take(),
     };
-    serde_json::to_writer(&mut writer, item).expect("data items serialize to JSON infallibly");
+    write_json(&mut writer, item);
     writer.hasher.update(&writer.pending);
     writer.pending.clear();
     let digest = writer.hasher.finalize();
@@ -205,7 +205,35 @@ impl std::io::Write for HashingWriter {
 /// Data items are plain structs of strings, numbers and JSON values, which serde_json always
 /// serializes; an error here would be a bug in a `Serialize` impl of this module.
 pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> String {
-    serde_json::to_string(item).expect("data items serialize to JSON infallibly")
+    let mut text = Vec::with_capacity(128);
+    write_json(&mut text, item);
+    String::from_utf8(text).expect("serde_json writes UTF-8")
+}
+
+/// Writes the compact JSON of a data item, with floats as deployed AquaVM writes them.
+fn write_json<T: Serialize + ?Sized>(writer: impl std::io::Write, item: &T) {
+    let mut serializer = serde_json::Serializer::with_formatter(writer, ReferenceFloats);
+    item.serialize(&mut serializer)
+        .expect("data items serialize to JSON infallibly");
+}
+
+/// Compact JSON whose floats are the shortest round-trip text of `ryu` (`1e300`, `1e-7`, `0.5`).
+///
+/// The text of a value is hashed into its CID, so it must be the same on every peer. Deployed
+/// AquaVM 0.62 formats floats with `ryu`; serde_json 1.0.146 and later use another formatter that
+/// writes exponents with a sign (`1e+300`), which would give such values other CIDs.
+struct ReferenceFloats;
+
+impl serde_json::ser::Formatter for ReferenceFloats {
+    fn write_f64<W: std::io::Write + ?Sized>(
+        &mut self,
+        writer: &mut W,
+        value: f64,
+    ) -> std::io::Result<()> {
+        // serde_json writes non-finite floats as `null` before reaching the formatter. Data
+        // items hold no `f32`.
+        writer.write_all(ryu::Buffer::new().format_finite(value).as_bytes())
+    }
 }
 
 /// Why a CID does not name the content it is stored with.
@@ -287,5 +315,14 @@ mod tests {
             assert_eq!(json_text_cid(content).as_str(), expected);
             assert_eq!(verify_cid(&Cid::new(expected), content), Ok(()));
         }
+    }
+
+    #[test]
+    fn floats_are_written_as_deployed_aquavm_writes_them() {
+        let value = serde_json::json!([1e300, 1e-7, 0.5, -2.0, 1.5e16, 123456.789]);
+        let text = "[1e300,1e-7,0.5,-2.0,1.5e16,123456.789]";
+        assert_eq!(to_json_text(&value), text);
+        // The hashed JSON is the same text.
+        assert_eq!(serde_cid(&value), json_text_cid(text));
     }
 }
