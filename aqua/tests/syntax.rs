@@ -133,7 +133,7 @@ fn every_broken_line_is_reported_once_and_the_rest_still_parses() {
         vec![
             (Code::Syntax, "4:5".into()),
             (Code::UnclosedDelimiter, "6:7".into()),
-            (Code::Syntax, "8:13".into()),
+            (Code::Syntax, "8:10".into()),
         ]
     );
     let parsed = parse(source);
