@@ -50,7 +50,7 @@ diagnostic_codes! {
     UnterminatedString: "E0102" Error, "unterminated string" =>
         "A string starts with `\"` and ends at the next `\"` on the same line. Aqua strings have no escape sequences.";
     UnknownCharacter: "E0103" Error, "unknown character" =>
-        "The character starts no Aqua token.";
+        "The character starts no Aqua token. Only spaces and tabs indent lines and separate tokens: look-alikes such as the no-break space (U+00A0), which editors and web pages sometimes insert, are not whitespace in Aqua.";
     UnclosedDelimiter: "E0104" Error, "unclosed bracket" =>
         "Every `(`, `[` and `{` needs its closing bracket before the end of the statement.";
     UnexpectedIndent: "E0105" Error, "unexpected indentation" =>
@@ -69,6 +69,12 @@ diagnostic_codes! {
         "Aqua source files are UTF-8 text.";
     TooLarge: "E0112" Error, "input too large" =>
         "The file, or its nesting, exceeds what the compiler accepts.";
+    MalformedNumber: "E0113" Error, "malformed number" =>
+        "A number is written in decimal digits, with an optional `-` before it and an optional fraction after a `.`: `42`, `-7`, `0.5`. Aqua has no hexadecimal, octal or binary numbers, no digit separators and no exponents.";
+    StringSyntax: "E0114" Error, "malformed string" =>
+        "A string is written between double quotes on one line. It has no escape sequences: `\\` is an ordinary character and the first `\"` after the opening one ends the string, so a string cannot contain `\"`. Single quotes are ordinary characters and do not delimit strings.";
+    InvalidName: "E0115" Error, "invalid name" =>
+        "A name is made of ASCII letters, digits and `_`, and does not start with a digit.";
     UnresolvedImport: "E0201" Error, "unresolved import" =>
         "An `import` or `use` path is looked up relative to the importing file's folder, then in each import directory (`-I`) in order, then in the `node_modules` folder of the importing file's folder and of each folder above it, nearest first. A path of the standard library (`@fluencelabs/aqua-lib/builtin.aqua`, ...) that none of them provides names the copy bundled with the compiler. The message lists every path tried.";
     UnreadableFile: "E0202" Error, "unreadable file" =>
@@ -79,6 +85,8 @@ diagnostic_codes! {
         "A project loads at most 10000 modules.";
     DeprecatedModule: "W0101" Warning, "deprecated `module` header" =>
         "Aqua 0.14 replaced the `module` header with `aqua`. This compiler still accepts `module` so that older packages keep working; write `aqua` instead.";
+    HeaderlessRoot: "W0102" Warning, "root file without header" =>
+        "A file given to the compiler (not one that is only imported) needs an `aqua Name` header, or the legacy `module Name`: a file without one exports nothing, so no AIR and no client interface come out of it. Start it with `aqua Name` and an `export` line that names the functions and services to compile. Files that are only imported need no header.";
     UnknownName: "E0301" Error, "unknown name" =>
         "The name is not a local value, a definition of the module, an imported name or a built-in constant. Names are visible after their definition: values inside the block that defines them (and after an `on` block), top-level definitions after the line that defines them.";
     UnknownType: "E0302" Error, "unknown type" =>

@@ -5,7 +5,8 @@
 //!
 //! Each file is compiled as a root. No compilation may give an error; the warnings, over all
 //! of them, must be exactly those of `tests/packages/expected-warnings.txt` (the legacy
-//! `module` header); every exported function must compile to AIR that `air::check` accepts.
+//! `module` header, and roots without a header); every exported function must compile to AIR
+//! that `air::check` accepts.
 //!
 //! The packages are not in the repository: when `node_modules` is missing, the test runs
 //! `npm ci` in `tests/packages` (from the committed `package-lock.json`).

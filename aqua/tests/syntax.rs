@@ -133,7 +133,7 @@ fn every_broken_line_is_reported_once_and_the_rest_still_parses() {
         vec![
             (Code::Syntax, "4:5".into()),
             (Code::UnclosedDelimiter, "6:7".into()),
-            (Code::Syntax, "8:13".into()),
+            (Code::Syntax, "8:10".into()),
         ]
     );
     let parsed = parse(source);
@@ -165,6 +165,54 @@ fn lexical_problems_point_at_their_characters() {
             (Code::UnknownCharacter, "5:9".into())
         ]
     );
+}
+
+#[test]
+fn malformed_tokens_are_reported_once_with_the_aqua_spelling() {
+    let cases = [
+        ("x = 0xff", "0xff", "255"),
+        ("x = 1_000", "1_000", "1000"),
+        ("x = 1.", "1.", "1.0"),
+        ("x = 'hi'", "'hi'", "\"hi\""),
+        ("x := 1", ":=", "="),
+        ("\u{a0}\u{a0}x = 1", "\u{a0}\u{a0}", "  "),
+    ];
+    for (line, wrong, right) in cases {
+        let source = format!("aqua M\n\nfunc f():\n  {line}\n");
+        let parsed = parse(&source);
+        assert_eq!(
+            parsed.diagnostics.len(),
+            1,
+            "{line}: {:#?}",
+            parsed.diagnostics
+        );
+        let suggestion = parsed.diagnostics[0].suggestion.as_ref().expect(line);
+        assert_eq!(
+            (
+                &source[suggestion.span.start..suggestion.span.end],
+                suggestion.replacement.as_str()
+            ),
+            (wrong, right),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_line_indented_between_levels_stays_in_its_block() {
+    let source = "aqua M\n\nfunc f():\n    if x:\n        a()\n      b()\n        c()\n";
+    let parsed = parse(source);
+    assert_eq!(
+        problems(source),
+        vec![(Code::InconsistentIndent, "6:7".into())]
+    );
+    let Some(Item::Func(func)) = parsed.file.items.first() else {
+        panic!("a function");
+    };
+    let StmtKind::If { body, .. } = &func.body.stmts[0].kind else {
+        panic!("an if");
+    };
+    assert_eq!(body.stmts.len(), 3);
 }
 
 #[test]

@@ -352,18 +352,24 @@ fn build(args: &CompileArgs, output: &Path, codegen: aqua::codegen::Options, col
             .map_or_else(|| "module".into(), |s| s.to_string_lossy().into_owned())
     };
     let mut ok = true;
+    let diagnostics = compilation.diagnostics();
     let mut roots = compilation.project.roots.clone();
     roots.sort();
     roots.dedup();
     for module in roots {
         let interface = compilation.interface(module);
         if interface.is_empty() {
-            // Only what a module exports is compiled; a file without a header exports
-            // nothing, which is easy to miss when no file appears.
-            eprintln!(
-                "warning: {}: exports nothing, so nothing is written; start it with `aqua Name` and `export f, g`",
-                compilation.project.module(module).path.display()
-            );
+            // Only what a module exports is compiled, which is easy to miss when no file
+            // appears. A file without a header has had its warning (W0102) already.
+            let headerless = diagnostics
+                .iter()
+                .any(|(m, d)| *m == module && d.code == aqua::Code::HeaderlessRoot);
+            if !headerless {
+                eprintln!(
+                    "warning: {}: exports nothing, so nothing is written; list its functions in an `export` line",
+                    compilation.project.module(module).path.display()
+                );
+            }
             continue;
         }
         let path = output.join(format!("{}.json", stem(module)));

@@ -152,19 +152,36 @@ fn check_passes_a_clean_file_and_rejects_bad_constants() {
 fn a_file_that_exports_nothing_is_pointed_out() {
     let dir = project(
         "no-exports",
-        &[("plain.aqua", "func f() -> string:\n  <- \"x\"\n")],
+        &[
+            ("plain.aqua", "func f() -> string:\n  <- \"x\"\n"),
+            (
+                "library.aqua",
+                "aqua Library\n\nfunc f() -> string:\n  <- \"x\"\n",
+            ),
+        ],
     );
     let out = dir.join("out");
-    let output = aquac(&[
-        "build",
-        dir.join("plain.aqua").to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
+    let build = |file: &str| {
+        aquac(&[
+            "build",
+            dir.join(file).to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+    };
+    // No header: the compiler's warning, once, with the header to write.
+    let output = build("plain.aqua");
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("W0102").count(), 1, "{stderr}");
+    assert!(stderr.contains("no `aqua` header"), "{stderr}");
+    assert!(!stderr.contains("so nothing is written"), "{stderr}");
+    // A header but no `export` line.
+    let output = build("library.aqua");
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("plain.aqua: exports nothing, so nothing is written"),
+        stderr.contains("library.aqua: exports nothing, so nothing is written"),
         "{stderr}"
     );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);

@@ -20,6 +20,7 @@ pub use resolve::{resolve, ImportConfig, Resolved, BUNDLED_ROOT};
 
 use crate::diagnostic::{Code, Diagnostic, Label};
 use crate::syntax::ast::{HeaderItem, StrLit};
+use crate::syntax::lexer::Token;
 use crate::syntax::{self, Parsed, Span};
 
 /// The most modules a project loads; imports beyond it are reported and not followed.
@@ -111,6 +112,57 @@ pub fn load(roots: &[PathBuf], config: &ImportConfig, files: &dyn FileSource) ->
     project
 }
 
+/// The warning for a root file without an `aqua` header: such a file exports nothing, so
+/// compiling it gives no AIR, which is easy to miss. Files that are only imported need no
+/// header.
+fn headerless_root(module: &Module) -> Option<Diagnostic> {
+    let first = syntax::lexer::first_token(&module.text);
+    // A header line that does not parse, or stands too late, is reported already.
+    let has_header = matches!(first, Some((Token::Aqua | Token::Module, _)))
+        || module
+            .parsed
+            .file
+            .header
+            .iter()
+            .any(|item| matches!(item, HeaderItem::Module { .. }));
+    if has_header {
+        return None;
+    }
+    let at = first.map_or(Span::from(0..0), |(_, span)| span);
+    let name = module_name(&module.path);
+    Some(
+        Diagnostic::new(Code::HeaderlessRoot, at)
+            .with_message("this file has no `aqua` header, so it exports nothing")
+            .with_primary_label(format!("write `aqua {name}` before this line"))
+            .with_help(format!(
+                "start the file with `aqua {name}` and an `export` line naming the functions and services to compile; a file that is only imported needs no header"
+            ))
+            .with_suggestion(Span::from(at.start..at.start), format!("aqua {name}\n\n")),
+    )
+}
+
+/// A module name for the file at `path`: its stem as an upper-case identifier.
+fn module_name(path: &Path) -> String {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy())
+        .unwrap_or_default();
+    let mut name: String = stem
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or(String::new(), |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    if !name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        name.insert_str(0, "Main");
+    }
+    name
+}
+
 struct Loader<'a> {
     config: &'a ImportConfig,
     files: &'a dyn FileSource,
@@ -128,7 +180,13 @@ impl Loader<'_> {
             return id;
         }
         match self.files.read(&path) {
-            Ok(bytes) => self.add(Resolved::File(path), bytes),
+            Ok(bytes) => {
+                let id = self.add(Resolved::File(path), bytes);
+                if let Some(warning) = headerless_root(&self.project.modules[id.index()]) {
+                    self.project.diagnostics.push((id, warning));
+                }
+                id
+            }
             Err(error) => {
                 let id = self.push(Resolved::File(path.clone()), String::new(), Arc::default());
                 let diagnostic = Diagnostic::new(Code::UnreadableFile, Span::from(0..0))

@@ -702,11 +702,18 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        if kind == CollectionKind::Option && items.len() > 1 {
+        if let (CollectionKind::Option, [first, extra, ..]) = (kind, items.as_slice()) {
+            let rest = Span::from(extra.span.start..items[items.len() - 1].span.end);
             self.report(
-                Diagnostic::new(Code::TypeMismatch, span)
+                Diagnostic::new(Code::TypeMismatch, rest)
                     .with_message("an option holds at most one value")
-                    .with_primary_label(format!("{} values", items.len())),
+                    .with_primary_label(match items.len() - 1 {
+                        1 => "one value too many".to_string(),
+                        n => format!("{n} values too many"),
+                    })
+                    .with_label(first.span, "the option's value")
+                    .with_help("keep one value, or make it an array `[...]` to hold them all")
+                    .with_suggestion(Span::from(first.span.end..rest.end), ""),
             );
         }
         let element = Box::new(element);

@@ -11,7 +11,50 @@ use super::ast::*;
 use super::lexer::Token;
 use super::Span;
 
-pub(super) type Extra<'t, 's> = extra::Err<Rich<'t, Token<'s>, Span>>;
+pub(super) type Extra<'t, 's> = extra::Err<Rich<'t, Token<'s>, Span, Problem>>;
+
+type Boxed<'t, 's, I, O> = chumsky::Boxed<'t, 't, I, O, Extra<'t, 's>>;
+
+/// A grammar error of our own (the others are chumsky's "expected ..., found ..."): what is
+/// wrong, and how to fix it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(super) struct Problem {
+    pub message: String,
+    /// What the marked text is, when more than the message says.
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    fn new(message: impl Into<String>) -> Self {
+        Problem {
+            message: message.into(),
+            ..Problem::default()
+        }
+    }
+
+    fn label(mut self, label: impl Into<String>) -> Self {
+        self.label = Some(label.into());
+        self
+    }
+
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+}
+
+impl From<String> for Problem {
+    fn from(message: String) -> Self {
+        Problem::new(message)
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// The parsers of a file's lines, built once per file.
 pub(super) trait TokenInput<'t, 's: 't>:
@@ -60,15 +103,49 @@ fn string<'t, 's: 't, I: TokenInput<'t, 's>>() -> impl Parser<'t, I, StrLit, Ext
 {
     select! {
         Token::Str(quoted) = e => StrLit { value: string_value(quoted), span: e.span() },
-        Token::UnterminatedStr(open) = e => StrLit { value: string_value(open), span: e.span() },
     }
     .labelled("a string")
 }
 
-/// The text of a string token without its quotes (an unterminated one has only the first).
+/// The text of a string token without its quotes.
 fn string_value(token: &str) -> String {
-    let inner = &token[1..];
-    inner.strip_suffix('"').unwrap_or(inner).to_string()
+    token[1..token.len() - 1].to_string()
+}
+
+/// `keyword` then `item`. When nothing but the line's `:` (or its end) follows the keyword,
+/// the error is `missing`, at the keyword: it says what the keyword needs, where an error at
+/// the `:` could only say that the `:` came early. `fallback` stands in for the item then
+/// (the line is dropped with its error).
+fn keyword_then<'t, 's: 't, I: TokenInput<'t, 's> + 't, O: Clone + 't>(
+    keyword: Token<'s>,
+    item: impl Parser<'t, I, O, Extra<'t, 's>> + Clone + 't,
+    missing: Problem,
+    fallback: fn(Span) -> O,
+) -> Boxed<'t, 's, I, O> {
+    just(keyword)
+        .map_with(|_, e| e.span())
+        .then(choice((
+            item.map(Some),
+            just(Token::Colon).ignored().or(end()).rewind().to(None),
+        )))
+        .validate(move |(span, item), _, emitter| match item {
+            Some(item) => item,
+            None => {
+                emitter.emit(Rich::custom(span, missing.clone()));
+                fallback(span)
+            }
+        })
+        // Boxed: chumsky inlines its combinators, and a line's parser in one stack frame
+        // would outgrow the stack kept free for each level of nested blocks.
+        .boxed()
+}
+
+/// A value that failed to parse, standing in where its line is dropped with the error.
+fn error_expr(span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Error,
+        span,
+    }
 }
 
 fn is_upper(ident: &Ident) -> bool {
@@ -135,8 +212,6 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
             }),
             select! {
                 Token::Str(quoted) => Literal::Str(string_value(quoted)),
-                // Reported by the lexer pass; read to the end of the line to go on.
-                Token::UnterminatedStr(open) => Literal::Str(string_value(open)),
                 Token::True => Literal::Bool(true),
                 Token::False => Literal::Bool(false),
                 Token::InitPeerId => Literal::InitPeerId,
@@ -270,6 +345,25 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
         });
 
         let op = |token: Token<'s>, op: InfixOp| just(token).map_with(move |_, e| (op, e.span()));
+        // The right operand of an operator; where another operator stands instead, the error
+        // is at that operator (two in a row), not at whatever follows it.
+        let operand = |operand: Boxed<'t, 's, I, Expr>| {
+            operand.or(any()
+                .filter(Token::is_infix_operator)
+                .map_with(|token, e| (token, e.span()))
+                .rewind()
+                .validate(|(token, span): (Token<'s>, Span), _, emitter| {
+                    emitter.emit(Rich::custom(
+                        span,
+                        Problem::new(format!(
+                            "two operators in a row: a value is missing before {token}"
+                        ))
+                        .label("an operator takes a value on each side")
+                        .help("remove one of the operators, or write the value between them"),
+                    ));
+                    error_expr(Span::from(span.start..span.start))
+                }))
+        };
         let infix = |lhs: Expr, ((op, op_span), rhs): ((InfixOp, Span), Expr)| Expr {
             span: Span::from(lhs.span.start..rhs.span.end),
             kind: ExprKind::Infix {
@@ -284,7 +378,7 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
             .clone()
             .then(
                 op(Token::Pow, InfixOp::Pow)
-                    .then(unary)
+                    .then(operand(unary.boxed()))
                     .repeated()
                     .collect::<Vec<_>>(),
             )
@@ -312,7 +406,7 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
                     op(Token::Slash, InfixOp::Div),
                     op(Token::Percent, InfixOp::Rem),
                 ))
-                .then(pow)
+                .then(operand(pow))
                 .repeated(),
                 infix,
             )
@@ -324,7 +418,7 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
                     op(Token::Plus, InfixOp::Add),
                     op(Token::Minus, InfixOp::Sub),
                 ))
-                .then(mul)
+                .then(operand(mul))
                 .repeated(),
                 infix,
             )
@@ -338,7 +432,7 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
                     op(Token::Gt, InfixOp::Gt),
                     op(Token::Gte, InfixOp::Gte),
                 ))
-                .then(add)
+                .then(operand(add))
                 .or_not(),
             )
             .map(move |(lhs, rest)| match rest {
@@ -350,17 +444,23 @@ pub(super) fn expr<'t, 's: 't, I: TokenInput<'t, 's>>(
             .clone()
             .foldl(
                 choice((op(Token::Eq, InfixOp::Eq), op(Token::Neq, InfixOp::Neq)))
-                    .then(cmp)
+                    .then(operand(cmp))
                     .repeated(),
                 infix,
             )
             .boxed();
         let and = eq
             .clone()
-            .foldl(op(Token::And, InfixOp::And).then(eq).repeated(), infix)
+            .foldl(
+                op(Token::And, InfixOp::And).then(operand(eq)).repeated(),
+                infix,
+            )
             .boxed();
         and.clone()
-            .foldl(op(Token::Or, InfixOp::Or).then(and).repeated(), infix)
+            .foldl(
+                op(Token::Or, InfixOp::Or).then(operand(and)).repeated(),
+                infix,
+            )
             .labelled("a value")
     })
 }
@@ -482,6 +582,19 @@ pub(super) fn ty<'t, 's: 't, I: TokenInput<'t, 's>>(
                 wrapped(Token::Star, Type::Stream),
                 wrapped(Token::Percent, Type::StreamMap),
                 path().map(Type::Named),
+                just(Token::LParen)
+                    .then(just(Token::RParen))
+                    .map_with(|_, e| e.span())
+                    .validate(|span, _, emitter| {
+                        emitter.emit(Rich::custom(
+                            span,
+                            Problem::new("`()` is not a type")
+                                .label("`()` only stands after `->`, for no results")
+                                .help("write a type such as `string` or `u32` here"),
+                        ));
+                        // The line is dropped with its error.
+                        Type::Top(span)
+                    }),
                 // A parenthesized arrow inside another arrow: `(A -> B) -> C`.
                 ty.clone()
                     .delimited_by(just(Token::LParen), just(Token::RParen)),
@@ -519,18 +632,23 @@ fn arrow<'t, 's: 't, I: TokenInput<'t, 's>>(
             .at_least(1)
             .collect::<Vec<_>>(),
     ));
-    let named_param = any_name()
-        .then_ignore(just(Token::Colon))
-        .then(ty.clone())
-        .map(|(name, ty)| Param {
-            name: Some(name),
-            ty,
-        });
-    let named_params = named_param
-        .separated_by(just(Token::Comma))
-        .allow_trailing()
-        .collect::<Vec<_>>()
-        .delimited_by(just(Token::LParen), just(Token::RParen));
+    let param_type = just(Token::Colon).ignore_then(ty.clone());
+    let in_parens = |param: Boxed<'t, 's, I, Param>| {
+        param
+            .separated_by(just(Token::Comma))
+            .allow_trailing()
+            .collect::<Vec<_>>()
+            .delimited_by(just(Token::LParen), just(Token::RParen))
+    };
+    let named_params = in_parens(
+        any_name()
+            .then(param_type.clone())
+            .map(|(name, ty)| Param {
+                name: Some(name),
+                ty,
+            })
+            .boxed(),
+    );
     let abilities = path()
         .separated_by(just(Token::Comma))
         .at_least(1)
@@ -539,7 +657,31 @@ fn arrow<'t, 's: 't, I: TokenInput<'t, 's>>(
         .or_not()
         .map(Option::unwrap_or_default);
     let params = if names_required {
-        named_params.boxed()
+        // A name alone has no type (in a type, `(A)` is a type in parentheses instead).
+        let param = any_name()
+            .then(choice((
+                param_type.map(Some),
+                one_of([Token::Comma, Token::RParen]).rewind().to(None),
+            )))
+            .validate(|(name, ty), _, emitter| {
+                let ty = ty.unwrap_or_else(|| {
+                    emitter.emit(Rich::custom(
+                        name.span,
+                        Problem::new(format!("the argument `{}` has no type", name.text))
+                            .label(format!("write `{}: Type`", name.text))
+                            .help(
+                                "every argument of a function names its type, as in `count: u32`",
+                            ),
+                    ));
+                    // The line is dropped with its error.
+                    Type::Top(name.span)
+                });
+                Param {
+                    name: Some(name),
+                    ty,
+                }
+            });
+        in_parens(param.boxed()).boxed()
     } else {
         let unnamed = type_list.map(|types| {
             types
@@ -552,7 +694,14 @@ fn arrow<'t, 's: 't, I: TokenInput<'t, 's>>(
             .map(Option::unwrap_or_default)
             .boxed()
     };
-    let result_part = just(Token::RArrow).ignore_then(results);
+    let result_part = keyword_then(
+        Token::RArrow,
+        results,
+        Problem::new("`->` needs the result type after it")
+            .label("write the result type after `->`")
+            .help("as in `-> string`; a function that returns nothing has no `->`"),
+        |_| Vec::new(),
+    );
     let result_part = if names_required {
         result_part.or_not().map(Option::unwrap_or_default).boxed()
     } else {
@@ -584,8 +733,31 @@ pub(super) fn header_line<'t, 's: 't, I: TokenInput<'t, 's>>(
         .at_least(1)
         .collect::<Vec<_>>()
         .map(|parts| Path { parts });
+    // An alias is one name; a dotted one is read whole to say so.
+    let alias =
+        just(Token::As)
+            .ignore_then(dotted.clone())
+            .validate(|mut alias: Path, _, emitter| {
+                if alias.parts.len() > 1 {
+                    let last = alias.parts.last().map_or("", |p| p.text.as_str());
+                    emitter.emit(Rich::custom(
+                        alias.span(),
+                        Problem::new(format!(
+                            "`{}` is not a valid alias: an alias is one name, without dots",
+                            alias
+                                .parts
+                                .iter()
+                                .map(|p| p.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        ))
+                        .label(format!("write a single name, such as `{last}`")),
+                    ));
+                }
+                alias.parts.pop().expect("a path has a part")
+            });
     let import_names = dotted
-        .then(just(Token::As).ignore_then(any_name()).or_not())
+        .then(alias.or_not())
         .map(|(name, alias)| ImportName { name, alias })
         .separated_by(just(Token::Comma))
         .at_least(1)
@@ -735,10 +907,16 @@ pub(super) fn statement_line<'t, 's: 't, I: TokenInput<'t, 's>>(
         .separated_by(just(Token::Comma))
         .at_least(1)
         .collect::<Vec<_>>();
-    let via = just(Token::Via)
-        .ignore_then(expr())
-        .repeated()
-        .collect::<Vec<_>>();
+    let via = keyword_then(
+        Token::Via,
+        expr(),
+        Problem::new("`via` needs the relay to go through")
+            .label("write the relay after `via`")
+            .help("as in `on peer via relay:`; each `via` names one relay"),
+        error_expr,
+    )
+    .repeated()
+    .collect::<Vec<_>>();
     let for_item = choice((
         var_name()
             .then_ignore(just(Token::Comma))
@@ -748,14 +926,20 @@ pub(super) fn statement_line<'t, 's: 't, I: TokenInput<'t, 's>>(
     ));
     recursive(|stmt| {
         let opening = choice((
-            just(Token::On)
-                .ignore_then(expr())
-                .then(via.clone())
-                .map(move |(peer, via)| StmtKind::On {
-                    peer,
-                    via,
-                    body: block(),
-                }),
+            keyword_then(
+                Token::On,
+                expr(),
+                Problem::new("`on` needs the peer to run the block on")
+                    .label("write the peer after `on`")
+                    .help("as in `on peer:`, or `on peer via relay:` to reach it through a relay"),
+                error_expr,
+            )
+            .then(via.clone())
+            .map(move |(peer, via)| StmtKind::On {
+                peer,
+                via,
+                body: block(),
+            }),
             just(Token::For)
                 .ignore_then(for_item.clone())
                 .then_ignore(just(Token::LArrow))
@@ -788,20 +972,35 @@ pub(super) fn statement_line<'t, 's: 't, I: TokenInput<'t, 's>>(
                     via,
                     body: block(),
                 }),
-            just(Token::If)
-                .ignore_then(expr())
-                .map(move |condition| StmtKind::If {
-                    condition,
-                    body: block(),
-                }),
+            keyword_then(
+                Token::If,
+                expr(),
+                Problem::new("`if` needs a condition")
+                    .label("write the condition after `if`")
+                    .help("as in `if ok:` or `if count > 0:`"),
+                error_expr,
+            )
+            .map(move |condition| StmtKind::If {
+                condition,
+                body: block(),
+            }),
             just(Token::Else).map(move |_| StmtKind::Else { body: block() }),
             just(Token::Try).map(move |_| StmtKind::Try { body: block() }),
-            just(Token::Catch)
-                .ignore_then(var_name())
-                .map(move |name| StmtKind::Catch {
-                    name,
-                    body: block(),
-                }),
+            keyword_then(
+                Token::Catch,
+                var_name(),
+                Problem::new("`catch` needs a name for the error it catches")
+                    .label("name the error after `catch`")
+                    .help("as in `catch e:`; the block reads `e.message` and `e.error_code`"),
+                |span| Ident {
+                    text: String::new(),
+                    span,
+                },
+            )
+            .map(move |name| StmtKind::Catch {
+                name,
+                body: block(),
+            }),
             just(Token::Otherwise).map(move |_| StmtKind::Otherwise { body: block() }),
             var_name()
                 .then_ignore(just(Token::Assign))

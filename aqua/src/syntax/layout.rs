@@ -11,7 +11,9 @@
 //! The lines that follow a line and are indented deeper are its children. Each line is
 //! then parsed on its own, so a syntax error stays in its line and never swallows a block.
 
-use super::lexer::Token;
+use std::borrow::Cow;
+
+use super::lexer::{Malformed, MalformedKind, Token};
 use super::Span;
 use crate::diagnostic::{Code, Diagnostic};
 
@@ -63,6 +65,11 @@ pub fn layout<'src>(source: &'src str, tokens: &[(Token<'src>, Span)]) -> Layout
     for &(token, span) in tokens {
         match token {
             Token::Comment(text) => out.comments.push((text, span)),
+            // Reported already; read as the spaces they look like.
+            Token::Malformed(Malformed {
+                kind: MalformedKind::Space,
+                ..
+            }) => {}
             Token::Newline => {
                 at_line_start = true;
                 let continues = current.last().is_some_and(|(t, _)| t.continues_line());
@@ -122,16 +129,33 @@ fn nest<'src>(
     flat: Vec<Line<'src>>,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Line<'src>> {
-    let text = |span: Span| &source[span.start..span.end];
+    // Indentation as spaces and tabs: look-alike spaces (reported by the parser) count as
+    // spaces, so that they cause no second diagnostic.
+    let text = |span: Span| -> Cow<'src, str> {
+        let indent = &source[span.start..span.end];
+        if indent.bytes().all(|b| b == b' ' || b == b'\t') {
+            Cow::Borrowed(indent)
+        } else {
+            Cow::Owned(
+                indent
+                    .chars()
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect(),
+            )
+        }
+    };
     // Parent index of each line (None: top level).
     let mut parents: Vec<Option<usize>> = Vec::with_capacity(flat.len());
+    // The indentation each line is read with: its own, or, for a line that matches no level,
+    // the one of the block it is put in.
+    let mut indents: Vec<Cow<'src, str>> = Vec::with_capacity(flat.len());
     // The chain of open lines: the last line seen and its ancestors.
     let mut open: Vec<usize> = Vec::new();
-    // The indentation of the first child of each line, which its later children must repeat.
-    let mut child_indent: Vec<Option<Span>> = vec![None; flat.len()];
+    // The first child of each line, whose indentation its later children must repeat.
+    let mut first_child: Vec<Option<usize>> = vec![None; flat.len()];
     let mut top_indent_reported = false;
     for (index, line) in flat.iter().enumerate() {
-        let indent = text(line.indent);
+        let mut indent = text(line.indent);
         let mut reported = false;
         let parent = loop {
             let Some(&top) = open.last() else {
@@ -145,15 +169,15 @@ fn nest<'src>(
                 }
                 break None;
             };
-            let top_indent = text(flat[top].indent);
-            if indent == top_indent {
+            let top_indent = &indents[top];
+            if indent == *top_indent {
                 open.pop();
                 break open.last().copied();
             }
-            if indent.starts_with(top_indent) {
+            if indent.starts_with(&**top_indent) {
                 break Some(top);
             }
-            if !top_indent.starts_with(indent) && !reported {
+            if !top_indent.starts_with(&*indent) && !reported {
                 reported = true;
                 diagnostics.push(
                     Diagnostic::new(Code::MixedIndent, line.indent_or_start())
@@ -168,26 +192,41 @@ fn nest<'src>(
             open.pop();
         };
         if let Some(parent) = parent {
-            match child_indent[parent] {
-                None => child_indent[parent] = Some(line.indent),
-                Some(expected) if text(expected) != indent && !reported => {
-                    diagnostics.push(
-                        Diagnostic::new(Code::InconsistentIndent, line.indent_or_start())
-                            .with_message(format!(
-                                "this line is indented by {} but the block it belongs to by {}",
-                                describe_indent(indent),
-                                describe_indent(text(expected))
-                            ))
-                            .with_label(
-                                expected_or(expected, flat[parent].span()),
-                                "the block's indentation",
-                            ),
+            match first_child[parent] {
+                None => first_child[parent] = Some(index),
+                Some(first) if indents[first] != indent && !reported => {
+                    let expected = &indents[first];
+                    let mut help = format!(
+                        "indent it by {} to keep it in the block",
+                        describe_indent(expected)
                     );
+                    if parents[parent].is_some() {
+                        help += &format!(
+                            ", or by {} to end the block",
+                            describe_indent(&indents[parent])
+                        );
+                    }
+                    diagnostics.push(
+                        Diagnostic::new(Code::InconsistentIndent, line.tokens[0].1)
+                            .with_message(format!(
+                                "this line is indented by {}, but the block it belongs to by {}",
+                                describe_indent(&indent),
+                                describe_indent(expected)
+                            ))
+                            .with_primary_label(format!("indented by {}", describe_indent(&indent)))
+                            .with_label(flat[first].tokens[0].1, "the block's first line")
+                            .with_help(help)
+                            .with_suggestion(line.indent, expected.to_string()),
+                    );
+                    // Read the line as the block's next line, its likeliest place, so that
+                    // the lines after it nest as they were meant to.
+                    indent = expected.clone();
                 }
                 Some(_) => {}
             }
         }
         parents.push(parent);
+        indents.push(indent);
         open.push(index);
     }
     // Attach children in reverse so that each line is complete before it moves to its parent.
@@ -215,14 +254,6 @@ impl Line<'_> {
         } else {
             self.indent
         }
-    }
-}
-
-fn expected_or(indent: Span, fallback: Span) -> Span {
-    if indent.start == indent.end {
-        fallback
-    } else {
-        indent
     }
 }
 

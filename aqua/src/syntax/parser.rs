@@ -44,22 +44,8 @@ pub fn parse(source: &str) -> Parsed {
     }
     let tokens = lex(source);
     for &(token, span) in &tokens {
-        match token {
-            Token::Unknown(text) => parsed.diagnostics.push(
-                Diagnostic::new(Code::UnknownCharacter, span)
-                    .with_message(format!("unknown character `{}`", text.escape_debug()))
-                    .with_primary_label("no Aqua token starts with this character"),
-            ),
-            Token::UnterminatedStr(_) => parsed.diagnostics.push(
-                Diagnostic::new(
-                    Code::UnterminatedString,
-                    Span::from(span.start..span.start + 1),
-                )
-                .with_message("this string is never closed")
-                .with_primary_label("the string starts here")
-                .with_help("close it with `\"` on the same line"),
-            ),
-            _ => {}
+        if let Token::Malformed(malformed) = token {
+            parsed.diagnostics.push(malformed.diagnostic(span, source));
         }
     }
     let layout = layout(source, &tokens);
@@ -277,8 +263,10 @@ impl<'t, 's: 't> Assembler<'t, 's> {
     }
 
     fn block(&mut self, lines: &'t [Line<'s>], depth: usize) -> Block {
-        // Blocks nest as deep as MAX_NESTING; grow the stack instead of overflowing it.
-        stacker::maybe_grow(64 << 10, 1 << 20, || self.block_lines(lines, depth))
+        // Blocks nest as deep as MAX_NESTING; grow the stack instead of overflowing it. The
+        // red zone leaves room for parsing a line, whose grammar takes tens of kilobytes of
+        // stack in debug builds.
+        stacker::maybe_grow(256 << 10, 2 << 20, || self.block_lines(lines, depth))
     }
 
     fn block_lines(&mut self, lines: &'t [Line<'s>], depth: usize) -> Block {
@@ -295,7 +283,14 @@ impl<'t, 's: 't> Assembler<'t, 's> {
             return block;
         }
         for line in lines {
-            let Some((mut stmt, opens)) = self.line(|p| &p.statement, line) else {
+            let parsed = match unknown_statement(line) {
+                Some(diagnostic) => {
+                    self.diagnostics.push(diagnostic);
+                    None
+                }
+                None => self.line(|p| &p.statement, line),
+            };
+            let Some((mut stmt, opens)) = parsed else {
                 self.block(&line.children, depth + 1);
                 block.stmts.push(Stmt {
                     kind: StmtKind::Error,
@@ -325,12 +320,12 @@ impl<'t, 's: 't> Assembler<'t, 's> {
         line: &'t Line<'s>,
     ) -> Option<O> {
         let parser = grammar(&self.parsers);
-        // An unknown character is already reported by itself; a grammar error about the
-        // same line would only repeat it.
+        // A malformed token is already reported by itself; a grammar error about the same
+        // line would only repeat it.
         if line
             .tokens
             .iter()
-            .any(|(t, _)| matches!(t, Token::Unknown(_)))
+            .any(|(t, _)| matches!(t, Token::Malformed(_)))
         {
             return None;
         }
@@ -485,6 +480,57 @@ fn bracket_problem(line: &Line<'_>) -> Option<Diagnostic> {
     })
 }
 
+/// Keywords that start statements, for "did you mean" hints.
+const STATEMENT_KEYWORDS: &[&str] = &[
+    "on",
+    "for",
+    "parseq",
+    "if",
+    "else",
+    "try",
+    "catch",
+    "otherwise",
+    "par",
+    "co",
+    "join",
+];
+
+/// A statement that starts with a lower-case word followed directly by another word, number
+/// or string, as in `while ready:`: no Aqua statement does, so the first word is a keyword of
+/// another language or a misspelled one. Reported at that word, with the Aqua way to say it.
+fn unknown_statement(line: &Line<'_>) -> Option<Diagnostic> {
+    let [(Token::Ident(word), span), (next, _), ..] = line.tokens.as_slice() else {
+        return None;
+    };
+    let value_follows = next.name_text().is_some()
+        || matches!(next, Token::Int(_) | Token::Float(_) | Token::Str(_));
+    if !value_follows || !word.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return None;
+    }
+    let help = match *word {
+        "while" | "loop" | "until" | "do" | "foreach" => {
+            "Aqua has no such loop: `for x <- xs:` runs a block for each item of a collection or stream".to_string()
+        }
+        "return" => "a function returns its results with `<- value` as its last line".to_string(),
+        "let" | "var" | "val" | "const" => "a value gets its name with `name = value`".to_string(),
+        "elif" | "elsif" | "elseif" => "write `else:` and an `if` inside its block".to_string(),
+        "switch" | "match" | "case" | "when" => "choose between blocks with `if` and `else`".to_string(),
+        _ => match nearest(word, STATEMENT_KEYWORDS) {
+            Some(keyword) => format!("did you mean `{keyword}`?"),
+            None => format!(
+                "statements start with a keyword ({}), a name followed by `=`, `<-` or `<<-`, or a call",
+                STATEMENT_KEYWORDS.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+            ),
+        },
+    };
+    Some(
+        Diagnostic::new(Code::Syntax, *span)
+            .with_message(format!("`{word}` is not an Aqua statement"))
+            .with_primary_label("unknown keyword")
+            .with_help(help),
+    )
+}
+
 /// The warning for a `module` header, which Aqua 0.14 renamed to `aqua`.
 fn legacy_module(keyword: Span) -> Diagnostic {
     Diagnostic::new(Code::DeprecatedModule, keyword)
@@ -494,10 +540,23 @@ fn legacy_module(keyword: Span) -> Diagnostic {
         .with_suggestion(keyword, "aqua")
 }
 
-fn syntax_diagnostic<'s>(error: &Rich<'_, Token<'s>, Span>, line: &Line<'s>) -> Diagnostic {
+fn syntax_diagnostic<'s>(
+    error: &Rich<'_, Token<'s>, Span, grammar::Problem>,
+    line: &Line<'s>,
+) -> Diagnostic {
     let span = *error.span();
     match error.reason() {
-        RichReason::Custom(message) => Diagnostic::new(Code::Syntax, span).with_message(message),
+        RichReason::Custom(problem) => {
+            let mut diagnostic =
+                Diagnostic::new(Code::Syntax, span).with_message(problem.message.clone());
+            if let Some(label) = &problem.label {
+                diagnostic = diagnostic.with_primary_label(label.clone());
+            }
+            if let Some(help) = &problem.help {
+                diagnostic = diagnostic.with_help(help.clone());
+            }
+            diagnostic
+        }
         RichReason::ExpectedFound { expected, found } => {
             let mut wanted: Vec<String> = expected
                 .iter()
