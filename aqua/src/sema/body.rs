@@ -1207,10 +1207,17 @@ impl<'a> Ctx<'a> {
 
     /// `base.copy(field = value, ...)`: a struct with some fields changed.
     fn copy(&mut self, base: Expr, keyword: Span, fields: &[ast::NamedArg], span: Span) -> Expr {
+        let declared = match &base.ty {
+            Type::Struct(s) => s.fields.as_slice(),
+            _ => &[],
+        };
         let values: Vec<Expr> = fields
             .iter()
             .map(|f| match &f.value {
-                Some(v) => self.check_expr(v),
+                Some(v) => {
+                    let want = declared.iter().find(|(n, _)| *n == f.name.text);
+                    self.check_expr_against(v, want.map(|(_, t)| t))
+                }
                 None => self.name(&f.name),
             })
             .collect();
