@@ -90,7 +90,7 @@ diagnostic_codes! {
     UnknownName: "E0301" Error, "unknown name" =>
         "The name is not a local value, a definition of the module, an imported name or a built-in constant. Names are visible after their definition: values inside the block that defines them (and after an `on` block), top-level definitions after the line that defines them.";
     UnknownType: "E0302" Error, "unknown type" =>
-        "A type is a scalar (`u8`..`u64`, `i8`..`i64`, `f32`, `f64`, `bool`, `string`), `⊤`, `⊥`, or a `data`, `alias`, `ability` or `service` defined or imported before the use.";
+        "A type is a scalar (`u8`..`u64`, `i8`..`i64`, `f32`, `f64`, `bool`, `string`), `⊤`, `⊥`, or a `data`, `alias`, `ability` or `service` defined or imported before the use. The names in an arrow's `{...}` are abilities or services.";
     TypeMismatch: "E0303" Error, "type mismatch" =>
         "A value is used where its type does not fit. Typing is structural: a struct fits where another is expected if it has all of its fields with fitting types; numbers widen but never narrow; options and streams are read as arrays.";
     ArgumentCount: "E0304" Error, "wrong number of arguments" =>
@@ -98,17 +98,17 @@ diagnostic_codes! {
     ResultCount: "E0305" Error, "wrong number of results" =>
         "`a, b <- f()` names each result of the call, `<- x, y` gives each result of the function, and a function with results ends with `<-`.";
     NotCallable: "E0306" Error, "not a call" =>
-        "Only functions, closures, arrows and service methods can be called, and `<-` (or a statement of its own) takes a call.";
+        "Only functions, closures, arrows and service methods can be called (a data field is read without `()`), and `<-` (or a statement of its own) takes a call.";
     UnknownMember: "E0307" Error, "unknown member" =>
         "The struct, ability, service or stream map has no field or method of that name.";
     FieldMismatch: "E0308" Error, "wrong fields" =>
-        "Constructing a struct or ability gives each of its fields exactly once, and no other fields; `.copy` changes existing fields only.";
+        "Constructing a struct or ability gives each of its fields exactly once, and no other fields; `.copy` changes existing fields only, each once.";
     Redefinition: "E0309" Error, "defined twice" =>
         "A module defines each top-level name once, imports a name one by one from one module only and does not define it again, gives each `use` alias to one module and exports each public name once; a `data` or `ability` declares each field once. Values never change: inside a function, a name already given to a value (an argument, a variable, a stream, a closure, or a value of the function around a closure), a constant or a built-in constant such as `HOST_PEER_ID` cannot name another value.";
     MissingImport: "E0310" Error, "name not declared by the module" =>
         "`import a from \"m.aqua\"` and `use a from \"m.aqua\"` take names that module declares: those listed after `declares` in its `aqua` header, or all its definitions with `declares *`. A module whose header has no `declares` offers nothing (a legacy `module` header without it offers everything).";
     NumberOutOfRange: "E0311" Error, "number out of range" =>
-        "Integer literals and constant expressions are computed with 64-bit integers; overflow and division by zero are errors when compiling.";
+        "Integer literals and constant expressions are computed with 64-bit integers; an overflow is an error when compiling, and so is an integer divided by the literal 0, which would fail on every run.";
     MisplacedStatement: "E0312" Error, "statement without its partner" =>
         "`else` follows an `if` block, `catch` follows `try` or `catch`, `otherwise` and `par` follow another statement of the same block.";
     NotAValue: "E0313" Error, "not a value" =>

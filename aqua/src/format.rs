@@ -430,7 +430,7 @@ fn expr_text(e: &Expr) -> String {
                     args,
                     ..
                 } => format!("{base}.{}{}({})", name.text, abilities(abs), list(args)),
-                PropertyOp::Copy(f) => format!("{base}.copy({})", fields(f)),
+                PropertyOp::Copy { fields: f, .. } => format!("{base}.copy({})", fields(f)),
                 PropertyOp::Index(index) => format!("{base}[{}]", expr(index)),
                 PropertyOp::Bang(None) => format!("{base}!"),
                 PropertyOp::Bang(Some((n, _))) => format!("{base}!{n}"),

@@ -38,7 +38,7 @@ fn shape(expr: &Expr) -> String {
             }
             PropertyOp::Index(i) => format!("{}[{}]", shape(base), shape(i)),
             PropertyOp::Bang(n) => format!("{}!{}", shape(base), n.as_ref().map_or("", |n| &n.0)),
-            PropertyOp::Copy(fields) => format!("{}.copy/{}", shape(base), fields.len()),
+            PropertyOp::Copy { fields, .. } => format!("{}.copy/{}", shape(base), fields.len()),
         },
         ExprKind::Construct { ty, fields, .. } => format!("{}{{{}}}", ty.text(), fields.len()),
         ExprKind::Collection { kind, items } => format!("{kind:?}{}", items.len()),

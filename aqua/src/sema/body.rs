@@ -1,6 +1,6 @@
 //! Checking expressions, statements and function bodies; resolving types as written.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::hir::*;
@@ -31,6 +31,11 @@ pub(super) struct Ctx<'a> {
     service_ids: Vec<(ServiceId, usize)>,
     /// The innermost function or closure last: what its `<-` gives.
     returns: Vec<Returns>,
+    /// Streams declared with `name: *T` in the function being checked.
+    declared_streams: HashSet<LocalId>,
+    /// How many of the functions and closures being checked require an ability that does
+    /// not resolve (already reported).
+    unresolved_abilities: usize,
     error_type: Arc<StructType>,
 }
 
@@ -38,6 +43,8 @@ pub(super) struct Ctx<'a> {
 struct Returns {
     /// The declared results.
     types: Vec<Type>,
+    /// Where the results are declared.
+    spans: Vec<Span>,
     /// How deep the statement being checked is nested: 1 in the function's own body.
     depth: usize,
 }
@@ -97,6 +104,8 @@ impl<'a> Ctx<'a> {
             frames: Vec::new(),
             service_ids: Vec::new(),
             returns: Vec::new(),
+            declared_streams: HashSet::new(),
+            unresolved_abilities: 0,
             error_type: error_struct(),
         }
     }
@@ -393,11 +402,50 @@ impl<'a> Ctx<'a> {
         resolved
     }
 
+    /// An ability an arrow requires (`{Name}`): an ability or a service.
+    fn resolve_ability(&mut self, path: &ast::Path) -> Type {
+        let parts: Vec<&ast::Ident> = path.parts.iter().collect();
+        let text = path.text();
+        let known = self.lookup_path(&parts).is_some() || Scalar::from_name(&text).is_some();
+        if !known && !self.scope.missed.contains(&text) {
+            let abilities: Vec<&str> = self
+                .scope
+                .names
+                .iter()
+                .filter(|(_, d)| matches!(d, Def::Type(Type::Ability(_)) | Def::Service(_)))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            let mut d = Diagnostic::new(Code::UnknownType, path.span())
+                .with_message(format!("unknown ability `{text}`"))
+                .with_primary_label("not defined here");
+            if let Some(s) = nearest(&text, &abilities) {
+                d = d.with_help(format!("did you mean `{s}`?"));
+            }
+            self.report(d);
+            return Type::Error;
+        }
+        match self.resolve_type(&ast::Type::Named(path.clone())) {
+            ty @ (Type::Ability(_) | Type::Error) => ty,
+            other => {
+                self.report(
+                    Diagnostic::new(Code::UnknownType, path.span())
+                        .with_message(format!(
+                            "`{text}` is not an ability: `{{...}}` lists the abilities an arrow \
+                             requires"
+                        ))
+                        .with_primary_label(format!("the type {other}"))
+                        .with_help("pass values as parameters in `(...)`"),
+                );
+                Type::Error
+            }
+        }
+    }
+
     fn resolve_arrow(&mut self, arrow: &ast::ArrowType) -> ArrowType {
         let abilities = arrow
             .abilities
             .iter()
-            .map(|p| self.resolve_type(&ast::Type::Named(p.clone())))
+            .map(|p| self.resolve_ability(p))
             .collect();
         let params = arrow
             .params
@@ -445,24 +493,33 @@ impl<'a> Ctx<'a> {
     // ---- expressions -------------------------------------------------------------------
 
     pub fn check_expr(&mut self, e: &ast::Expr) -> Expr {
-        let checked = crate::deep(|| self.check_expr_inner(e));
+        self.check_expr_against(e, None)
+    }
+
+    /// An expression where a value of type `want` is expected, if known. Collection literals
+    /// check their items against its element type, so that the item that does not fit is
+    /// the one marked; the caller still checks the whole value against `want`.
+    fn check_expr_against(&mut self, e: &ast::Expr, want: Option<&Type>) -> Expr {
+        let checked = crate::deep(|| self.check_expr_inner(e, want));
         if !checked.ty.is_error() {
             self.index.types.push((checked.span, checked.ty.clone()));
         }
         checked
     }
 
-    fn check_expr_inner(&mut self, e: &ast::Expr) -> Expr {
+    fn check_expr_inner(&mut self, e: &ast::Expr, want: Option<&Type>) -> Expr {
         let span = e.span;
         match &e.kind {
             ast::ExprKind::Literal(lit) => self.literal(lit, span),
             ast::ExprKind::Name(ident) => self.name(ident),
             ast::ExprKind::Paren(inner) => {
-                let mut inner = self.check_expr(inner);
+                let mut inner = self.check_expr_against(inner, want);
                 inner.span = span;
                 inner
             }
-            ast::ExprKind::Collection { kind, items } => self.collection(*kind, items, span),
+            ast::ExprKind::Collection { kind, items } => {
+                self.collection(*kind, items, span, want.and_then(Type::element))
+            }
             ast::ExprKind::Call {
                 callee,
                 abilities,
@@ -545,6 +602,18 @@ impl<'a> Ctx<'a> {
 
     fn check_all(&mut self, exprs: &[ast::Expr]) -> Vec<Expr> {
         exprs.iter().map(|e| self.check_expr(e)).collect()
+    }
+
+    /// Values for the given types, one each; when the counts differ, the types are not used.
+    fn check_all_against(&mut self, exprs: &[ast::Expr], types: &[Type]) -> Vec<Expr> {
+        if exprs.len() != types.len() {
+            return self.check_all(exprs);
+        }
+        exprs
+            .iter()
+            .zip(types)
+            .map(|(e, ty)| self.check_expr_against(e, Some(ty)))
+            .collect()
     }
 
     /// Reports a value whose type does not fit; true when it fits.
@@ -664,6 +733,24 @@ impl<'a> Ctx<'a> {
             Def::Const(value, ty) => expr(const_expr(&value), ty, span),
             Def::Func(id) => expr(ExprKind::Func(id), self.func_arrow(id), span),
             Def::Service(id) => expr(ExprKind::Service(id), self.service_type(id), span),
+            // An ability the function does not require; when one of its requirements did
+            // not resolve, that one was most likely meant, and is already reported.
+            Def::Type(Type::Ability(_)) if self.unresolved_abilities > 0 => error_expr(span),
+            Def::Type(Type::Ability(_)) => {
+                self.report(
+                    Diagnostic::new(Code::NotAValue, span)
+                        .with_message(format!(
+                            "the ability `{text}` is not available here: the function does not \
+                             require it"
+                        ))
+                        .with_primary_label("not in scope")
+                        .with_help(format!(
+                            "require it in the signature (`func name{{{text}}}(...)`), or use \
+                             a value of it"
+                        )),
+                );
+                error_expr(span)
+            }
             Def::Type(_) => {
                 self.report(
                     Diagnostic::new(Code::NotAValue, span)
@@ -675,8 +762,18 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn collection(&mut self, kind: CollectionKind, items: &[ast::Expr], span: Span) -> Expr {
-        let items = self.check_all(items);
+    /// A collection literal; `want` is the element type its use expects, if known.
+    fn collection(
+        &mut self,
+        kind: CollectionKind,
+        items: &[ast::Expr],
+        span: Span,
+        want: Option<&Type>,
+    ) -> Expr {
+        let items: Vec<Expr> = items
+            .iter()
+            .map(|item| self.check_expr_against(item, want))
+            .collect();
         let mut element = Type::Bottom;
         for item in &items {
             if !item.ty.is_data() || matches!(item.ty, Type::StreamMap(_)) {
@@ -688,6 +785,27 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             let item_ty = item.ty.as_value();
+            if let Some(want) = want {
+                // Each item is measured against what the use expects, not against the items
+                // before it.
+                if !item_ty.fits(want) {
+                    self.report(
+                        Diagnostic::new(Code::TypeMismatch, item.span)
+                            .with_message(format!(
+                                "the items of this collection are used as {want}, but this one \
+                                 is {item_ty}"
+                            ))
+                            .with_primary_label(format!("this is {item_ty}"))
+                            .with_label(span, format!("used where items are {want}")),
+                    );
+                    element = Type::Error;
+                } else if self.expect(item, want) {
+                    element = element.join(&item_ty).unwrap_or_else(|| want.clone());
+                } else {
+                    element = Type::Error;
+                }
+                continue;
+            }
             match element.join(&item_ty) {
                 Some(t) => element = t,
                 None => {
@@ -735,7 +853,13 @@ impl<'a> Ctx<'a> {
         span: Span,
     ) -> Expr {
         let abilities = self.check_all(abilities);
-        let args = self.check_all(args);
+        let args = match callee_ty {
+            Type::Arrow(arrow) => {
+                let params: Vec<Type> = arrow.params.iter().map(|(_, t)| t.clone()).collect();
+                self.check_all_against(args, &params)
+            }
+            _ => self.check_all(args),
+        };
         let arrow = match callee_ty {
             Type::Arrow(arrow) => arrow.clone(),
             Type::Error => return error_expr(span),
@@ -757,9 +881,7 @@ impl<'a> Ctx<'a> {
                 .with_label(span, format!("the arrow is {callee_ty}"));
             self.report(d);
         } else {
-            for (arg, (_, param)) in args.iter().zip(&arrow.params) {
-                self.expect_argument(arg, param);
-            }
+            self.expect_arguments(&args, &arrow.params);
         }
         if abilities.len() != arrow.abilities.len() {
             self.report(
@@ -790,6 +912,50 @@ impl<'a> Ctx<'a> {
             ty,
             span,
         )
+    }
+
+    /// Arguments, one per parameter. Two arguments that each fit the other's parameter but
+    /// not their own were passed in the wrong order: that is one mistake, reported once.
+    fn expect_arguments(&mut self, args: &[Expr], params: &[(Option<String>, Type)]) {
+        let fits = |arg: &Expr, param: &Type| {
+            (arg.ty.is_stream() || !matches!(param, Type::Stream(_))) && arg.ty.fits(param)
+        };
+        let wrong: Vec<usize> = (0..args.len())
+            .filter(|&i| !fits(&args[i], &params[i].1))
+            .collect();
+        let swapped = wrong.iter().enumerate().find_map(|(n, &i)| {
+            wrong[n + 1..]
+                .iter()
+                .find(|&&j| fits(&args[i], &params[j].1) && fits(&args[j], &params[i].1))
+                .map(|&j| (i, j))
+        });
+        if let Some((i, j)) = swapped {
+            let name = |k: usize| match &params[k].0 {
+                Some(name) => format!("`{name}: {}`", params[k].1),
+                None => format!("a {}", params[k].1),
+            };
+            self.report(
+                Diagnostic::new(Code::TypeMismatch, args[i].span)
+                    .with_message(format!(
+                        "arguments {} and {} are swapped: expected {}, found {}",
+                        i + 1,
+                        j + 1,
+                        params[i].1,
+                        args[i].ty
+                    ))
+                    .with_primary_label(format!("this is {}, for {}", args[i].ty, name(j)))
+                    .with_label(
+                        args[j].span,
+                        format!("this is {}, for {}", args[j].ty, name(i)),
+                    )
+                    .with_help("pass the two arguments the other way round"),
+            );
+        }
+        for (k, (arg, (_, param))) in args.iter().zip(params).enumerate() {
+            if swapped.is_none_or(|(i, j)| k != i && k != j) {
+                self.expect_argument(arg, param);
+            }
+        }
     }
 
     /// An argument: streams may be passed where streams or arrays are expected.
@@ -854,7 +1020,10 @@ impl<'a> Ctx<'a> {
         let mut given: Vec<(String, Expr, Span)> = Vec::new();
         for field in fields {
             let value = match &field.value {
-                Some(v) => self.check_expr(v),
+                Some(v) => {
+                    let want = declared.iter().find(|(n, _)| *n == field.name.text);
+                    self.check_expr_against(v, want.map(|(_, t)| t))
+                }
                 None => self.name(&field.name),
             };
             if given.iter().any(|(n, _, _)| *n == field.name.text) {
@@ -1010,35 +1179,7 @@ impl<'a> Ctx<'a> {
                 args,
                 args_span,
             } => self.method(base, name, abilities, args, *args_span, span),
-            PropertyOp::Copy(fields) => {
-                let Type::Struct(s) = base.ty.clone() else {
-                    self.report(
-                        Diagnostic::new(Code::TypeMismatch, base.span)
-                            .with_message(format!("`.copy` needs a struct, found {}", base.ty)),
-                    );
-                    return error_expr(span);
-                };
-                let mut changes = Vec::new();
-                for f in fields {
-                    let value = match &f.value {
-                        Some(v) => self.check_expr(v),
-                        None => self.name(&f.name),
-                    };
-                    match s.fields.iter().find(|(n, _)| *n == f.name.text) {
-                        Some((_, want)) => {
-                            self.expect(&value, want);
-                            changes.push((f.name.text.clone(), value));
-                        }
-                        None => self.report(
-                            Diagnostic::new(Code::FieldMismatch, f.name.span).with_message(
-                                format!("`{}` has no field `{}`", s.name, f.name.text),
-                            ),
-                        ),
-                    }
-                }
-                let ty = base.ty.clone();
-                expr(ExprKind::Copy(Box::new(base), changes), ty, span)
-            }
+            PropertyOp::Copy { keyword, fields } => self.copy(base, *keyword, fields, span),
             PropertyOp::Index(index) => {
                 let index = self.check_expr(index);
                 if !(index.ty.is_integer() || index.ty.is_error()) {
@@ -1071,6 +1212,70 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `base.copy(field = value, ...)`: a struct with some fields changed.
+    fn copy(&mut self, base: Expr, keyword: Span, fields: &[ast::NamedArg], span: Span) -> Expr {
+        let declared = match &base.ty {
+            Type::Struct(s) => s.fields.as_slice(),
+            _ => &[],
+        };
+        let values: Vec<Expr> = fields
+            .iter()
+            .map(|f| match &f.value {
+                Some(v) => {
+                    let want = declared.iter().find(|(n, _)| *n == f.name.text);
+                    self.check_expr_against(v, want.map(|(_, t)| t))
+                }
+                None => self.name(&f.name),
+            })
+            .collect();
+        let Type::Struct(s) = base.ty.clone() else {
+            self.report(
+                Diagnostic::new(Code::TypeMismatch, keyword)
+                    .with_message(format!(
+                        "`.copy` makes a changed copy of a struct, but this is {}",
+                        base.ty
+                    ))
+                    .with_primary_label("needs a struct")
+                    .with_label(base.span, format!("this is {}", base.ty))
+                    .with_help("call `.copy` on a value of a `data` type"),
+            );
+            return error_expr(span);
+        };
+        let mut changes: Vec<(String, Expr)> = Vec::new();
+        let mut seen: Vec<&ast::Ident> = Vec::new();
+        for (f, value) in fields.iter().zip(values) {
+            if let Some(first) = seen.iter().find(|n| n.text == f.name.text) {
+                self.report(
+                    Diagnostic::new(Code::FieldMismatch, f.name.span)
+                        .with_message(format!("field `{}` is set twice", f.name.text))
+                        .with_primary_label("set again here")
+                        .with_label(first.span, "first set here")
+                        .with_help("give each field one value"),
+                );
+                continue;
+            }
+            seen.push(&f.name);
+            match s.fields.iter().find(|(n, _)| *n == f.name.text) {
+                Some((_, want)) => {
+                    self.expect(&value, want);
+                    changes.push((f.name.text.clone(), value));
+                }
+                None => {
+                    let names: Vec<&str> = s.fields.iter().map(|(n, _)| n.as_str()).collect();
+                    let mut d = Diagnostic::new(Code::FieldMismatch, f.name.span)
+                        .with_message(format!("`{}` has no field `{}`", s.name, f.name.text))
+                        .with_primary_label("unknown field");
+                    if let Some(near) = nearest(&f.name.text, &names) {
+                        d = d.with_help(format!("did you mean `{near}`?"));
+                    }
+                    self.report(d);
+                }
+            }
+        }
+        let ty = base.ty.clone();
+        expr(ExprKind::Copy(Box::new(base), changes), ty, span)
+    }
+
     fn index(&mut self, base: Expr, index: Expr, span: Span) -> Expr {
         if let (Type::Option(_), ExprKind::Int(i)) = (&base.ty, &index.kind) {
             if *i != 0 {
@@ -1092,13 +1297,16 @@ impl<'a> Ctx<'a> {
                 span,
             ),
             None => {
+                // The index itself is marked: `s[0]` on a string is fixed by dropping `[0]`.
+                let access = Span::from(base.span.end..span.end);
                 self.report(
-                    Diagnostic::new(Code::TypeMismatch, base.span)
+                    Diagnostic::new(Code::TypeMismatch, access)
                         .with_message(format!(
-                            "only collections can be indexed, found {}",
+                            "only arrays, options and streams can be indexed, but this is {}",
                             base.ty
                         ))
-                        .with_primary_label("not a collection"),
+                        .with_primary_label(format!("indexes a {}", base.ty))
+                        .with_label(base.span, format!("this is {}", base.ty)),
                 );
                 error_expr(span)
             }
@@ -1128,9 +1336,43 @@ impl<'a> Ctx<'a> {
                 ty,
                 span,
             ),
-            None => {
+            None if matches!(base.ty, Type::Struct(_) | Type::Ability(_)) => {
                 let ty = base.ty.clone();
                 self.unknown_member(&ty, &field.text, field.span);
+                error_expr(span)
+            }
+            // `.length` is right, the value it is read from is not.
+            None if field.text == "length" => {
+                self.report(
+                    Diagnostic::new(Code::TypeMismatch, base.span)
+                        .with_message(format!(
+                            "`.length` counts the items of an array, option or stream, but \
+                             this is {}",
+                            base.ty
+                        ))
+                        .with_primary_label(format!("this is {}", base.ty))
+                        .with_label(field.span, "read here"),
+                );
+                error_expr(span)
+            }
+            // A value without fields: the whole `.name` is what does not belong.
+            None => {
+                let access = Span::from(base.span.end..span.end);
+                let has = if base.ty.element().is_some() {
+                    "; a collection has only `.length`"
+                } else {
+                    ""
+                };
+                self.report(
+                    Diagnostic::new(Code::UnknownMember, access)
+                        .with_message(format!(
+                            "{} has no fields, so `.{}` cannot be read{has}",
+                            base.ty, field.text
+                        ))
+                        .with_primary_label("no such field")
+                        .with_label(base.span, format!("this is {}", base.ty))
+                        .with_help("only structs and abilities have fields"),
+                );
                 error_expr(span)
             }
         }
@@ -1221,6 +1463,11 @@ impl<'a> Ctx<'a> {
         }
         let member = match &base.ty {
             Type::Ability(a) => a.field(&name.text).cloned(),
+            Type::Struct(s) => s
+                .fields
+                .iter()
+                .find(|(n, _)| *n == name.text)
+                .map(|(_, t)| t.clone()),
             _ => None,
         };
         match member {
@@ -1232,7 +1479,26 @@ impl<'a> Ctx<'a> {
                 )));
                 self.call(callee, &ty, abilities, args, args_span, span)
             }
-            _ => {
+            // A field that holds a value: the parentheses are what is wrong.
+            Some(ty) => {
+                self.check_all(args);
+                let d = Diagnostic::new(Code::NotCallable, args_span)
+                    .with_message(format!(
+                        "`{}` is a field of type {ty}, not an arrow, so it cannot be called",
+                        name.text
+                    ))
+                    .with_primary_label("called here")
+                    .with_label(name.span, format!("this is {ty}"));
+                let d = if args.is_empty() {
+                    d.with_help(format!("read the field without `()`: `.{}`", name.text))
+                        .with_suggestion(args_span, "")
+                } else {
+                    d.with_help("only arrows take arguments")
+                };
+                self.report(d);
+                error_expr(span)
+            }
+            None => {
                 let ty = base.ty.clone();
                 self.unknown_member(&ty, &name.text, name.span);
                 self.check_all(args);
@@ -1270,27 +1536,35 @@ impl<'a> Ctx<'a> {
                 let comparable =
                     l.fits(&r) || r.fits(&l) || lhs.ty.is_number() && rhs.ty.is_number();
                 if !comparable {
-                    self.report(
-                        Diagnostic::new(Code::TypeMismatch, op_span)
-                            .with_message(format!("cannot compare {} with {}", lhs.ty, rhs.ty))
-                            .with_label(lhs.span, format!("this is {}", lhs.ty))
-                            .with_label(rhs.span, format!("this is {}", rhs.ty)),
-                    );
+                    self.report(incomparable(op, op_span, &lhs, &rhs));
+                    return error_expr(span);
                 }
                 Type::bool()
             }
             Lt | Lte | Gt | Gte => {
-                self.expect_number(&lhs, op);
-                self.expect_number(&rhs, op);
+                if !self.expect_numbers(op, &lhs, &rhs, span) {
+                    return error_expr(span);
+                }
                 Type::bool()
             }
             Add | Sub | Mul | Div | Rem | Pow => {
-                if !(self.expect_number(&lhs, op) & self.expect_number(&rhs, op)) {
+                if !self.expect_numbers(op, &lhs, &rhs, span) {
                     return error_expr(span);
                 }
                 arithmetic_type(&lhs.ty, &rhs.ty)
             }
         };
+        // An integer divided by the literal 0 fails on every run, whatever the dividend.
+        if matches!(op, Div | Rem) && matches!(rhs.kind, ExprKind::Int(0)) && lhs.ty.is_integer() {
+            self.report(
+                Diagnostic::new(Code::NumberOutOfRange, rhs.span)
+                    .with_message(format!("`{}` by zero fails on every run", op.symbol()))
+                    .with_primary_label("the divisor is 0")
+                    .with_label(span, "this expression never has a value")
+                    .with_help("divide by a number other than 0"),
+            );
+            return error_expr(span);
+        }
         // The exponent is unsigned (`math.pow` takes a u32): a negative literal is a mistake
         // whether or not the base is known.
         if let (Pow, ExprKind::Int(exponent)) = (op, &rhs.kind) {
@@ -1337,19 +1611,41 @@ impl<'a> Ctx<'a> {
         )
     }
 
-    fn expect_number(&mut self, value: &Expr, op: InfixOp) -> bool {
-        if value.ty.is_number() || value.ty.is_error() {
-            return true;
-        }
-        self.report(
-            Diagnostic::new(Code::TypeMismatch, value.span)
-                .with_message(format!(
-                    "`{}` needs numbers, found {}",
-                    op.symbol(),
-                    value.ty
-                ))
-                .with_primary_label(format!("this is {}", value.ty)),
-        );
+    /// Checks that both operands of an arithmetic or ordering operator are numbers: one
+    /// diagnostic at the operand that is not, or at the whole expression when neither is.
+    fn expect_numbers(&mut self, op: InfixOp, lhs: &Expr, rhs: &Expr, span: Span) -> bool {
+        let symbol = op.symbol();
+        let d = match (lhs.ty.is_number(), rhs.ty.is_number()) {
+            (true, true) => return true,
+            (false, false) => {
+                let found = if lhs.ty == rhs.ty {
+                    format!("both operands are {}", lhs.ty)
+                } else {
+                    format!("the operands are {} and {}", lhs.ty, rhs.ty)
+                };
+                let d = Diagnostic::new(Code::TypeMismatch, span)
+                    .with_message(format!("`{symbol}` needs numbers, but {found}"))
+                    .with_primary_label("not numbers");
+                let strings = lhs.ty == Type::string() && rhs.ty == Type::string();
+                match op {
+                    InfixOp::Add if strings => d.with_help(
+                        "Aqua has no operator joining strings: call a service for it, such as \
+                         `Op.concat_strings(a, b)` of `@fluencelabs/aqua-lib/builtin.aqua`",
+                    ),
+                    InfixOp::Lt | InfixOp::Lte | InfixOp::Gt | InfixOp::Gte => d.with_help(
+                        "only numbers are ordered; other values are compared with `==` and `!=`",
+                    ),
+                    _ => d,
+                }
+            }
+            (false, true) | (true, false) => {
+                let wrong = if lhs.ty.is_number() { rhs } else { lhs };
+                Diagnostic::new(Code::TypeMismatch, wrong.span)
+                    .with_message(format!("`{symbol}` needs numbers, found {}", wrong.ty))
+                    .with_primary_label(format!("this is {}", wrong.ty))
+            }
+        };
+        self.report(d);
         false
     }
 
@@ -1510,11 +1806,11 @@ impl<'a> Ctx<'a> {
                 }
             }
             ast::StmtKind::Return { values } => {
-                let values = self.check_all(values);
                 let (expected, depth) = self
                     .returns
                     .last()
                     .map_or((Vec::new(), 1), |r| (r.types.clone(), r.depth));
+                let values = self.check_all_against(values, &expected);
                 if depth > 1 {
                     self.report(
                         Diagnostic::new(Code::MisplacedReturn, span)
@@ -1532,8 +1828,11 @@ impl<'a> Ctx<'a> {
                         }
                     }
                 } else {
-                    for (v, t) in values.iter().zip(&expected) {
-                        self.expect_result(v, t);
+                    for (k, (v, t)) in values.iter().zip(&expected).enumerate() {
+                        match self.stream_against_result(v, t, k) {
+                            Some(d) => self.report(d),
+                            None => self.expect_result(v, t),
+                        }
                     }
                 }
                 StmtKind::Return(values)
@@ -1545,10 +1844,18 @@ impl<'a> Ctx<'a> {
                     resolved = Type::Stream(element);
                 }
                 if !matches!(resolved, Type::Stream(_) | Type::StreamMap(_) | Type::Error) {
+                    let written = resolved;
+                    // Taken as the stream the help suggests, so that its uses are checked
+                    // as such and not reported again.
+                    resolved = if written.is_data() {
+                        Type::Stream(Box::new(written.clone()))
+                    } else {
+                        Type::Error
+                    };
                     self.report(
                         Diagnostic::new(Code::TypeMismatch, ty.span())
                             .with_message(format!(
-                                "only streams and stream maps are declared; found {resolved}"
+                                "only streams and stream maps are declared; found {written}"
                             ))
                             .with_primary_label("not a stream")
                             .with_help(format!(
@@ -1558,12 +1865,14 @@ impl<'a> Ctx<'a> {
                             )),
                     );
                 }
+                let is_stream = resolved.is_stream();
                 let local = self.bind(name, resolved);
+                if is_stream {
+                    self.declared_streams.insert(local);
+                }
                 StmtKind::DeclareStream(local)
             }
-            ast::StmtKind::Push { target, key, value } => {
-                self.push(target, key.as_ref(), value, span)
-            }
+            ast::StmtKind::Push { target, key, value } => self.push(target, key.as_ref(), value),
             ast::StmtKind::ServiceId { service, id } => {
                 let parts: Vec<&ast::Ident> = service.parts.iter().collect();
                 let id_expr = self.check_expr(id);
@@ -1678,6 +1987,47 @@ impl<'a> Ctx<'a> {
         Stmt { kind, span }
     }
 
+    /// `<- s`, the `k`th result, where `s` is a stream declared in the body whose items do not
+    /// fit the declared result. The stream's item type is written at its declaration and every
+    /// push was checked against it, so the result type in the signature is what to change.
+    fn stream_against_result(&self, value: &Expr, ty: &Type, k: usize) -> Option<Diagnostic> {
+        let ExprKind::Local(local) = value.kind else {
+            return None;
+        };
+        let Type::Stream(element) = &value.ty else {
+            return None;
+        };
+        let want = ty.element()?;
+        if !self.declared_streams.contains(&local) || element.fits(want) {
+            return None;
+        }
+        let span = *self.returns.last()?.spans.get(k)?;
+        let declared = &self.locals[local.0 as usize];
+        let fixed = match ty {
+            Type::Stream(_) => format!("*{element}"),
+            Type::Option(_) => format!("?{element}"),
+            _ => format!("[]{element}"),
+        };
+        let d = Diagnostic::new(Code::TypeMismatch, span)
+            .with_message(format!(
+                "the result is declared as {ty}, but the function returns `{}`, a stream of {element}",
+                declared.name
+            ))
+            .with_primary_label(format!("{ty} does not hold {element}"))
+            .with_label(value.span, "returned here")
+            .with_label(
+                declared.span,
+                format!("`{}` declared here as {}", declared.name, value.ty),
+            )
+            .with_help(format!("declare the result as `{fixed}`"));
+        // Only a scalar's name is sure to be written the same in this module.
+        Some(if matches!(**element, Type::Scalar(_)) {
+            d.with_suggestion(span, fixed)
+        } else {
+            d
+        })
+    }
+
     fn expect_result(&mut self, value: &Expr, ty: &Type) {
         // A stream result is a stream the caller goes on with: only a stream gives one.
         if let Type::Stream(want) = ty {
@@ -1769,7 +2119,6 @@ impl<'a> Ctx<'a> {
         target: &ast::Ident,
         key: Option<&ast::Expr>,
         value: &ast::Expr,
-        span: Span,
     ) -> StmtKind {
         let key = key.map(|k| self.check_expr(k));
         let value = self.check_expr(value);
@@ -1798,8 +2147,13 @@ impl<'a> Ctx<'a> {
                     self.expect(&value, &element);
                 }
                 None => self.report(
-                    Diagnostic::new(Code::TypeMismatch, span)
-                        .with_message("a stream map takes a key and a value")
+                    Diagnostic::new(Code::TypeMismatch, value.span)
+                        .with_message(format!(
+                            "`{}` is a stream map: a push gives it a key and a value",
+                            target.text
+                        ))
+                        .with_primary_label("a value without a key")
+                        .with_label(target.span, format!("this is {}", Type::StreamMap(element)))
                         .with_help(format!("write `{} <<- key, value`", target.text)),
                 ),
             },
@@ -1992,9 +2346,13 @@ impl<'a> Ctx<'a> {
         }
         self.returns.push(Returns {
             types: resolved.results.clone(),
+            spans: arrow.results.iter().map(ast::Type::span).collect(),
             depth: 0,
         });
+        let unresolved = resolved.abilities.iter().any(Type::is_error);
+        self.unresolved_abilities += usize::from(unresolved);
         let block = self.block_in_scope(&body.stmts);
+        self.unresolved_abilities -= usize::from(unresolved);
         let returned = self.returns.pop().map(|r| r.types).unwrap_or_default();
         self.pop_frame();
         let early_return = body.stmts[..body.stmts.len().saturating_sub(1)]
@@ -2128,6 +2486,50 @@ fn argument_count(
     }
 }
 
+/// `lhs == rhs` (or `!=`) with operands of unrelated types. The left operand says what is
+/// compared and the right one is marked, unless exactly one side is a struct or collection
+/// compared with a scalar: that side is marked, as it most likely lacks a field or an index.
+fn incomparable(op: InfixOp, op_span: Span, lhs: &Expr, rhs: &Expr) -> Diagnostic {
+    let composite = |e: &Expr| !matches!(e.ty, Type::Scalar(_) | Type::NumberLiteral(_));
+    let (wrong, other) = if composite(lhs) && !composite(rhs) {
+        (lhs, rhs)
+    } else {
+        (rhs, lhs)
+    };
+    let d = Diagnostic::new(Code::TypeMismatch, wrong.span)
+        .with_message(format!(
+            "`{}` compares values of one type, but {} is compared with {}",
+            op.symbol(),
+            other.ty,
+            wrong.ty
+        ))
+        .with_primary_label(format!("this is {}", wrong.ty))
+        .with_label(other.span, format!("compared with {}", other.ty))
+        .with_label(op_span, "compared here");
+    let fitting: Vec<&str> = match &wrong.ty {
+        Type::Struct(s) if !composite(other) => s
+            .fields
+            .iter()
+            .filter(|(_, t)| t.fits(&other.ty) || other.ty.fits(t))
+            .map(|(n, _)| n.as_str())
+            .collect(),
+        _ => Vec::new(),
+    };
+    match (fitting.as_slice(), &wrong.kind, &other.ty) {
+        ([], ExprKind::Int(_) | ExprKind::Float(_), Type::Scalar(Scalar::String)) => {
+            d.with_help("to compare with the text of the number, quote it")
+        }
+        ([], ..) => d.with_help("compare values of the same type"),
+        (fields, ..) => {
+            let fields: Vec<String> = fields.iter().map(|f| format!("`.{f}`")).collect();
+            d.with_help(format!(
+                "compare one of its fields of that type: {}",
+                fields.join(", ")
+            ))
+        }
+    }
+}
+
 /// `n` and the noun, plural unless `n` is 1: "1 argument", "2 arguments".
 fn count(n: usize, noun: &str) -> String {
     if n == 1 {
@@ -2181,9 +2583,8 @@ fn fold(op: InfixOp, lhs: &ExprKind, rhs: &ExprKind) -> Option<Result<ExprKind, 
                 Add => a.checked_add(b).map(Int).ok_or(overflow),
                 Sub => a.checked_sub(b).map(Int).ok_or(overflow),
                 Mul => a.checked_mul(b).map(Int).ok_or(overflow),
-                Div if b == 0 => Err("divides by zero"),
+                // A zero divisor is reported before folding.
                 Div => a.checked_div(b).map(Int).ok_or(overflow),
-                Rem if b == 0 => Err("divides by zero"),
                 Rem => a.checked_rem(b).map(Int).ok_or(overflow),
                 Pow => u32::try_from(b)
                     .ok()
@@ -2236,6 +2637,7 @@ fn fold(op: InfixOp, lhs: &ExprKind, rhs: &ExprKind) -> Option<Result<ExprKind, 
 /// Checks a top-level function.
 pub(super) fn check_func(ctx: &mut Ctx, func: &ast::Func) -> FuncDef {
     ctx.locals.clear();
+    ctx.declared_streams.clear();
     let (arrow, params, body) = ctx.arrow_body(&func.arrow, &func.body);
     FuncDef {
         name: func.name.text.clone(),

@@ -473,17 +473,28 @@ fn definition(
                     }
                 }
             }
-            for (method, field) in fields.iter().zip(methods) {
-                if !matches!(method.1, Type::Arrow(_) | Type::Error) {
-                    ctx.diagnostics.push(
-                        Diagnostic::new(Code::TypeMismatch, field.ty.span())
-                            .with_message(format!(
-                                "service `{}` has a field `{}` that is not a function",
-                                name.text, method.0
-                            ))
-                            .with_help("service members are functions: `name(arg: T) -> R`"),
-                    );
+            for (member, ty) in &fields {
+                if matches!(ty, Type::Arrow(_) | Type::Error) {
+                    continue;
                 }
+                // The declaration as written (a duplicate is dropped from `fields`).
+                let Some(field) = methods.iter().find(|m| m.name.text == *member) else {
+                    continue;
+                };
+                ctx.diagnostics.push(
+                    Diagnostic::new(Code::TypeMismatch, field.name.span)
+                        .with_message(format!(
+                            "service `{}` declares `{member}` as {ty}, but a service has only \
+                             functions",
+                            name.text
+                        ))
+                        .with_primary_label("not a function")
+                        .with_label(field.ty.span(), format!("this is {ty}"))
+                        .with_help(format!(
+                            "declare a function that gives the value: `{member}() -> {}`",
+                            crate::format::ty(&field.ty)
+                        )),
+                );
             }
             let default_id = default_id.as_ref().and_then(|e| {
                 let value = ctx.check_const_expr(e);
@@ -551,6 +562,35 @@ fn definition(
                 );
                 return;
             };
+            // `?=` gives a default, used only when the constant has no value yet; the default
+            // must still have the constant's type.
+            if let (true, Some(Def::Const(_, defined))) =
+                (*overridable, module.scope.names.get(&name.text))
+            {
+                if !ty.fits(defined) {
+                    let first = module
+                        .scope
+                        .spans
+                        .get(&name.text)
+                        .or_else(|| module.scope.imported.get(&name.text));
+                    let mut d = Diagnostic::new(Code::TypeMismatch, value.span)
+                        .with_message(format!(
+                            "the default of `{}` must have the type of its value, {defined}, \
+                             but this is {ty}",
+                            name.text
+                        ))
+                        .with_primary_label(format!("this is {ty}"));
+                    if let Some(first) = first {
+                        d = d.with_label(*first, format!("already defined here as {defined}"));
+                    }
+                    diagnostics.push(d.with_help(format!(
+                        "`?=` gives `{}` a value only when it has none; give a default of the \
+                         same type, or remove the line",
+                        name.text
+                    )));
+                }
+                return;
+            }
             if let Some(text) = options.constants.get(&name.text) {
                 if *overridable {
                     match parse_override(text) {

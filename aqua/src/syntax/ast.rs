@@ -378,7 +378,11 @@ pub enum PropertyOp {
         args_span: Span,
     },
     /// `.copy(f = v)`.
-    Copy(Vec<NamedArg>),
+    Copy {
+        /// The word `copy`.
+        keyword: Span,
+        fields: Vec<NamedArg>,
+    },
     /// `[index]`.
     Index(Box<Expr>),
     /// `!` (index 0) or `!n`.

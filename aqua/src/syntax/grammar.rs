@@ -530,8 +530,12 @@ fn method_or_construct(
     }
     ExprKind::Property {
         base: Box::new(base),
-        op: if name.text == "copy" && args.iter().all(|a| a.name.is_some()) && !args.is_empty() {
-            PropertyOp::Copy(named_args(args, problems))
+        // Any `field = value` makes a copy, whose other fields may be written as a name alone.
+        op: if name.text == "copy" && args.iter().any(|a| a.name.is_some()) {
+            PropertyOp::Copy {
+                keyword: name.span,
+                fields: named_args(args, problems),
+            }
         } else {
             PropertyOp::Method {
                 name,
