@@ -21,7 +21,7 @@ mod common;
 
 use aqua::compile::{compile, Options};
 use aqua::project::DiskFiles;
-use common::judge;
+use common::{judge, Compare};
 use network_sim::aqua::corpus;
 
 fn programs_root() -> PathBuf {
@@ -61,7 +61,12 @@ fn compiled_functions_behave_like_the_reference() {
         for function in &program.functions {
             total += 1;
             let id = format!("{}.{}", program.id(), function.name);
-            let verdict = judge(&compilation, function);
+            let verdict = judge(
+                &compilation,
+                function,
+                &function.reference_air,
+                Compare::Behaviour,
+            );
             match &verdict {
                 Ok(()) => {
                     agreeing += 1;
@@ -94,4 +99,58 @@ fn compiled_functions_behave_like_the_reference() {
             newly_agreeing.join("\n")
         );
     }
+}
+
+/// The same functions compiled with `--no-relay` and with `--no-xor`, against the reference's
+/// AIR with the same option (`<function>.norelay.ref.air`, `<function>.noxor.ref.air`). With
+/// `--no-relay` they must behave alike. With `--no-xor` only the hops are compared: the
+/// reference keeps the wrapper's error handler, which calls the client from wherever an error
+/// happens, and ours leaves it out, so that errors nothing catches stay where they happened
+/// (book: the function wrapper).
+#[test]
+fn flags_take_no_more_hops_than_the_reference() {
+    let programs = corpus::load(&programs_root())
+        .unwrap_or_else(|problems| panic!("the corpus does not load:\n{}", problems.join("\n")));
+    let flags = [
+        (
+            "norelay",
+            aqua::codegen::Options {
+                no_relay: true,
+                ..Default::default()
+            },
+            Compare::Behaviour,
+        ),
+        (
+            "noxor",
+            aqua::codegen::Options {
+                no_xor: true,
+                ..Default::default()
+            },
+            Compare::Hops,
+        ),
+    ];
+    let mut failures = Vec::new();
+    let mut total = 0;
+    for (variant, codegen, compare) in flags {
+        let options = Options {
+            codegen,
+            ..Default::default()
+        };
+        for program in &programs {
+            let compilation = compile(std::slice::from_ref(&program.source), &DiskFiles, &options);
+            for function in &program.functions {
+                total += 1;
+                if let Err(why) = judge(
+                    &compilation,
+                    function,
+                    &function.variant_air(variant),
+                    compare,
+                ) {
+                    failures.push(format!("{} ({variant}): {why}", program.id()));
+                }
+            }
+        }
+    }
+    assert!(total >= 300, "only {total} functions compared");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -146,7 +146,12 @@ fn traced_functions_call_the_tracing_service_where_the_reference_does() {
                     render(&mine)
                 ));
             }
-            if let Err(e) = common::judge(&compilation, function) {
+            if let Err(e) = common::judge(
+                &compilation,
+                function,
+                &function.reference_air,
+                common::Compare::Behaviour,
+            ) {
                 failures.push(format!("{id}: behaves differently\n{e}"));
             }
         }

@@ -3,6 +3,8 @@
 // every aqua/tests/programs/<area>/<name>.aqua (files in deeper folders are helper modules for
 // imports, not programs) becomes one <name>.<function>.ref.air per exported function, next to
 // the program; so does every aqua/tests/tracing/<area>/<name>.aqua, compiled in tracing mode.
+// The programs are also compiled with `noXor` and with `noRelay`, into
+// <name>.<function>.noxor.ref.air and <name>.<function>.norelay.ref.air.
 // Stale .ref.air files are removed first. Any compile error or warning fails.
 //
 // Usage: cd tools/aqua-corpus && npm ci && node compile-programs.mjs [filter]
@@ -17,8 +19,12 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tests = path.resolve(here, "../../aqua/tests");
 const corpora = [
-  { name: "programs", tracing: false },
-  { name: "tracing", tracing: true },
+  { name: "programs", variants: [
+    { suffix: "", options: {} },
+    { suffix: ".noxor", options: { noXor: true } },
+    { suffix: ".norelay", options: { noRelay: true } },
+  ] },
+  { name: "tracing", variants: [{ suffix: "", options: { tracing: true } }] },
 ];
 const nodeModules = path.join(here, "node_modules");
 const filter = process.argv[2] ?? "";
@@ -28,13 +34,13 @@ const plain = (s) => String(s).replace(/\u001b\[[0-9;]*m/g, "");
 
 async function programs() {
   const found = [];
-  for (const { name, tracing } of corpora) {
+  for (const { name, variants } of corpora) {
     const root = path.join(tests, name);
     for (const area of (await readdir(root)).sort()) {
       const dir = path.join(root, area);
       if (!(await stat(dir)).isDirectory()) continue;
       for (const file of (await readdir(dir)).sort()) {
-        if (file.endsWith(".aqua")) found.push({ area: `${name}/${area}`, dir, file, tracing });
+        if (file.endsWith(".aqua")) found.push({ area: `${name}/${area}`, dir, file, variants });
       }
     }
   }
@@ -45,7 +51,7 @@ async function main() {
   let failed = 0;
   let written = 0;
   let count = 0;
-  for (const { area, dir, file, tracing } of await programs()) {
+  for (const { area, dir, file, variants } of await programs()) {
     const stem = path.basename(file, ".aqua");
     if (!`${area}/${stem}`.includes(filter)) continue;
     count++;
@@ -54,37 +60,39 @@ async function main() {
         await rm(path.join(dir, old));
       }
     }
-    let result;
-    try {
-      result = await compileFromPath({
-        filePath: path.join(dir, file),
-        imports: [nodeModules],
-        targetType: "air",
-        tracing,
-      });
-    } catch (e) {
-      console.error(`FAIL ${area}/${file}: ${plain(e?.message ?? e)}`);
-      failed++;
-      continue;
-    }
-    const problems = [
-      ...(result.errors ?? []).map((e) => `error: ${plain(e)}`),
-      ...(result.warnings ?? []).map((w) => `warning: ${plain(w)}`),
-    ];
-    const names = Object.keys(result.functions ?? {}).sort();
-    if (problems.length === 0 && names.length === 0) problems.push("no exported function");
-    if (problems.length > 0) {
-      console.error(`FAIL ${area}/${file}:\n  ${problems.join("\n  ")}`);
-      failed++;
-      continue;
-    }
-    for (const name of names) {
-      const script = result.functions[name].script;
-      await writeFile(
-        path.join(dir, `${stem}.${name}.ref.air`),
-        script.endsWith("\n") ? script : script + "\n",
-      );
-      written++;
+    for (const { suffix, options } of variants) {
+      let result;
+      try {
+        result = await compileFromPath({
+          filePath: path.join(dir, file),
+          imports: [nodeModules],
+          targetType: "air",
+          ...options,
+        });
+      } catch (e) {
+        console.error(`FAIL ${area}/${file}${suffix}: ${plain(e?.message ?? e)}`);
+        failed++;
+        continue;
+      }
+      const problems = [
+        ...(result.errors ?? []).map((e) => `error: ${plain(e)}`),
+        ...(result.warnings ?? []).map((w) => `warning: ${plain(w)}`),
+      ];
+      const names = Object.keys(result.functions ?? {}).sort();
+      if (problems.length === 0 && names.length === 0) problems.push("no exported function");
+      if (problems.length > 0) {
+        console.error(`FAIL ${area}/${file}${suffix}:\n  ${problems.join("\n  ")}`);
+        failed++;
+        continue;
+      }
+      for (const name of names) {
+        const script = result.functions[name].script;
+        await writeFile(
+          path.join(dir, `${stem}.${name}${suffix}.ref.air`),
+          script.endsWith("\n") ? script : script + "\n",
+        );
+        written++;
+      }
     }
   }
   console.log(`aqua programs: ${count} compiled, ${written} functions, ${failed} failures`);

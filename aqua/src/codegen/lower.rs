@@ -1123,8 +1123,9 @@ impl<'p> Lower<'p> {
                 if let Val::Data(stream @ Data::Var(var, _)) = &base_val {
                     if var.kind == VarKind::Stream {
                         let stream = stream.clone();
-                        let counted =
-                            minus_one(index).filter(|_| self.parseq_writes.contains(&var.name));
+                        let on_client = self.here().peer == Data::InitPeerId;
+                        let counted = minus_one(index)
+                            .filter(|_| self.parseq_writes.contains(&var.name) || !on_client);
                         return Val::Data(match counted {
                             Some(count) => self.gate_counted(frame, stream, count, out),
                             None => {
@@ -1469,11 +1470,13 @@ impl<'p> Lower<'p> {
         gate.with_step(step).expect("a scalar takes steps")
     }
 
-    /// `s[count - 1]` on what `parseq` branches write: waits for `count` values with no call
-    /// before the wait. The branches come back to the relay only, and there a call made once
-    /// on the client would stop the particles that arrive later before the wait. Elsewhere
-    /// (`gate`) the call keeps remote peers from running the wait and sending from there
-    /// straight to the client.
+    /// `s[count - 1]` on what `parseq` branches write, or away from the client: waits for
+    /// `count` values with no call before the wait. The branches come back to the relay only,
+    /// and there a call made once on the client would stop the particles that arrive later
+    /// before the wait; on another peer, a call before the wait would make every copy of the
+    /// particle that reaches it go there, though only the copies with values need to. On the
+    /// client (`gate`) the call keeps remote peers from running the wait and sending from
+    /// there straight to the client.
     fn gate_counted(
         &mut self,
         frame: &mut Frame,

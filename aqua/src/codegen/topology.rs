@@ -14,7 +14,11 @@
 //! before it is raised again, up to the last relay before where the block started (all the
 //! way at the end of a `par` branch): the handler that catches it (finally the client's
 //! error handler) goes on from there. With `--no-xor` only the errors that the program
-//! catches come back.
+//! catches come back, and a block followed by a block elsewhere (or a tried block by its
+//! handler, or a `par` of blocks by the block that awaits them) goes straight there, as the
+//! reference compiler does. A block that ends with a parallel loop over a stream whose
+//! iterations each come back to where the next code begins needs no way back of its own: the
+//! code after the loop runs only where an iteration ended.
 
 use std::collections::HashSet;
 use std::rc::Rc;
@@ -92,10 +96,23 @@ impl Topology {
                     op.read(&mut read_later);
                 }
                 flows.reverse();
+                let links = if self.errors_come_back {
+                    vec![Link::default(); ops.len()]
+                } else {
+                    sibling_links(&ops, here, &flows)
+                };
                 Op::Seq(
                     ops.into_iter()
                         .zip(flows)
-                        .map(|(op, (flow, later))| self.walk(op, here, flow, &later))
+                        .zip(links)
+                        .map(|((op, (flow, later)), link)| match op {
+                            Op::On {
+                                location,
+                                body,
+                                kind,
+                            } => self.on(location, *body, kind, here, flow, &later, link),
+                            op => self.walk(op, here, flow, &later),
+                        })
                         .collect(),
                 )
             }
@@ -160,23 +177,64 @@ impl Topology {
                 location,
                 body,
                 kind,
-            } => self.on(location, *body, kind, here, flow, later),
+            } => self.on(location, *body, kind, here, flow, later, Link::default()),
             Op::Xor(first, handler) => {
                 let tried = Flow {
                     caught: true,
                     ..flow.clone()
                 };
-                let first = self.walk(*first, here, tried, later);
-                Op::Xor(
-                    Box::new(first),
-                    Box::new(self.walk(*handler, here, flow, later)),
-                )
+                // Without error wrappers, an error of a block that is the whole tried part
+                // goes straight to a handler that is a block elsewhere.
+                let (first, handler) = match (*first, *handler) {
+                    (
+                        Op::On {
+                            location: tried_at,
+                            body: tried_body,
+                            kind: OnKind::Block,
+                        },
+                        Op::On {
+                            location,
+                            body,
+                            kind: OnKind::Block,
+                        },
+                    ) if !self.errors_come_back
+                        && leaves(&tried_at, &tried_body, here)
+                        && enters(&location, &body, here, &tried_at) =>
+                    {
+                        let link = Link {
+                            errors_to: Some(location.clone()),
+                            ..Link::default()
+                        };
+                        let first = self.on(
+                            tried_at,
+                            *tried_body,
+                            OnKind::Block,
+                            here,
+                            tried,
+                            later,
+                            link,
+                        );
+                        let entered = Link {
+                            entered: true,
+                            ..Link::default()
+                        };
+                        let handler =
+                            self.on(location, *body, OnKind::Block, here, flow, later, entered);
+                        (first, handler)
+                    }
+                    (first, handler) => (
+                        self.walk(first, here, tried, later),
+                        self.walk(handler, here, flow, later),
+                    ),
+                };
+                Op::Xor(Box::new(first), Box::new(handler))
             }
             // The rest run where they are, followed by what follows them.
             other => other.map_children(|child| self.walk(child, here, flow.clone(), later)),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn on(
         &self,
         target: Location,
@@ -185,6 +243,7 @@ impl Topology {
         here: &Location,
         flow: Flow,
         later: &Names,
+        link: Link,
     ) -> Op {
         let after = flow.after;
         let same_peer = target.peer == here.peer;
@@ -202,7 +261,7 @@ impl Topology {
             },
             later,
         );
-        let mut enter = if same_peer {
+        let mut enter = if same_peer || link.entered {
             Vec::new()
         } else {
             path(here, &target)
@@ -213,19 +272,27 @@ impl Topology {
         // the blocks inside set out from the target.
         let mut relays_on_the_way = here.via.iter().chain(&target.via);
         if !same_peer
+            && !link.entered
             && relays_on_the_way.any(|via| !via.many && via.peer == target.peer)
             && !starts_on(&body, &target.peer)
         {
             enter.push(Step::to(&target.peer));
         }
         let mut ops = hops(&enter);
+        // A block that ends with a loop whose every iteration comes back to where the next
+        // code begins, and that goes on only where an iteration ends, is back already.
+        let back_already = after && ends_in_returning_loop(&body, &flow.next_at.peer);
         ops.push(body);
         let back = match kind {
             // A `parseq` branch comes back to the last relay before where it started.
             OnKind::Parseq => path(&target, here),
             OnKind::Detached => Vec::new(),
             OnKind::Block if flow.branch_ends => way_to_next(&target, &flow),
-            OnKind::Block if after => path(&target, here),
+            OnKind::Block if back_already => Vec::new(),
+            OnKind::Block if after => match &link.exit_to {
+                Some(next) => path(&target, next),
+                None => path(&target, here),
+            },
             OnKind::Block => Vec::new(),
         };
         ops.extend(hops(&back));
@@ -237,8 +304,14 @@ impl Topology {
         // it again: from there the handler reaches that peer, or anywhere it needs. At the
         // end of a `par` branch, the code after the `par` may already have left that relay
         // for the particle of another branch: go all the way back.
-        let mut way_back = path(&target, here);
-        if flow.branch_ends && way_back.last().map(|s| &s.via.peer) != Some(&here.peer) {
+        let mut way_back = match &link.errors_to {
+            Some(handler) => path(&target, handler),
+            None => path(&target, here),
+        };
+        if link.errors_to.is_none()
+            && flow.branch_ends
+            && way_back.last().map(|s| &s.via.peer) != Some(&here.peer)
+        {
             way_back.push(Step::to(&here.peer));
         }
         let mut error_ops = hops(&way_back);
@@ -258,6 +331,83 @@ struct Flow {
     next_at: Rc<Location>,
     /// A handler catches its errors: it is in the first branch of a `xor`.
     caught: bool,
+}
+
+/// How a block hands the particle over to a block beside it, instead of passing through the
+/// relays of where both run. The reference compiler goes from one block to the next
+/// directly when its blocks have no error wrappers (`--no-xor`), and through those relays
+/// otherwise; so do we.
+#[derive(Clone, Debug, Default)]
+struct Link {
+    /// What came before already brought the particle on its way to the block's peer.
+    entered: bool,
+    /// The next block begins at this location: leave towards it (it enters from here).
+    exit_to: Option<Location>,
+    /// A handler of this block's errors is a block at this location (it enters from here).
+    errors_to: Option<Location>,
+}
+
+/// The links between the ops of a sequence run at `here` (`flows` as the `Seq` walk gives
+/// them): a block followed by another block goes straight to it, and so does a `par` of
+/// blocks whose results the next block awaits, since each branch comes all the way to it.
+fn sibling_links(ops: &[Op], here: &Location, flows: &[(Flow, Names)]) -> Vec<Link> {
+    let mut links = vec![Link::default(); ops.len()];
+    let effects: Vec<usize> = (0..ops.len()).filter(|&i| ops[i].has_effect()).collect();
+    for pair in effects.windows(2) {
+        let (i, j) = (pair[0], pair[1]);
+        let Op::On {
+            location: next,
+            body: next_body,
+            kind: OnKind::Block,
+        } = &ops[j]
+        else {
+            continue;
+        };
+        match &ops[i] {
+            Op::On {
+                location,
+                body,
+                kind: OnKind::Block,
+            } if leaves(location, body, here) && enters(next, next_body, here, location) => {
+                links[i].exit_to = Some(next.clone());
+                links[j].entered = true;
+            }
+            Op::Par(branches)
+                if *begins_at(&ops[j], here) == *next
+                    && enters(next, next_body, here, here)
+                    && branches.iter().all(|branch| {
+                        let mut written = Names::new();
+                        branch.written(&mut written);
+                        matches!(branch, Op::On { location, body, kind: OnKind::Block }
+                            if leaves(location, body, here))
+                            && !written.is_disjoint(&flows[i].1)
+                    }) =>
+            {
+                links[j].entered = true;
+            }
+            _ => {}
+        }
+    }
+    links
+}
+
+/// Whether a block at `target` run from `here` leaves `here`'s peer (a block on that peer
+/// runs in place, with no way in or out).
+fn leaves(target: &Location, body: &Op, here: &Location) -> bool {
+    target.peer != here.peer && body.has_effect()
+}
+
+/// Whether a block at `target` run from `here` may be entered straight from the block at
+/// `from`: it leaves `here`, and its peer is no relay on either way (the particle must then
+/// visit it even when the body starts elsewhere).
+fn enters(target: &Location, body: &Op, here: &Location, from: &Location) -> bool {
+    leaves(target, body, here)
+        && !here
+            .via
+            .iter()
+            .chain(&from.via)
+            .chain(&target.via)
+            .any(|via| !via.many && via.peer == target.peer)
 }
 
 /// The way from the end of a `par` branch at `from` all the way to where the code after the
@@ -295,6 +445,35 @@ fn ends_here(op: &Op, here_peer: &Data) -> bool {
         // Each iteration of a sequential fold comes back to where the fold is; the
         // iterations of a parallel one are branches that come back on their own.
         Op::Fold { body, .. } => !is_parallel(body) && body.has_effect(),
+        _ => false,
+    })
+}
+
+/// Whether the resolved `op` ends with a parallel fold over a stream that goes on only where
+/// an iteration completes (an empty stream waits; `never` ends the iterations), each
+/// iteration ending on `peer`.
+fn ends_in_returning_loop(op: &Op, peer: &Data) -> bool {
+    crate::deep(|| match op {
+        Op::Seq(ops) => ops
+            .iter()
+            .rev()
+            .find(|op| op.has_effect())
+            .is_some_and(|op| ends_in_returning_loop(op, peer)),
+        Op::New(_, body) => ends_in_returning_loop(body, peer),
+        Op::Fold {
+            iterable,
+            body,
+            last: Some(last),
+            ..
+        } if iterable.is_stream() && **last == Op::Never && is_parallel(body) => {
+            let Op::Par(branches) = &**body else {
+                return false;
+            };
+            branches
+                .iter()
+                .filter(|branch| !matches!(branch, Op::Next(_)))
+                .all(|branch| ends_here(branch, peer))
+        }
         _ => false,
     })
 }

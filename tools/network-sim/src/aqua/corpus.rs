@@ -3,7 +3,9 @@
 //! Each program `<area>/<name>.aqua` has beside it:
 //! - `<name>.toml`, its run spec: the peers, test services and, per exported function, the
 //!   arguments (format below);
-//! - `<name>.<function>.ref.air` per function, the reference compiler's AIR;
+//! - `<name>.<function>.ref.air` per function, the reference compiler's AIR, and optionally
+//!   `<name>.<function>.<variant>.ref.air`, its AIR with other options (see
+//!   [`Function::variant_air`]);
 //! - `<name>.expected`, the snapshot of what each function shows ([`Observed::render`]
 //!   under a `== <function>` line per function).
 //!
@@ -52,6 +54,16 @@ pub struct Function {
     pub spec: RunSpec,
     /// The reference compiler's AIR for it (`<name>.<function>.ref.air`).
     pub reference_air: PathBuf,
+}
+
+impl Function {
+    /// The reference compiler's AIR for it compiled with other options: `variant` is `noxor`
+    /// or `norelay` (`<name>.<function>.<variant>.ref.air`, which may not exist).
+    pub fn variant_air(&self, variant: &str) -> PathBuf {
+        self.reference_air
+            .with_extension("")
+            .with_extension(format!("{variant}.ref.air"))
+    }
 }
 
 impl Program {
@@ -154,6 +166,8 @@ fn load_program(area: &str, source: &Path, siblings: &[PathBuf]) -> Result<Progr
         .filter_map(|file| {
             file.strip_prefix(&fixture_prefix)?
                 .strip_suffix(".ref.air")
+                // A variant (`<function>.noxor`) belongs to its function.
+                .map(|f| f.split_once('.').map_or(f, |(function, _)| function))
                 .map(str::to_owned)
         })
         .collect();
