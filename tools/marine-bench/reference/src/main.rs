@@ -95,7 +95,10 @@ fn millis(start: Instant) -> f64 {
 /// Prints an operation's line: its median or why it failed.
 fn emit(op: &str, times: Outcome<Vec<f64>>) {
     let row = match times {
-        Ok(times) => json!({ "op": op, "ms": median(times.clone()), "runs": times.len() }),
+        Ok(times) => {
+            let runs = times.len();
+            json!({ "op": op, "ms": median(times), "runs": runs })
+        }
         Err(error) => json!({ "op": op, "error": error }),
     };
     println!("{row}");
