@@ -1,5 +1,7 @@
-//! What a call and a service start cost, this runtime against the reference runtime for JS
-//! (`@fluencelabs/marine-js` 0.13.0, run by `tools/marine-bench/bench.mjs`), in one run.
+//! What a call and a service start cost, this runtime against the two reference runtimes in one
+//! run: the one for JS hosts (`@fluencelabs/marine-js` 0.13.0, run by
+//! `tools/marine-bench/bench.mjs`) and the Rust crate (`marine-runtime` 0.37.0, run by the
+//! binary of `tools/marine-bench/reference`), on the same module bytes.
 //!
 //! `cargo bench -p marine --bench service` runs these criterion groups:
 //! - `echo_string`: a call of a facade function that takes a string and returns it, on
@@ -12,14 +14,17 @@
 //!   with their own Config.toml). `cold`: a fresh runtime with an empty compile cache compiles
 //!   both modules and instantiates them; `disk_cache`: a fresh runtime finds the compiled code in
 //!   its cache directory; `new_service`: the modules are loaded, `Service::new` alone.
-//! - `sqlite3`: `cold` and `new_service` for `sqlite3.wasm` alone, a service marine-js can
-//!   start (the spell cannot start there: marine-js gives modules no directories, and the
-//!   spell's start-up opens its database).
+//! - `sqlite3`: the same for `sqlite3.wasm` alone, a service marine-js can start (the spell
+//!   cannot start there: marine-js gives modules no directories, and the spell's start-up
+//!   opens its database).
 //!
-//! Then it prints the table `operation | ours | marine-js | marine-js / ours`.
+//! Then it prints the table `operation | ours | marine-js | x | marine-runtime | x`, where `x`
+//! is how many times faster ours is.
 //!
 //! Environment: `MARINE_BENCH_REFERENCE=0` leaves marine-js out; `=1` requires it (the run fails
 //! without node or `tools/marine-bench/node_modules`); unset, it runs when both are there.
+//! `MARINE_BENCH_RUNTIME=PATH` runs the `marine-runtime` binary at PATH (`compare.sh` builds it
+//! and sets it); unset, that column stays empty.
 
 #[path = "../../tools/bench-support/criterion_estimates.rs"]
 mod criterion_estimates;
@@ -119,7 +124,7 @@ fn cached_runtime(cache: &Path) -> Runtime {
 }
 
 /// The start-up benchmarks of the service made of `files`.
-fn start_benches(c: &mut Criterion, name: &str, files: &[(&str, &[u8])], disk_cache: bool) {
+fn start_benches(c: &mut Criterion, name: &str, files: &[(&str, &[u8])]) {
     let dir = service_dir(files);
     let mut group = c.benchmark_group(name);
     group.sample_size(10);
@@ -142,15 +147,13 @@ fn start_benches(c: &mut Criterion, name: &str, files: &[(&str, &[u8])], disk_ca
     let cache = tempfile::tempdir().expect("temporary directory");
     let runtime = cached_runtime(cache.path());
     let config = node_config(&runtime, dir.path());
-    if disk_cache {
-        group.bench_function("disk_cache", |b| {
-            b.iter_with_large_drop(|| {
-                let runtime = cached_runtime(cache.path());
-                let service = Service::new(&runtime, node_config(&runtime, dir.path()));
-                (runtime, service.expect("the service starts"))
-            })
-        });
-    }
+    group.bench_function("disk_cache", |b| {
+        b.iter_with_large_drop(|| {
+            let runtime = cached_runtime(cache.path());
+            let service = Service::new(&runtime, node_config(&runtime, dir.path()));
+            (runtime, service.expect("the service starts"))
+        })
+    });
     group.sample_size(50);
     group.bench_function("new_service", |b| {
         b.iter_with_large_drop(|| {
@@ -161,7 +164,7 @@ fn start_benches(c: &mut Criterion, name: &str, files: &[(&str, &[u8])], disk_ca
 }
 
 // ---------------------------------------------------------------------------------------------
-// The reference.
+// The references.
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -170,11 +173,45 @@ fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-/// marine-js's figures by operation: the median in milliseconds, or why it could not do it.
+/// A reference runtime's figures by operation: the median in milliseconds, or why it could not
+/// do it.
 type Reference = HashMap<String, Result<f64, String>>;
 
-/// Runs `bench.mjs` if wanted and possible (see the module documentation).
-fn run_reference() -> Option<Reference> {
+/// Runs a reference's timing program on the same bytes as ours (the distro crate's files and
+/// our echo module) and reads its JSON lines (the format is in `tools/marine-bench/bench.mjs`).
+fn time_reference(name: &str, mut command: Command) -> Reference {
+    let spell = service_dir(&SPELL);
+    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/echo.wasm");
+    eprintln!("timing {name}...");
+    let out = command
+        .arg("--echo")
+        .arg(&echo)
+        .arg("--spell")
+        .arg(spell.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{name} does not run: {e}"));
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{name} printed {line:?}: {e}"));
+            let op = row["op"].as_str().expect("op").to_owned();
+            let figure = match row["ms"].as_f64() {
+                Some(ms) => Ok(ms),
+                None => Err(row["error"].as_str().unwrap_or("no figure").to_owned()),
+            };
+            (op, figure)
+        })
+        .collect()
+}
+
+/// Runs `bench.mjs` on marine-js if wanted and possible (see the module documentation).
+fn marine_js() -> Option<Reference> {
     let dir = repo_root().join("tools/marine-bench");
     let required = match std::env::var_os("MARINE_BENCH_REFERENCE") {
         Some(v) if v.is_empty() || v == "0" => return None,
@@ -193,88 +230,119 @@ fn run_reference() -> Option<Reference> {
         eprintln!("(marine-js left out: {why})");
         return None;
     }
-    // The same bytes as ours: the distro crate's files and our echo module.
-    let spell = service_dir(&SPELL);
-    let echo = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/echo.wasm");
-    eprintln!("timing marine-js (tools/marine-bench/bench.mjs)...");
-    let out = Command::new("node")
-        .current_dir(&dir)
-        .arg("bench.mjs")
-        .arg("--echo")
-        .arg(&echo)
-        .arg("--spell")
-        .arg(spell.path())
-        .output()
-        .expect("spawn node");
-    assert!(
-        out.status.success(),
-        "bench.mjs failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|line| {
-            let row: serde_json::Value = serde_json::from_str(line)
-                .unwrap_or_else(|e| panic!("bench.mjs printed {line:?}: {e}"));
-            let op = row["op"].as_str().expect("op").to_owned();
-            let figure = match row["ms"].as_f64() {
-                Some(ms) => Ok(ms),
-                None => Err(row["error"].as_str().unwrap_or("no figure").to_owned()),
-            };
-            (op, figure)
-        })
-        .collect();
-    Some(rows)
+    let mut command = Command::new("node");
+    command.current_dir(&dir).arg("bench.mjs");
+    Some(time_reference(
+        "marine-js (tools/marine-bench/bench.mjs)",
+        command,
+    ))
+}
+
+/// Runs the `marine-runtime` timing binary that `MARINE_BENCH_RUNTIME` names, if it does.
+fn marine_runtime() -> Option<Reference> {
+    let Some(binary) = std::env::var_os("MARINE_BENCH_RUNTIME").filter(|v| !v.is_empty()) else {
+        eprintln!(
+            "(marine-runtime left out: MARINE_BENCH_RUNTIME does not name \
+             tools/marine-bench/reference's binary; compare.sh builds it)"
+        );
+        return None;
+    };
+    Some(time_reference(
+        "marine-runtime (tools/marine-bench/reference)",
+        Command::new(binary),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
 // The summary.
 
-/// The table's rows: label, our criterion group and function, marine-js's operation.
-const ROWS: [(&str, &str, &str, Option<&str>); 9] = [
-    (
+/// A row of the table: its label, our criterion group and function, and the operations of
+/// marine-js and marine-runtime it compares with.
+struct Row {
+    label: &'static str,
+    group: &'static str,
+    function: &'static str,
+    marine_js: Option<&'static str>,
+    marine_runtime: Option<&'static str>,
+}
+
+const fn row(
+    label: &'static str,
+    (group, function): (&'static str, &'static str),
+    marine_js: Option<&'static str>,
+    marine_runtime: Option<&'static str>,
+) -> Row {
+    Row {
+        label,
+        group,
+        function,
+        marine_js,
+        marine_runtime,
+    }
+}
+
+/// marine-js takes JSON only, so both call rows compare with its JSON call; marine-runtime has
+/// no start from compiled modules, and marine-js no compile cache.
+const ROWS: [Row; 10] = [
+    row(
         "string echo, call",
-        "echo_string",
-        "call",
+        ("echo_string", "call"),
         Some("echo_string"),
+        Some("echo_string_ivalues"),
     ),
-    (
+    row(
         "string echo, call_json",
-        "echo_string",
-        "call_json",
+        ("echo_string", "call_json"),
+        Some("echo_string"),
         Some("echo_string"),
     ),
-    (
+    row(
         "1 MiB echo, call",
-        "echo_bytes_1mb",
-        "call",
+        ("echo_bytes_1mb", "call"),
         Some("echo_bytes_1mb"),
+        Some("echo_bytes_1mb_ivalues"),
     ),
-    (
+    row(
         "1 MiB echo, call_json",
-        "echo_bytes_1mb",
-        "call_json",
+        ("echo_bytes_1mb", "call_json"),
+        Some("echo_bytes_1mb"),
         Some("echo_bytes_1mb"),
     ),
-    (
+    row(
         "sqlite3 start, cold",
-        "sqlite3",
-        "cold",
+        ("sqlite3", "cold"),
+        Some("sqlite3_cold"),
         Some("sqlite3_cold"),
     ),
-    (
-        "sqlite3 start, compiled",
-        "sqlite3",
-        "new_service",
-        Some("sqlite3_warm"),
+    row(
+        "sqlite3 start, disk cache",
+        ("sqlite3", "disk_cache"),
+        None,
+        Some("sqlite3_cache"),
     ),
-    ("spell start, cold", "spell", "cold", Some("spell_cold")),
-    ("spell start, disk cache", "spell", "disk_cache", None),
-    (
+    row(
+        "sqlite3 start, compiled",
+        ("sqlite3", "new_service"),
+        Some("sqlite3_warm"),
+        None,
+    ),
+    row(
+        "spell start, cold",
+        ("spell", "cold"),
+        Some("spell_cold"),
+        Some("spell_cold"),
+    ),
+    row(
+        "spell start, disk cache",
+        ("spell", "disk_cache"),
+        None,
+        Some("spell_cache"),
+    ),
+    row(
         "spell start, compiled",
-        "spell",
-        "new_service",
+        ("spell", "new_service"),
         Some("spell_warm"),
+        None,
     ),
 ];
 
@@ -284,36 +352,72 @@ fn ratio(x: f64) -> String {
     format!("{x:.decimals$}x")
 }
 
-fn print_table(dir: &Path, since: SystemTime, reference: Option<&Reference>) {
+/// A reference's cells for one row: its time and how many times faster ours is; its failure
+/// is noted in `failures`.
+fn cells(
+    name: &str,
+    row: &Row,
+    ours: Option<f64>,
+    op: Option<&str>,
+    reference: Option<&Reference>,
+    failures: &mut Vec<String>,
+) -> (String, String) {
+    match (ours, op.and_then(|op| reference.and_then(|r| r.get(op)))) {
+        (_, None) => ("-".to_owned(), "-".to_owned()),
+        (_, Some(Err(why))) => {
+            failures.push(format!("{name} fails on {}: {why}", row.label));
+            ("fails".to_owned(), "-".to_owned())
+        }
+        (Some(ours), Some(Ok(ms))) => (duration(ms * 1e6), ratio(ms * 1e6 / ours)),
+        (None, Some(Ok(ms))) => (duration(ms * 1e6), "-".to_owned()),
+    }
+}
+
+fn print_table(
+    dir: &Path,
+    since: SystemTime,
+    marine_js: Option<&Reference>,
+    marine_runtime: Option<&Reference>,
+) {
     println!();
-    println!("marine-js: @fluencelabs/marine-js 0.13.0 under node (its call takes JSON only).");
-    println!("compiled: ours = Service::new of loaded modules; marine-js = the service started");
-    println!("again in the same process. cold: ours = fresh runtime, empty cache; marine-js =");
-    println!("fresh process, control module compiled, service started (node start-up excluded).");
+    println!("marine-js: @fluencelabs/marine-js 0.13.0 under node; its call takes JSON only.");
+    println!("marine-runtime: the marine-runtime crate 0.37.0 on wasmtime 13; call = its call");
+    println!("with interface values; disk cache = wasmtime's cache.");
+    println!("cold: a new runtime with an empty cache (marine-js: a fresh process compiles its");
+    println!("control module; node's start-up excluded). compiled: ours = Service::new of loaded");
+    println!("modules; marine-js = the service started again in the same process.");
+    println!("x = theirs / ours.");
     println!(
-        "{:<26} {:>10} {:>12} {:>16}",
-        "operation", "ours", "marine-js", "marine-js / ours"
+        "{:<26} {:>10} {:>10} {:>9} {:>14} {:>9}",
+        "operation", "ours", "marine-js", "x", "marine-runtime", "x"
     );
     let mut failures = Vec::new();
-    for (label, group, function, op) in ROWS {
-        let ours = median_ns(dir, group, function, since);
-        let theirs = op.and_then(|op| reference.and_then(|r| r.get(op)));
-        let (theirs_text, ratio) = match (ours, theirs) {
-            (_, None) => ("-".to_owned(), "-".to_owned()),
-            (_, Some(Err(why))) => {
-                failures.push(format!("{label}: {why}"));
-                ("fails".to_owned(), "-".to_owned())
-            }
-            (Some(ours), Some(Ok(ms))) => (duration(ms * 1e6), ratio(ms * 1e6 / ours)),
-            (None, Some(Ok(ms))) => (duration(ms * 1e6), "-".to_owned()),
-        };
+    for row in &ROWS {
+        let ours = median_ns(dir, row.group, row.function, since);
+        let (js, js_ratio) = cells(
+            "marine-js",
+            row,
+            ours,
+            row.marine_js,
+            marine_js,
+            &mut failures,
+        );
+        let (rt, rt_ratio) = cells(
+            "marine-runtime",
+            row,
+            ours,
+            row.marine_runtime,
+            marine_runtime,
+            &mut failures,
+        );
         println!(
-            "{label:<26} {:>10} {theirs_text:>12} {ratio:>16}",
+            "{:<26} {:>10} {js:>10} {js_ratio:>9} {rt:>14} {rt_ratio:>9}",
+            row.label,
             ours.map(duration).unwrap_or_else(|| "-".to_owned())
         );
     }
     for failure in failures {
-        println!("marine-js fails on {failure}");
+        println!("{failure}");
     }
 }
 
@@ -324,8 +428,12 @@ fn main() {
     let has = |flag: &str| args.iter().any(|a| a == flag);
     let full_run = has("--bench") && !has("--test") && !has("--list");
 
-    // The reference runs first, so that a broken node set-up fails the run at once.
-    let reference = if full_run { run_reference() } else { None };
+    // The references run first, so that a broken set-up fails the run at once.
+    let (js, runtime) = if full_run {
+        (marine_js(), marine_runtime())
+    } else {
+        (None, None)
+    };
 
     let since = SystemTime::now();
     let dir = criterion_dir();
@@ -337,8 +445,8 @@ fn main() {
         ("sqlite3.wasm", fluence_spell_distro::SQLITE_WASM),
         ("Config.toml", SQLITE3_CONFIG.as_bytes()),
     ];
-    start_benches(&mut c, "sqlite3", &sqlite3, false);
-    start_benches(&mut c, "spell", &SPELL, true);
+    start_benches(&mut c, "sqlite3", &sqlite3);
+    start_benches(&mut c, "spell", &SPELL);
     c.final_summary();
-    print_table(&dir, since, reference.as_ref());
+    print_table(&dir, since, js.as_ref(), runtime.as_ref());
 }
