@@ -22,6 +22,10 @@ use tokio::sync::mpsc;
 
 const PEERS: u32 = 5;
 
+/// The allocator of the binaries that host peers (`aquac`), so that the figures are theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()

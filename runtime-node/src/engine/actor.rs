@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 use vm::data::calls::{self, CallRequest, CallResults};
@@ -48,18 +49,26 @@ impl Mailbox {
             && *self.script == *particle.script
     }
 
-    pub(super) fn post(&self, queued: Queued) -> Result<(), IngestError> {
+    /// Hands the data of `particle`, a copy of the actor's particle, to the actor.
+    pub(super) fn post(
+        &self,
+        particle: Particle,
+        place: OwnedSemaphorePermit,
+    ) -> Result<(), IngestError> {
+        let deadline = particle.deadline().unwrap_or(u64::MAX);
+        let queued = Queued {
+            data: particle.data,
+            _place: place,
+        };
         match self.sender.try_send(queued) {
             Ok(()) => Ok(()),
             // The mailbox holds as many copies as the queue has places, so it is never full;
             // it is closed when the actor has ended, i.e. the particle has just expired.
-            Err(TrySendError::Full(queued) | TrySendError::Closed(queued)) => {
-                Err(IngestError::Expired {
-                    id: queued.particle.id.clone(),
-                    deadline: queued.particle.deadline().unwrap_or(u64::MAX),
-                    now: now_ms(),
-                })
-            }
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => Err(IngestError::Expired {
+                id: particle.id,
+                deadline,
+                now: now_ms(),
+            }),
         }
     }
 }
@@ -91,8 +100,13 @@ pub(super) fn spawn(
     let actor = Actor {
         deadline: tokio::time::Instant::now() + Duration::from_millis(left),
         template: Particle {
+            id: particle.id.clone(),
+            init_peer_id: particle.init_peer_id,
+            timestamp: particle.timestamp,
+            ttl: particle.ttl,
+            script: particle.script.clone(),
+            signature: particle.signature.clone(),
             data: Vec::new(),
-            ..particle.clone()
         },
         shared,
         key,
@@ -133,7 +147,7 @@ impl Actor {
                 data
             } else if let Ok(queued) = mailbox.try_recv() {
                 self.shared.metrics.queued_particles.dec();
-                queued.particle.data
+                queued.data
             } else if !self.results.is_empty() {
                 Vec::new()
             } else {
@@ -141,7 +155,7 @@ impl Actor {
                     queued = mailbox.recv() => match queued {
                         Some(queued) => {
                             self.shared.metrics.queued_particles.dec();
-                            queued.particle.data
+                            queued.data
                         }
                         None => break,
                     },

@@ -149,9 +149,10 @@ struct ActorKey {
     signature: Vec<u8>,
 }
 
-/// A particle on its way to its actor, holding its place in the queue.
+/// A particle's data on its way to its actor, holding its place in the queue. The rest of the
+/// particle is what the actor already has (the mailbox checked that it is a copy).
 struct Queued {
-    particle: Particle,
+    data: Vec<u8>,
     _place: OwnedSemaphorePermit,
 }
 
@@ -260,10 +261,7 @@ impl Peer {
         if let Some(mailbox) = actors.get(&key) {
             if mailbox.is_copy_of(&particle) {
                 shared.metrics.queued_particles.inc();
-                return mailbox.post(Queued {
-                    particle,
-                    _place: place,
-                });
+                return mailbox.post(particle, place);
             }
             // Same id and signature but other content: a forgery the signature check of a
             // first copy would have refused.
@@ -282,17 +280,15 @@ impl Peer {
         }
         let (sender, receiver) = mpsc::channel(shared.limits.max_queued.max(1));
         let mailbox = actor::Mailbox::new(&particle, sender);
+        shared.metrics.alive_actors.inc();
+        // The actor ends by removing its mailbox, under the lock held here, so it cannot end
+        // before the mailbox is in the map.
+        actor::spawn(self.shared.clone(), key.clone(), &particle, receiver);
         shared.metrics.queued_particles.inc();
         mailbox
-            .post(Queued {
-                particle: particle.clone(),
-                _place: place,
-            })
+            .post(particle, place)
             .expect("a new mailbox has room");
-        actors.insert(key.clone(), mailbox);
-        drop(actors);
-        shared.metrics.alive_actors.inc();
-        actor::spawn(self.shared.clone(), key, &particle, receiver);
+        actors.insert(key, mailbox);
         Ok(())
     }
 
