@@ -172,6 +172,26 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Records that `name` names a member of `owner` (a field of a struct or an ability, a
+    /// function of a service): where it is declared, when the type comes from a definition,
+    /// and its type.
+    fn note_member(&mut self, owner: &Type, name: &ast::Ident) {
+        let (origin, members) = match owner {
+            Type::Struct(s) => (s.origin, &s.fields),
+            Type::Ability(a) => (a.origin, &a.fields),
+            _ => return,
+        };
+        let Some(position) = members.iter().position(|(n, _)| *n == name.text) else {
+            return;
+        };
+        let ty = &members[position].1;
+        match origin {
+            Some(def) => self.note(name.span, Site::Member(def, position as u32), ty),
+            None if !ty.is_error() => self.index.types.push((name.span, ty.clone())),
+            None => {}
+        }
+    }
+
     /// Records that `span` names the local `local`.
     fn note_local(&mut self, span: Span, local: LocalId) {
         let site = Site::Local {
@@ -1030,6 +1050,7 @@ impl<'a> Ctx<'a> {
         };
         let mut given: Vec<(String, Expr, Span)> = Vec::new();
         for field in fields {
+            self.note_member(&ty, &field.name);
             let value = match &field.value {
                 Some(v) => {
                     let want = declared.iter().find(|(n, _)| *n == field.name.text);
@@ -1141,6 +1162,7 @@ impl<'a> Ctx<'a> {
                             );
                         }
                         let service_ty = self.service_type(id);
+                        self.note_member(&service_ty, name);
                         return match method_arrow(&service_ty, &name.text) {
                             Some(arrow) => self.call(
                                 Callee::Service {
@@ -1266,6 +1288,7 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             seen.push(&f.name);
+            self.note_member(&base.ty, &f.name);
             match s.fields.iter().find(|(n, _)| *n == f.name.text) {
                 Some((_, want)) => {
                     self.expect(&value, want);
@@ -1342,11 +1365,14 @@ impl<'a> Ctx<'a> {
             _ => None,
         };
         match found {
-            Some(ty) => expr(
-                ExprKind::Field(Box::new(base), field.text.clone()),
-                ty,
-                span,
-            ),
+            Some(ty) => {
+                self.note_member(&base.ty, field);
+                expr(
+                    ExprKind::Field(Box::new(base), field.text.clone()),
+                    ty,
+                    span,
+                )
+            }
             None if matches!(base.ty, Type::Struct(_) | Type::Ability(_)) => {
                 let ty = base.ty.clone();
                 self.unknown_member(&ty, &field.text, field.span);
@@ -1481,6 +1507,7 @@ impl<'a> Ctx<'a> {
                 .map(|(_, t)| t.clone()),
             _ => None,
         };
+        self.note_member(&base.ty, name);
         match member {
             Some(ty @ Type::Arrow(_)) => {
                 let callee = Callee::Value(Box::new(expr(
