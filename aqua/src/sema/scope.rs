@@ -147,13 +147,13 @@ impl ModuleScope {
 
 /// A module being checked: what becomes its [`CheckedModule`].
 #[derive(Default)]
-pub(super) struct Building {
-    pub interface: ModuleInterface,
-    pub local: OwnNames,
-    pub index: SourceIndex,
-    pub definitions: Vec<Declared>,
-    pub funcs: Vec<FuncDef>,
-    pub services: Vec<ServiceDef>,
+struct Building {
+    interface: ModuleInterface,
+    local: OwnNames,
+    index: SourceIndex,
+    definitions: Vec<Declared>,
+    funcs: Vec<FuncDef>,
+    services: Vec<ServiceDef>,
 }
 
 /// Checks module `index`: its scope, then each definition in order.
