@@ -9,8 +9,10 @@
 //! library it imports, check names and types, generate the AIR of every exported function),
 //! as the reference does. `cargo bench -p aqua --bench compile`
 //! runs one criterion group per corpus (function `ours`, warm: sources in memory), the group
-//! `one_line_edit` (function `recheck`: one line of a project module changes in an
-//! `aqua::db::Workspace` that compiled the project before, and the project is checked again),
+//! `one_line_edit` (one line of a project module changes in an `aqua::db::Workspace` that
+//! compiled the project before, and the project is checked again; function `recheck`: the
+//! middle module, which no module imports; `recheck_imported`: the module that the most
+//! modules import, with an edit that moves the text after it),
 //! then times cold runs (a fresh process reads the corpus and compiles it
 //! once) and prints the table `corpus | ours | reference | speed-up`, cold and warm.
 //!
@@ -131,9 +133,34 @@ struct Edit {
     versions: [String; 2],
 }
 
-/// Changes the literal of the first `limit + <n>` comparison of the middle project module.
-fn one_line_edit(project: &Corpus) -> Edit {
-    let file = &project.files[project.files.len() / 2];
+/// The edits that `one_line_edit` times, by function name: the middle project module (no
+/// module imports it), and the module that the most modules import.
+fn one_line_edits(project: &Corpus) -> [(&'static str, Edit); 2] {
+    let middle = &project.files[project.files.len() / 2];
+    let importers = |file: &SourceFile| {
+        let name = file.path.file_name().expect("a file").to_string_lossy();
+        let quoted = format!("\"{name}\"");
+        project
+            .files
+            .iter()
+            .filter(|other| other.text.contains(&quoted))
+            .count()
+    };
+    let imported = project
+        .files
+        .iter()
+        .max_by_key(|file| importers(file))
+        .expect("a project module");
+    assert!(importers(imported) > 1, "no project module is imported");
+    [
+        ("recheck", one_line_edit(middle, [1000, 1001])),
+        // Literals of two lengths: each edit moves the text after it.
+        ("recheck_imported", one_line_edit(imported, [1, 1000])),
+    ]
+}
+
+/// Changes the literal of the first `limit + <n>` comparison of `file` to each of `literals`.
+fn one_line_edit(file: &SourceFile, literals: [u32; 2]) -> Edit {
     let edited = |n: u32| {
         let mut changed = false;
         let lines: Vec<String> = file
@@ -153,7 +180,7 @@ fn one_line_edit(project: &Corpus) -> Edit {
     };
     Edit {
         path: file.path.clone(),
-        versions: [edited(1000), edited(1001)],
+        versions: literals.map(edited),
     }
 }
 
@@ -208,7 +235,7 @@ fn assert_clean(corpus: &Corpus) {
 // ---------------------------------------------------------------------------------------------
 // Timing.
 
-fn benches(c: &mut Criterion, corpora: &[Corpus], edit: &Edit) {
+fn benches(c: &mut Criterion, corpora: &[Corpus], edits: &[(&str, Edit)]) {
     let project = corpora
         .iter()
         .find(|c| c.name == "project")
@@ -229,14 +256,16 @@ fn benches(c: &mut Criterion, corpora: &[Corpus], edit: &Edit) {
     group
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    let (mut workspace, roots) = workspace(project);
-    let mut round = 0;
-    group.bench_function("recheck", |b| {
-        b.iter(|| {
-            round += 1;
-            recheck(&mut workspace, &roots, edit, round % 2)
-        })
-    });
+    for (name, edit) in edits {
+        let (mut workspace, roots) = workspace(project);
+        let mut round = 0;
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                round += 1;
+                recheck(&mut workspace, &roots, edit, round % 2)
+            })
+        });
+    }
     group.finish();
 }
 
@@ -353,7 +382,12 @@ struct Row {
     reference: Option<Reference>,
 }
 
-fn print_table(corpora: &[Corpus], rows: &[Row], cold_runs: usize, edit_ns: Option<f64>) {
+fn print_table(
+    corpora: &[Corpus],
+    rows: &[Row],
+    cold_runs: usize,
+    edit_ns: &[(&str, Option<f64>)],
+) {
     let time = |ns: Option<f64>| ns.map(duration).unwrap_or_else(|| "-".to_owned());
     let speedup = |ours: Option<f64>, theirs: Option<f64>| match (ours, theirs) {
         (Some(ours), Some(theirs)) => format!("{:.0}x", theirs / ours),
@@ -398,10 +432,10 @@ fn print_table(corpora: &[Corpus], rows: &[Row], cold_runs: usize, edit_ns: Opti
             speedup(row.warm_ns, ref_warm),
         );
     }
-    println!(
-        "one-line edit of a project module, then the project checked again: {}",
-        time(edit_ns)
-    );
+    println!("one-line edit of a project module, then the project checked again:");
+    for (name, ns) in edit_ns {
+        println!("  {name:<17} {}", time(*ns));
+    }
 }
 
 fn main() {
@@ -424,15 +458,17 @@ fn main() {
         .iter()
         .find(|c| c.name == "project")
         .expect("project");
-    let edit = one_line_edit(project);
-    let (mut edited, roots) = workspace(project);
-    for version in 0..2 {
-        assert_eq!(
-            recheck(&mut edited, &roots, &edit, version),
-            0,
-            "{}: the edit breaks the project",
-            edit.path.display()
-        );
+    let edits = one_line_edits(project);
+    for (_, edit) in &edits {
+        let (mut edited, roots) = workspace(project);
+        for version in 0..2 {
+            assert_eq!(
+                recheck(&mut edited, &roots, edit, version),
+                0,
+                "{}: the edit breaks the project",
+                edit.path.display()
+            );
+        }
     }
 
     // The reference runs first, so that a broken node set-up fails the run at once.
@@ -454,7 +490,7 @@ fn main() {
     let mut c = Criterion::default()
         .output_directory(&dir)
         .configure_from_args();
-    benches(&mut c, &corpora, &edit);
+    benches(&mut c, &corpora, &edits);
     c.final_summary();
 
     let runs = if full_run { COLD_RUNS } else { 1 };
@@ -469,6 +505,9 @@ fn main() {
                 .map(|i| reference.swap_remove(i).1),
         })
         .collect();
-    let edit_ns = median_ns(&dir, "one_line_edit", "recheck", since);
-    print_table(&corpora, &rows, runs, edit_ns);
+    let edit_ns: Vec<(&str, Option<f64>)> = edits
+        .iter()
+        .map(|(name, _)| (*name, median_ns(&dir, "one_line_edit", name, since)))
+        .collect();
+    print_table(&corpora, &rows, runs, &edit_ns);
 }

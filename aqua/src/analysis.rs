@@ -1,9 +1,13 @@
 //! What an editor asks about a position in a checked project: the type there, where the name
-//! there is defined, and where else that definition is used.
+//! there is defined, and where else that definition is used. Names are those of values,
+//! top-level definitions, and members: fields of structs (read, given to a constructor or to
+//! `.copy`) and of abilities, functions of services.
 //!
 //! The checker records, for each module, every name it resolves with the site of its
-//! definition, and the type of every expression and binding (`sema::SourceIndex`). The
-//! queries here read those records; positions are byte offsets into a module's text.
+//! definition, and the type of every expression, binding and member name
+//! (`sema::SourceIndex`). Sites of top-level definitions and their members are symbolic
+//! (`sema::Site`); the module that defines them gives their spans (`Program::site_span`).
+//! Positions are byte offsets into a module's text.
 
 use std::path::Path;
 
@@ -21,14 +25,12 @@ pub struct Location {
     pub end: usize,
 }
 
-impl Location {
-    fn of(site: Site) -> Location {
-        Location {
-            module: ModuleId(site.module as u32),
-            start: site.span.start,
-            end: site.span.end,
-        }
-    }
+/// The module a site is in.
+fn module_of(site: Site) -> ModuleId {
+    ModuleId(match site {
+        Site::Def(def) | Site::Member(def, _) => def.module,
+        Site::Local { module, .. } => module,
+    })
 }
 
 /// The entry with the smallest span that covers `offset`. A span also covers the offset
@@ -52,7 +54,7 @@ impl Compilation {
 
     /// The type of the innermost expression or binding at `offset`, with its span.
     pub fn type_at(&self, module: ModuleId, offset: usize) -> Option<(Location, &Type)> {
-        let index = &self.program.modules.get(module.index())?.scope.index;
+        let index = &self.program.modules.get(module.index())?.index;
         innermost(&index.types, offset).map(|(span, ty)| {
             let location = Location {
                 module,
@@ -66,7 +68,13 @@ impl Compilation {
     /// Where the name at `offset` is defined: a local's binding, or a top-level definition in
     /// this module or the one it was imported from.
     pub fn definition_at(&self, module: ModuleId, offset: usize) -> Option<Location> {
-        self.site_at(module, offset).map(Location::of)
+        let site = self.site_at(module, offset)?;
+        let span = self.program.site_span(site)?;
+        Some(Location {
+            module: module_of(site),
+            start: span.start,
+            end: span.end,
+        })
     }
 
     /// Every place that names the same definition as the name at `offset`, the definition
@@ -82,7 +90,6 @@ impl Compilation {
             .enumerate()
             .flat_map(|(m, checked)| {
                 checked
-                    .scope
                     .index
                     .names
                     .iter()
@@ -100,7 +107,7 @@ impl Compilation {
     }
 
     fn site_at(&self, module: ModuleId, offset: usize) -> Option<Site> {
-        let index = &self.program.modules.get(module.index())?.scope.index;
+        let index = &self.program.modules.get(module.index())?.index;
         innermost(&index.names, offset).map(|(_, site)| *site)
     }
 }

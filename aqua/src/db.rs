@@ -2,20 +2,23 @@
 //! and compiles through salsa queries, so that an edit re-does only what it affects:
 //!
 //! - [`parse`]: a file's syntax tree, from its text;
-//! - [`check_module`]: a module checked (its scope, its typed functions and services, its
-//!   diagnostics and source index), from its syntax tree and the checked modules it imports,
-//!   which are queries of their own;
+//! - [`check_module`]: a module checked (its interface, its typed functions and services, its
+//!   diagnostics and source index), from its syntax tree and the interfaces of the modules it
+//!   reaches through imports;
+//! - [`module_interface`]: what importers read of a module's check (names, signatures, with
+//!   definitions named symbolically, not by span); its value compares equal across checks
+//!   that do not change it, which cuts off the re-checks of importers;
 //! - [`function_air`]: the AIR of an exported function, from the checks of its module and of
 //!   the modules it imports.
 //!
 //! The module graph (which file each import resolved to) is an input too, [`ModuleNode`]:
 //! resolving imports asks the file system, so the workspace loads the project outside the
 //! queries, reusing the syntax trees of unchanged files, and sets the graph's inputs only
-//! where they changed. An edit inside a module then re-checks that module and the modules
-//! that import it, directly or not; the others keep their results.
+//! where they changed. An edit inside a module then re-checks that module, and the modules
+//! that import it, directly or not, only when its interface changed.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,7 +28,7 @@ use salsa::Setter;
 use crate::codegen::{self, Unsupported};
 use crate::compile::{self, Compilation, Options};
 use crate::project::{FileSource, Project};
-use crate::sema::{self, CheckedModule, Def, ModuleInput, Program};
+use crate::sema::{self, CheckedModule, Def, ModuleInput, ModuleInterface, Program};
 use crate::syntax::{self, Parsed};
 use crate::Severity;
 
@@ -71,40 +74,45 @@ pub struct ModuleNode {
     pub settings: Settings,
 }
 
-/// A checked module and every checked module it reaches through imports, by index.
-#[derive(Debug)]
-pub struct ModuleCheck {
-    pub module: Arc<CheckedModule>,
-    pub reached: BTreeMap<u32, Arc<CheckedModule>>,
+/// The modules that `node` reaches through its imports, directly or not, each once.
+fn reached(db: &dyn salsa::Database, node: ModuleNode) -> Vec<ModuleNode> {
+    let mut seen = HashSet::new();
+    let mut stack = vec![node];
+    let mut found = Vec::new();
+    while let Some(next) = stack.pop() {
+        for (_, import) in next.imports(db) {
+            if seen.insert(*import) {
+                found.push(*import);
+                stack.push(*import);
+            }
+        }
+    }
+    found
 }
 
-/// Checked modules by module index, `None` where there is none.
-fn by_index<'a>(
-    modules: impl IntoIterator<Item = (u32, &'a Arc<CheckedModule>)>,
-) -> Vec<Option<Arc<CheckedModule>>> {
-    let mut indexed: Vec<Option<Arc<CheckedModule>>> = Vec::new();
-    for (index, module) in modules {
+/// Values by module index, `None` where there is none.
+fn by_index<T>(values: impl IntoIterator<Item = (u32, T)>) -> Vec<Option<T>> {
+    let mut indexed: Vec<Option<T>> = Vec::new();
+    for (index, value) in values {
         let index = index as usize;
         if indexed.len() <= index {
-            indexed.resize(index + 1, None);
+            indexed.resize_with(index + 1, || None);
         }
-        indexed[index] = Some(module.clone());
+        indexed[index] = Some(value);
     }
     indexed
 }
 
-/// A module checked against the modules it imports: recomputed only when its syntax tree,
-/// its imports or what they export change.
+/// A module checked against the interfaces of the modules it reaches: recomputed only when
+/// its syntax tree, its imports or one of those interfaces change.
 #[salsa::tracked(returns(clone), no_eq)]
-pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleCheck> {
+pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<CheckedModule> {
     let parsed = parse(db, node.file(db));
-    let mut reached = BTreeMap::new();
-    for (_, import) in node.imports(db) {
-        let check = check_module(db, *import);
-        reached.extend(check.reached.iter().map(|(i, m)| (*i, m.clone())));
-        reached.insert(import.index(db), check.module.clone());
-    }
-    let checked = by_index(reached.iter().map(|(i, m)| (*i, m)));
+    let interfaces = by_index(
+        reached(db, node)
+            .into_iter()
+            .map(|import| (import.index(db), module_interface(db, import))),
+    );
     let input = ModuleInput {
         file: &parsed.file,
         imports: node
@@ -118,16 +126,20 @@ pub fn check_module(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleChe
             .iter()
             .any(|d| d.severity() == Severity::Error),
     };
-    let module = sema::check_module(
+    Arc::new(sema::check_module(
         node.index(db) as usize,
         &input,
-        &checked,
+        &interfaces,
         node.settings(db).sema(db),
-    );
-    Arc::new(ModuleCheck {
-        module: Arc::new(module),
-        reached,
-    })
+    ))
+}
+
+/// What importers read of a module. A new check of the module that leaves it equal (an edit
+/// inside a function body, or one that only moves text) keeps its old revision, so salsa does
+/// not check the importers again: this query is where their re-checks are cut off.
+#[salsa::tracked(returns(clone))]
+pub fn module_interface(db: &dyn salsa::Database, node: ModuleNode) -> Arc<ModuleInterface> {
+    check_module(db, node).interface.clone()
 }
 
 /// The AIR of the function that module `node` exports as `name`, or why there is none:
@@ -140,9 +152,8 @@ pub fn function_air(
     name: String,
 ) -> Result<String, Unsupported> {
     let check = check_module(db, node);
-    let Some(Def::Func(id)) = check
-        .module
-        .scope
+    let Some(&Def::Func(id)) = check
+        .scope()
         .exports
         .iter()
         .find(|(exported, _)| *exported == name)
@@ -150,13 +161,18 @@ pub fn function_air(
     else {
         return Err(Unsupported(format!("`{name}` is not an exported function")));
     };
-    let reached = check.reached.iter().map(|(i, m)| (*i, m));
-    let modules = by_index(reached.chain([(node.index(db), &check.module)]));
+    // Code generation inlines the bodies of the functions it calls: it reads whole checks.
+    let modules = by_index(
+        reached(db, node)
+            .into_iter()
+            .map(|import| (import.index(db), check_module(db, import)))
+            .chain([(node.index(db), check)]),
+    );
     let program = Program {
         modules: modules.into_iter().map(Option::unwrap_or_default).collect(),
     };
     let options = node.settings(db).codegen(db);
-    codegen::function(&program, *id, &name, options).map(|script| air::print(&script))
+    codegen::function(&program, id, &name, options).map(|script| air::print(&script))
 }
 
 /// The salsa storage.
@@ -223,7 +239,7 @@ impl<F: FileSource> Workspace<F> {
         let nodes = self.update_graph(&project, &options.sema);
         let modules = nodes
             .iter()
-            .map(|node| check_module(&self.db, *node).module.clone())
+            .map(|node| check_module(&self.db, *node))
             .collect();
         Compilation {
             project,
@@ -395,6 +411,17 @@ mod tests {
         assert!(!workspace.compile(&roots, &Options::default()).has_errors());
     }
 
+    /// How many times `query` ran since the log was last read; clears the log.
+    fn runs(log: &std::sync::Mutex<Vec<String>>, query: &str) -> usize {
+        let mut log = log.lock().unwrap();
+        let count = log
+            .iter()
+            .filter(|key| key.starts_with(&format!("{query}(")))
+            .count();
+        log.clear();
+        count
+    }
+
     /// A workspace whose database logs each query it runs.
     fn logged(files: MemoryFiles) -> (Workspace<MemoryFiles>, Arc<std::sync::Mutex<Vec<String>>>) {
         let log = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -419,12 +446,6 @@ mod tests {
         .collect();
         let (mut workspace, log) = logged(files);
         let roots = [PathBuf::from("main.aqua"), PathBuf::from("other.aqua")];
-        let runs = |log: &std::sync::Mutex<Vec<String>>, query: &str| {
-            let mut log = log.lock().unwrap();
-            let count = log.iter().filter(|key| key.starts_with(query)).count();
-            log.clear();
-            count
-        };
         let first = workspace.compile(&roots, &Options::default());
         assert_eq!(first.functions.len(), 2);
         assert_eq!(runs(&log, "function_air"), 2);
@@ -461,17 +482,33 @@ mod tests {
             checked(&edited_main, "main.aqua")
         ));
         workspace.set_file(Path::new("lib.aqua"), LIB.replace("\"hi\"", "\"hello\""));
-        let edited_lib = workspace.check(&roots, &Options::default());
+        let edited_body = workspace.check(&roots, &Options::default());
         assert!(!Arc::ptr_eq(
             checked(&edited_main, "lib.aqua"),
-            checked(&edited_lib, "lib.aqua")
+            checked(&edited_body, "lib.aqua")
         ));
         assert!(
-            !Arc::ptr_eq(
+            Arc::ptr_eq(
                 checked(&edited_main, "main.aqua"),
+                checked(&edited_body, "main.aqua")
+            ),
+            "the importer was checked again after an edit of a body"
+        );
+        workspace.set_file(
+            Path::new("lib.aqua"),
+            LIB.replace("greeting()", "greeting(name: string)"),
+        );
+        let edited_lib = workspace.check(&roots, &Options::default());
+        assert!(
+            !Arc::ptr_eq(
+                checked(&edited_body, "main.aqua"),
                 checked(&edited_lib, "main.aqua")
             ),
-            "the importer was not checked again"
+            "the importer was not checked again after an edit of a signature"
+        );
+        assert!(
+            edited_lib.has_errors(),
+            "`greeting()` lacks an argument now"
         );
         let options = Options {
             sema: sema::Options {
@@ -486,6 +523,70 @@ mod tests {
                 checked(&with_constants, "lib.aqua")
             ),
             "new settings did not re-check"
+        );
+    }
+
+    #[test]
+    fn only_an_interface_change_rechecks_importers_and_sites_follow_moved_text() {
+        const LIB: &str = "aqua Lib declares *\n\nfunc greeting() -> string:\n    <- \"hi\"\n\nfunc farewell() -> string:\n    <- \"bye\"\n";
+        const MAIN: &str = "aqua Main\n\nimport \"lib.aqua\"\n\nexport f\n\nfunc f() -> string:\n    a <- greeting()\n    <- farewell()\n";
+        let files: MemoryFiles = [("main.aqua", MAIN), ("lib.aqua", LIB)]
+            .into_iter()
+            .collect();
+        let (mut workspace, log) = logged(files);
+        let roots = [PathBuf::from("main.aqua")];
+        let options = Options::default();
+        // Where `main.aqua`'s use of `farewell` says it is defined.
+        let farewell = |compilation: &Compilation| {
+            let main = compilation.module_at(Path::new("main.aqua")).unwrap();
+            let text = &compilation.project.modules[main.index()].text;
+            let location = compilation
+                .definition_at(main, text.rfind("farewell").unwrap())
+                .expect("`farewell` has a definition");
+            let lib = &compilation.project.modules[location.module.index()];
+            (lib.path.clone(), location.start..location.end)
+        };
+        let first = workspace.check(&roots, &options);
+        assert!(!first.has_errors());
+        assert_eq!(runs(&log, "check_module"), 2);
+        let at = LIB.find("farewell").unwrap();
+        assert_eq!(farewell(&first), (PathBuf::from("lib.aqua"), at..at + 8));
+
+        // A longer body moves `farewell` down, but changes nothing importers read.
+        let longer = LIB.replace("\"hi\"", "\"hello, and welcome\"");
+        workspace.set_file(Path::new("lib.aqua"), longer.clone());
+        let body_edit = workspace.check(&roots, &options);
+        assert!(!body_edit.has_errors());
+        assert_eq!(
+            runs(&log, "check_module"),
+            1,
+            "only `lib.aqua` is checked again"
+        );
+        let at = longer.find("farewell").unwrap();
+        assert_eq!(
+            farewell(&body_edit),
+            (PathBuf::from("lib.aqua"), at..at + 8)
+        );
+
+        // A new result type reaches the importer, which is checked again and sees it.
+        workspace.set_file(
+            Path::new("lib.aqua"),
+            longer.replace("farewell() -> string", "farewell() -> u32"),
+        );
+        let signature_edit = workspace.check(&roots, &options);
+        assert_eq!(
+            runs(&log, "check_module"),
+            2,
+            "the importer is checked again"
+        );
+        let main = signature_edit.module_at(Path::new("main.aqua")).unwrap();
+        assert!(
+            signature_edit
+                .diagnostics()
+                .iter()
+                .any(|(module, d)| *module == main && d.code == crate::Code::TypeMismatch),
+            "{:?}",
+            signature_edit.diagnostics()
         );
     }
 }

@@ -343,6 +343,7 @@ mod tests {
                 ("y".into(), Type::Scalar(Scalar::I32)),
                 ("x".into(), Type::Scalar(Scalar::I32)),
             ],
+            origin: None,
         }));
         let arrow = ArrowType {
             abilities: Vec::new(),

@@ -118,7 +118,12 @@ fn types_of_locals_calls_and_members() {
     );
     assert_eq!(
         case("    p <- origin()\n    q = p.x$0\n    <- \"x\"\n").as_deref(),
-        Some("main.aqua:10:9 p.x: i64")
+        Some("main.aqua:10:11 x: i64"),
+        "a field read: the field's type"
+    );
+    assert_eq!(
+        case("    p <- origin()\n    q = p$0.x\n    <- \"x\"\n").as_deref(),
+        Some("main.aqua:10:9 p: Point")
     );
 }
 
@@ -207,5 +212,173 @@ func f(xs: []string) -> []string:
             "main.aqua:10:5 s",
             "main.aqua:11:8 s",
         ]
+    );
+}
+
+/// A module declaring a struct, an ability and a service, for the member queries.
+const MEMBERS_LIB: &str = "\
+aqua Lib declares *
+
+data Point:
+    x: i64
+    y: i64
+
+ability Counter:
+    inc() -> u32
+    step: u32
+
+service Store(\"store\"):
+    get(key: string) -> Point
+    put(key: string, p: Point)
+
+func origin() -> Point:
+    <- Point(x = 0, y = 0)
+";
+
+/// Uses every kind of member: field reads, a constructor, `.copy`, service functions (also
+/// through `use`), an ability's members (as a required ability and as a value), and a service
+/// of this module.
+const MEMBERS_MAIN: &str = "\
+aqua Main
+
+import Point, Counter, Store, origin from \"lib.aqua\"
+use \"lib.aqua\" as L
+
+service Local(\"local\"):
+    hello(name: string) -> string
+
+func bump{Counter}() -> u32:
+    n <- Counter.inc()
+    <- n
+
+func f() -> i64:
+    p <- origin()
+    q = p.copy(y = 2)
+    r = Point(x = q.x, y = p.y)
+    Store.put(\"k\", r)
+    s <- L.Store.get(\"k\")
+    inc = () -> u32:
+        <- 1
+    c = Counter(inc = inc, step = 2)
+    m <- bump{c}()
+    k <- c.inc()
+    t <- Local.hello(\"x\")
+    <- s.x
+";
+
+/// `MEMBERS_MAIN` with the mark before the first occurrence of `at`.
+fn marked(at: &str) -> String {
+    let offset = MEMBERS_MAIN
+        .find(at)
+        .unwrap_or_else(|| panic!("no {at:?} in the case"));
+    format!(
+        "{}{MARK}{}",
+        &MEMBERS_MAIN[..offset],
+        &MEMBERS_MAIN[offset..]
+    )
+}
+
+#[test]
+fn definitions_of_fields_and_members() {
+    let case = |at: &str| definition(&[("main.aqua", &marked(at)), ("lib.aqua", MEMBERS_LIB)]);
+    // A field read, in this module's struct value of an imported type.
+    assert_eq!(case("x\n").as_deref(), Some("lib.aqua:4:5 x"));
+    assert_eq!(case("x, y = p.y").as_deref(), Some("lib.aqua:4:5 x"));
+    // A constructor's field and a field read inside it.
+    assert_eq!(case("x = q").as_deref(), Some("lib.aqua:4:5 x"));
+    assert_eq!(case("y)").as_deref(), Some("lib.aqua:5:5 y"));
+    // `.copy`.
+    assert_eq!(case("y = 2").as_deref(), Some("lib.aqua:5:5 y"));
+    // Service functions, imported by name and through `use`; one of this module.
+    assert_eq!(case("put(").as_deref(), Some("lib.aqua:13:5 put"));
+    assert_eq!(case("get(").as_deref(), Some("lib.aqua:12:5 get"));
+    assert_eq!(case("hello(\"x").as_deref(), Some("main.aqua:7:5 hello"));
+    // An ability's members: of the required ability, of an ability value, in its constructor.
+    assert_eq!(case("inc()\n    <- n").as_deref(), Some("lib.aqua:8:5 inc"));
+    assert_eq!(case("inc()\n    t").as_deref(), Some("lib.aqua:8:5 inc"));
+    assert_eq!(case("step = 2").as_deref(), Some("lib.aqua:9:5 step"));
+    assert_eq!(case("inc = inc").as_deref(), Some("lib.aqua:8:5 inc"));
+    // The value given to a field is a local.
+    assert_eq!(case("inc, step").as_deref(), Some("main.aqua:19:5 inc"));
+}
+
+#[test]
+fn types_of_fields_and_members() {
+    let case = |at: &str| type_at(&[("main.aqua", &marked(at)), ("lib.aqua", MEMBERS_LIB)]);
+    assert_eq!(case("y = 2").as_deref(), Some("main.aqua:15:16 y: i64"));
+    assert_eq!(case("x = q").as_deref(), Some("main.aqua:16:15 x: i64"));
+    assert_eq!(
+        case("put(").as_deref(),
+        Some("main.aqua:17:11 put: (key: string, p: Point) -> ()")
+    );
+    assert_eq!(
+        case("get(").as_deref(),
+        Some("main.aqua:18:18 get: (key: string) -> Point")
+    );
+    assert_eq!(
+        case("step = 2").as_deref(),
+        Some("main.aqua:21:28 step: u32")
+    );
+    assert_eq!(
+        case("inc()\n    t").as_deref(),
+        Some("main.aqua:23:12 inc: () -> u32")
+    );
+}
+
+#[test]
+fn references_of_fields_and_members() {
+    let case = |at: &str| references(&[("main.aqua", &marked(at)), ("lib.aqua", MEMBERS_LIB)]);
+    // Field `x` of `Point`: its declaration, the constructor in `lib.aqua`, and every use here.
+    assert_eq!(
+        case("x\n"),
+        [
+            "main.aqua:16:15 x",
+            "main.aqua:16:21 x",
+            "main.aqua:25:10 x",
+            "lib.aqua:4:5 x",
+            "lib.aqua:16:14 x",
+        ]
+    );
+    // A member of an ability: its declaration, the required ability's call, the value's
+    // constructor and call.
+    assert_eq!(
+        case("inc()\n    <- n"),
+        [
+            "main.aqua:10:18 inc",
+            "main.aqua:21:17 inc",
+            "main.aqua:23:12 inc",
+            "lib.aqua:8:5 inc",
+        ]
+    );
+    // From the declaration: a service function used through `use`.
+    let from_declaration = {
+        let files = [
+            ("main.aqua", MEMBERS_MAIN.to_string()),
+            (
+                "lib.aqua",
+                MEMBERS_LIB.replacen("get(", &format!("{MARK}get("), 1),
+            ),
+        ];
+        let mut offset = None;
+        let files: MemoryFiles = files
+            .iter()
+            .map(|(name, text)| {
+                if *name == "lib.aqua" {
+                    offset = text.find(MARK);
+                }
+                (*name, text.replace(MARK, ""))
+            })
+            .collect();
+        let compilation = check(&[PathBuf::from("main.aqua")], &files, &Options::default());
+        let lib = compilation.module_at(Path::new("lib.aqua")).unwrap();
+        compilation
+            .references_at(lib, offset.unwrap())
+            .into_iter()
+            .map(|location| show(&compilation, location))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        from_declaration,
+        ["main.aqua:18:18 get", "lib.aqua:12:5 get"]
     );
 }

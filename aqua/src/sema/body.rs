@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use super::hir::*;
 use super::scope::{
-    const_expr, method_arrow, scalar_names, ConstValue, Def, ModuleScope, Site, SourceIndex,
+    const_expr, method_arrow, scalar_names, ConstValue, Def, ModuleScope, OwnNames, Site,
+    SourceIndex,
 };
 use super::types::{ArrowType, NumberLiteral, Scalar, StructType, Type};
-use super::{Checked, CheckedModule};
+use super::{Checked, ModuleInterface};
 use crate::syntax::ast::{self, CollectionKind, InfixOp, PropertyOp};
 use crate::syntax::{nearest, Span};
 use crate::{Code, Diagnostic};
@@ -16,11 +17,12 @@ use crate::{Code, Diagnostic};
 /// What the checker of one module's definitions knows.
 pub(super) struct Ctx<'a> {
     module: usize,
-    /// The modules this one imports, checked.
+    /// The interfaces of the modules this one imports.
     checked: &'a Checked,
-    /// This module so far: the definitions before the one being checked.
-    own: &'a CheckedModule,
+    /// This module's interface so far: the definitions before the one being checked.
+    own: &'a ModuleInterface,
     scope: &'a ModuleScope,
+    local: &'a OwnNames,
     pub diagnostics: Vec<Diagnostic>,
     index: SourceIndex,
     locals: Vec<Local>,
@@ -59,6 +61,7 @@ fn error_struct() -> Arc<StructType> {
             ("message".into(), Type::string()),
             ("peer_id".into(), Type::string()),
         ],
+        origin: None,
     })
 }
 
@@ -92,12 +95,18 @@ fn joined(parts: &[&ast::Ident]) -> String {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(module: usize, checked: &'a Checked, own: &'a CheckedModule) -> Self {
+    pub fn new(
+        module: usize,
+        checked: &'a Checked,
+        own: &'a ModuleInterface,
+        local: &'a OwnNames,
+    ) -> Self {
         Ctx {
             module,
             checked,
             own,
             scope: &own.scope,
+            local,
             diagnostics: Vec::new(),
             index: SourceIndex::default(),
             locals: Vec::new(),
@@ -110,8 +119,8 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// A checked module: this one or one it imports.
-    fn module(&self, index: u32) -> &'a CheckedModule {
+    /// The interface of a module: this one or one it imports.
+    fn module(&self, index: u32) -> &'a ModuleInterface {
         if index as usize == self.module {
             self.own
         } else {
@@ -122,17 +131,11 @@ impl<'a> Ctx<'a> {
     }
 
     fn func_arrow(&self, id: FuncId) -> Type {
-        Type::Arrow(
-            self.module(id.module).funcs[id.index as usize]
-                .arrow
-                .clone(),
-        )
+        Type::Arrow(self.module(id.module).funcs[id.index as usize].clone())
     }
 
     fn service_type(&self, id: ServiceId) -> Type {
-        self.module(id.module).services[id.index as usize]
-            .ty
-            .clone()
+        self.module(id.module).services[id.index as usize].0.clone()
     }
 
     /// Closes the innermost block: its names and the service ids it set end with it.
@@ -145,7 +148,7 @@ impl<'a> Ctx<'a> {
     /// Whether a call of service `id` here has an id: its default, or one set before.
     fn service_has_id(&self, id: ServiceId) -> bool {
         self.module(id.module).services[id.index as usize]
-            .default_id
+            .1
             .is_some()
             || self.service_ids.iter().any(|&(set, _)| set == id)
     }
@@ -161,10 +164,38 @@ impl<'a> Ctx<'a> {
         index.types.append(&mut self.index.types);
     }
 
+    /// Records that `span` names what `site` defines, a value of type `ty`.
+    pub fn note(&mut self, span: Span, site: Site, ty: &Type) {
+        self.index.names.push((span, site));
+        if !ty.is_error() {
+            self.index.types.push((span, ty.clone()));
+        }
+    }
+
+    /// Records that `name` names a member of `owner` (a field of a struct or an ability, a
+    /// function of a service): where it is declared, when the type comes from a definition,
+    /// and its type.
+    fn note_member(&mut self, owner: &Type, name: &ast::Ident) {
+        let (origin, members) = match owner {
+            Type::Struct(s) => (s.origin, &s.fields),
+            Type::Ability(a) => (a.origin, &a.fields),
+            _ => return,
+        };
+        let Some(position) = members.iter().position(|(n, _)| *n == name.text) else {
+            return;
+        };
+        let ty = &members[position].1;
+        match origin {
+            Some(def) => self.note(name.span, Site::Member(def, position as u32), ty),
+            None if !ty.is_error() => self.index.types.push((name.span, ty.clone())),
+            None => {}
+        }
+    }
+
     /// Records that `span` names the local `local`.
     fn note_local(&mut self, span: Span, local: LocalId) {
-        let site = Site {
-            module: self.module,
+        let site = Site::Local {
+            module: self.module as u32,
             span: self.locals[local.0 as usize].span,
         };
         self.index.names.push((span, site));
@@ -178,7 +209,7 @@ impl<'a> Ctx<'a> {
         let site = if prefix.is_empty() {
             self.scope.origins.get(&last.text)
         } else {
-            self.scope.used.get(&joined(prefix)).and_then(|used| {
+            self.local.used.get(&joined(prefix)).and_then(|used| {
                 let name = match &used.only {
                     Some(only) => &only.iter().find(|(local, _)| *local == last.text)?.1,
                     None => &last.text,
@@ -222,7 +253,7 @@ impl<'a> Ctx<'a> {
         let previous = if let Some(local) = self.local(name) {
             Some(("a value", Some(self.locals[local.0 as usize].span)))
         } else if let Some(Def::Const(..)) = self.scope.names.get(name) {
-            Some(("a constant", self.scope.spans.get(name).copied()))
+            Some(("a constant", self.local.spans.get(name).copied()))
         } else if self.builtin(name).is_some() {
             Some(("a built-in constant", None))
         } else {
@@ -247,7 +278,7 @@ impl<'a> Ctx<'a> {
             return self.scope.names.get(&parts[0].text).cloned();
         }
         let (last, prefix) = parts.split_last()?;
-        let used = self.scope.used.get(&joined(prefix))?;
+        let used = self.local.used.get(&joined(prefix))?;
         let name = match &used.only {
             Some(only) => only
                 .iter()
@@ -268,13 +299,13 @@ impl<'a> Ctx<'a> {
     }
 
     fn is_module_alias(&self, parts: &[&ast::Ident]) -> bool {
-        self.scope.used.contains_key(&joined(parts))
+        self.local.used.contains_key(&joined(parts))
     }
 
     /// `Mod.name` where the module used as `Mod` does not offer `name`: marked at `name`.
     fn unknown_in_module(&mut self, what: &str, prefix: &[&ast::Ident], name: &ast::Ident) {
         let alias = joined(prefix);
-        let Some(used) = self.scope.used.get(&alias) else {
+        let Some(used) = self.local.used.get(&alias) else {
             return;
         };
         let module = &self.module(used.module as u32).scope;
@@ -321,7 +352,7 @@ impl<'a> Ctx<'a> {
     }
 
     fn unknown(&mut self, what: &str, ident_text: &str, span: Span, suggestion: Option<String>) {
-        if self.scope.missed.contains(ident_text) {
+        if self.local.missed.contains(ident_text) {
             return;
         }
         let mut d = Diagnostic::new(Code::UnknownName, span)
@@ -356,7 +387,7 @@ impl<'a> Ctx<'a> {
                         );
                         Type::Error
                     }
-                    None if self.scope.missed.contains(&path.text()) => Type::Error,
+                    None if self.local.missed.contains(&path.text()) => Type::Error,
                     None => {
                         let text = path.text();
                         let mut names: Vec<&str> = scalar_names().collect();
@@ -407,7 +438,7 @@ impl<'a> Ctx<'a> {
         let parts: Vec<&ast::Ident> = path.parts.iter().collect();
         let text = path.text();
         let known = self.lookup_path(&parts).is_some() || Scalar::from_name(&text).is_some();
-        if !known && !self.scope.missed.contains(&text) {
+        if !known && !self.local.missed.contains(&text) {
             let abilities: Vec<&str> = self
                 .scope
                 .names
@@ -1019,6 +1050,7 @@ impl<'a> Ctx<'a> {
         };
         let mut given: Vec<(String, Expr, Span)> = Vec::new();
         for field in fields {
+            self.note_member(&ty, &field.name);
             let value = match &field.value {
                 Some(v) => {
                     let want = declared.iter().find(|(n, _)| *n == field.name.text);
@@ -1130,6 +1162,7 @@ impl<'a> Ctx<'a> {
                             );
                         }
                         let service_ty = self.service_type(id);
+                        self.note_member(&service_ty, name);
                         return match method_arrow(&service_ty, &name.text) {
                             Some(arrow) => self.call(
                                 Callee::Service {
@@ -1255,6 +1288,7 @@ impl<'a> Ctx<'a> {
                 continue;
             }
             seen.push(&f.name);
+            self.note_member(&base.ty, &f.name);
             match s.fields.iter().find(|(n, _)| *n == f.name.text) {
                 Some((_, want)) => {
                     self.expect(&value, want);
@@ -1331,11 +1365,14 @@ impl<'a> Ctx<'a> {
             _ => None,
         };
         match found {
-            Some(ty) => expr(
-                ExprKind::Field(Box::new(base), field.text.clone()),
-                ty,
-                span,
-            ),
+            Some(ty) => {
+                self.note_member(&base.ty, field);
+                expr(
+                    ExprKind::Field(Box::new(base), field.text.clone()),
+                    ty,
+                    span,
+                )
+            }
             None if matches!(base.ty, Type::Struct(_) | Type::Ability(_)) => {
                 let ty = base.ty.clone();
                 self.unknown_member(&ty, &field.text, field.span);
@@ -1470,6 +1507,7 @@ impl<'a> Ctx<'a> {
                 .map(|(_, t)| t.clone()),
             _ => None,
         };
+        self.note_member(&base.ty, name);
         match member {
             Some(ty @ Type::Arrow(_)) => {
                 let callee = Callee::Value(Box::new(expr(

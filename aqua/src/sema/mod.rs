@@ -11,14 +11,15 @@ pub mod hir;
 mod scope;
 pub mod types;
 
-pub use scope::{parse_override, Def, ModuleScope, Site, SourceIndex};
+pub use scope::{parse_override, Declared, Def, ModuleScope, OwnNames, Site, SourceIndex};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::syntax::ast;
+use crate::syntax::{ast, Span};
 use crate::Diagnostic;
 use hir::{FuncDef, FuncId, ServiceDef, ServiceId};
+use types::{ArrowType, Type};
 
 /// One parsed module and where its imports led.
 pub struct ModuleInput<'a> {
@@ -42,18 +43,44 @@ pub struct Options {
     pub constants: BTreeMap<String, String>,
 }
 
-/// One module, checked: its scope, its functions and services, and its problems.
+/// What the modules importing a module read of it: its names and the signatures of its
+/// functions and services. Nothing in it depends on where text is in the file (definitions
+/// are named by [`types::DefId`], never by span), so an edit inside a function body leaves it
+/// equal, and the incremental database does not check the importers again.
+#[derive(Debug, Default, PartialEq)]
+pub struct ModuleInterface {
+    pub scope: ModuleScope,
+    /// The arrow of each function, by [`FuncId::index`].
+    pub funcs: Vec<Arc<ArrowType>>,
+    /// The type and default id of each service, by [`ServiceId::index`].
+    pub services: Vec<(Type, Option<String>)>,
+}
+
+/// One module, checked: its interface, its functions and services, and its problems.
 #[derive(Debug, Default)]
 pub struct CheckedModule {
-    pub scope: ModuleScope,
+    pub interface: Arc<ModuleInterface>,
+    /// What only the module itself reads of its names.
+    pub local: OwnNames,
+    /// Names and types by position, for editors.
+    pub index: SourceIndex,
+    /// Where each item of the file declares its name and members, by item index: what
+    /// [`Site`]s and [`types::DefId`]s resolve to.
+    pub definitions: Vec<Declared>,
     pub funcs: Vec<FuncDef>,
     pub services: Vec<ServiceDef>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// The checked modules that a module's check may reach, by module index: those it imports,
-/// directly or not. The others are `None`.
-pub type Checked = [Option<Arc<CheckedModule>>];
+impl CheckedModule {
+    pub fn scope(&self) -> &ModuleScope {
+        &self.interface.scope
+    }
+}
+
+/// The interfaces of the modules that a module's check may reach, by module index: those it
+/// imports, directly or not. The others are `None`.
+pub type Checked = [Option<Arc<ModuleInterface>>];
 
 /// The checked program: every module, by input index.
 #[derive(Debug, Default)]
@@ -72,7 +99,25 @@ impl Program {
 
     /// The scope of module `index`.
     pub fn scope(&self, index: usize) -> &ModuleScope {
-        &self.modules[index].scope
+        self.modules[index].scope()
+    }
+
+    /// The span that `site` stands for, in the module it names.
+    pub fn site_span(&self, site: Site) -> Option<Span> {
+        match site {
+            Site::Local { span, .. } => Some(span),
+            Site::Def(def) => Some(self.definition(def)?.name),
+            Site::Member(def, member) => {
+                self.definition(def)?.members.get(member as usize).copied()
+            }
+        }
+    }
+
+    fn definition(&self, def: types::DefId) -> Option<&Declared> {
+        self.modules
+            .get(def.module as usize)?
+            .definitions
+            .get(def.item as usize)
     }
 
     /// Every problem, with the index of the module it belongs to.
@@ -93,8 +138,10 @@ impl Program {
 /// Checks the modules, given in an order where every module comes after those it imports.
 pub fn check(modules: &[ModuleInput], order: &[usize], options: &Options) -> Program {
     let mut checked: Vec<Option<Arc<CheckedModule>>> = vec![None; modules.len()];
+    let mut interfaces: Vec<Option<Arc<ModuleInterface>>> = vec![None; modules.len()];
     for &index in order {
-        let module = check_module(index, &modules[index], &checked, options);
+        let module = check_module(index, &modules[index], &interfaces, options);
+        interfaces[index] = Some(module.interface.clone());
         checked[index] = Some(Arc::new(module));
     }
     Program {
@@ -102,7 +149,8 @@ pub fn check(modules: &[ModuleInput], order: &[usize], options: &Options) -> Pro
     }
 }
 
-/// Checks module `index`, whose imports (direct and indirect) are in `checked`.
+/// Checks module `index`, the interfaces of whose imports (direct and indirect) are in
+/// `checked`.
 pub fn check_module(
     index: usize,
     input: &ModuleInput,

@@ -5,9 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::body::{self, Ctx};
+use super::hir::FuncDef;
 use super::hir::{ExprKind, FuncId, ServiceDef, ServiceId};
-use super::types::{AbilityType, ArrowType, Scalar, StructType, Type};
-use super::{Checked, CheckedModule, ModuleInput, Options};
+use super::types::{AbilityType, ArrowType, DefId, Scalar, StructType, Type};
+use super::{Checked, CheckedModule, ModuleInput, ModuleInterface, Options};
 use crate::syntax::ast::{self, Declares, HeaderItem, Item};
 use crate::syntax::Span;
 use crate::{Code, Diagnostic};
@@ -23,7 +24,7 @@ pub enum ConstValue {
 }
 
 /// What a top-level name stands for.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Def {
     /// A `data`, `alias` or `ability`.
     Type(Type),
@@ -52,11 +53,26 @@ pub struct UsedModule {
     pub only: Option<Vec<(String, String)>>,
 }
 
-/// Where something is defined: a module (by input index) and the span of its name there.
+/// Where something is defined. Top-level definitions and their members are named
+/// symbolically, so that the sites an importer records stay valid (and equal) when an edit
+/// moves text in the module they point to; [`super::Program::site_span`] gives their span.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Site {
-    pub module: usize,
-    pub span: Span,
+pub enum Site {
+    /// A top-level definition.
+    Def(DefId),
+    /// A member of a top-level definition (a field of a `data` or `ability`, a function of a
+    /// `service`), by its index among the definition's members.
+    Member(DefId, u32),
+    /// A local value: its binding, in the module being checked.
+    Local { module: u32, span: Span },
+}
+
+/// Where an item of a module declares its name and its members, in declaration order
+/// (members declared twice left out, as in the item's type).
+#[derive(Clone, Debug)]
+pub struct Declared {
+    pub name: Span,
+    pub members: Vec<Span>,
 }
 
 /// What editors ask of a module: which definition each name written in it stands for, and
@@ -65,7 +81,7 @@ pub struct Site {
 pub struct SourceIndex {
     /// Each name written in the module (definitions included), with where it is defined.
     pub names: Vec<(Span, Site)>,
-    /// Each checked expression and each binding, with its type.
+    /// Each checked expression, binding and member name, with its type.
     pub types: Vec<(Span, Type)>,
 }
 
@@ -76,27 +92,30 @@ impl SourceIndex {
     }
 }
 
-/// The names of one module.
-#[derive(Debug, Default)]
+/// The names of one module, as its importers see them.
+#[derive(Debug, Default, PartialEq)]
 pub struct ModuleScope {
     /// The name in the `aqua` header.
     pub name: Option<String>,
     /// Names usable in the module: its own definitions and what it imported.
     pub names: HashMap<String, Def>,
-    /// Where each own definition is, for notes and "defined here".
-    pub spans: HashMap<String, Span>,
     /// The module's own definitions in order.
     pub own: Vec<String>,
     /// `declares a, B` (`None`: everything).
     pub declares: Option<Vec<String>>,
-    /// Modules brought in with `use`, by alias (dotted aliases keep their dots).
-    pub used: HashMap<String, UsedModule>,
     /// `export` entries: the public name and what it stands for.
     pub exports: Vec<(String, Def)>,
     /// Where each usable top-level name is defined: here, or in the module it came from.
     pub origins: HashMap<String, Site>,
-    /// Names and types by position, for editors.
-    pub index: SourceIndex,
+}
+
+/// What only the module itself reads of its names.
+#[derive(Debug, Default)]
+pub struct OwnNames {
+    /// Where each own definition is, for notes and "defined here".
+    pub spans: HashMap<String, Span>,
+    /// Modules brought in with `use`, by alias (dotted aliases keep their dots).
+    pub used: HashMap<String, UsedModule>,
     /// What the modules declare from which an import took a name they do not declare: an
     /// unknown name among them is most likely the one the import meant, already reported
     /// there.
@@ -126,6 +145,17 @@ impl ModuleScope {
     }
 }
 
+/// A module being checked: what becomes its [`CheckedModule`].
+#[derive(Default)]
+struct Building {
+    interface: ModuleInterface,
+    local: OwnNames,
+    index: SourceIndex,
+    definitions: Vec<Declared>,
+    funcs: Vec<FuncDef>,
+    services: Vec<ServiceDef>,
+}
+
 /// Checks module `index`: its scope, then each definition in order.
 pub(super) fn build(
     index: usize,
@@ -133,13 +163,17 @@ pub(super) fn build(
     checked: &Checked,
     options: &Options,
 ) -> CheckedModule {
-    let mut module = CheckedModule::default();
+    let mut module = Building::default();
     let mut diagnostics = Vec::new();
-    header(index, input, checked, &mut module.scope, &mut diagnostics);
-    for item in &input.file.items {
+    header(index, input, checked, &mut module, &mut diagnostics);
+    for (item_index, item) in input.file.items.iter().enumerate() {
         let mut found = SourceIndex::default();
+        let at = DefId {
+            module: index as u32,
+            item: item_index as u32,
+        };
         definition(
-            index,
+            at,
             item,
             checked,
             &mut module,
@@ -147,21 +181,24 @@ pub(super) fn build(
             &mut diagnostics,
             &mut found,
         );
-        module.scope.index.append(&mut found);
+        module.index.append(&mut found);
     }
-    exports(input.file, &mut module.scope, &mut diagnostics);
-    for (name, def) in &module.scope.exports {
+    exports(input.file, &mut module.interface.scope, &mut diagnostics);
+    for (name, def) in &module.interface.scope.exports {
         let Def::Func(id) = def else { continue };
-        let func = if id.module as usize == index {
-            &module.funcs[id.index as usize]
+        // Exports passed on from a module imported whole were checked there.
+        let Some(span) = export_span(input.file, name) else {
+            continue;
+        };
+        let arrow = if id.module as usize == index {
+            &module.interface.funcs[id.index as usize]
         } else {
             match checked[id.module as usize].as_deref() {
                 Some(m) => &m.funcs[id.index as usize],
                 None => continue,
             }
         };
-        if let Some(why) = not_exportable(&func.arrow) {
-            let span = export_span(input.file, name).unwrap_or(func.span);
+        if let Some(why) = not_exportable(arrow) {
             diagnostics.push(
                 Diagnostic::new(Code::NotExportable, span)
                     .with_message(format!("`{name}` cannot be exported: it {why}"))
@@ -179,17 +216,26 @@ pub(super) fn build(
     if !input.complete {
         diagnostics.retain(|d| !matches!(d.code, Code::UnknownName | Code::UnknownType));
     }
-    module.diagnostics = diagnostics;
-    module
+    CheckedModule {
+        interface: Arc::new(module.interface),
+        local: module.local,
+        index: module.index,
+        definitions: module.definitions,
+        funcs: module.funcs,
+        services: module.services,
+        diagnostics,
+    }
 }
 
 fn header(
     index: usize,
     input: &ModuleInput,
     checked: &Checked,
-    scope: &mut ModuleScope,
+    module: &mut Building,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
+    let scope = &mut module.interface.scope;
+    let local = &mut module.local;
     for (position, item) in input.file.header.iter().enumerate() {
         let target = input
             .imports
@@ -244,7 +290,7 @@ fn header(
                                     );
                                     let (local_span, local_name) = local_ident;
                                     let site = imported.origins.get(&name);
-                                    if let Some(&first) = scope.imported.get(&local_name) {
+                                    if let Some(&first) = local.imported.get(&local_name) {
                                         if site != scope.origins.get(&local_name) {
                                             diagnostics.push(
                                                 Diagnostic::new(Code::Redefinition, local_span)
@@ -260,9 +306,9 @@ fn header(
                                             continue;
                                         }
                                     }
-                                    scope.imported.insert(local_name, local_span);
+                                    local.imported.insert(local_name, local_span);
                                     if let Some(site) = site {
-                                        scope.index.names.push((import.name.span(), *site));
+                                        module.index.names.push((import.name.span(), *site));
                                         let local =
                                             import.alias.as_ref().map_or(&name, |a| &a.text);
                                         scope.origins.insert(local.clone(), *site);
@@ -273,7 +319,7 @@ fn header(
                                 }
                                 None => {
                                     diagnostics.push(missing_import(import, imported));
-                                    scope
+                                    local
                                         .missed
                                         .extend(imported.declared().into_iter().map(|(n, _)| n));
                                 }
@@ -296,7 +342,7 @@ fn header(
                     Some(alias) => alias.text(),
                     None => imported.name.clone().unwrap_or_default(),
                 };
-                if scope.used.get(&alias).is_some_and(|u| u.module != target) {
+                if local.used.get(&alias).is_some_and(|u| u.module != target) {
                     diagnostics.push(
                         Diagnostic::new(Code::Redefinition, alias_span)
                             .with_message(format!("`{alias}` already names another used module"))
@@ -322,7 +368,7 @@ fn header(
                         })
                         .collect()
                 });
-                scope.used.insert(
+                local.used.insert(
                     alias,
                     UsedModule {
                         module: target,
@@ -349,14 +395,17 @@ fn missing_import(import: &ast::ImportName, imported: &ModuleScope) -> Diagnosti
     d
 }
 
+/// Makes `name` stand for `def`, the item `at`, unless the name is taken.
 fn define(
-    module: usize,
-    scope: &mut ModuleScope,
+    at: DefId,
+    module: &mut Building,
     name: &ast::Ident,
     def: Def,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    if let Some(import) = scope.imported.get(&name.text) {
+    let scope = &mut module.interface.scope;
+    let local = &mut module.local;
+    if let Some(import) = local.imported.get(&name.text) {
         diagnostics.push(
             Diagnostic::new(Code::Redefinition, name.span)
                 .with_message(format!("`{}` is already imported", name.text))
@@ -368,7 +417,7 @@ fn define(
         );
         return;
     }
-    if let Some(previous) = scope.spans.get(&name.text) {
+    if let Some(previous) = local.spans.get(&name.text) {
         diagnostics.push(
             Diagnostic::new(Code::Redefinition, name.span)
                 .with_message(format!("`{}` is already defined in this module", name.text))
@@ -377,34 +426,45 @@ fn define(
         );
         return;
     }
-    scope.spans.insert(name.text.clone(), name.span);
-    let site = Site {
-        module,
-        span: name.span,
-    };
+    local.spans.insert(name.text.clone(), name.span);
+    let site = Site::Def(at);
     scope.origins.insert(name.text.clone(), site);
-    scope.index.names.push((name.span, site));
+    module.index.names.push((name.span, site));
     scope.own.push(name.text.clone());
     scope.names.insert(name.text.clone(), def);
 }
 
 fn definition(
-    index: usize,
+    at: DefId,
     item: &Item,
     checked: &Checked,
-    module: &mut CheckedModule,
+    module: &mut Building,
     options: &Options,
     diagnostics: &mut Vec<Diagnostic>,
     found: &mut SourceIndex,
 ) {
-    let mut ctx = Ctx::new(index, checked, module);
+    let index = at.module as usize;
+    let name = match item {
+        Item::Data { name, .. }
+        | Item::Alias { name, .. }
+        | Item::Const { name, .. }
+        | Item::Service { name, .. }
+        | Item::Ability { name, .. } => name.span,
+        Item::Func(func) => func.name.span,
+        Item::Error(span) => *span,
+    };
+    module.definitions.push(Declared {
+        name,
+        members: Vec::new(),
+    });
+    let mut ctx = Ctx::new(index, checked, &module.interface, &module.local);
     match item {
         Item::Data {
             name,
             fields: declared,
             ..
         } => {
-            let fields = typed_fields(&mut ctx, declared);
+            let fields = typed_fields(&mut ctx, at, declared, &mut module.definitions);
             for field in declared {
                 let kind = match fields.iter().find(|(n, _)| *n == field.name.text) {
                     Some((_, Type::Ability(a))) if a.service => "a service",
@@ -430,24 +490,26 @@ fn definition(
             let ty = Type::Struct(Arc::new(StructType {
                 name: name.text.clone(),
                 fields,
+                origin: Some(at),
             }));
             ctx.finish(diagnostics, found);
-            define(index, &mut module.scope, name, Def::Type(ty), diagnostics);
+            define(at, module, name, Def::Type(ty), diagnostics);
         }
         Item::Alias { name, ty, .. } => {
             let ty = ctx.resolve_type(ty);
             ctx.finish(diagnostics, found);
-            define(index, &mut module.scope, name, Def::Type(ty), diagnostics);
+            define(at, module, name, Def::Type(ty), diagnostics);
         }
         Item::Ability { name, fields, .. } => {
-            let fields = typed_fields(&mut ctx, fields);
+            let fields = typed_fields(&mut ctx, at, fields, &mut module.definitions);
             let ty = Type::Ability(Arc::new(AbilityType {
                 name: name.text.clone(),
                 fields,
                 service: false,
+                origin: Some(at),
             }));
             ctx.finish(diagnostics, found);
-            define(index, &mut module.scope, name, Def::Type(ty), diagnostics);
+            define(at, module, name, Def::Type(ty), diagnostics);
         }
         Item::Service {
             name,
@@ -455,7 +517,7 @@ fn definition(
             methods,
             span,
         } => {
-            let fields = typed_fields(&mut ctx, methods);
+            let fields = typed_fields(&mut ctx, at, methods, &mut module.definitions);
             for method in methods {
                 if let ast::Type::Arrow(arrow) = &method.ty {
                     if let Some(extra) = arrow.results.get(1) {
@@ -516,11 +578,16 @@ fn definition(
                 name: name.text.clone(),
                 fields,
                 service: true,
+                origin: Some(at),
             }));
             let id = ServiceId {
                 module: index as u32,
                 index: module.services.len() as u32,
             };
+            module
+                .interface
+                .services
+                .push((ty.clone(), default_id.clone()));
             module.services.push(ServiceDef {
                 name: name.text.clone(),
                 module: index as u32,
@@ -528,13 +595,7 @@ fn definition(
                 default_id,
                 span: *span,
             });
-            define(
-                index,
-                &mut module.scope,
-                name,
-                Def::Service(id),
-                diagnostics,
-            );
+            define(at, module, name, Def::Service(id), diagnostics);
         }
         Item::Const {
             name,
@@ -554,8 +615,8 @@ fn definition(
             ctx.finish(diagnostics, found);
             let Some((mut value_const, mut ty)) = checked else {
                 define(
-                    index,
-                    &mut module.scope,
+                    at,
+                    module,
                     name,
                     Def::Const(ConstValue::Nil, Type::Error),
                     diagnostics,
@@ -565,14 +626,14 @@ fn definition(
             // `?=` gives a default, used only when the constant has no value yet; the default
             // must still have the constant's type.
             if let (true, Some(Def::Const(_, defined))) =
-                (*overridable, module.scope.names.get(&name.text))
+                (*overridable, module.interface.scope.names.get(&name.text))
             {
                 if !ty.fits(defined) {
                     let first = module
-                        .scope
+                        .local
                         .spans
                         .get(&name.text)
-                        .or_else(|| module.scope.imported.get(&name.text));
+                        .or_else(|| module.local.imported.get(&name.text));
                     let mut d = Diagnostic::new(Code::TypeMismatch, value.span)
                         .with_message(format!(
                             "the default of `{}` must have the type of its value, {defined}, \
@@ -609,13 +670,7 @@ fn definition(
                     }
                 }
             }
-            define(
-                index,
-                &mut module.scope,
-                name,
-                Def::Const(value_const, ty),
-                diagnostics,
-            );
+            define(at, module, name, Def::Const(value_const, ty), diagnostics);
         }
         Item::Func(func) => {
             let def = body::check_func(&mut ctx, func);
@@ -624,14 +679,9 @@ fn definition(
                 module: index as u32,
                 index: module.funcs.len() as u32,
             };
+            module.interface.funcs.push(def.arrow.clone());
             module.funcs.push(def);
-            define(
-                index,
-                &mut module.scope,
-                &func.name,
-                Def::Func(id),
-                diagnostics,
-            );
+            define(at, module, &func.name, Def::Func(id), diagnostics);
         }
         Item::Error(_) => {}
     }
@@ -665,8 +715,15 @@ pub fn parse_override(text: &str) -> Option<(ConstValue, Type)> {
     })
 }
 
-fn typed_fields(ctx: &mut Ctx, fields: &[ast::Field]) -> Vec<(String, Type)> {
+/// The members of the item `at` with their types; records where each is declared.
+fn typed_fields(
+    ctx: &mut Ctx,
+    at: DefId,
+    fields: &[ast::Field],
+    definitions: &mut [Declared],
+) -> Vec<(String, Type)> {
     let mut out: Vec<(String, Type)> = Vec::new();
+    let mut spans = Vec::new();
     for field in fields {
         let ty = ctx.resolve_type(&field.ty);
         if out.iter().any(|(n, _)| *n == field.name.text) {
@@ -676,8 +733,12 @@ fn typed_fields(ctx: &mut Ctx, fields: &[ast::Field]) -> Vec<(String, Type)> {
             );
             continue;
         }
+        let site = Site::Member(at, out.len() as u32);
+        ctx.note(field.name.span, site, &ty);
+        spans.push(field.name.span);
         out.push((field.name.text.clone(), ty));
     }
+    definitions[at.item as usize].members = spans;
     out
 }
 

@@ -122,11 +122,23 @@ pub enum NumberLiteral {
     Float,
 }
 
+/// A top-level definition: its module (by index) and its position among the module's items.
+/// Unlike a span, it stays the same when an edit above the definition moves its text, so what
+/// refers to a definition this way (a type, a site in an importer) is unchanged by such edits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DefId {
+    pub module: u32,
+    pub item: u32,
+}
+
 /// A struct (`data`) type: its name and its fields in declaration order.
 #[derive(Debug, PartialEq)]
 pub struct StructType {
     pub name: String,
     pub fields: Vec<(String, Type)>,
+    /// The `data` that declares it (none for the compiler's own structs), so that editors can
+    /// go from a field to its declaration; the field's index there is its index here.
+    pub origin: Option<DefId>,
 }
 
 /// An ability or a service: named arrows and (for abilities) values and nested abilities.
@@ -136,6 +148,8 @@ pub struct AbilityType {
     pub fields: Vec<(String, Type)>,
     /// Services have a default id or need one set before use.
     pub service: bool,
+    /// The `ability` or `service` that declares it, as for [`StructType::origin`].
+    pub origin: Option<DefId>,
 }
 
 impl AbilityType {
@@ -188,6 +202,7 @@ impl Type {
         Type::Struct(Arc::new(StructType {
             name: "Entry".into(),
             fields: vec![("key".into(), Type::string()), ("value".into(), value)],
+            origin: None,
         }))
     }
 
@@ -363,6 +378,7 @@ mod tests {
         let point = Type::Struct(Arc::new(StructType {
             name: "Point".into(),
             fields: vec![("x".into(), Type::Scalar(Scalar::I64))],
+            origin: None,
         }));
         let wider = Type::Struct(Arc::new(StructType {
             name: "Named".into(),
@@ -370,6 +386,7 @@ mod tests {
                 ("name".into(), Type::string()),
                 ("x".into(), Type::Scalar(Scalar::I32)),
             ],
+            origin: None,
         }));
         assert!(wider.fits(&point));
         assert!(!point.fits(&wider));
