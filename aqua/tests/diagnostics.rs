@@ -4,10 +4,17 @@
 //! The compiler is being built layer by layer, so `tests/diagnostics/passing.txt` lists the
 //! cases that already pass: a ratchet. The test fails when a listed case stops passing, and
 //! when an unlisted one starts to (append it to the list, keeping the order).
+//!
+//! What every case reports, code and message included, is kept in the snapshot
+//! `tests/data/negative-corpus.txt`, so that a change of wording is a reviewed change
+//! (`UPDATE_EXPECT=1` rewrites it).
 
 use std::path::{Path, PathBuf};
 
 use aqua::project::FileSource;
+
+#[path = "../../tools/test-support/snapshot.rs"]
+mod snapshot;
 
 struct Case {
     /// Relative to `tests/diagnostics`, e.g. `syntax/foo.aqua` or `imports/cycle`.
@@ -143,10 +150,18 @@ fn negative_corpus_ratchet() {
     let listed: Vec<&str> = listed_text.lines().filter(|l| !l.is_empty()).collect();
     let mut failures = Vec::new();
     let mut newly_passing = Vec::new();
+    let mut reported = String::new();
     // `AQUA_DIAGNOSTICS_SHOW=1` lists the cases that do not pass yet, with what they give.
     let show_failing = std::env::var_os("AQUA_DIAGNOSTICS_SHOW").is_some();
     for case in &all {
         let found = diagnostics(case);
+        for (file, line, col, text) in &found {
+            // Messages that name files (imports) would name this machine's folders.
+            let text = text
+                .replace(&*corpus().to_string_lossy(), "<corpus>")
+                .replace(&*generated.to_string_lossy(), "<generated>");
+            reported.push_str(&format!("{}: {file}:{line}:{col} {text}\n", case.name));
+        }
         let main_name = case.main.file_name().unwrap().to_string_lossy();
         let file = case.at_file.as_deref().unwrap_or(&main_name);
         let passes = found.len() == 1
@@ -169,6 +184,7 @@ fn negative_corpus_ratchet() {
         }
     }
     let _ = std::fs::remove_dir_all(&generated);
+    snapshot::expect("negative-corpus.txt", &reported);
     assert!(
         failures.is_empty(),
         "listed cases fail:\n{}",
