@@ -88,7 +88,7 @@ pub(super) fn spawn(
         signature: particle.signature.clone(),
     };
     let mut run_parameters = vm::RunParameters::new(
-        particle.init_peer_id.to_base58(),
+        init_peer_text(&particle.init_peer_id),
         shared.peer_id_text.clone(),
         shared.key_pair.secret().to_vec(),
         particle.id.clone(),
@@ -119,6 +119,18 @@ pub(super) fn spawn(
         to_self: Vec::new(),
     };
     tokio::spawn(actor.run(mailbox).instrument(span));
+}
+
+/// The base58 text of an init peer's id. Particles mostly come from a few clients, and the
+/// text of the last one is kept per thread: encoding costs more than a hop's bookkeeping.
+fn init_peer_text(peer: &PeerId) -> String {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(PeerId, String)>> = const { std::cell::RefCell::new(None) };
+    }
+    LAST.with_borrow_mut(|last| match last {
+        Some((id, text)) if id == peer => text.clone(),
+        _ => last.insert((*peer, peer.to_base58())).1.clone(),
+    })
 }
 
 struct Actor {

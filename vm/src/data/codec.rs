@@ -113,17 +113,23 @@ pub fn encode(data: &InterpreterData) -> Vec<u8> {
     const BIN8: u8 = 0xc4;
     const BIN16: u8 = 0xc5;
     const BIN32: u8 = 0xc6;
-    let versions = Versions::current();
+    // Every envelope this VM writes starts with the same bytes, up to the archive's length.
+    static PREFIX: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| {
+        let versions = Versions::current();
+        let mut bytes = vec![0x83]; // a map of three entries
+        for (key, version) in [
+            ("version", &versions.data_version),
+            ("interpreter_version", &versions.interpreter_version),
+        ] {
+            write_str(&mut bytes, key);
+            write_str(&mut bytes, &version.to_string());
+        }
+        write_str(&mut bytes, "inner_data");
+        bytes
+    });
     let mut bytes = Vec::with_capacity(archive::estimated_size(data) + 128);
-    bytes.push(0x83); // a map of three entries
-    for (key, version) in [
-        ("version", &versions.data_version),
-        ("interpreter_version", &versions.interpreter_version),
-    ] {
-        write_str(&mut bytes, key);
-        write_str(&mut bytes, &version.to_string());
-    }
-    write_str(&mut bytes, "inner_data");
+    bytes.extend_from_slice(prefix);
     let header = bytes.len();
     bytes.extend_from_slice(&[BIN32, 0, 0, 0, 0]);
     let start = bytes.len();
