@@ -24,6 +24,8 @@
 
 #[path = "../../tools/bench-support/criterion_estimates.rs"]
 mod criterion_estimates;
+#[path = "../../tools/bench-support/node_reference.rs"]
+mod node_reference;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -318,31 +320,20 @@ struct Reference {
     warm_ms: Option<f64>,
 }
 
-fn flag(name: &str) -> Option<bool> {
-    std::env::var_os(name).map(|v| !v.is_empty() && v != "0")
-}
-
 /// Runs `bench-reference.mjs` once for all corpora, if wanted and possible (see the module
 /// documentation). `None` when it is left out; a failure when it was required or it breaks.
 fn run_reference() -> Option<Vec<(String, Reference)>> {
-    let dir = repo_root().join("tools/aqua-corpus");
-    let required = match flag("AQUA_BENCH_REFERENCE") {
-        Some(false) => return None,
-        Some(true) => true,
-        None => false,
-    };
-    let installed = dir.join("node_modules/@fluencelabs/aqua-api").is_dir();
-    let node = Command::new("node").arg("--version").output();
-    if !installed || node.is_err() {
-        let why = if installed {
-            "node is not on PATH"
-        } else {
-            "tools/aqua-corpus/node_modules is missing (run `npm ci` there)"
-        };
-        assert!(!required, "AQUA_BENCH_REFERENCE=1 but {why}");
-        eprintln!("(reference left out: {why})");
+    let root = repo_root();
+    if !node_reference::wanted(
+        "AQUA_BENCH_REFERENCE",
+        root,
+        "tools/aqua-corpus",
+        "@fluencelabs/aqua-api",
+        "reference",
+    ) {
         return None;
     }
+    let dir = root.join("tools/aqua-corpus");
     let warm = std::env::var("AQUA_BENCH_REFERENCE_WARM").unwrap_or_else(|_| "5".to_owned());
     eprintln!("timing the reference compiler (bench-reference.mjs --warm {warm})...");
     let out = Command::new("node")

@@ -28,6 +28,8 @@
 
 #[path = "../../tools/bench-support/criterion_estimates.rs"]
 mod criterion_estimates;
+#[path = "../../tools/bench-support/node_reference.rs"]
+mod node_reference;
 // The benchmark deploys the spell as the tests do; it starts its services itself.
 #[allow(dead_code)]
 #[path = "../tests/common/distro.rs"]
@@ -212,24 +214,17 @@ fn time_reference(name: &str, mut command: Command) -> Reference {
 
 /// Runs `bench.mjs` on marine-js if wanted and possible (see the module documentation).
 fn marine_js() -> Option<Reference> {
-    let dir = repo_root().join("tools/marine-bench");
-    let required = match std::env::var_os("MARINE_BENCH_REFERENCE") {
-        Some(v) if v.is_empty() || v == "0" => return None,
-        Some(_) => true,
-        None => false,
-    };
-    let installed = dir.join("node_modules/@fluencelabs/marine-js").is_dir();
-    let node = Command::new("node").arg("--version").output();
-    if !installed || node.is_err() {
-        let why = if installed {
-            "node is not on PATH"
-        } else {
-            "tools/marine-bench/node_modules is missing (run `npm ci` there)"
-        };
-        assert!(!required, "MARINE_BENCH_REFERENCE=1 but {why}");
-        eprintln!("(marine-js left out: {why})");
+    let root = repo_root();
+    if !node_reference::wanted(
+        "MARINE_BENCH_REFERENCE",
+        &root,
+        "tools/marine-bench",
+        "@fluencelabs/marine-js",
+        "marine-js",
+    ) {
         return None;
     }
+    let dir = root.join("tools/marine-bench");
     let mut command = Command::new("node");
     command.current_dir(&dir).arg("bench.mjs");
     Some(time_reference(

@@ -65,6 +65,17 @@ fn error_struct() -> Arc<StructType> {
     })
 }
 
+/// `unknown type `X``, or of another kind of type (`what`), with the nearest of `candidates`.
+fn unknown_type(what: &str, text: &str, span: Span, candidates: &[&str]) -> Diagnostic {
+    let d = Diagnostic::new(Code::UnknownType, span)
+        .with_message(format!("unknown {what} `{text}`"))
+        .with_primary_label("not defined here");
+    match nearest(text, candidates) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d,
+    }
+}
+
 fn expr(kind: ExprKind, ty: Type, span: Span) -> Expr {
     Expr { kind, ty, span }
 }
@@ -398,12 +409,7 @@ impl<'a> Ctx<'a> {
                                 .filter(|(_, d)| matches!(d, Def::Type(_) | Def::Service(_)))
                                 .map(|(n, _)| n.as_str()),
                         );
-                        let mut d = Diagnostic::new(Code::UnknownType, path.span())
-                            .with_message(format!("unknown type `{text}`"))
-                            .with_primary_label("not defined here");
-                        if let Some(s) = nearest(&text, &names) {
-                            d = d.with_help(format!("did you mean `{s}`?"));
-                        }
+                        let d = unknown_type("type", &text, path.span(), &names);
                         self.report(d);
                         Type::Error
                     }
@@ -446,12 +452,7 @@ impl<'a> Ctx<'a> {
                 .filter(|(_, d)| matches!(d, Def::Type(Type::Ability(_)) | Def::Service(_)))
                 .map(|(n, _)| n.as_str())
                 .collect();
-            let mut d = Diagnostic::new(Code::UnknownType, path.span())
-                .with_message(format!("unknown ability `{text}`"))
-                .with_primary_label("not defined here");
-            if let Some(s) = nearest(&text, &abilities) {
-                d = d.with_help(format!("did you mean `{s}`?"));
-            }
+            let d = unknown_type("ability", &text, path.span(), &abilities);
             self.report(d);
             return Type::Error;
         }
