@@ -9,6 +9,10 @@
 //!
 //! Then the memory a kept particle costs (resident set growth per idle particle).
 //!
+//! Arguments filter by name: `cargo bench -p runtime-node --bench engine -- 10-hop` runs only
+//! the 10-hop script (a profile of one script is easier to read), `-- memory` only the memory
+//! measurement.
+//!
 //! A hop is one particle moving to the next peer and running its step there: a call of a
 //! local service (`bench.noop`), as compiled Aqua does when it goes `on` a peer.
 
@@ -28,6 +32,13 @@ const PEERS: u32 = 5;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // Cargo passes `--bench`; the other arguments are name filters.
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with("--"))
+        .collect();
+    let wanted =
+        |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
@@ -38,6 +49,9 @@ fn main() {
         let (network, peers, mut done) = network();
         println!("engine on {threads} worker threads, {PEERS} peers");
         for (name, hops) in [("1-call", 0), ("10-hop", 10)] {
+            if !wanted(name) {
+                continue;
+            }
             let script = script(&peers, hops);
             let steps = hops.max(1);
             // Warm the script cache and the allocator.
@@ -79,7 +93,9 @@ fn main() {
                 latencies[latencies.len() * 99 / 100]
             );
         }
-        kept_memory(&network, &peers).await;
+        if wanted("memory") {
+            kept_memory(&network, &peers).await;
+        }
     });
 }
 

@@ -11,4 +11,4 @@ pub mod data;
 mod exec;
 mod run;
 
-pub use run::{execute, Outcome, RunParameters, Vm};
+pub use run::{execute, CallAnswerer, Outcome, RunParameters, Vm};

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::cache::{Cached, ScriptCache};
-use crate::data::calls::{self, CallRequests};
+use crate::data::calls::{self, CallRequest, CallRequests, CallResults, CallServiceResult};
 use crate::data::{self, DataError, InterpreterData, KeyPair};
 use crate::exec::{self, ExecInput, Particle};
 
@@ -125,6 +125,10 @@ impl Vm {
     /// The default bound of the script cache: 64 MiB of script sources.
     pub const DEFAULT_SCRIPT_CACHE_BYTES: u64 = 64 << 20;
 
+    /// The most passes one [`Vm::execute_answering`] makes, so that a long chain of local
+    /// calls still returns to the host now and then (to take in copies, or to expire).
+    pub const MAX_PASSES_PER_STEP: usize = 32;
+
     /// A VM whose script cache keeps up to [`Vm::DEFAULT_SCRIPT_CACHE_BYTES`] of sources.
     pub fn new() -> Self {
         Self::with_script_cache_bytes(Self::DEFAULT_SCRIPT_CACHE_BYTES)
@@ -147,9 +151,59 @@ impl Vm {
         params: &RunParameters,
         call_results: &[u8],
     ) -> Outcome {
-        step(air, prev_data, current_data, params, call_results, |air| {
-            self.scripts.get(air)
-        })
+        self.step(air, prev_data, current_data, params, call_results, None)
+    }
+
+    /// Executes a step as [`Vm::execute`] does, and gives each call request to `answer` as
+    /// it comes: `answer` returns the call's result when it is ready at once, or `None` when
+    /// the host keeps the request and delivers its result in a later step.
+    ///
+    /// Ready results are fed back straight away: the VM runs the script again on the data it
+    /// just produced, as a step with those call results would, without encoding, signing and
+    /// decoding the data in between. It goes on while every new request is answered at
+    /// once and the particle stays on this peer; it stops at a pass that sends the particle
+    /// on, fails, asks nothing, or leaves no result ready (after at most
+    /// [`Vm::MAX_PASSES_PER_STEP`] passes). The outcome is the one that the same sequence of
+    /// separate steps would have ended with, and its `call_requests` are only those of the
+    /// last pass that were not given to `answer`.
+    pub fn execute_answering(
+        &self,
+        air: &str,
+        prev_data: &[u8],
+        current_data: &[u8],
+        params: &RunParameters,
+        call_results: &[u8],
+        answer: &mut CallAnswerer<'_>,
+    ) -> Outcome {
+        self.step(
+            air,
+            prev_data,
+            current_data,
+            params,
+            call_results,
+            Some(answer),
+        )
+    }
+
+    fn step(
+        &self,
+        air: &str,
+        prev_data: &[u8],
+        current_data: &[u8],
+        params: &RunParameters,
+        call_results: &[u8],
+        answer: Option<&mut CallAnswerer<'_>>,
+    ) -> Outcome {
+        let prepare = |air: &str| self.scripts.get(air);
+        step(
+            air,
+            prev_data,
+            current_data,
+            params,
+            call_results,
+            &prepare,
+            answer,
+        )
     }
 
     /// How many parsed scripts the cache holds.
@@ -177,10 +231,20 @@ pub fn execute(
     params: &RunParameters,
     call_results: &[u8],
 ) -> Outcome {
-    step(air, prev_data, current_data, params, call_results, |air| {
-        Arc::new(Cached::new(air))
-    })
+    step(
+        air,
+        prev_data,
+        current_data,
+        params,
+        call_results,
+        &|air| Arc::new(Cached::new(air)),
+        None,
+    )
 }
+
+/// Answers a call request during [`Vm::execute_answering`]: `Some` result when it is ready
+/// now, `None` when the host keeps the request for a later step.
+pub type CallAnswerer<'a> = dyn FnMut(u32, CallRequest) -> Option<CallServiceResult> + 'a;
 
 fn step(
     air: &str,
@@ -188,7 +252,8 @@ fn step(
     current_data: &[u8],
     params: &RunParameters,
     call_results: &[u8],
-    prepare: impl FnOnce(&str) -> Arc<Cached>,
+    prepare: &dyn Fn(&str) -> Arc<Cached>,
+    mut answer: Option<&mut CallAnswerer<'_>>,
 ) -> Outcome {
     let failed = |code: i64, message: String, limits: Limits| Outcome {
         ret_code: code,
@@ -228,6 +293,7 @@ fn step(
         Ok(store) => store,
         Err(e) => return failed(data_error_code(&e), e.to_string(), limits),
     };
+    let raw_call_results = call_results;
     let call_results = match call_results {
         [] => Ok(calls::CallResults::new()),
         bytes => calls::decode_call_results(bytes),
@@ -254,21 +320,77 @@ fn step(
 
     let mut cids = prev.cid_info;
     cids.merge(current.cid_info);
-    let input = ExecInput {
-        particle: Particle {
-            init_peer_id: &params.init_peer_id,
-            current_peer_id: &params.current_peer_id,
-            timestamp: params.timestamp,
-            ttl: params.ttl,
-        },
+    let particle = Particle {
+        init_peer_id: &params.init_peer_id,
+        current_peer_id: &params.current_peer_id,
+        timestamp: params.timestamp,
+        ttl: params.ttl,
+    };
+    let mut input = ExecInput {
+        particle,
         prev_trace: prev.trace,
         current_trace: current.trace,
         cids,
         call_results,
         last_call_request_id: prev.last_call_request_id,
     };
-    let output = exec::execute(script, input);
+    // The results answered at once, pass after pass, to replay the passes that went well
+    // should a later one fail.
+    let mut answered: Vec<CallResults> = Vec::new();
+    let output = loop {
+        let mut output = exec::execute(script, input);
+        let Some(answer) = answer.as_deref_mut() else {
+            break output;
+        };
+        let goes_on = answered.len() + 1 < Vm::MAX_PASSES_PER_STEP
+            && output.result.is_ok()
+            && output.unprocessed_results.is_empty()
+            && output.next_peers.is_empty()
+            && !output.call_requests.is_empty();
+        if !goes_on {
+            break output;
+        }
+        let mut ready = CallResults::new();
+        for (id, request) in std::mem::take(&mut output.call_requests) {
+            if let Some(result) = answer(id, request) {
+                ready.insert(id, result);
+            }
+        }
+        if ready.is_empty() {
+            break output;
+        }
+        answered.push(ready.clone());
+        input = ExecInput {
+            particle,
+            prev_trace: output.trace,
+            current_trace: Vec::new(),
+            cids: output.cids,
+            call_results: ready,
+            last_call_request_id: output.last_call_request_id,
+        };
+    };
     let (ret_code, error_message) = match &output.result {
+        Err(e) if !e.is_catchable() && !answered.is_empty() => {
+            // A step with the last results would have failed and kept the data of the step
+            // before it: replay the passes up to that one (they are deterministic), giving
+            // them the results they had; the requests of the last good pass were taken.
+            let last = answered.len() - 1;
+            let mut replayed: CallResults = answered.drain(..last).flatten().collect();
+            let kept = step(
+                air,
+                prev_data,
+                current_data,
+                params,
+                raw_call_results,
+                prepare,
+                Some(&mut |id, _| replayed.remove(&id)),
+            );
+            return Outcome {
+                ret_code: e.code(),
+                error_message: e.to_string(),
+                ..kept
+            };
+        }
         Err(e) if !e.is_catchable() => return failed(e.code(), e.to_string(), limits),
         Err(e) => (e.code(), e.to_string()),
         Ok(()) if !output.unprocessed_results.is_empty() => {

@@ -11,8 +11,9 @@
 
 use std::path::{Path, PathBuf};
 
+use network_sim::network::same_content;
 use network_sim::scenario::Scenario;
-use network_sim::{Engine, ReferenceEngine, VmEngine};
+use network_sim::{Engine, Observables, ReferenceEngine, VmAnsweringEngine, VmEngine};
 
 /// How the runs of a scenario are spread over engines.
 struct Mode {
@@ -25,9 +26,8 @@ static REFERENCE: ReferenceEngine = ReferenceEngine;
 
 /// The modes every scenario runs in; the first one is checked against the snapshots.
 ///
-/// Our engine joins here once `vm::execute` exists: add a `VmEngine` to the harness and
-/// the modes `vm` (every run on ours), `alternating-runs` (ours on odd run indices) and
-/// `alternating-peers` (ours on some peers, e.g. by the parity of the peer name's length).
+/// Our VM's modes are in [`vm_agrees_with_reference`], against a list of the scenarios it
+/// agrees on.
 fn modes() -> Vec<Mode> {
     vec![Mode {
         name: REFERENCE.name(),
@@ -56,6 +56,20 @@ fn scenario_files() -> Vec<PathBuf> {
     walk(&root, &mut files);
     files.sort();
     files
+}
+
+/// Every scenario, by its path under `tests/scenarios`.
+fn loaded_scenarios() -> impl Iterator<Item = (String, Scenario)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scenarios");
+    scenario_files()
+        .into_iter()
+        .filter(|path| path.extension().and_then(|e| e.to_str()) == Some("air"))
+        .map(move |path| {
+            let relative = path.strip_prefix(&root).unwrap_or(&path);
+            let relative = relative.to_string_lossy().into_owned();
+            let scenario = Scenario::load(&path).expect("scenario loads");
+            (relative, scenario)
+        })
 }
 
 #[test]
@@ -172,16 +186,7 @@ fn vm_agrees_with_reference() {
         .collect();
     let mut agreeing = Vec::new();
     let mut differing = Vec::new();
-    for path in scenario_files() {
-        if path.extension().and_then(|e| e.to_str()) != Some("air") {
-            continue;
-        }
-        let relative = path
-            .strip_prefix(&root)
-            .unwrap_or(&path)
-            .to_string_lossy()
-            .into_owned();
-        let scenario = Scenario::load(&path).expect("scenario loads");
+    for (relative, scenario) in loaded_scenarios() {
         let expected = scenario.run(&|_, _| &REFERENCE as &dyn Engine).render();
         let mut first_difference = None;
         for mode in &vm_modes {
@@ -230,5 +235,92 @@ fn vm_agrees_with_reference() {
             .map(|s| s.as_str())
             .collect::<Vec<_>>()
             .join("\n")
+    );
+}
+
+/// What a run of a particle shows once the boundaries between a peer's steps are erased: the
+/// deliveries in order, and at each the calls made (with their answers), the failures and the
+/// peers sent to, in the order they happened.
+fn without_step_boundaries(observables: &Observables) -> Vec<String> {
+    let mut events = Vec::new();
+    for delivery in &observables.deliveries {
+        events.push(format!("deliver {:?} -> {}", delivery.from, delivery.peer));
+        for run in &delivery.runs {
+            for (id, (request, answer)) in &run.calls {
+                events.push(format!("call {id}: {request:?} = {answer:?}"));
+            }
+            if run.ret_code != 0 {
+                // Whether the failed run kept its data depends on where the step began; the
+                // final data is compared below instead.
+                events.push(format!("failed {} ({})", run.ret_code, run.error_message));
+            }
+            if !run.next_peers.is_empty() {
+                events.push(format!("send to {:?}", run.next_peers));
+            }
+        }
+    }
+    events.push(format!("dropped {:?}", observables.dropped));
+    events
+}
+
+/// `Vm::execute_answering`, which feeds ready results back within one step, ends every
+/// scenario exactly as separate steps do: the same calls, failures, sends and final data.
+#[test]
+fn answering_during_a_step_matches_separate_steps() {
+    static VM: VmEngine = VmEngine;
+    static ANSWERING: VmAnsweringEngine = VmAnsweringEngine;
+    let mut compared = 0;
+    let mut fewer_runs = 0;
+    let mut failures = Vec::new();
+    for (relative, scenario) in loaded_scenarios() {
+        let steps = scenario.run(&|_, _| &VM as &dyn Engine);
+        let answering = scenario.run(&|_, _| &ANSWERING as &dyn Engine);
+        // A step cap counts steps, which answering saves: such runs stop at other places.
+        if steps.step_cap_reached || answering.step_cap_reached {
+            continue;
+        }
+        compared += 1;
+        let runs = |o: &Observables| o.deliveries.iter().map(|d| d.runs.len()).sum::<usize>();
+        if runs(&answering) < runs(&steps) {
+            fewer_runs += 1;
+        }
+        let (expected, actual) = (
+            without_step_boundaries(&steps),
+            without_step_boundaries(&answering),
+        );
+        if expected != actual {
+            failures.push(format!(
+                "{relative}: events differ\n--- steps:\n{}\n--- answering:\n{}",
+                expected.join("\n"),
+                actual.join("\n")
+            ));
+            continue;
+        }
+        let same_data = steps.final_data.len() == answering.final_data.len()
+            && steps.final_data.iter().all(|(peer, data)| {
+                answering
+                    .final_data
+                    .get(peer)
+                    .is_some_and(|other| same_content(data, other))
+            });
+        if !same_data {
+            failures.push(format!("{relative}: final data differs"));
+        }
+    }
+    eprintln!("answering: {compared} scenarios compared, {fewer_runs} of them took fewer steps");
+    assert!(
+        failures.is_empty(),
+        "{} of {compared} scenarios differ:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    assert!(
+        compared >= MIN_SCENARIOS,
+        "only {compared} scenarios compared"
+    );
+    // Most scenarios call a service somewhere: answering must save steps in many of them.
+    assert!(
+        fewer_runs * 2 > compared,
+        "answering saved steps in only {fewer_runs} of {compared} scenarios"
     );
 }

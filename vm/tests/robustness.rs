@@ -1,4 +1,5 @@
-//! The VM facade: the script cache, and scripts whose shape would exhaust a fixed stack.
+//! The VM facade: the script cache, answering calls during a step, and scripts whose shape
+//! would exhaust a fixed stack.
 
 use vm::data::calls::{encode_call_results, CallResults, CallServiceResult};
 use vm::data::KeyPair;
@@ -37,6 +38,130 @@ fn a_vm_parses_a_script_once_and_runs_it_like_execute() {
         assert_eq!(outcome.call_requests, uncached.call_requests);
     }
     assert_eq!(first.call_requests.len(), 1);
+}
+
+/// A fold of sequential local calls: each iteration's call is made once the previous one
+/// has its result.
+const SEQUENTIAL_CALLS: &str = r#"
+(seq
+ (call %init_peer_id% ("svc" "list") [] xs)
+ (fold xs x
+  (seq
+   (call %init_peer_id% ("svc" "f") [x] $results)
+   (next x))))"#;
+
+/// Every call's answer: `svc.list` gives 0..100, any other call echoes its arguments.
+fn answer_of(request: &vm::data::calls::CallRequest) -> CallServiceResult {
+    let result = if request.function_name == "list" {
+        serde_json::json!((0..100).collect::<Vec<u32>>())
+    } else {
+        serde_json::Value::Array(request.arguments.clone())
+    };
+    CallServiceResult {
+        ret_code: 0,
+        result: result.to_string(),
+    }
+}
+
+fn answers(requests: &vm::data::calls::CallRequests) -> CallResults {
+    requests
+        .iter()
+        .map(|(id, request)| (*id, answer_of(request)))
+        .collect()
+}
+
+#[test]
+fn answering_during_a_step_ends_with_the_data_of_separate_steps_and_bounds_its_passes() {
+    let vm = Vm::new();
+    let params = params();
+    // Separate steps: execute, answer every request, execute again with the results.
+    let mut data = Vec::new();
+    let mut results = CallResults::new();
+    let mut steps: usize = 0;
+    loop {
+        let outcome = vm.execute(
+            SEQUENTIAL_CALLS,
+            &data,
+            &[],
+            &params,
+            &encode_call_results(&results),
+        );
+        assert_eq!(outcome.ret_code, 0, "{}", outcome.error_message);
+        steps += 1;
+        data = outcome.data;
+        results = answers(&outcome.call_requests);
+        if results.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(steps, 102);
+    // Answering: each step makes at most MAX_PASSES_PER_STEP passes, then hands back the
+    // requests of its last pass.
+    let mut answered_data = Vec::new();
+    let mut results = CallResults::new();
+    let mut answering_steps = 0;
+    let mut answered = 0;
+    loop {
+        let outcome = vm.execute_answering(
+            SEQUENTIAL_CALLS,
+            &answered_data,
+            &[],
+            &params,
+            &encode_call_results(&results),
+            &mut |_, request| {
+                answered += 1;
+                Some(answer_of(&request))
+            },
+        );
+        assert_eq!(outcome.ret_code, 0, "{}", outcome.error_message);
+        answering_steps += 1;
+        answered_data = outcome.data;
+        assert!(outcome.call_requests.len() <= 1);
+        results = answers(&outcome.call_requests);
+        if results.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(answered_data, data, "the same data, byte for byte");
+    // As many passes as separate steps; each pass but the last of a step had its requests
+    // answered in the step.
+    assert_eq!(answering_steps, steps.div_ceil(Vm::MAX_PASSES_PER_STEP));
+    assert_eq!(answered + answering_steps, steps);
+}
+
+#[test]
+fn requests_the_host_keeps_are_not_returned_and_their_results_come_later() {
+    let vm = Vm::new();
+    let params = params();
+    let mut kept = Vec::new();
+    let first = vm.execute_answering(
+        SEQUENTIAL_CALLS,
+        &[],
+        &[],
+        &params,
+        &[],
+        &mut |id, request| {
+            kept.push((id, request));
+            None
+        },
+    );
+    assert_eq!(first.ret_code, 0, "{}", first.error_message);
+    assert!(first.call_requests.is_empty(), "the host took the request");
+    assert_eq!(kept.len(), 1);
+    // The same step without answering: the same data, with the request in the outcome.
+    let plain = vm.execute(SEQUENTIAL_CALLS, &[], &[], &params, &[]);
+    assert_eq!(first.data, plain.data);
+    assert_eq!(plain.call_requests.len(), 1);
+    let results = answers(&kept.into_iter().collect());
+    let second = vm.execute(
+        SEQUENTIAL_CALLS,
+        &first.data,
+        &[],
+        &params,
+        &encode_call_results(&results),
+    );
+    assert_eq!(second.ret_code, 0, "{}", second.error_message);
+    assert_eq!(second.call_requests.len(), 1, "the first iteration's call");
 }
 
 #[test]

@@ -114,8 +114,7 @@ pub(super) fn spawn(
         run_parameters,
         data: Vec::new(),
         results: CallResults::new(),
-        pending: JoinSet::new(),
-        pending_ids: HashMap::new(),
+        pending: PendingCalls::default(),
         to_self: Vec::new(),
     };
     tokio::spawn(actor.run(mailbox).instrument(span));
@@ -133,6 +132,76 @@ fn init_peer_text(peer: &PeerId) -> String {
     })
 }
 
+/// Service calls whose results come later, and their call ids.
+#[derive(Default)]
+struct PendingCalls {
+    tasks: JoinSet<Outcome>,
+    call_ids: HashMap<tokio::task::Id, u32>,
+}
+
+impl PendingCalls {
+    fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Starts one service call: its outcome when the service answers at once, otherwise
+    /// `None`, and the call waits here.
+    fn start(
+        &mut self,
+        shared: &Shared,
+        params: &ParticleParams,
+        call_id: u32,
+        request: CallRequest,
+    ) -> Option<Outcome> {
+        let call = Call {
+            service_id: request.service_id,
+            function_name: request.function_name,
+            arguments: request.arguments,
+            tetraplets: request.tetraplets,
+        };
+        let reply = match shared.services.resolve(&call.service_id) {
+            None => Reply::Ready(Outcome::Error(format!(
+                "Service with id '{}' not found (function {})",
+                call.service_id, call.function_name
+            ))),
+            Some(service) => {
+                let what = format!("{}.{}", call.service_id, call.function_name);
+                // A faulty service fails its call, not the particle or the peer.
+                panic::catch_unwind(AssertUnwindSafe(|| service.call(call, params)))
+                    .unwrap_or_else(|_| Reply::Ready(Outcome::Error(format!("{what} panicked"))))
+            }
+        };
+        match reply {
+            Reply::Ready(outcome) => Some(outcome),
+            Reply::Later(future) => {
+                let handle = self.tasks.spawn(future);
+                self.call_ids.insert(handle.id(), call_id);
+                None
+            }
+        }
+    }
+}
+
+/// Logs a failed call and counts the call's outcome.
+fn count_answer(shared: &Shared, call_id: u32, outcome: &Outcome) {
+    let label = match outcome {
+        Outcome::Error(message) => {
+            tracing::debug!(call_id, "service call failed: {message}");
+            "error"
+        }
+        Outcome::Fail(code, value) => {
+            tracing::debug!(call_id, "service call failed with code {code}: {value}");
+            "error"
+        }
+        _ => "ok",
+    };
+    shared
+        .metrics
+        .service_calls
+        .get_or_create(&super::metrics::CallLabels { outcome: label })
+        .inc();
+}
+
 struct Actor {
     shared: Arc<Shared>,
     key: ActorKey,
@@ -146,8 +215,7 @@ struct Actor {
     /// Results of finished calls, for the next step.
     results: CallResults,
     /// Calls whose results come later, and their call ids.
-    pending: JoinSet<Outcome>,
-    pending_ids: HashMap<tokio::task::Id, u32>,
+    pending: PendingCalls,
     /// Data the VM sent to this very peer, to run again.
     to_self: Vec<Vec<u8>>,
 }
@@ -171,9 +239,9 @@ impl Actor {
                         }
                         None => break,
                     },
-                    Some(done) = self.pending.join_next_with_id(), if !self.pending.is_empty() => {
+                    Some(done) = self.pending.tasks.join_next_with_id(), if !self.pending.is_empty() => {
                         self.record(done);
-                        while let Some(done) = self.pending.try_join_next_with_id() {
+                        while let Some(done) = self.pending.tasks.try_join_next_with_id() {
                             self.record(done);
                         }
                         continue;
@@ -192,12 +260,20 @@ impl Actor {
         let call_results = calls::encode_call_results(&self.results);
         self.results.clear();
         let started = Instant::now();
-        let outcome = shared.vm.execute(
+        // Calls answered at once (builtins, most host services) feed the same step.
+        let outcome = shared.vm.execute_answering(
             &self.template.script,
             &self.data,
             current,
             &self.run_parameters,
             &call_results,
+            &mut |call_id, request| {
+                let outcome = self
+                    .pending
+                    .start(&self.shared, &self.params, call_id, request)?;
+                count_answer(&self.shared, call_id, &outcome);
+                Some(outcome.into_call_result())
+            },
         );
         shared.metrics.interpretations.inc();
         shared
@@ -237,31 +313,11 @@ impl Actor {
 
     /// Starts one service call; its outcome goes to `results` now or to `pending`.
     fn call(&mut self, call_id: u32, request: CallRequest) {
-        let call = Call {
-            service_id: request.service_id,
-            function_name: request.function_name,
-            arguments: request.arguments,
-            tetraplets: request.tetraplets,
-        };
-        let reply = match self.shared.services.resolve(&call.service_id) {
-            None => Reply::Ready(Outcome::Error(format!(
-                "Service with id '{}' not found (function {})",
-                call.service_id, call.function_name
-            ))),
-            Some(service) => {
-                let what = format!("{}.{}", call.service_id, call.function_name);
-                let params = &self.params;
-                // A faulty service fails its call, not the particle or the peer.
-                panic::catch_unwind(AssertUnwindSafe(|| service.call(call, params)))
-                    .unwrap_or_else(|_| Reply::Ready(Outcome::Error(format!("{what} panicked"))))
-            }
-        };
-        match reply {
-            Reply::Ready(outcome) => self.answer(call_id, outcome),
-            Reply::Later(future) => {
-                let handle = self.pending.spawn(future);
-                self.pending_ids.insert(handle.id(), call_id);
-            }
+        if let Some(outcome) = self
+            .pending
+            .start(&self.shared, &self.params, call_id, request)
+        {
+            self.answer(call_id, outcome);
         }
     }
 
@@ -270,28 +326,13 @@ impl Actor {
             Ok((task, outcome)) => (task, outcome),
             Err(error) => (error.id(), Outcome::error("the service call panicked")),
         };
-        if let Some(call_id) = self.pending_ids.remove(&task) {
+        if let Some(call_id) = self.pending.call_ids.remove(&task) {
             self.answer(call_id, outcome);
         }
     }
 
     fn answer(&mut self, call_id: u32, outcome: Outcome) {
-        let label = match &outcome {
-            Outcome::Error(message) => {
-                tracing::debug!(call_id, "service call failed: {message}");
-                "error"
-            }
-            Outcome::Fail(code, value) => {
-                tracing::debug!(call_id, "service call failed with code {code}: {value}");
-                "error"
-            }
-            _ => "ok",
-        };
-        self.shared
-            .metrics
-            .service_calls
-            .get_or_create(&super::metrics::CallLabels { outcome: label })
-            .inc();
+        count_answer(&self.shared, call_id, &outcome);
         self.results.insert(call_id, outcome.into_call_result());
     }
 

@@ -100,4 +100,17 @@ pub trait Engine {
     fn name(&self) -> &str;
     /// Runs one step.
     fn step(&self, input: &StepInput<'_>) -> StepOutcome;
+
+    /// Runs one step, offering each call request to `answer` as it is made; an engine that
+    /// can take results during a step (our VM's `execute_answering`) goes on with those
+    /// `answer` returns. The outcome lists only the requests not given to `answer`. By
+    /// default the step runs as [`Engine::step`] and gives `answer` nothing.
+    fn step_answering(&self, input: &StepInput<'_>, answer: &mut CallAnswer<'_>) -> StepOutcome {
+        let _ = answer;
+        self.step(input)
+    }
 }
+
+/// Answers a call request during [`Engine::step_answering`]: `Some` when its result is
+/// ready at once.
+pub type CallAnswer<'a> = dyn FnMut(u32, CallRequest) -> Option<ServiceAnswer> + 'a;

@@ -54,7 +54,7 @@ pub mod trace;
 
 pub use engine::Engine;
 pub use network::{run_particle, Network, Observables, Particle, ServiceHost};
-pub use ours::VmEngine;
+pub use ours::{VmAnsweringEngine, VmEngine};
 #[cfg(feature = "reference")]
 pub use reference::ReferenceEngine;
 

@@ -165,7 +165,8 @@ pub struct Run {
     pub data_unchanged: bool,
     /// Peer ids, sorted.
     pub next_peers: Vec<String>,
-    /// The call requests of the outcome with the services' answers, by call id.
+    /// The calls the run made, with the services' answers, by call id: those answered during
+    /// the run (see `Engine::step_answering`) and the call requests of its outcome.
     pub calls: BTreeMap<u32, (CallRequest, ServiceAnswer)>,
 }
 
@@ -224,16 +225,21 @@ pub fn run_particle<'e>(
                 secret_key: peer.secret_key,
                 call_results: std::mem::take(&mut call_results),
             };
-            let mut outcome = engine_for(&peer_name, run_index).step(&input);
-            run_index += 1;
-            // Engines promise sorted next peers; sorting again keeps a slip out of the report.
-            outcome.next_peer_pks.sort();
             let context = CallContext {
                 peer,
                 particle,
                 init_peer_id: &init_peer_id,
             };
             let mut calls = BTreeMap::new();
+            let mut outcome =
+                engine_for(&peer_name, run_index).step_answering(&input, &mut |id, request| {
+                    let answer = services.answer(&context, &request);
+                    calls.insert(id, (request, answer.clone()));
+                    Some(answer)
+                });
+            run_index += 1;
+            // Engines promise sorted next peers; sorting again keeps a slip out of the report.
+            outcome.next_peer_pks.sort();
             for (id, request) in outcome.call_requests {
                 let answer = services.answer(&context, &request);
                 call_results.insert(id, answer.clone());

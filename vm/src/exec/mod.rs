@@ -55,6 +55,7 @@ use trace::{MergeError, TraceMerger};
 use values::{CanonStream, IterItem, Iterable, ValueAggregate};
 
 /// The particle facts a run sees.
+#[derive(Clone, Copy)]
 pub struct Particle<'a> {
     pub init_peer_id: &'a str,
     pub current_peer_id: &'a str,
