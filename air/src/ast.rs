@@ -671,10 +671,12 @@ impl Script {
     /// Turns the interning front cache on, sized for about `expected_interns` calls of
     /// [`Script::intern`] (for bulk building, such as parsing), or off with 0.
     pub(crate) fn set_intern_cache(&mut self, expected_interns: usize) {
-        self.intern_cache = (expected_interns > 0).then(|| {
-            let size = (expected_interns / 4)
-                .next_power_of_two()
-                .clamp(MIN_INTERN_CACHE, MAX_INTERN_CACHE);
+        let size = (expected_interns / 4)
+            .next_power_of_two()
+            .min(MAX_INTERN_CACHE);
+        // A small script interns too few words for the cache to pay for itself, in time or
+        // in memory.
+        self.intern_cache = (size >= MIN_INTERN_CACHE).then(|| {
             Box::new(InternCache {
                 entries: vec![(0, 0, None); size].into_boxed_slice(),
             })
