@@ -4,6 +4,9 @@
 //! keeps the previous data; any data the VM writes decodes and its stores are consistent.
 //! (Its signatures need not verify: a trace that does not match the script loses the states
 //! the script does not reach, which other peers signed.)
+//!
+//! The same input then runs through `Vm::execute_answering`, with services answering from the
+//! input, and must end exactly as separate `execute` steps fed with the same answers do.
 #![no_main]
 
 use std::rc::Rc;
@@ -13,11 +16,11 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::{json, Value};
 use vm::data::calls::{encode_call_results, CallResults, CallServiceResult};
 use vm::data::{
-    self, argument_hash, ApResult, CallResult, CanonResult, CidInfo, ExecutedState,
-    FoldResult, FoldSubTraceLore, InterpreterData, KeyPair, ParResult, Sender,
-    SignatureTracker, SubTraceDesc, Tetraplet, ValueRef,
+    self, argument_hash, ApResult, CallResult, CanonResult, CidInfo, ExecutedState, FoldResult,
+    FoldSubTraceLore, InterpreterData, KeyPair, ParResult, Sender, SignatureTracker, SubTraceDesc,
+    Tetraplet, ValueRef,
 };
-use vm::RunParameters;
+use vm::{RunParameters, Vm};
 
 const PARTICLE_ID: &str = "fuzz-particle";
 
@@ -54,21 +57,44 @@ fn value(index: u8) -> Value {
 #[derive(Arbitrary, Debug)]
 enum State {
     Par(u8, u8),
-    Scalar { value: u8, by_q: bool },
-    Stream { value: u8, by_q: bool, generation: u8 },
-    Unused { value: u8 },
-    Failed { code: i8, by_q: bool },
-    Sent { by_q: bool, call_id: Option<u8> },
+    Scalar {
+        value: u8,
+        by_q: bool,
+    },
+    Stream {
+        value: u8,
+        by_q: bool,
+        generation: u8,
+    },
+    Unused {
+        value: u8,
+    },
+    Failed {
+        code: i8,
+        by_q: bool,
+    },
+    Sent {
+        by_q: bool,
+        call_id: Option<u8>,
+    },
     Fold(Vec<(u8, Vec<(u8, u8)>)>),
     Ap(Vec<u8>),
-    Canon { values: Vec<u8>, by_q: bool },
-    CanonSent { by_q: bool },
+    Canon {
+        values: Vec<u8>,
+        by_q: bool,
+    },
+    CanonSent {
+        by_q: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
 enum Data {
     Empty,
-    Trace { states: Vec<State>, last_call_request_id: u8 },
+    Trace {
+        states: Vec<State>,
+        last_call_request_id: u8,
+    },
     Raw(Vec<u8>),
 }
 
@@ -78,6 +104,8 @@ struct Input {
     prev: Data,
     current: Data,
     results: Vec<(u8, i8, u8)>,
+    /// Answers of the services during a step, by call id modulo the length.
+    answers: Vec<(i8, u8)>,
 }
 
 struct Peers {
@@ -92,7 +120,10 @@ impl Peers {
             let pair = KeyPair::from_secret_key(&secret, 0).expect("valid secret key");
             (secret, pair)
         };
-        Peers { p: key(1), q: key(2) }
+        Peers {
+            p: key(1),
+            q: key(2),
+        }
     }
 
     fn id(&self, by_q: bool) -> &str {
@@ -109,12 +140,14 @@ fn build(peers: &Peers, states: &[State], last_call_request_id: u8) -> Vec<u8> {
     let mut cids = CidInfo::default();
     let mut signed = SignatureTracker::default();
     let no_arguments = argument_hash(&[]);
-    let tetraplet = |by_q: bool| Rc::new(Tetraplet {
-        peer_pk: peers.id(by_q).to_owned(),
-        service_id: "svc".to_owned(),
-        function_name: "f".to_owned(),
-        lens: String::new(),
-    });
+    let tetraplet = |by_q: bool| {
+        Rc::new(Tetraplet {
+            peer_pk: peers.id(by_q).to_owned(),
+            service_id: "svc".to_owned(),
+            function_name: "f".to_owned(),
+            lens: String::new(),
+        })
+    };
     let mut trace = Vec::with_capacity(states.len());
     for state in states {
         let executed = match state {
@@ -135,19 +168,24 @@ fn build(peers: &Peers, states: &[State], last_call_request_id: u8) -> Vec<u8> {
                 }))
             }
             State::Unused { value: v } => {
-                let cid = cids.insert_service_result(&value(*v), tetraplet(false), no_arguments.clone());
+                let cid =
+                    cids.insert_service_result(&value(*v), tetraplet(false), no_arguments.clone());
                 ExecutedState::Call(CallResult::Executed(ValueRef::Unused(cid)))
             }
             State::Failed { code, by_q } => {
                 let failure = json!({"ret_code": i32::from(*code), "message": "\"failed\""});
-                let cid = cids.insert_service_result(&failure, tetraplet(*by_q), no_arguments.clone());
+                let cid =
+                    cids.insert_service_result(&failure, tetraplet(*by_q), no_arguments.clone());
                 signed.register(peers.id(*by_q), &cid);
                 ExecutedState::Call(CallResult::Failed(cid))
             }
             State::Sent { by_q, call_id } => {
                 let peer_id: Rc<str> = peers.id(*by_q).into();
                 ExecutedState::Call(CallResult::RequestSentBy(match call_id {
-                    Some(id) => Sender::PeerIdWithCallId { peer_id, call_id: u32::from(*id) },
+                    Some(id) => Sender::PeerIdWithCallId {
+                        peer_id,
+                        call_id: u32::from(*id),
+                    },
                     None => Sender::PeerId(peer_id),
                 }))
             }
@@ -201,9 +239,54 @@ fn build(peers: &Peers, states: &[State], last_call_request_id: u8) -> Vec<u8> {
 fn bytes(peers: &Peers, data: &Data) -> Vec<u8> {
     match data {
         Data::Empty => Vec::new(),
-        Data::Trace { states, last_call_request_id } => build(peers, states, *last_call_request_id),
+        Data::Trace {
+            states,
+            last_call_request_id,
+        } => build(peers, states, *last_call_request_id),
         Data::Raw(bytes) => bytes.clone(),
     }
+}
+
+fn answer(answers: &[(i8, u8)], call_id: u32) -> CallServiceResult {
+    let (code, v) = answers[call_id as usize % answers.len()];
+    match code {
+        0 => CallServiceResult::ok(&value(v)),
+        code => CallServiceResult::err(i32::from(code), &value(v)),
+    }
+}
+
+/// Separate steps, as a host without `execute_answering` runs them: while a step succeeds,
+/// stays on this peer and asks for calls, answer them all and step again.
+fn separate_steps(
+    vm: &Vm,
+    script: &str,
+    prev: &[u8],
+    current: &[u8],
+    params: &RunParameters,
+    results: &[u8],
+    answers: &[(i8, u8)],
+) -> vm::Outcome {
+    let mut outcome = vm.execute(script, prev, current, params, results);
+    let mut steps = 1;
+    while outcome.ret_code == 0
+        && outcome.next_peer_pks.is_empty()
+        && !outcome.call_requests.is_empty()
+        && steps < Vm::MAX_PASSES_PER_STEP
+    {
+        let results: CallResults = outcome
+            .call_requests
+            .keys()
+            .map(|id| (*id, answer(answers, *id)))
+            .collect();
+        let data = std::mem::take(&mut outcome.data);
+        outcome = vm.execute(script, &data, &[], params, &encode_call_results(&results));
+        if outcome.ret_code != 0 && outcome.data == data {
+            // A failed step keeps the data it was given; its requests were answered.
+            outcome.call_requests.clear();
+        }
+        steps += 1;
+    }
+    outcome
 }
 
 fuzz_target!(|input: Input| {
@@ -232,15 +315,51 @@ fuzz_target!(|input: Input| {
     );
     params.timestamp = 1_700_000_000_000;
     params.ttl = 30_000;
-    let outcome = vm::execute(&script, &prev, &current, &params, &encode_call_results(&results));
+    let encoded_results = encode_call_results(&results);
+    let outcome = vm::execute(&script, &prev, &current, &params, &encoded_results);
+    if !input.answers.is_empty() {
+        let vm = Vm::new();
+        let answering = vm.execute_answering(
+            &script,
+            &prev,
+            &current,
+            &params,
+            &encoded_results,
+            &mut |id, _| Some(answer(&input.answers, id)),
+        );
+        let steps = separate_steps(
+            &vm,
+            &script,
+            &prev,
+            &current,
+            &params,
+            &encoded_results,
+            &input.answers,
+        );
+        assert_eq!(
+            answering.ret_code, steps.ret_code,
+            "{}",
+            answering.error_message
+        );
+        assert_eq!(answering.data, steps.data, "the data of separate steps");
+        assert_eq!(answering.next_peer_pks, steps.next_peer_pks);
+        assert_eq!(answering.call_requests, steps.call_requests);
+    }
     let kept_prev = outcome.data == prev;
     let failed_outside_script = !(outcome.ret_code == 0
         || (10_000..20_000).contains(&outcome.ret_code)
         || outcome.ret_code == 30_000);
     if failed_outside_script {
-        assert!(kept_prev, "code {} lost the previous data", outcome.ret_code);
+        assert!(
+            kept_prev,
+            "code {} lost the previous data",
+            outcome.ret_code
+        );
         return;
     }
     let (_, written) = data::decode(&outcome.data).expect("the VM's data decodes");
-    written.cid_info.verify().expect("the VM's stores are consistent");
+    written
+        .cid_info
+        .verify()
+        .expect("the VM's stores are consistent");
 });
