@@ -278,12 +278,13 @@ fn separate_steps(
             .keys()
             .map(|id| (*id, answer(answers, *id)))
             .collect();
-        let data = std::mem::take(&mut outcome.data);
-        outcome = vm.execute(script, &data, &[], params, &encode_call_results(&results));
-        if outcome.ret_code != 0 && outcome.data == data {
-            // A failed step keeps the data it was given; its requests were answered.
-            outcome.call_requests.clear();
-        }
+        outcome = vm.execute(
+            script,
+            &outcome.data,
+            &[],
+            params,
+            &encode_call_results(&results),
+        );
         steps += 1;
     }
     outcome

@@ -27,9 +27,9 @@ use std::sync::OnceLock;
 use marine::{
     CallParameters, IValue, ModuleConfig, Runtime, RuntimeConfig, Service, ServiceConfig,
 };
-use network_sim::engine::{CallRequest, StepInput, StepOutcome, Tetraplet};
+use network_sim::engine::{StepInput, StepOutcome};
 use network_sim::network::same_content;
-use network_sim::ours::encoded_call_results;
+use network_sim::ours::{call_request, encoded_call_results};
 use network_sim::scenario::Scenario;
 use network_sim::{Engine, VmEngine};
 
@@ -141,28 +141,7 @@ fn outcome_of(outcome: Option<IValue>) -> StepOutcome {
         next_peer_pks,
         call_requests: call_requests
             .into_iter()
-            .map(|(id, request)| {
-                let request = CallRequest {
-                    service_id: request.service_id,
-                    function_name: request.function_name,
-                    arguments: request.arguments,
-                    tetraplets: request
-                        .tetraplets
-                        .into_iter()
-                        .map(|list| {
-                            list.into_iter()
-                                .map(|t| Tetraplet {
-                                    peer_pk: t.peer_pk,
-                                    service_id: t.service_id,
-                                    function_name: t.function_name,
-                                    lens: t.lens,
-                                })
-                                .collect()
-                        })
-                        .collect(),
-                };
-                (id, request)
-            })
+            .map(|(id, request)| (id, call_request(request)))
             .collect(),
     }
 }

@@ -59,7 +59,8 @@ fn step_outcome(outcome: vm::Outcome) -> StepOutcome {
     }
 }
 
-fn call_request(request: vm::data::calls::CallRequest) -> CallRequest {
+/// A call request of our VM as the engine boundary has it.
+pub fn call_request(request: vm::data::calls::CallRequest) -> CallRequest {
     CallRequest {
         service_id: request.service_id,
         function_name: request.function_name,
