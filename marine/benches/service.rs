@@ -13,7 +13,9 @@
 //! - `spell`: starting the real spell service of `fluence-spell-distro` (sqlite3 and spell,
 //!   with their own Config.toml). `cold`: a fresh runtime with an empty compile cache compiles
 //!   both modules and instantiates them; `disk_cache`: a fresh runtime finds the compiled code in
-//!   its cache directory; `new_service`: the modules are loaded, `Service::new` alone.
+//!   its cache directory; `new_service`: the modules are loaded, `Service::new` alone. The
+//!   `_instantiation` variants of the last two leave out the modules' own start-up code (the
+//!   spell's `main`, which creates its database), as `Service::startup` reports it.
 //! - `sqlite3`: the same for `sqlite3.wasm` alone, a service marine-js can start (the spell
 //!   cannot start there: marine-js gives modules no directories, and the spell's start-up
 //!   opens its database).
@@ -38,7 +40,7 @@ mod distro;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BatchSize, Criterion, Throughput};
 use marine::{
@@ -156,10 +158,36 @@ fn start_benches(c: &mut Criterion, name: &str, files: &[(&str, &[u8])]) {
             (runtime, service.expect("the service starts"))
         })
     });
+    // The same start without the modules' own start-up code (the spell's `main`), timed by
+    // the service itself: what instantiating from the cache costs the runtime.
+    group.bench_function("disk_cache_instantiation", |b| {
+        b.iter_custom(|iterations| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iterations {
+                let began = Instant::now();
+                let runtime = cached_runtime(cache.path());
+                let service = Service::new(&runtime, node_config(&runtime, dir.path()))
+                    .expect("the service starts");
+                spent += began.elapsed() - service.startup().start_code;
+                drop((runtime, service));
+            }
+            spent
+        })
+    });
     group.sample_size(50);
     group.bench_function("new_service", |b| {
         b.iter_with_large_drop(|| {
             Service::new(&runtime, config.clone()).expect("the service starts")
+        })
+    });
+    group.bench_function("new_service_instantiation", |b| {
+        b.iter_custom(|iterations| {
+            let mut spent = Duration::ZERO;
+            for _ in 0..iterations {
+                let service = Service::new(&runtime, config.clone()).expect("the service starts");
+                spent += service.startup().instantiation;
+            }
+            spent
         })
     });
     group.finish();
@@ -278,7 +306,7 @@ const fn row(
 
 /// marine-js takes JSON only, so both call rows compare with its JSON call; marine-runtime has
 /// no start from compiled modules, and marine-js no compile cache.
-const ROWS: [Row; 10] = [
+const ROWS: [Row; 12] = [
     row(
         "string echo, call",
         ("echo_string", "call"),
@@ -339,6 +367,18 @@ const ROWS: [Row; 10] = [
         Some("spell_warm"),
         None,
     ),
+    row(
+        "  without main, disk cache",
+        ("spell", "disk_cache_instantiation"),
+        None,
+        None,
+    ),
+    row(
+        "  without main, compiled",
+        ("spell", "new_service_instantiation"),
+        None,
+        None,
+    ),
 ];
 
 /// A speed ratio with two significant digits or more: `0.034x`, `2.5x`, `8754x`.
@@ -381,6 +421,8 @@ fn print_table(
     println!("cold: a new runtime with an empty cache (marine-js: a fresh process compiles its");
     println!("control module; node's start-up excluded). compiled: ours = Service::new of loaded");
     println!("modules; marine-js = the service started again in the same process.");
+    println!("without main: the same start less the time of the modules' own start-up code");
+    println!("(the spell's main creates its database), as the service reports it.");
     println!("x = theirs / ours.");
     println!(
         "{:<26} {:>10} {:>10} {:>9} {:>14} {:>9}",

@@ -34,4 +34,4 @@ pub use host::{CallParameters, ParticleParameters, SecurityTetraplet};
 pub use marine_it::{IType, IValue, ModuleInterface};
 pub use module::{describe, read_sections, CompiledModule, Description, Sections};
 pub use runtime::{Runtime, RuntimeConfig};
-pub use service::{ModuleConfig, Service, ServiceConfig};
+pub use service::{ModuleConfig, Service, ServiceConfig, Startup};

@@ -1,14 +1,15 @@
 //! Loading a module: its custom sections, its interface checked against its Wasm code, and the
 //! compiled code.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use marine_it::{Function, Interfaces, ModuleInterface};
 use wasmparser::{Parser, Payload};
-use wasmtime::{ExternType, FuncType, ValType};
+use wasmtime::{ExternType, FuncType, InstancePre, ValType};
 
 use crate::error::{Error, Result};
 use crate::lilo::{flatten, is_complex};
+use crate::service::StoreData;
 
 /// The oldest SDK whose modules this runtime can call.
 const MIN_SDK_VERSION: (u64, u64, u64) = (0, 6, 0);
@@ -43,6 +44,8 @@ pub(crate) struct ModuleInner {
     pub sdk_version: String,
     /// Whether `allocate` takes a type tag besides the size.
     pub allocate_takes_tag: bool,
+    /// The module linked to the host, made on its first instantiation.
+    pub linked: OnceLock<InstancePre<StoreData>>,
 }
 
 impl CompiledModule {
@@ -330,6 +333,7 @@ pub(crate) fn load(runtime: &crate::Runtime, name: &str, bytes: &[u8]) -> Result
             interface,
             sdk_version,
             allocate_takes_tag,
+            linked: OnceLock::new(),
         }),
     })
 }

@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use marine_it::{Function, IType, IValue, ModuleInterface};
-use wasmtime::{Caller, Func, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc, Val};
+use wasmtime::{
+    Caller, Func, InstancePre, Linker, Memory, ResourceLimiter, Store, Trap, TypedFunc, Val,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -85,6 +87,19 @@ pub struct Service {
     instances: Vec<(String, Arc<Mutex<Instance>>)>,
     facade_module: CompiledModule,
     shared: Arc<Shared>,
+    startup: Startup,
+}
+
+/// Where the start of a service went: making its instances, or running the modules' own
+/// start-up code. The second is the modules' business: the spell's `main`, for one, creates its
+/// database tables and waits for the disk to confirm each write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Startup {
+    /// Instantiating and linking every module (WASI contexts, imports, memories), the
+    /// runtime's own part.
+    pub instantiation: Duration,
+    /// The modules' `_initialize` and `_start` functions (static constructors and `main`).
+    pub start_code: Duration,
 }
 
 /// What the stores of one service share.
@@ -109,7 +124,7 @@ struct Api {
     set_result_size: TypedFunc<i32, ()>,
 }
 
-struct StoreData {
+pub(crate) struct StoreData {
     wasi: WasiP1Ctx,
     shared: Arc<Shared>,
     module: CompiledModule,
@@ -189,6 +204,8 @@ impl Service {
             memory_used: AtomicU64::new(0),
             memory_refused: AtomicBool::new(false),
         });
+        let started = Instant::now();
+        let mut start_code = Duration::ZERO;
         let mut loaded: HashMap<String, Arc<Mutex<Instance>>> = HashMap::new();
         let mut instances = Vec::with_capacity(config.modules.len());
         for module_config in &config.modules {
@@ -196,12 +213,9 @@ impl Service {
             if loaded.contains_key(&name) {
                 return Err(Error::Link(format!("two modules are named `{name}`")));
             }
-            let instance = Arc::new(Mutex::new(instantiate(
-                runtime,
-                module_config,
-                &shared,
-                &loaded,
-            )?));
+            let (instance, own_start) = instantiate(runtime, module_config, &shared, &loaded)?;
+            start_code += own_start;
+            let instance = Arc::new(Mutex::new(instance));
             loaded.insert(name.clone(), instance.clone());
             instances.push((name, instance));
         }
@@ -210,12 +224,22 @@ impl Service {
             .expect("a service has at least one module")
             .1
             .clone();
+        let startup = Startup {
+            instantiation: started.elapsed().saturating_sub(start_code),
+            start_code,
+        };
         Ok(Service {
             facade,
             instances,
             facade_module,
             shared,
+            startup,
         })
+    }
+
+    /// How long [`Service::new`] took, and how much of it was the modules' own code.
+    pub fn startup(&self) -> Startup {
+        self.startup
     }
 
     /// The facade module's interface: the functions this service offers.
@@ -364,7 +388,7 @@ fn instantiate(
     config: &ModuleConfig,
     shared: &Arc<Shared>,
     loaded: &HashMap<String, Arc<Mutex<Instance>>>,
-) -> Result<Instance> {
+) -> Result<(Instance, Duration)> {
     let module = &config.module;
     let name = module.name();
     let fail = |message: String| Error::Module {
@@ -390,6 +414,15 @@ fn instantiate(
     }
     // Modules print to the host's standard error, never into the host's own output.
     wasi.stdout(wasmtime_wasi::cli::stderr()).inherit_stderr();
+
+    for (namespace, name, _) in module.host_imports() {
+        let mounted = config.mounted_binaries.iter().any(|(b, _)| *b == name);
+        if !mounted && name != CALL_PARAMETERS_IMPORT && name != LOGGER_IMPORT {
+            return Err(fail(format!(
+                "it imports host function `{namespace}.{name}`, which is neither part of the host API nor a binary mounted in its config"
+            )));
+        }
+    }
 
     let mut links = HashMap::new();
     for import in &module.interface().imports {
@@ -417,9 +450,8 @@ fn instantiate(
     store.limiter(|data| data);
     store.set_epoch_deadline(shared.ticks_left());
 
-    let linker = linker(runtime, config).map_err(|e| fail(format!("{e:#}")))?;
-    let instance = linker
-        .instantiate(&mut store, &module.inner.module)
+    let instance = linked(runtime, module)?
+        .instantiate(&mut store)
         .map_err(|e| fail(format!("cannot instantiate: {}", trap_text(&e))))?;
 
     let typed = |store: &mut Store<StoreData>, export: &str| {
@@ -462,9 +494,13 @@ fn instantiate(
     store.data_mut().api = Some(api.clone());
 
     // The SDK runs static constructors in `_initialize`; a command module's `_start` runs main.
+    let mut start_code = Duration::ZERO;
     for start in ["_initialize", "_start"] {
         if let Ok(func) = instance.get_typed_func::<(), ()>(&mut store, start) {
-            if let Err(e) = func.call(&mut store, ()) {
+            let began = Instant::now();
+            let called = func.call(&mut store, ());
+            start_code += began.elapsed();
+            if let Err(e) = called {
                 let exited_cleanly = e
                     .downcast_ref::<wasmtime_wasi::I32Exit>()
                     .is_some_and(|exit| exit.0 == 0);
@@ -482,11 +518,14 @@ fn instantiate(
         let results = func.ty(&store).results().len();
         exports.push((func, results));
     }
-    Ok(Instance {
-        store,
-        api,
-        exports,
-    })
+    Ok((
+        Instance {
+            store,
+            api,
+            exports,
+        },
+        start_code,
+    ))
 }
 
 /// The text of a failure inside Wasm: the trap or the host error, without the backtrace.
@@ -497,10 +536,27 @@ fn trap_text(error: &wasmtime::Error) -> String {
     error.root_cause().to_string()
 }
 
-fn linker(runtime: &Runtime, config: &ModuleConfig) -> wasmtime::Result<Linker<StoreData>> {
+/// `module` with its imports resolved, made once per module and shared by all its instances:
+/// building a linker with the whole WASI API costs more than instantiating from it.
+fn linked(runtime: &Runtime, module: &CompiledModule) -> Result<InstancePre<StoreData>> {
+    let cell = &module.inner.linked;
+    if let Some(linked) = cell.get() {
+        return Ok(linked.clone());
+    }
+    let linked = linker(runtime, module)
+        .and_then(|linker| linker.instantiate_pre(&module.inner.module))
+        .map_err(|e| Error::Module {
+            module: module.name().to_owned(),
+            message: format!("cannot instantiate: {}", trap_text(&e)),
+        })?;
+    Ok(cell.get_or_init(|| linked).clone())
+}
+
+/// The linker of `module`: WASI, the host API, every host import that may name a mounted
+/// binary (whether it is mounted is checked per instance), and the imports from other modules.
+fn linker(runtime: &Runtime, module: &CompiledModule) -> wasmtime::Result<Linker<StoreData>> {
     let mut linker = Linker::new(&runtime.engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data: &mut StoreData| &mut data.wasi)?;
-    let module = &config.module;
 
     for (namespace, name, _) in module.host_imports() {
         let namespace_static: &'static str = HOST_NAMESPACES
@@ -543,11 +599,6 @@ fn linker(runtime: &Runtime, config: &ModuleConfig) -> wasmtime::Result<Linker<S
             }
             binary => {
                 let binary = binary.to_owned();
-                if !config.mounted_binaries.iter().any(|(b, _)| *b == binary) {
-                    return Err(wasmtime::Error::msg(format!(
-                        "it imports host function `{namespace}.{binary}`, which is neither part of the host API nor a binary mounted in its config"
-                    )));
-                }
                 linker.func_wrap(
                     &namespace,
                     &name,

@@ -464,6 +464,70 @@ fn mounted_binaries_run_without_a_shell() {
         .unwrap();
     assert_eq!(out["ret_code"], json!(0));
     assert_eq!(out["stdout"], json!(b"a b $HOME; c\n".to_vec()));
+
+    // The module is linked once and the link is shared, but each service's own config still
+    // decides whether its binary is mounted.
+    let err = Service::new(
+        &runtime,
+        ServiceConfig::new(vec![ModuleConfig::new(
+            runtime.load_module("runner", &module).unwrap(),
+        )]),
+    )
+    .err();
+    assert!(err
+        .unwrap()
+        .to_string()
+        .contains("neither part of the host API"));
+}
+
+#[test]
+fn services_of_one_module_have_their_own_state_and_report_their_start() {
+    let mut d = Describe::new();
+    d.export("count", &[], Some(IType::S32));
+    // `_start` runs a long loop and leaves its count in a global; `count` adds one to it.
+    let module = d.module(
+        r#"
+        (global $n (mut i32) (i32.const 0))
+        (func (export "_start")
+          (loop $l
+            (global.set $n (i32.add (global.get $n) (i32.const 1)))
+            (br_if $l (i32.lt_u (global.get $n) (i32.const 3000000)))))
+        (func (export "count") (result i32)
+          (global.set $n (i32.add (global.get $n) (i32.const 1)))
+          (global.get $n))"#,
+    );
+    let runtime = runtime();
+    let loaded = runtime.load_module("counter", &module).unwrap();
+    let start = || {
+        let began = std::time::Instant::now();
+        let service = Service::new(
+            &runtime,
+            ServiceConfig::new(vec![ModuleConfig::new(loaded.clone())]),
+        )
+        .unwrap();
+        (service, began.elapsed())
+    };
+    let (first, first_took) = start();
+    let (second, _) = start();
+    let count = |s: &Service| {
+        s.call_json("count", &json!([]), CallParameters::default())
+            .unwrap()
+    };
+    assert_eq!(count(&first), json!(3_000_001));
+    assert_eq!(count(&first), json!(3_000_002));
+    assert_eq!(count(&second), json!(3_000_001));
+
+    let startup = first.startup();
+    assert!(startup.start_code > Duration::ZERO, "{startup:?}");
+    assert!(
+        startup.instantiation + startup.start_code <= first_took,
+        "{startup:?}"
+    );
+
+    // A module without start-up code spends nothing there.
+    let echo = service(&runtime, &[("echo", echo_module(IType::String))]);
+    assert_eq!(echo.startup().start_code, Duration::ZERO);
+    assert!(echo.startup().instantiation > Duration::ZERO);
 }
 
 #[test]

@@ -326,6 +326,14 @@ impl Apps {
                 source,
             }
         })?;
+        let startup = marine.startup();
+        tracing::debug!(
+            service = id,
+            blueprint = blueprint_id,
+            instantiation = ?startup.instantiation,
+            start_code = ?startup.start_code,
+            "service started"
+        );
         Ok(Arc::new(AppService {
             id: id.to_owned(),
             blueprint_id: blueprint_id.to_owned(),
