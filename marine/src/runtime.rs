@@ -3,11 +3,13 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::module::{load, module_error, CompiledModule};
+use crate::service::StoreData;
+use wasmtime::Linker;
 
 /// How often the engine's epoch advances; a call's deadline is checked at this granularity.
 pub(crate) const TICK: Duration = Duration::from_millis(5);
@@ -27,6 +29,8 @@ pub struct Runtime {
     cache_dir: Option<PathBuf>,
     /// A hash of the engine's settings: compiled code is valid only for the same settings.
     settings_hash: u64,
+    /// WASI's functions, defined once: each module's linker starts as a copy.
+    pub(crate) wasi: Arc<OnceLock<Linker<StoreData>>>,
     _ticker: Arc<Ticker>,
 }
 
@@ -80,6 +84,7 @@ impl Runtime {
             engine,
             cache_dir: config.cache_dir,
             settings_hash,
+            wasi: Arc::default(),
             _ticker: Arc::new(Ticker { stop }),
         })
     }

@@ -552,11 +552,20 @@ fn linked(runtime: &Runtime, module: &CompiledModule) -> Result<InstancePre<Stor
     Ok(cell.get_or_init(|| linked).clone())
 }
 
-/// The linker of `module`: WASI, the host API, every host import that may name a mounted
-/// binary (whether it is mounted is checked per instance), and the imports from other modules.
+/// The linker of `module`: WASI (defined once per runtime and copied), the host API, every
+/// host import that may name a mounted binary (whether it is mounted is checked per instance),
+/// and the imports from other modules.
 fn linker(runtime: &Runtime, module: &CompiledModule) -> wasmtime::Result<Linker<StoreData>> {
-    let mut linker = Linker::new(&runtime.engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data: &mut StoreData| &mut data.wasi)?;
+    let mut linker = match runtime.wasi.get() {
+        Some(wasi) => wasi.clone(),
+        None => {
+            let mut wasi = Linker::new(&runtime.engine);
+            wasmtime_wasi::p1::add_to_linker_sync(&mut wasi, |data: &mut StoreData| {
+                &mut data.wasi
+            })?;
+            runtime.wasi.get_or_init(|| wasi).clone()
+        }
+    };
 
     for (namespace, name, _) in module.host_imports() {
         let namespace_static: &'static str = HOST_NAMESPACES

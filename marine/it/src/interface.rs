@@ -77,7 +77,7 @@ impl ModuleInterface {
 
         let mut functions = Vec::new();
         for export in &interfaces.exports {
-            let what = format!("export `{}`", export.name);
+            let what = || format!("export `{}`", export.name);
             let function = resolver.function(&what, &export.name, export.function_type)?;
             if implemented.contains(&export.function_type) {
                 functions.push(function);
@@ -88,7 +88,7 @@ impl ModuleInterface {
         // core type; the raw one is the core side of an implementation.
         let mut imports = Vec::new();
         for import in &interfaces.imports {
-            let what = format!("import `{}.{}`", import.namespace, import.name);
+            let what = || format!("import `{}.{}`", import.namespace, import.name);
             let function = resolver.function(&what, &import.name, import.function_type)?;
             if !implemented.contains(&import.function_type) {
                 imports.push(ImportedFunction {
@@ -117,6 +117,9 @@ impl ModuleInterface {
     }
 }
 
+/// What is being checked, for an error message; written only when there is an error.
+type Context<'a> = &'a dyn Fn() -> String;
+
 struct Resolver<'a> {
     interfaces: &'a Interfaces,
 }
@@ -127,7 +130,7 @@ impl Resolver<'_> {
         for (index, def) in self.interfaces.types.iter().enumerate() {
             if let TypeDef::Record { name, fields } = def {
                 for field in fields {
-                    self.check_type(&format!("field `{name}.{}`", field.name), &field.ty)?;
+                    self.check_type(&|| format!("field `{name}.{}`", field.name), &field.ty)?;
                 }
                 let record = Record {
                     name: name.clone(),
@@ -164,23 +167,23 @@ impl Resolver<'_> {
         cyclic
     }
 
-    fn function(&self, what: &str, name: &str, index: u32) -> Result<Function, InterfaceError> {
+    fn function(&self, what: Context, name: &str, index: u32) -> Result<Function, InterfaceError> {
         let def = self.type_def(what, index)?;
         let TypeDef::Function { arguments, outputs } = def else {
             return Err(InterfaceError::WrongTypeKind {
-                what: what.to_owned(),
+                what: what(),
                 index,
                 expected: "function",
             });
         };
         for argument in arguments {
             self.check_type(
-                &format!("argument `{}` of {what}", argument.name),
+                &|| format!("argument `{}` of {}", argument.name, what()),
                 &argument.ty,
             )?;
         }
         for output in outputs {
-            self.check_type(&format!("the output of {what}"), output)?;
+            self.check_type(&|| format!("the output of {}", what()), output)?;
         }
         if outputs.len() > 1 {
             return Err(InterfaceError::TooManyOutputs {
@@ -195,22 +198,22 @@ impl Resolver<'_> {
         })
     }
 
-    fn type_def(&self, what: &str, index: u32) -> Result<&TypeDef, InterfaceError> {
+    fn type_def(&self, what: Context, index: u32) -> Result<&TypeDef, InterfaceError> {
         self.interfaces
             .types
             .get(index as usize)
             .ok_or_else(|| InterfaceError::NoSuchType {
-                what: what.to_owned(),
+                what: what(),
                 index,
                 count: self.interfaces.types.len(),
             })
     }
 
-    fn check_type(&self, what: &str, ty: &IType) -> Result<(), InterfaceError> {
+    fn check_type(&self, what: Context, ty: &IType) -> Result<(), InterfaceError> {
         for index in record_refs(ty) {
             if !matches!(self.type_def(what, index)?, TypeDef::Record { .. }) {
                 return Err(InterfaceError::WrongTypeKind {
-                    what: what.to_owned(),
+                    what: what(),
                     index,
                     expected: "record",
                 });
