@@ -73,10 +73,14 @@ impl CompiledModule {
     /// The host binaries the module calls by name: its host imports that are not part of the
     /// host API, which a service must mount for it to link.
     pub fn mounted_binary_imports(&self) -> Vec<String> {
+        self.binary_imports().map(|(_, name)| name).collect()
+    }
+
+    /// The host imports that name binaries, by namespace and name.
+    pub(crate) fn binary_imports(&self) -> impl Iterator<Item = (String, String)> + '_ {
         self.host_imports()
-            .map(|(_, name, _)| name)
-            .filter(|name| !HOST_API_FUNCTIONS.contains(&name.as_str()))
-            .collect()
+            .map(|(namespace, name, _)| (namespace, name))
+            .filter(|(_, name)| !HOST_API_FUNCTIONS.contains(&name.as_str()))
     }
 
     /// The functions this module imports from the host API, by namespace and name.

@@ -396,6 +396,15 @@ fn instantiate(
         message,
     };
 
+    let unmounted = module
+        .binary_imports()
+        .find(|(_, name)| !config.mounted_binaries.iter().any(|(b, _)| b == name));
+    if let Some((namespace, name)) = unmounted {
+        return Err(fail(format!(
+            "it imports host function `{namespace}.{name}`, which is neither part of the host API nor a binary mounted in its config"
+        )));
+    }
+
     let mut wasi = WasiCtxBuilder::new();
     // Calls are synchronous, so file operations may block the calling thread: otherwise each
     // one is handed to a thread pool and waited for (sqlite's start-up does hundreds). Set
@@ -414,15 +423,6 @@ fn instantiate(
     }
     // Modules print to the host's standard error, never into the host's own output.
     wasi.stdout(wasmtime_wasi::cli::stderr()).inherit_stderr();
-
-    for (namespace, name, _) in module.host_imports() {
-        let mounted = config.mounted_binaries.iter().any(|(b, _)| *b == name);
-        if !mounted && name != CALL_PARAMETERS_IMPORT && name != LOGGER_IMPORT {
-            return Err(fail(format!(
-                "it imports host function `{namespace}.{name}`, which is neither part of the host API nor a binary mounted in its config"
-            )));
-        }
-    }
 
     let mut links = HashMap::new();
     for import in &module.interface().imports {
