@@ -79,18 +79,31 @@ pub fn load_config(runtime: &Runtime, path: &Path) -> Result<ServiceConfig> {
         Some(value) => memory_limit(&value).map_err(config_error)?,
     };
 
+    let files: Vec<PathBuf> = raw
+        .modules
+        .iter()
+        .map(|raw_module| {
+            let file_name = raw_module
+                .file_name
+                .clone()
+                .unwrap_or_else(|| format!("{}.wasm", raw_module.name));
+            match &raw_module.load_from {
+                Some(from) if base.join(from).is_dir() => base.join(from).join(&file_name),
+                Some(from) => base.join(from),
+                None => modules_dir.join(&file_name),
+            }
+        })
+        .collect();
+    let named: Vec<(&str, &Path)> = raw
+        .modules
+        .iter()
+        .zip(&files)
+        .map(|(raw_module, file)| (raw_module.name.as_str(), file.as_path()))
+        .collect();
+    let loaded = runtime.load_module_files(&named)?;
+
     let mut modules = Vec::new();
-    for raw_module in raw.modules {
-        let file_name = raw_module
-            .file_name
-            .clone()
-            .unwrap_or_else(|| format!("{}.wasm", raw_module.name));
-        let file = match &raw_module.load_from {
-            Some(from) if base.join(from).is_dir() => base.join(from).join(&file_name),
-            Some(from) => base.join(from),
-            None => modules_dir.join(&file_name),
-        };
-        let module = runtime.load_module_file(&raw_module.name, &file)?;
+    for (raw_module, module) in raw.modules.into_iter().zip(loaded) {
         let wasi = raw_module.wasi.unwrap_or_default();
         let mut mapped_dirs = Vec::new();
         for (guest, host) in wasi.mapped_dirs {

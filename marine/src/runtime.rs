@@ -105,6 +105,28 @@ impl Runtime {
         self.load_module(name, &bytes)
     }
 
+    /// Loads the modules in `files` (name and path), each on its own thread when there are
+    /// several: a service's start from the cache waits for its largest module rather than for
+    /// all of them in turn. Errors are reported in the order of `files`.
+    pub fn load_module_files(&self, files: &[(&str, &Path)]) -> Result<Vec<CompiledModule>> {
+        if let [(name, path)] = files {
+            return Ok(vec![self.load_module_file(name, path)?]);
+        }
+        std::thread::scope(|scope| {
+            let loading: Vec<_> = files
+                .iter()
+                .map(|(name, path)| scope.spawn(move || self.load_module_file(name, path)))
+                .collect();
+            loading
+                .into_iter()
+                .map(|thread| match thread.join() {
+                    Ok(loaded) => loaded,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                })
+                .collect()
+        })
+    }
+
     pub(crate) fn compile(&self, name: &str, bytes: &[u8]) -> Result<wasmtime::Module> {
         let compile = || {
             wasmtime::Module::new(&self.engine, bytes)

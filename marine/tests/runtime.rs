@@ -557,6 +557,50 @@ fn a_section_that_lies_about_the_code_is_refused_at_load() {
     );
 }
 
+#[test]
+fn modules_load_together_and_the_first_failure_in_order_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = dir.path().join("echo.wasm");
+    let broken = dir.path().join("broken.wasm");
+    let missing = dir.path().join("missing.wasm");
+    std::fs::write(&echo, echo_module(IType::String)).unwrap();
+    std::fs::write(&broken, b"not wasm").unwrap();
+    let runtime = runtime();
+
+    let loaded = runtime
+        .load_module_files(&[("first", &echo), ("second", &echo)])
+        .unwrap();
+    let names: Vec<&str> = loaded.iter().map(|module| module.name()).collect();
+    assert_eq!(names, ["first", "second"]);
+    let service = Service::new(
+        &runtime,
+        ServiceConfig::new(vec![ModuleConfig::new(loaded[1].clone())]),
+    )
+    .unwrap();
+    let echoed = service
+        .call_json("echo", &json!(["hi"]), CallParameters::default())
+        .unwrap();
+    assert_eq!(echoed, json!("hi"));
+
+    let err = runtime
+        .load_module_files(&[("ok", &echo), ("gone", &missing), ("bad", &broken)])
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, Error::Io { path, .. } if path == &missing),
+        "{err}"
+    );
+    let err = runtime
+        .load_module_files(&[("bad", &broken), ("gone", &missing)])
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("module `bad`: not a valid Wasm module"),
+        "{err}"
+    );
+}
+
 /// The module of the call benchmarks (`benches/service.rs`), also run by the reference
 /// runtime for JS: `echo_string`, and `echo_bytes` on `(array u8)`, the type the SDK gives a
 /// `Vec<u8>`.
