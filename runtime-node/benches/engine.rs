@@ -61,9 +61,8 @@ fn main() {
             let mut rates = Vec::new();
             let mut cpu_rates = Vec::new();
             for _ in 0..5 {
-                let cpu_before = process_cpu_time();
-                let elapsed = run_batch(&network, &peers, &script, count, &mut done).await;
-                let cpu = process_cpu_time() - cpu_before;
+                let Batch { elapsed, cpu } =
+                    run_batch(&network, &peers, &script, count, &mut done).await;
                 rates.push(count as f64 / elapsed.as_secs_f64());
                 cpu_rates.push(count as f64 / cpu.as_secs_f64());
             }
@@ -83,8 +82,8 @@ fn main() {
             );
             let mut latencies = Vec::new();
             for _ in 0..1_000 {
-                let elapsed = run_batch(&network, &peers, &script, 1, &mut done).await;
-                latencies.push(elapsed / steps);
+                let batch = run_batch(&network, &peers, &script, 1, &mut done).await;
+                latencies.push(batch.elapsed / steps);
             }
             latencies.sort();
             println!(
@@ -147,6 +146,14 @@ fn script(peers: &[PeerId], hops: u32) -> String {
     script
 }
 
+/// What running a batch took, from the first particle sent to the last one done; the
+/// particles are made (and signed by their client) before.
+struct Batch {
+    elapsed: Duration,
+    /// The CPU time of the whole process.
+    cpu: Duration,
+}
+
 /// Runs `count` particles of `script` at once from the first peer, and waits for them all.
 async fn run_batch(
     network: &LocalNetwork,
@@ -154,7 +161,7 @@ async fn run_batch(
     script: &str,
     count: usize,
     done: &mut mpsc::Receiver<()>,
-) -> Duration {
+) -> Batch {
     let key = KeyPair::from_seed(42, 1_000);
     let particles: Vec<Particle> = (0..count)
         .map(|_| {
@@ -170,6 +177,7 @@ async fn run_batch(
         })
         .collect();
     let entry = network.peer(&peers[0]).expect("the first peer");
+    let cpu_before = process_cpu_time();
     let started = Instant::now();
     for particle in particles {
         entry
@@ -180,7 +188,10 @@ async fn run_batch(
     for _ in 0..count {
         done.recv().await.expect("the services live");
     }
-    started.elapsed()
+    Batch {
+        elapsed: started.elapsed(),
+        cpu: process_cpu_time() - cpu_before,
+    }
 }
 
 /// Resident memory growth per particle kept by a peer (idle, until it expires).

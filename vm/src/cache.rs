@@ -1,8 +1,8 @@
 //! Parsed scripts shared between particles.
 //!
 //! A peer executes the same few scripts for many particles (every client of a service sends
-//! the script its compiler produced), so a script is parsed and validated once and kept by the
-//! hash of its text. The cache is bounded by the total size of the sources it keeps.
+//! the script its compiler produced), so a script is parsed and validated once and kept by its
+//! text. The cache is bounded by the total size of the sources it keeps.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,15 +13,16 @@ use quick_cache::Weighter;
 /// A script after parsing and validation: the program, or the error a run reports (code 1).
 pub(crate) type PreparedScript = Result<air::Script, String>;
 
-/// Parsed scripts by the BLAKE3 hash of their text, least recently used evicted first.
+/// Parsed scripts by their text, least recently used evicted first. A lookup hashes the text
+/// with the cache's fast keyed hash and compares it whole: cheaper than a cryptographic hash
+/// of it, which every step of every particle would pay.
 pub(crate) struct ScriptCache {
-    scripts: Cache<blake3::Hash, Arc<Cached>, SourceBytes>,
+    scripts: Cache<String, Arc<Cached>, SourceBytes>,
 }
 
-/// A prepared script and the size of its source, which is its weight in the cache.
+/// A prepared script.
 pub(crate) struct Cached {
     pub(crate) script: PreparedScript,
-    source_len: usize,
 }
 
 impl Cached {
@@ -35,10 +36,7 @@ impl Cached {
             }
             None => Ok(parsed.script),
         };
-        Cached {
-            script,
-            source_len: air.len(),
-        }
+        Cached { script }
     }
 }
 
@@ -54,11 +52,10 @@ impl ScriptCache {
 
     /// The prepared script for `air`, parsed now if it is not cached.
     pub(crate) fn get(&self, air: &str) -> Arc<Cached> {
-        let key = blake3::hash(air.as_bytes());
         // Threads asking for the same new script wait for one parse instead of each parsing.
         let Ok(cached) = self
             .scripts
-            .get_or_insert_with(&key, || Ok::<_, Infallible>(Arc::new(Cached::new(air))));
+            .get_or_insert_with(air, || Ok::<_, Infallible>(Arc::new(Cached::new(air))));
         cached
     }
 
@@ -67,12 +64,12 @@ impl ScriptCache {
     }
 }
 
-/// Weighs a cached script by the size of the program it holds.
+/// Weighs a cached script by the size of its source.
 #[derive(Clone)]
 struct SourceBytes;
 
-impl Weighter<blake3::Hash, Arc<Cached>> for SourceBytes {
-    fn weight(&self, _key: &blake3::Hash, cached: &Arc<Cached>) -> u64 {
-        cached.source_len as u64 + 1
+impl Weighter<String, Arc<Cached>> for SourceBytes {
+    fn weight(&self, source: &String, _cached: &Arc<Cached>) -> u64 {
+        source.len() as u64 + 1
     }
 }

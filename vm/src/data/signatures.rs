@@ -238,7 +238,7 @@ impl KeyPair {
     /// Signs `cids` (in any order; they are sorted first) salted with `salt` (the particle id).
     ///
     /// Ed25519 signatures are deterministic, and a peer often signs the same CIDs again (a
-    /// step that only asks for calls, a particle coming back): the thread keeps the latest
+    /// step that only asks for calls, a particle coming back): the process keeps the latest
     /// signatures by key and message.
     pub fn sign<S: AsRef<str>>(&self, cids: &[S], salt: &str) -> Signature {
         let message = signed_bytes(cids, salt);
@@ -246,22 +246,35 @@ impl KeyPair {
         hasher.update(&self.inner.public().to_bytes());
         hasher.update(&message);
         let signed: [u8; 32] = hasher.finalize().into();
-        if let Some(signature) =
-            SIGNED.with_borrow(|signed_before| signed_before.get(&signed).cloned())
-        {
-            return signature;
-        }
-        let raw = self.inner.sign(&message);
-        verified().insert(
-            verified_key(&self.inner.public().to_bytes(), &raw, &message),
-            (),
-        );
-        let mut bytes = vec![ED25519_FORMAT];
+        let raw = match signed_before().get(&signed) {
+            Some(raw) => raw,
+            None => {
+                let raw: [u8; 64] = self
+                    .inner
+                    .sign(&message)
+                    .try_into()
+                    .expect("an Ed25519 signature is 64 bytes");
+                verified().insert(
+                    verified_key(&self.inner.public().to_bytes(), &raw, &message),
+                    (),
+                );
+                signed_before().insert(signed, raw);
+                raw
+            }
+        };
+        let mut bytes = Vec::with_capacity(1 + raw.len());
+        bytes.push(ED25519_FORMAT);
         bytes.extend_from_slice(&raw);
-        let signature = Signature(bytes.into());
-        SIGNED.with_borrow_mut(|signed_before| signed_before.insert(signed, signature.clone()));
-        signature
+        Signature(bytes.into())
     }
+}
+
+/// Signatures made in this process, by BLAKE3 of (public key, message). Process-wide rather
+/// than per thread: a particle's next step on a peer may run on any of the runtime's threads.
+fn signed_before() -> &'static quick_cache::sync::Cache<[u8; 32], [u8; 64]> {
+    static SIGNED: std::sync::OnceLock<quick_cache::sync::Cache<[u8; 32], [u8; 64]>> =
+        std::sync::OnceLock::new();
+    SIGNED.get_or_init(|| quick_cache::sync::Cache::new(1 << 15))
 }
 
 impl fmt::Debug for KeyPair {
@@ -313,9 +326,6 @@ thread_local! {
     /// fifth of a verification, and the same peers sign particle after particle.
     static DECODED_KEYS: RefCell<BoundedCache<Box<[u8]>, DecodedKey>> =
         RefCell::new(BoundedCache::new(4096));
-    /// Signatures made on this thread, by BLAKE3 of (public key, message).
-    static SIGNED: RefCell<BoundedCache<[u8; 32], Signature>> =
-        RefCell::new(BoundedCache::new(1 << 14));
 }
 
 /// The message a peer signs: borsh of the sorted CIDs and the salt.
