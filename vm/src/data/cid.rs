@@ -95,13 +95,16 @@ fn serde_digest<T: Serialize + ?Sized>(item: &T) -> blake3::Hash {
         static PENDING: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     }
     let mut writer = HashingWriter {
-        hasher: blake3::Hasher::new(),
+        hasher: None,
         pending: PENDING.take(),
     };
     write_json(&mut writer, item);
-    writer.hasher.update(&writer.pending);
+    let digest = match &mut writer.hasher {
+        // Most items fit in one batch: hashed at once, without an incremental hasher.
+        None => blake3::hash(&writer.pending),
+        Some(hasher) => hasher.update(&writer.pending).finalize(),
+    };
     writer.pending.clear();
-    let digest = writer.hasher.finalize();
     PENDING.set(writer.pending);
     digest
 }
@@ -173,7 +176,8 @@ impl ArgumentHash {
 /// Feeds written bytes to BLAKE3 in batches: the serializer writes a few bytes at a time, and
 /// BLAKE3 hashes several 1 KiB chunks in parallel only when it gets them in one update.
 struct HashingWriter {
-    hasher: blake3::Hasher,
+    /// Made only for an item larger than one batch (the hasher is about 2 KB).
+    hasher: Option<Box<blake3::Hasher>>,
     pending: Vec<u8>,
 }
 
@@ -184,10 +188,11 @@ impl HashingWriter {
 impl std::io::Write for HashingWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         if self.pending.len() + bytes.len() > Self::BATCH {
-            self.hasher.update(&self.pending);
+            let hasher = self.hasher.get_or_insert_with(Default::default);
+            hasher.update(&self.pending);
             self.pending.clear();
             if bytes.len() >= Self::BATCH {
-                self.hasher.update(bytes);
+                hasher.update(bytes);
                 return Ok(bytes.len());
             }
         }
@@ -314,6 +319,27 @@ mod tests {
             assert_eq!(blake3_cid_string(&digest), expected);
             assert_eq!(json_text_cid(content).as_str(), expected);
             assert_eq!(verify_cid(&Cid::new(expected), content), Ok(()));
+        }
+    }
+
+    #[test]
+    fn items_are_hashed_as_their_whole_json_text_at_every_size() {
+        // Below, at and well above one batch of the hashing writer, and a single string that
+        // is larger than a batch by itself.
+        let items = [
+            serde_json::json!([]),
+            serde_json::json!(["x".repeat(HashingWriter::BATCH - 4)]),
+            serde_json::json!((0..40_000).collect::<Vec<_>>()),
+            serde_json::json!({"a": "y".repeat(3 * HashingWriter::BATCH), "b": [1, 2]}),
+        ];
+        for item in &items {
+            let text = to_json_text(item);
+            assert_eq!(
+                value_cid(item),
+                json_text_cid(&text),
+                "{} bytes",
+                text.len()
+            );
         }
     }
 
