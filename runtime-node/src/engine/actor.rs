@@ -222,6 +222,10 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self, mut mailbox: mpsc::Receiver<Queued>) {
+        // One timer for the actor's life, not one per wait: a timer made and dropped at every
+        // step costs an insertion into tokio's wheel and a removal each time.
+        let expiry = tokio::time::sleep_until(self.deadline);
+        tokio::pin!(expiry);
         loop {
             let current = if let Some(data) = self.to_self.pop() {
                 data
@@ -246,7 +250,7 @@ impl Actor {
                         }
                         continue;
                     }
-                    () = tokio::time::sleep_until(self.deadline) => break,
+                    () = &mut expiry => break,
                 }
             };
             self.step(&current).await;

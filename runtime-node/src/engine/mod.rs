@@ -138,8 +138,13 @@ struct Shared {
     vm: Arc<vm::Vm>,
     metrics: EngineMetrics,
     queue: Arc<Semaphore>,
-    actors: Mutex<HashMap<ActorKey, actor::Mailbox>>,
+    actors: Mutex<Actors>,
 }
+
+/// The actors of the particles this peer keeps, by particle. Every copy of a particle that
+/// arrives looks its actor up, and every actor removes itself when it expires: a fast keyed hash
+/// (particle ids and signatures come from outside, so the keys are random per process).
+type Actors = HashMap<ActorKey, actor::Mailbox, ahash::RandomState>;
 
 /// Copies of a particle share their id and their init peer's signature; a different
 /// signature makes a different particle (a replay with another script cannot join the actor).
@@ -173,7 +178,7 @@ impl Peer {
                 vm: config.vm,
                 metrics: EngineMetrics::default(),
                 queue: Arc::new(Semaphore::new(config.limits.max_queued)),
-                actors: Mutex::new(HashMap::new()),
+                actors: Mutex::new(Actors::default()),
             }),
         }
     }
@@ -300,7 +305,7 @@ impl Peer {
 }
 
 impl Shared {
-    fn actors(&self) -> std::sync::MutexGuard<'_, HashMap<ActorKey, actor::Mailbox>> {
+    fn actors(&self) -> std::sync::MutexGuard<'_, Actors> {
         crate::sync::lock(&self.actors)
     }
 }
