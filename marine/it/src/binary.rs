@@ -224,7 +224,13 @@ impl Reader<'_> {
                 ),
             ));
         }
-        (0..count).map(|_| item(self)).collect()
+        // Sized from the count rather than grown, up to a bound: a lying count (checked only
+        // against the bytes left) must not make an allocation many times the section's size.
+        let mut items = Vec::with_capacity(count.min(1024) as usize);
+        for _ in 0..count {
+            items.push(item(self)?);
+        }
+        Ok(items)
     }
 
     fn type_def(&mut self) -> Result<TypeDef, DecodeError> {

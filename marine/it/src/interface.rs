@@ -139,32 +139,15 @@ impl Resolver<'_> {
                 records.insert(index as u32, record);
             }
         }
+        let mut acyclic = HashSet::new();
         for (&index, record) in &records {
-            if self.contains_record(&records, index, &mut Vec::new()) {
+            if reaches_cycle(&records, index, &mut Vec::new(), &mut acyclic) {
                 return Err(InterfaceError::RecursiveRecord {
                     name: record.name.clone(),
                 });
             }
         }
         Ok(records)
-    }
-
-    /// Whether record `index` reaches a record already on `path` (a cycle).
-    fn contains_record(
-        &self,
-        records: &BTreeMap<u32, Record>,
-        index: u32,
-        path: &mut Vec<u32>,
-    ) -> bool {
-        if path.contains(&index) {
-            return true;
-        }
-        path.push(index);
-        let cyclic = records[&index].fields.iter().any(|field| {
-            record_refs(&field.ty).any(|inner| self.contains_record(records, inner, path))
-        });
-        path.pop();
-        cyclic
     }
 
     fn function(&self, what: Context, name: &str, index: u32) -> Result<Function, InterfaceError> {
@@ -221,6 +204,32 @@ impl Resolver<'_> {
         }
         Ok(())
     }
+}
+
+/// Whether record `index` reaches a record already on `path` (a cycle). Records found free of
+/// cycles go into `acyclic` and are not walked again: records that use one another many times
+/// over would otherwise be walked once per path, exponentially many.
+fn reaches_cycle(
+    records: &BTreeMap<u32, Record>,
+    index: u32,
+    path: &mut Vec<u32>,
+    acyclic: &mut HashSet<u32>,
+) -> bool {
+    if acyclic.contains(&index) {
+        return false;
+    }
+    if path.contains(&index) {
+        return true;
+    }
+    path.push(index);
+    let cyclic = records[&index].fields.iter().any(|field| {
+        record_refs(&field.ty).any(|inner| reaches_cycle(records, inner, path, acyclic))
+    });
+    path.pop();
+    if !cyclic {
+        acyclic.insert(index);
+    }
+    cyclic
 }
 
 /// The record a type refers to, through any number of arrays.

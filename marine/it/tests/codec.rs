@@ -256,3 +256,45 @@ fn the_interface_keeps_implemented_exports_and_checks_references() {
         "export `f` refers to type 9, but the section has 2 types"
     );
 }
+
+#[test]
+fn records_that_share_records_are_checked_once_each() {
+    // Each record holds the next one twice: 2^80 paths from the first record to the last, which
+    // a walk of every path would never finish. The last record closes a cycle when asked to.
+    let chain = |cyclic: bool| {
+        let count = 80u32;
+        let types = (0..count)
+            .map(|index| {
+                let next = if index + 1 < count {
+                    IType::Record(index + 1)
+                } else if cyclic {
+                    IType::Record(0)
+                } else {
+                    IType::U8
+                };
+                TypeDef::Record {
+                    name: format!("R{index}"),
+                    fields: vec![
+                        Field {
+                            name: "a".into(),
+                            ty: next.clone(),
+                        },
+                        Field {
+                            name: "b".into(),
+                            ty: IType::Array(Box::new(next)),
+                        },
+                    ],
+                }
+            })
+            .collect();
+        Interfaces {
+            version: "0.27.0".into(),
+            types,
+            ..Default::default()
+        }
+    };
+    let interface = ModuleInterface::new(&chain(false)).unwrap();
+    assert_eq!(interface.record(79).unwrap().name, "R79");
+    let err = ModuleInterface::new(&chain(true)).unwrap_err().to_string();
+    assert_eq!(err, "record `R0` contains itself, so it has no finite size");
+}
