@@ -190,7 +190,11 @@ impl FromIterator<(PublicKey, Signature)> for SignatureStore {
 /// The key a peer signs its results with; it also determines the peer id.
 #[derive(Clone)]
 pub struct KeyPair {
-    inner: libp2p_identity::ed25519::Keypair,
+    /// Signs with aws-lc's Ed25519, which makes the same (deterministic) signatures as
+    /// ed25519-dalek in about half the time; a peer signs at every step.
+    signer: Rc<aws_lc_rs::signature::Ed25519KeyPair>,
+    /// The public key's 32 bytes.
+    public: [u8; 32],
     peer_id: Rc<str>,
 }
 
@@ -218,15 +222,26 @@ impl KeyPair {
         let mut bytes = secret_key.to_vec();
         let secret = libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut bytes)
             .map_err(|error| KeyError::InvalidKeyData(error.to_string()))?;
-        let inner = libp2p_identity::ed25519::Keypair::from(secret);
-        let peer_id = peer_id_of(&inner.public()).into();
-        Ok(Self { inner, peer_id })
+        let public = libp2p_identity::ed25519::Keypair::from(secret).public();
+        let signer = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(secret_key)
+            .map_err(|error| KeyError::InvalidKeyData(error.to_string()))?;
+        use aws_lc_rs::signature::KeyPair as _;
+        if signer.public_key().as_ref() != public.to_bytes() {
+            return Err(KeyError::InvalidKeyData(
+                "the two Ed25519 implementations derive different public keys".into(),
+            ));
+        }
+        Ok(Self {
+            signer: Rc::new(signer),
+            public: public.to_bytes(),
+            peer_id: peer_id_of(&public).into(),
+        })
     }
 
     /// The public key, as stored in a [`SignatureStore`].
     pub fn public_key(&self) -> PublicKey {
         let mut bytes = vec![ED25519_FORMAT];
-        bytes.extend_from_slice(&self.inner.public().to_bytes());
+        bytes.extend_from_slice(&self.public);
         PublicKey(bytes.into())
     }
 
@@ -243,21 +258,19 @@ impl KeyPair {
     pub fn sign<S: AsRef<str>>(&self, cids: &[S], salt: &str) -> Signature {
         let message = signed_bytes(cids, salt);
         let mut hasher = blake3::Hasher::new();
-        hasher.update(&self.inner.public().to_bytes());
+        hasher.update(&self.public);
         hasher.update(&message);
         let signed: [u8; 32] = hasher.finalize().into();
         let raw = match signed_before().get(&signed) {
             Some(raw) => raw,
             None => {
                 let raw: [u8; 64] = self
-                    .inner
+                    .signer
                     .sign(&message)
+                    .as_ref()
                     .try_into()
                     .expect("an Ed25519 signature is 64 bytes");
-                verified().insert(
-                    verified_key(&self.inner.public().to_bytes(), &raw, &message),
-                    (),
-                );
+                verified().insert(verified_key(&self.public, &raw, &message), ());
                 signed_before().insert(signed, raw);
                 raw
             }
