@@ -61,7 +61,8 @@ pub use model::{
 };
 pub use show::DataView;
 pub use signatures::{
-    KeyError, KeyPair, PublicKey, Signature, SignatureCheckError, SignatureStore, SignatureTracker,
+    forget_signatures, KeyError, KeyPair, PublicKey, Signature, SignatureCheckError,
+    SignatureStore, SignatureTracker,
 };
 pub use store::{CidInfo, CidStore, CidStoreError, StoreItem};
 pub use verify::{verify, verify_and_merge};
