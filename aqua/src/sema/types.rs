@@ -255,6 +255,10 @@ impl Type {
 
     /// Whether a value of type `self` can be used where `expected` is wanted.
     pub fn fits(&self, expected: &Type) -> bool {
+        self.fits_in(expected, &mut Compared::default())
+    }
+
+    fn fits_in(&self, expected: &Type, compared: &mut Compared) -> bool {
         use Type::*;
         match (self, expected) {
             (Error, _) | (_, Error) | (_, Top) | (Bottom, _) => true,
@@ -270,22 +274,27 @@ impl Type {
             (Array(a), Array(b))
             | (Option(a), Option(b))
             | (Stream(a), Stream(b))
-            | (StreamMap(a), StreamMap(b)) => a.fits(b),
+            | (StreamMap(a), StreamMap(b)) => a.fits_in(b, compared),
             // Options and streams read as arrays, streams as options.
-            (Option(a) | Stream(a), Array(b)) | (Stream(a), Option(b)) => a.fits(b),
+            (Option(a) | Stream(a), Array(b)) | (Stream(a), Option(b)) => a.fits_in(b, compared),
             (Struct(a), Struct(b)) => {
                 Arc::ptr_eq(a, b)
-                    || b.fields.iter().all(|(name, want)| {
-                        a.fields
-                            .iter()
-                            .any(|(have_name, have)| have_name == name && have.fits(want))
+                    || compared.once(Arc::as_ptr(a).cast(), Arc::as_ptr(b).cast(), |compared| {
+                        b.fields.iter().all(|(name, want)| {
+                            a.fields.iter().any(|(have_name, have)| {
+                                have_name == name && have.fits_in(want, compared)
+                            })
+                        })
                     })
             }
             (Ability(a), Ability(b)) => {
                 Arc::ptr_eq(a, b)
-                    || b.fields
-                        .iter()
-                        .all(|(name, want)| a.field(name).is_some_and(|have| have.fits(want)))
+                    || compared.once(Arc::as_ptr(a).cast(), Arc::as_ptr(b).cast(), |compared| {
+                        b.fields.iter().all(|(name, want)| {
+                            a.field(name)
+                                .is_some_and(|have| have.fits_in(want, compared))
+                        })
+                    })
             }
             (Arrow(a), Arrow(b)) => {
                 a.params.len() == b.params.len()
@@ -293,8 +302,11 @@ impl Type {
                     && a.params
                         .iter()
                         .zip(&b.params)
-                        .all(|((_, p), (_, q))| q.fits(p))
-                    && a.results.iter().zip(&b.results).all(|(r, s)| r.fits(s))
+                        .all(|((_, p), (_, q))| q.fits_in(p, compared))
+                    && a.results
+                        .iter()
+                        .zip(&b.results)
+                        .all(|(r, s)| r.fits_in(s, compared))
             }
             _ => false,
         }
@@ -314,6 +326,28 @@ impl Type {
                 _ => None,
             }
         }
+    }
+}
+
+/// The struct and ability comparisons made during one [`Type::fits`], by the two types'
+/// addresses. Types share the types they are built from (`data A: x: B, y: B`), and comparing
+/// every use again would take time exponential in how deep such sharing goes.
+#[derive(Default)]
+struct Compared(std::collections::HashMap<(*const (), *const ()), bool>);
+
+impl Compared {
+    fn once(
+        &mut self,
+        have: *const (),
+        want: *const (),
+        compare: impl FnOnce(&mut Compared) -> bool,
+    ) -> bool {
+        if let Some(&fits) = self.0.get(&(have, want)) {
+            return fits;
+        }
+        let fits = compare(self);
+        self.0.insert((have, want), fits);
+        fits
     }
 }
 
@@ -371,6 +405,23 @@ mod tests {
         assert!(Scalar::I32.fits(Scalar::F64));
         assert!(!Scalar::I64.fits(Scalar::F64));
         assert!(!Scalar::String.fits(Scalar::Bool));
+    }
+
+    #[test]
+    fn structs_that_share_structs_are_compared_once_each() {
+        // Each struct holds the next one twice: 2^60 paths down a chain, which comparing every
+        // use would never finish. The chains differ only in their innermost field's type.
+        let chain = |innermost: Scalar| {
+            (0..60).fold(Type::Scalar(innermost), |next, depth| {
+                Type::Struct(Arc::new(StructType {
+                    name: format!("S{depth}"),
+                    fields: vec![("a".into(), next.clone()), ("b".into(), next)],
+                    origin: None,
+                }))
+            })
+        };
+        assert!(chain(Scalar::U8).fits(&chain(Scalar::U64)));
+        assert!(!chain(Scalar::U64).fits(&chain(Scalar::U8)));
     }
 
     #[test]
