@@ -79,7 +79,7 @@ pub fn load_config(runtime: &Runtime, path: &Path) -> Result<ServiceConfig> {
         Some(value) => memory_limit(&value).map_err(config_error)?,
     };
 
-    let files: Vec<PathBuf> = raw
+    let files: Vec<(&str, PathBuf)> = raw
         .modules
         .iter()
         .map(|raw_module| {
@@ -87,20 +87,15 @@ pub fn load_config(runtime: &Runtime, path: &Path) -> Result<ServiceConfig> {
                 .file_name
                 .clone()
                 .unwrap_or_else(|| format!("{}.wasm", raw_module.name));
-            match &raw_module.load_from {
+            let file = match &raw_module.load_from {
                 Some(from) if base.join(from).is_dir() => base.join(from).join(&file_name),
                 Some(from) => base.join(from),
                 None => modules_dir.join(&file_name),
-            }
+            };
+            (raw_module.name.as_str(), file)
         })
         .collect();
-    let named: Vec<(&str, &Path)> = raw
-        .modules
-        .iter()
-        .zip(&files)
-        .map(|(raw_module, file)| (raw_module.name.as_str(), file.as_path()))
-        .collect();
-    let loaded = runtime.load_module_files(&named)?;
+    let loaded = runtime.load_module_files(&files)?;
 
     let mut modules = Vec::new();
     for (raw_module, module) in raw.modules.into_iter().zip(loaded) {

@@ -108,14 +108,17 @@ impl Runtime {
     /// Loads the modules in `files` (name and path), each on its own thread when there are
     /// several: a service's start from the cache waits for its largest module rather than for
     /// all of them in turn. Errors are reported in the order of `files`.
-    pub fn load_module_files(&self, files: &[(&str, &Path)]) -> Result<Vec<CompiledModule>> {
+    pub fn load_module_files<P: AsRef<Path> + Sync>(
+        &self,
+        files: &[(&str, P)],
+    ) -> Result<Vec<CompiledModule>> {
         if let [(name, path)] = files {
-            return Ok(vec![self.load_module_file(name, path)?]);
+            return Ok(vec![self.load_module_file(name, path.as_ref())?]);
         }
         std::thread::scope(|scope| {
             let loading: Vec<_> = files
                 .iter()
-                .map(|(name, path)| scope.spawn(move || self.load_module_file(name, path)))
+                .map(|(name, path)| scope.spawn(move || self.load_module_file(name, path.as_ref())))
                 .collect();
             loading
                 .into_iter()

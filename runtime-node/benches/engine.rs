@@ -75,18 +75,16 @@ fn main() {
             let count = if hops == 0 { 10_000 } else { 2_000 };
             // The median of five batches: a shared machine has slow moments.
             let mut rates = Vec::new();
-            let mut cpu_rates = Vec::new();
             let mut cpu_per_particle = Vec::new();
             for _ in 0..5 {
                 let Batch { elapsed, cpu } =
                     run_batch(&network, &peers, &script, count, &done).await;
                 rates.push(count as f64 / elapsed.as_secs_f64());
-                cpu_rates.push(count as f64 / cpu.as_secs_f64());
                 cpu_per_particle.push(cpu / count as u32);
             }
-            cpu_per_particle.sort();
             rates.sort_by(f64::total_cmp);
-            cpu_rates.sort_by(f64::total_cmp);
+            cpu_per_particle.sort();
+            let cpu_per_particle = cpu_per_particle[cpu_per_particle.len() / 2];
             let per_second = rates[rates.len() / 2];
             println!(
                 "{name:>7} throughput: {per_second:>9.0} particles/s, {:>9.0} hops/s, {:>9.0} hops/s per core",
@@ -97,7 +95,7 @@ fn main() {
             // with other processes, which wall-clock time on a busy machine understates.
             println!(
                 "{name:>7} per CPU-second: {:>9.0} hops",
-                cpu_rates[cpu_rates.len() / 2] * steps as f64
+                steps as f64 / cpu_per_particle.as_secs_f64()
             );
             let mut latencies = Vec::new();
             for _ in 0..1_000 {
@@ -114,13 +112,12 @@ fn main() {
             // that falls after the batches. Measured here while the peers are otherwise idle.
             let particles = 200 + 5 * count + 1_000;
             let expiry = forget_all(&network, &peers).await / particles as u32;
-            let with_expiry = cpu_per_particle[cpu_per_particle.len() / 2] + expiry;
+            let with_expiry = cpu_per_particle + expiry;
             println!(
                 "{name:>7} expiry: {expiry:?} CPU per particle; with it, per CPU-second: {:>9.0} hops",
                 steps as f64 / with_expiry.as_secs_f64()
             );
         }
-
     });
 }
 

@@ -227,30 +227,27 @@ impl KeyPair {
     }
 
     fn derive(secret_key: &[u8]) -> Result<Self, KeyError> {
-        let mut bytes = secret_key.to_vec();
-        let secret = libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut bytes)
+        // Checked as libp2p checks a host's key, for the same error text.
+        libp2p_identity::ed25519::SecretKey::try_from_bytes(&mut secret_key.to_vec())
             .map_err(|error| KeyError::InvalidKeyData(error.to_string()))?;
-        let public = libp2p_identity::ed25519::Keypair::from(secret).public();
         let signer = aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(secret_key)
             .map_err(|error| KeyError::InvalidKeyData(error.to_string()))?;
         use aws_lc_rs::signature::KeyPair as _;
-        if signer.public_key().as_ref() != public.to_bytes() {
-            return Err(KeyError::InvalidKeyData(
-                "the two Ed25519 implementations derive different public keys".into(),
-            ));
-        }
+        let public: [u8; 32] = signer
+            .public_key()
+            .as_ref()
+            .try_into()
+            .expect("an Ed25519 public key is 32 bytes");
         Ok(Self {
+            peer_id: encoded_public_key(&public).peer_id()?.into(),
             signer: Rc::new(signer),
-            public: public.to_bytes(),
-            peer_id: peer_id_of(&public).into(),
+            public,
         })
     }
 
     /// The public key, as stored in a [`SignatureStore`].
     pub fn public_key(&self) -> PublicKey {
-        let mut bytes = vec![ED25519_FORMAT];
-        bytes.extend_from_slice(&self.public);
-        PublicKey(bytes.into())
+        encoded_public_key(&self.public)
     }
 
     /// The peer id (`12D3KooW...`).
@@ -288,6 +285,14 @@ impl KeyPair {
         bytes.extend_from_slice(&raw);
         Signature(bytes.into())
     }
+}
+
+/// An Ed25519 public key as a [`SignatureStore`] holds it: the format byte, then the key.
+fn encoded_public_key(public: &[u8; 32]) -> PublicKey {
+    let mut bytes = Vec::with_capacity(1 + public.len());
+    bytes.push(ED25519_FORMAT);
+    bytes.extend_from_slice(public);
+    PublicKey(bytes.into())
 }
 
 /// Signatures made in this process, by BLAKE3 of (public key, message). Process-wide rather
