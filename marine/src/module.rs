@@ -312,8 +312,13 @@ pub(crate) fn module_error(module: &str, message: impl Into<String>) -> Error {
 }
 
 /// Loads a module from bytes: checks its sections and compiles it (or takes the compiled code
-/// from the cache).
-pub(crate) fn load(runtime: &crate::Runtime, name: &str, bytes: &[u8]) -> Result<CompiledModule> {
+/// from the cache). `content_hash` is `blake3(bytes)` when the caller knows it already.
+pub(crate) fn load(
+    runtime: &crate::Runtime,
+    name: &str,
+    bytes: &[u8],
+    content_hash: Option<blake3::Hash>,
+) -> Result<CompiledModule> {
     let checked = describe(bytes).and_then(|description| {
         check_version("SDK version", &description.sdk_version, MIN_SDK_VERSION)?;
         check_version(
@@ -328,7 +333,7 @@ pub(crate) fn load(runtime: &crate::Runtime, name: &str, bytes: &[u8]) -> Result
         interface,
         ..
     } = checked.map_err(|m| module_error(name, m))?;
-    let module = runtime.compile(name, bytes)?;
+    let module = runtime.compile(name, bytes, content_hash)?;
     let allocate_takes_tag = check_code(&module, &interface).map_err(|m| module_error(name, m))?;
     Ok(CompiledModule {
         inner: Arc::new(ModuleInner {

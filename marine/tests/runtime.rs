@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use common::{Describe, ECHO};
 use marine::{
-    CallFailure, CallParameters, Error, IType, ModuleConfig, Runtime, Service, ServiceConfig,
+    CallFailure, CallParameters, Error, IType, ModuleConfig, Runtime, RuntimeConfig, Service,
+    ServiceConfig,
 };
 use serde_json::json;
 
@@ -599,6 +600,58 @@ fn modules_load_together_and_the_first_failure_in_order_is_reported() {
             .starts_with("module `bad`: not a valid Wasm module"),
         "{err}"
     );
+}
+
+#[test]
+fn a_module_file_changed_in_place_is_loaded_as_it_is_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.path().to_owned()),
+    })
+    .unwrap();
+    let file = dir.path().join("echo.wasm");
+    let cached = |extension: &str| {
+        std::fs::read_dir(cache.path())
+            .unwrap()
+            .filter(|entry| {
+                let path = entry.as_ref().unwrap().path();
+                path.extension().is_some_and(|e| e == extension)
+            })
+            .count()
+    };
+    let echoes = |argument: serde_json::Value| {
+        let module = runtime.load_module_file("echo", &file).unwrap();
+        let service = Service::new(
+            &runtime,
+            ServiceConfig::new(vec![ModuleConfig::new(module)]),
+        )
+        .unwrap();
+        service
+            .call_json(
+                "echo",
+                &json!([argument.clone()]),
+                CallParameters::default(),
+            )
+            .is_ok_and(|echoed| echoed == argument)
+    };
+    // The cache remembers a file's content hash only once the file has stopped changing.
+    let settle = || std::thread::sleep(Duration::from_millis(3100));
+
+    std::fs::write(&file, echo_module(IType::String)).unwrap();
+    assert!(echoes(json!("hi")));
+    assert_eq!((cached("cwasm"), cached("source")), (1, 0));
+    settle();
+    assert!(echoes(json!("hi")));
+    assert!(echoes(json!("hi")));
+    assert_eq!((cached("cwasm"), cached("source")), (1, 1));
+
+    std::fs::write(&file, echo_module(IType::ByteArray)).unwrap();
+    assert!(echoes(json!([1, 2, 3])));
+    assert!(!echoes(json!("hi")));
+    settle();
+    assert!(echoes(json!([1, 2, 3])));
+    assert_eq!((cached("cwasm"), cached("source")), (2, 2));
 }
 
 /// The module of the call benchmarks (`benches/service.rs`), also run by the reference
