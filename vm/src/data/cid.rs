@@ -215,6 +215,165 @@ pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> String {
     String::from_utf8(text).expect("serde_json writes UTF-8")
 }
 
+/// Whether `text`, already parsed as JSON, is exactly what [`to_json_text`] writes for the value
+/// it parses to, so that it can be stored and hashed as it is instead of written again.
+///
+/// That is: no whitespace, object keys in increasing order with none repeated, serde_json's
+/// string escapes (`\"`, `\\`, the short control escapes, `\u00xx` for the other control
+/// characters) and integers in their shortest form. It errs on the side of `false`: numbers
+/// with a fraction or an exponent and keys with escapes are refused, which only costs writing
+/// the text again.
+pub(crate) fn is_canonical_json(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    // The open arrays (`None`) and objects (their last key) around `at`.
+    let mut open: Vec<Option<&[u8]>> = Vec::new();
+    loop {
+        // A value starts at `at`.
+        match bytes.get(at) {
+            Some(b'{') => {
+                at += 1;
+                if bytes.get(at) == Some(&b'}') {
+                    at += 1;
+                } else {
+                    let Some(key) = object_key(bytes, &mut at) else {
+                        return false;
+                    };
+                    open.push(Some(key));
+                    continue;
+                }
+            }
+            Some(b'[') => {
+                at += 1;
+                if bytes.get(at) == Some(&b']') {
+                    at += 1;
+                } else {
+                    open.push(None);
+                    continue;
+                }
+            }
+            Some(b'"') => {
+                if !canonical_string(bytes, &mut at) {
+                    return false;
+                }
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                if !canonical_integer(bytes, &mut at) {
+                    return false;
+                }
+            }
+            _ => {
+                let Some(literal) = [&b"null"[..], b"true", b"false"]
+                    .into_iter()
+                    .find(|literal| bytes[at..].starts_with(literal))
+                else {
+                    return false;
+                };
+                at += literal.len();
+            }
+        }
+        // A value ended at `at`: close what it ends, up to the next value.
+        loop {
+            match (open.last_mut(), bytes.get(at)) {
+                (None, next) => return next.is_none(),
+                (Some(container), Some(b',')) => {
+                    at += 1;
+                    if let Some(last) = container {
+                        match object_key(bytes, &mut at) {
+                            Some(key) if key > *last => *last = key,
+                            _ => return false,
+                        }
+                    }
+                    break;
+                }
+                (Some(None), Some(b']')) | (Some(Some(_)), Some(b'}')) => {
+                    at += 1;
+                    open.pop();
+                }
+                _ => return false,
+            }
+        }
+    }
+}
+
+/// An object key without escapes at `at`, and the `:` after it; its bytes are then its text,
+/// compared as serde_json orders keys.
+fn object_key<'t>(bytes: &'t [u8], at: &mut usize) -> Option<&'t [u8]> {
+    let rest = bytes.get(*at..)?.strip_prefix(b"\"")?;
+    let end = rest
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+    if rest[end] != b'"' || rest.get(end + 1) != Some(&b':') {
+        return None;
+    }
+    *at += end + 3;
+    Some(&rest[..end])
+}
+
+/// Moves `at` past a string written with serde_json's escapes.
+fn canonical_string(bytes: &[u8], at: &mut usize) -> bool {
+    let mut i = *at + 1;
+    loop {
+        // The text parsed as JSON, so its strings hold no raw control characters: only quotes
+        // and escapes need a look, and the bytes between are skipped in vectorized steps.
+        let Some(skip) = memchr::memchr2(b'"', b'\\', &bytes[i..]) else {
+            return false;
+        };
+        i += skip;
+        if bytes[i] == b'"' {
+            *at = i + 1;
+            return true;
+        }
+        match bytes.get(i + 1) {
+            Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+            Some(b'u') => {
+                let Some(&[b'0', b'0', high, low]) = bytes.get(i + 2..i + 6) else {
+                    return false;
+                };
+                let code = match (high, low) {
+                    (b'0' | b'1', b'0'..=b'9') => (high - b'0') * 16 + (low - b'0'),
+                    (b'0' | b'1', b'a'..=b'f') => (high - b'0') * 16 + (low - b'a' + 10),
+                    _ => return false,
+                };
+                // These have short escapes, which serde_json writes instead.
+                if matches!(code, 0x08 | 0x09 | 0x0a | 0x0c | 0x0d) {
+                    return false;
+                }
+                i += 6;
+            }
+            _ => return false,
+        }
+    }
+}
+
+/// Moves `at` past an integer in the form serde_json writes it: no leading zeros, no `-0`,
+/// within `i64` when negative and `u64` otherwise (larger ones are parsed as floats).
+fn canonical_integer(bytes: &[u8], at: &mut usize) -> bool {
+    let start = *at;
+    let negative = bytes[start] == b'-';
+    let digits_start = start + usize::from(negative);
+    let digits = bytes[digits_start..]
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .count();
+    let end = digits_start + digits;
+    if digits == 0 || matches!(bytes.get(end), Some(b'.' | b'e' | b'E')) {
+        return false;
+    }
+    if bytes[digits_start] == b'0' && (digits > 1 || negative) {
+        return false;
+    }
+    // ASCII digits, so the slice is a `str`.
+    let number = std::str::from_utf8(&bytes[start..end]).unwrap_or("");
+    let fits = if negative {
+        number.parse::<i64>().is_ok()
+    } else {
+        number.parse::<u64>().is_ok()
+    };
+    *at = end;
+    fits
+}
+
 /// Writes the compact JSON of a data item, with floats as deployed AquaVM writes them.
 fn write_json<T: Serialize + ?Sized>(writer: impl std::io::Write, item: &T) {
     let mut serializer = serde_json::Serializer::with_formatter(writer, ReferenceFloats);
@@ -350,5 +509,126 @@ mod tests {
         assert_eq!(to_json_text(&value), text);
         // The hashed JSON is the same text.
         assert_eq!(serde_cid(&value), json_text_cid(text));
+    }
+
+    /// Writing `text` again gives `text` itself.
+    fn written_again_is_itself(text: &str) -> bool {
+        let value: Value = serde_json::from_str(text).expect("test texts are JSON");
+        to_json_text(&value) == text
+    }
+
+    #[test]
+    fn canonical_json_is_what_serde_writes_again() {
+        let canonical = [
+            "null",
+            "true",
+            "0",
+            "-1",
+            "18446744073709551615",
+            "-9223372036854775808",
+            r#""""#,
+            r#""a\"b\\c\n\u0001\u001f é ""#,
+            "[]",
+            "{}",
+            r#"[1,[2,[]],{"a":{}},"x"]"#,
+            r#"{"":1,"a":2,"ab":[true,false],"b":{"c":null}}"#,
+        ];
+        for text in canonical {
+            assert!(is_canonical_json(text), "{text}");
+            assert!(written_again_is_itself(text), "{text}");
+        }
+        // Written differently, or (numbers with a fraction, keys with escapes) not worth telling.
+        let refused = [
+            " null",
+            "null ",
+            "[1, 2]",
+            r#"{"a" :1}"#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            "-0",
+            "01",
+            "1.5",
+            "1e3",
+            "18446744073709551616",
+            "-9223372036854775809",
+            r#""\/""#,
+            r#""\u00e9""#,
+            r#""\u000a""#,
+            r#""\u001F""#,
+            r#""\u007f""#,
+            r#"{"a\n":1}"#,
+            "[1,]",
+            "",
+        ];
+        for text in refused {
+            assert!(!is_canonical_json(text), "{text}");
+        }
+    }
+
+    /// Whether `value` has a float or an object key that needs an escape.
+    fn has_refused_form(value: &Value) -> bool {
+        match value {
+            Value::Number(number) => number.is_f64(),
+            Value::Array(items) => items.iter().any(has_refused_form),
+            Value::Object(map) => map.iter().any(|(key, item)| {
+                key.contains(|c: char| c == '"' || c == '\\' || c < ' ') || has_refused_form(item)
+            }),
+            _ => false,
+        }
+    }
+
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("JSON has no NaN or infinities", |f| f.is_finite())
+                .prop_map(Value::from),
+            "(?s).{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 64, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
+                proptest::collection::btree_map("(?s).{0,6}", inner, 0..6)
+                    .prop_map(|map| Value::Object(map.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// Whatever JSON text is taken as it is, writing it again would give the same text.
+        #[test]
+        fn a_text_taken_as_canonical_is_written_again_unchanged(
+            value in json_value(),
+            spaced in proptest::bool::ANY,
+        ) {
+            let text = if spaced {
+                serde_json::to_string_pretty(&value).unwrap()
+            } else {
+                serde_json::to_string(&value).unwrap()
+            };
+            if is_canonical_json(&text) {
+                proptest::prop_assert!(written_again_is_itself(&text), "{}", text);
+            }
+            // What this module writes is taken as it is, unless it has a refused form.
+            let written = to_json_text(&value);
+            if !has_refused_form(&value) {
+                proptest::prop_assert!(is_canonical_json(&written), "{}", written);
+            }
+        }
+
+        /// Arbitrary texts that parse as JSON, including ones with whitespace, escapes and
+        /// repeated or unordered keys.
+        #[test]
+        fn arbitrary_json_texts_are_never_taken_wrongly(
+            text in r#"[\[\]{}",:\\ 0-9a-fA-Fu.eE+\-nulltrfs]{0,24}"#,
+        ) {
+            if serde_json::from_str::<Value>(&text).is_ok() && is_canonical_json(&text) {
+                proptest::prop_assert!(written_again_is_itself(&text), "{}", text);
+            }
+        }
     }
 }

@@ -320,6 +320,18 @@ impl RawValue {
         }
     }
 
+    /// `value` with `text`, its JSON as given by a host, when that is already its canonical
+    /// text: kept as it is, without writing the value again.
+    pub(crate) fn from_host_text(text: String, value: &Rc<Value>) -> Self {
+        if !cid::is_canonical_json(&text) {
+            return Self::from_value(value);
+        }
+        Self {
+            text: Text::owned(text.into_boxed_str()),
+            parsed: OnceCell::from(Rc::clone(value)),
+        }
+    }
+
     /// The JSON text, as hashed and stored.
     pub fn as_str(&self) -> &str {
         &self.text

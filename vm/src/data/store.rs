@@ -260,7 +260,17 @@ impl CidInfo {
         tetraplet_cid: Cid,
         argument_hash: Rc<str>,
     ) -> Cid {
-        let value_cid = self.value_store.insert(RawValue::from_value(value));
+        self.insert_service_result_raw(RawValue::from_value(value), tetraplet_cid, argument_hash)
+    }
+
+    /// [`CidInfo::insert_service_result_of`] with the value's stored form already made.
+    pub(crate) fn insert_service_result_raw(
+        &mut self,
+        value: RawValue,
+        tetraplet_cid: Cid,
+        argument_hash: Rc<str>,
+    ) -> Cid {
+        let value_cid = self.value_store.insert(value);
         self.service_result_store.insert(ServiceResultCidAggregate {
             value_cid,
             argument_hash,
