@@ -973,20 +973,18 @@ impl<'s> Exec<'s> {
         };
         let trace_pos = self.merger.trace_pos();
         let value = Rc::new(value);
-        // The host's text is stored as it is when it is already the value's canonical text.
-        let stored = || RawValue::from_host_text(answer.result, &value);
         let output = call.output.map(|o| (o, self.script.value(o)));
         let state = match output {
             Some((_, AirValue::Scalar(name, _))) => {
                 let (cid, aggregate) =
-                    self.store_result(stored(), &value, tetraplet, argument_hash, trace_pos);
+                    self.store_result(value, answer.result, tetraplet, argument_hash, trace_pos);
                 self.scalars.set(name, self.name(name), aggregate)?;
                 self.record_cid(&tetraplet.peer_pk, &cid);
                 ValueRef::Scalar(cid)
             }
             Some((output, AirValue::Stream(name))) => {
                 let (cid, aggregate) =
-                    self.store_result(stored(), &value, tetraplet, argument_hash, trace_pos);
+                    self.store_result(value, answer.result, tetraplet, argument_hash, trace_pos);
                 let position = self.script.value_span(output).start;
                 self.streams
                     .add(name, position, aggregate, Generation::New)?;
@@ -1012,26 +1010,24 @@ impl<'s> Exec<'s> {
         cid
     }
 
-    /// Stores a fresh call result (`stored`, the stored form of `value`) and makes the value
-    /// of the call's output from it.
+    /// Stores a fresh call result, `value` parsed from the host's `text`, and makes the value
+    /// of the call's output from it. The text is stored as it is when it is already the
+    /// value's canonical text.
     fn store_result(
         &mut self,
-        stored: RawValue,
-        value: &Rc<Value>,
+        value: Rc<Value>,
+        text: String,
         tetraplet: &Rc<Tetraplet>,
         argument_hash: Rc<str>,
         trace_pos: u32,
     ) -> (Cid, ValueAggregate) {
         let tetraplet_cid = self.tetraplet_cid(tetraplet);
+        let stored = RawValue::from_host_text(text, &value);
         let cid = self
             .cids
             .insert_service_result_raw(stored, tetraplet_cid, argument_hash);
-        let aggregate = ValueAggregate::service_result(
-            Rc::clone(value),
-            tetraplet.clone(),
-            trace_pos,
-            cid.clone(),
-        );
+        let aggregate =
+            ValueAggregate::service_result(value, tetraplet.clone(), trace_pos, cid.clone());
         (cid, aggregate)
     }
 
