@@ -6,6 +6,7 @@
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -41,7 +42,13 @@ pub enum SignatureError {
 
 /// An Ed25519 key pair.
 #[derive(Clone)]
-pub struct KeyPair(ed25519::Keypair);
+pub struct KeyPair {
+    pair: ed25519::Keypair,
+    /// aws-lc makes the same (deterministic) signatures as ed25519-dalek in about a third of
+    /// the time, and every particle a peer starts is signed.
+    signer: Arc<aws_lc_rs::signature::Ed25519KeyPair>,
+    peer_id: PeerId,
+}
 
 impl fmt::Debug for KeyPair {
     /// The peer id only: secrets stay out of logs.
@@ -53,7 +60,19 @@ impl fmt::Debug for KeyPair {
 impl KeyPair {
     /// A fresh random key pair.
     pub fn generate() -> KeyPair {
-        KeyPair(ed25519::Keypair::generate())
+        KeyPair::from_pair(ed25519::Keypair::generate())
+    }
+
+    fn from_pair(pair: ed25519::Keypair) -> KeyPair {
+        let signer =
+            aws_lc_rs::signature::Ed25519KeyPair::from_seed_unchecked(pair.secret().as_ref())
+                .expect("a valid Ed25519 secret key is a valid seed");
+        let public: libp2p_identity::PublicKey = pair.public().into();
+        KeyPair {
+            peer_id: public.to_peer_id(),
+            signer: Arc::new(signer),
+            pair,
+        }
     }
 
     /// The key pair of a 32-byte secret key, or of 64 bytes holding the secret key then its
@@ -65,11 +84,11 @@ impl KeyPair {
                 secret.copy_from_slice(bytes);
                 let secret = ed25519::SecretKey::try_from_bytes(&mut secret)
                     .map_err(|_| KeyError::Length(32))?;
-                Ok(KeyPair(ed25519::Keypair::from(secret)))
+                Ok(KeyPair::from_pair(ed25519::Keypair::from(secret)))
             }
             64 => {
                 let pair = KeyPair::from_secret(&bytes[..32])?;
-                if pair.0.public().to_bytes() != bytes[32..] {
+                if pair.pair.public().to_bytes() != bytes[32..] {
                     return Err(KeyError::Mismatch);
                 }
                 Ok(pair)
@@ -92,18 +111,17 @@ impl KeyPair {
     /// The 32-byte secret key.
     pub fn secret(&self) -> [u8; 32] {
         let mut secret = [0u8; 32];
-        secret.copy_from_slice(self.0.secret().as_ref());
+        secret.copy_from_slice(self.pair.secret().as_ref());
         secret
     }
 
     pub fn peer_id(&self) -> PeerId {
-        let public: libp2p_identity::PublicKey = self.0.public().into();
-        public.to_peer_id()
+        self.peer_id
     }
 
     /// The 64-byte Ed25519 signature of `message`.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
-        self.0.sign(message)
+        self.signer.sign(message).as_ref().to_vec()
     }
 
     /// Reads a key file: the secret key (32 bytes, or 64 with the public key) in base64, as
@@ -176,6 +194,8 @@ pub fn verify(peer: &PeerId, message: &[u8], signature: &[u8]) -> Result<(), Sig
     let public = public
         .try_into_ed25519()
         .map_err(|_| SignatureError::UnsupportedKey(peer.to_base58()))?;
+    // ed25519-dalek, as Fluence's peers: aws-lc verifies no faster, and it refuses keys whose
+    // encoding is not canonical, which dalek accepts.
     if public.verify(message, signature) {
         Ok(())
     } else {

@@ -121,6 +121,72 @@ fn what_the_signature_covers() {
     assert!(err.to_string().contains("but its init peer is"), "{err}");
 }
 
+/// Whether fluence-keypair (ed25519-dalek's `verify`, as Fluence peers check particles) takes
+/// `signature` by the raw Ed25519 key `public` over `message`.
+fn fluence_accepts(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+    let mut encoded = vec![0u8]; // fluence-keypair's format byte for Ed25519
+    encoded.extend_from_slice(public);
+    let Ok(key) = fluence_keypair::PublicKey::decode(&encoded) else {
+        return false;
+    };
+    let signature = fluence_keypair::Signature::from_bytes(
+        fluence_keypair::KeyFormat::Ed25519,
+        signature.to_vec(),
+    );
+    key.verify(message, &signature).is_ok()
+}
+
+/// The peer id of a raw Ed25519 key, if libp2p takes the key.
+fn peer_of(public: &[u8; 32]) -> Option<PeerId> {
+    let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(public).ok()?;
+    Some(libp2p_identity::PublicKey::from(key).to_peer_id())
+}
+
+#[test]
+fn verification_agrees_with_fluence_keypair_on_edge_cases() {
+    // The neutral point as the key (small order), and R = neutral, S = 0: the cofactorless
+    // equation holds for every message.
+    let mut neutral = [0u8; 32];
+    neutral[0] = 1;
+    let mut weak_signature = [0u8; 64];
+    weak_signature[0] = 1;
+    // The neutral point again, with y = p + 1 (a non-canonical encoding).
+    let mut non_canonical = [0xffu8; 32];
+    non_canonical[0] = 0xee;
+    non_canonical[31] = 0x7f;
+    // A real signature whose S has L added: the same point equation, but S is not reduced.
+    let key = KeyPair::from_seed(3, 0);
+    let public: [u8; 32] = key.peer_id().as_ref().digest()[4..].try_into().unwrap();
+    let good = key.sign(b"m");
+    let mut unreduced = good.clone();
+    const L: [u8; 32] = [
+        0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde,
+        0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+    ];
+    let mut carry = 0u16;
+    for (byte, l) in unreduced[32..].iter_mut().zip(L) {
+        let sum = u16::from(*byte) + u16::from(l) + carry;
+        *byte = sum as u8;
+        carry = sum >> 8;
+    }
+    let cases: [(&[u8; 32], &[u8], &[u8]); 6] = [
+        (&neutral, b"m", &weak_signature),
+        (&neutral, b"other", &weak_signature),
+        (&non_canonical, b"m", &weak_signature),
+        (&public, b"m", &good),
+        (&public, b"m", &unreduced),
+        (&public, b"m", &good[..63]),
+    ];
+    for (i, (public, message, signature)) in cases.into_iter().enumerate() {
+        let theirs = fluence_accepts(public, message, signature);
+        let ours =
+            peer_of(public).is_some_and(|peer| identity::verify(&peer, message, signature).is_ok());
+        assert_eq!(ours, theirs, "case {i}");
+    }
+    assert!(fluence_accepts(&public, b"m", &good));
+    assert!(!fluence_accepts(&public, b"m", &unreduced));
+}
+
 #[test]
 fn expiry() {
     let key = KeyPair::from_seed(1, 0);
@@ -279,5 +345,25 @@ proptest! {
         let expected = theirs_signature.to_vec().to_owned();
         prop_assert_eq!(&signature, &expected);
         prop_assert!(identity::verify(&ours.peer_id(), &message, &signature).is_ok());
+    }
+
+    #[test]
+    fn verification_agrees_with_fluence_keypair(
+        seed in any::<u64>(),
+        message in proptest::collection::vec(any::<u8>(), 1..200),
+        corruption in proptest::option::of((any::<bool>(), any::<usize>(), 0u8..8)),
+    ) {
+        let key = KeyPair::from_seed(seed, 0);
+        let public: [u8; 32] = key.peer_id().as_ref().digest()[4..].try_into().unwrap();
+        let mut message = message;
+        let mut signature = key.sign(&message);
+        if let Some((in_signature, at, bit)) = corruption {
+            let bytes = if in_signature { &mut signature } else { &mut message };
+            let at = at % bytes.len();
+            bytes[at] ^= 1 << bit;
+        }
+        let ours = identity::verify(&key.peer_id(), &message, &signature).is_ok();
+        prop_assert_eq!(ours, fluence_accepts(&public, &message, &signature));
+        prop_assert_eq!(ours, corruption.is_none());
     }
 }
