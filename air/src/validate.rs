@@ -26,16 +26,21 @@ use crate::diagnostic::{Diagnostic, ErrorCode};
 /// On a script with parse errors ([`Instr::Error`] nodes), undefined-variable errors are not
 /// reported, since a broken instruction may be the missing definition.
 pub fn validate(script: &Script) -> Vec<Diagnostic> {
+    let track_tails = script.has_stream_folds();
     let mut validator = Validator {
         script,
         uses: Vec::new(),
         definitions: vec![None; script.n_strings()],
-        open_folds: Vec::with_capacity(8),
-        tails: Vec::with_capacity(32),
+        open_folds: Vec::new(),
+        tails: if track_tails {
+            Vec::with_capacity(32)
+        } else {
+            Vec::new()
+        },
         pending_after_next: HashMap::new(),
         after_next_disabled: false,
         reported_after_next: HashSet::new(),
-        track_tails: script.has_stream_folds(),
+        track_tails,
         has_errors: false,
         diagnostics: Vec::new(),
     };
@@ -99,7 +104,7 @@ struct Validator<'s> {
 impl Validator<'_> {
     fn run(&mut self) {
         let script = self.script;
-        let mut steps = Vec::with_capacity(64);
+        let mut steps = Vec::with_capacity(16);
         steps.push(Step::Enter(script.root()));
         while let Some(step) = steps.pop() {
             match step {

@@ -101,9 +101,9 @@ struct Frame {
     // `None` for an unknown instruction, whose contents are still parsed for errors.
     keyword: Option<Keyword>,
     // Reserved when the frame opens, so that instructions are stored in source order (parents
-    // before children), the order in which validation and execution visit them.
+    // before children), the order in which validation and execution visit them. The reserved
+    // row's span starts at the frame's `(`.
     id: InstrId,
-    open: u32,
     items_base: u32,
     values_base: u32,
 }
@@ -162,7 +162,7 @@ impl<'src> Parser<'src> {
             diagnostics: Vec::new(),
             frames: Vec::with_capacity(16),
             items: Vec::with_capacity(16),
-            values: Vec::with_capacity(16),
+            values: Vec::with_capacity(8),
             root: None,
             trailing_reported: false,
             swallowed_to_end: false,
@@ -208,7 +208,7 @@ impl<'src> Parser<'src> {
         if !self.stopped && !self.swallowed_to_end && !self.frames.is_empty() {
             let innermost = *self.frames.last().expect("frames is not empty");
             let outermost = self.frames[0];
-            let opener = Span::new(innermost.open, innermost.open + 1);
+            let opener = self.opener(innermost);
             let mut diagnostic = Diagnostic::new(
                 ErrorCode::UnclosedParen,
                 format!(
@@ -220,7 +220,7 @@ impl<'src> Parser<'src> {
             );
             if self.frames.len() > 1 {
                 diagnostic = diagnostic.with_secondary(
-                    Span::new(outermost.open, outermost.open + 1),
+                    self.opener(outermost),
                     format!(
                         "{} instructions are open at the end of input, starting here",
                         self.frames.len()
@@ -643,7 +643,6 @@ impl<'src> Parser<'src> {
             self.frames.push(Frame {
                 keyword: Some(keyword),
                 id,
-                open: open.start,
                 items_base: self.items.len() as u32,
                 values_base: self.values.len() as u32,
             });
@@ -672,7 +671,6 @@ impl<'src> Parser<'src> {
                 self.frames.push(Frame {
                     keyword: None,
                     id,
-                    open: open.start,
                     items_base: self.items.len() as u32,
                     values_base: self.values.len() as u32,
                 });
@@ -886,6 +884,12 @@ impl<'src> Parser<'src> {
         Some((instr, close.end))
     }
 
+    // The `(` of an open frame.
+    fn opener(&self, frame: Frame) -> Span {
+        let start = self.script.instr_span(frame.id).start;
+        Span::new(start, start + 1)
+    }
+
     fn reserve_instr(&mut self, open: Span) -> InstrId {
         self.script
             .push_instr(Instr::Error, Span::new(open.start, open.start))
@@ -926,7 +930,7 @@ impl<'src> Parser<'src> {
                         Keyword::Match | Keyword::Mismatch => n_items >= 3,
                         _ => n_items >= 4,
                     };
-                    full && self.starts_outdented(open.start, frame.open)
+                    full && self.starts_outdented(open.start, self.opener(frame).start)
                 }
                 None => false,
             };
@@ -938,7 +942,7 @@ impl<'src> Parser<'src> {
                 Diagnostic::new(
                     ErrorCode::UnclosedParen,
                     format!("missing `)`: `{keyword}` is not closed"),
-                    Span::new(frame.open, frame.open + 1),
+                    self.opener(frame),
                     format!("this `({keyword}` has no matching `)`"),
                 )
                 .with_secondary(open, "the next instruction starts here")
@@ -983,7 +987,7 @@ impl<'src> Parser<'src> {
     // the `)` is missing (already reported); then shape errors are not reported again.
     fn close_frame(&mut self, close: Span, explicit: bool) {
         let frame = self.frames.pop().expect("a frame to close");
-        let span = Span::new(frame.open, close.end);
+        let span = Span::new(self.opener(frame).start, close.end);
         let items_base = frame.items_base as usize;
         let built = match (frame.keyword, &self.items[items_base..]) {
             // The common case, without the general shape checks.
