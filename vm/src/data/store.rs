@@ -11,7 +11,7 @@ use rkyv::vec::ArchivedVec;
 use rkyv::with::{ArchiveWith, AsVec, DeserializeWith, SerializeWith};
 use rkyv::{Archive, Deserialize as _, Fallible};
 
-use std::collections::btree_map::{self, BTreeMap};
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// A map from CID to the value it names.
@@ -21,7 +21,67 @@ use std::rc::Rc;
 /// [`CidInfo::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
-pub struct CidStore<T>(#[with(EntryVec)] BTreeMap<Cid, Rc<T>>);
+pub struct CidStore<T>(#[with(EntryVec)] BTreeMap<StoreKey, Rc<T>>);
+
+/// A store's key: the CID, and its first 16 bytes as one number. A search in the map compares
+/// those numbers, which the map's nodes hold, instead of following every key it passes to the
+/// CID's text elsewhere in memory (a cache miss each in a large store); the texts are compared
+/// only when the numbers are equal. The order is the CIDs' text order: the number is big-endian
+/// and zero-padded, so it orders as the first 16 bytes do, and the texts decide ties. Archived,
+/// it is the CID alone.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct StoreKey {
+    head: u128,
+    cid: Cid,
+}
+
+impl StoreKey {
+    fn new(cid: Cid) -> Self {
+        let mut head = [0u8; 16];
+        let text = cid.as_str().as_bytes();
+        let n = text.len().min(16);
+        head[..n].copy_from_slice(&text[..n]);
+        StoreKey {
+            head: u128::from_be_bytes(head),
+            cid,
+        }
+    }
+}
+
+impl std::fmt::Debug for StoreKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.cid.fmt(f)
+    }
+}
+
+impl Archive for StoreKey {
+    type Archived = <Cid as Archive>::Archived;
+    type Resolver = <Cid as Archive>::Resolver;
+
+    unsafe fn resolve(&self, pos: usize, resolver: Self::Resolver, out: *mut Self::Archived) {
+        // SAFETY: the caller's guarantees are passed on to the CID, whose archived form this is.
+        unsafe { self.cid.resolve(pos, resolver, out) }
+    }
+}
+
+impl<S: Fallible + ?Sized> rkyv::Serialize<S> for StoreKey
+where
+    Cid: rkyv::Serialize<S>,
+{
+    fn serialize(&self, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        self.cid.serialize(serializer)
+    }
+}
+
+impl<D: Fallible + ?Sized> rkyv::Deserialize<StoreKey, D> for <Cid as Archive>::Archived
+where
+    Self: rkyv::Deserialize<Cid, D>,
+{
+    fn deserialize(&self, deserializer: &mut D) -> Result<StoreKey, D::Error> {
+        let cid: Cid = rkyv::Deserialize::<Cid, D>::deserialize(self, deserializer)?;
+        Ok(StoreKey::new(cid))
+    }
+}
 
 /// Archives a map as rkyv's `AsVec` does (a vector of its entries in key order) but reads it
 /// back in one pass: rkyv inserts entries one by one, a lookup each, while collecting them
@@ -92,17 +152,17 @@ impl<T> Default for CidStore<T> {
 impl<T> CidStore<T> {
     /// The value named by `cid`.
     pub fn get(&self, cid: &Cid) -> Option<&Rc<T>> {
-        self.0.get(cid)
+        self.0.get(&StoreKey::new(cid.clone()))
     }
 
     /// Whether `cid` names a value of this store.
     pub fn contains(&self, cid: &Cid) -> bool {
-        self.0.contains_key(cid)
+        self.0.contains_key(&StoreKey::new(cid.clone()))
     }
 
     /// Entries in CID order.
-    pub fn iter(&self) -> btree_map::Iter<'_, Cid, Rc<T>> {
-        self.0.iter()
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Cid, &Rc<T>)> + '_ {
+        self.0.iter().map(|(key, value)| (&key.cid, value))
     }
 
     /// Number of entries.
@@ -129,7 +189,12 @@ impl<T> CidStore<T> {
 /// [`CidInfo::verify`].
 impl<T> FromIterator<(Cid, Rc<T>)> for CidStore<T> {
     fn from_iter<I: IntoIterator<Item = (Cid, Rc<T>)>>(entries: I) -> Self {
-        Self(entries.into_iter().collect())
+        Self(
+            entries
+                .into_iter()
+                .map(|(cid, value)| (StoreKey::new(cid), value))
+                .collect(),
+        )
     }
 }
 
@@ -138,12 +203,12 @@ impl<T: StoreItem> CidStore<T> {
     pub fn insert(&mut self, value: impl Into<Rc<T>>) -> Cid {
         let value = value.into();
         let cid = value.cid();
-        self.0.entry(cid.clone()).or_insert(value);
+        self.0.entry(StoreKey::new(cid.clone())).or_insert(value);
         cid
     }
 
     fn verify_entries(&self) -> Result<(), CidStoreError> {
-        for (cid, value) in &self.0 {
+        for (cid, value) in self.iter() {
             value
                 .verify_cid(cid)
                 .map_err(|reason| CidStoreError::ValueMismatch {
