@@ -509,3 +509,25 @@ impl CidStoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Keys order as their CIDs' texts do: with a long shared prefix (as CIDs of one kind
+        /// have) or none, at lengths on both sides of the 16 bytes held as a number, and with
+        /// NUL bytes, which the zero padding must not confuse with a shorter text.
+        #[test]
+        fn keys_order_as_cid_texts(
+            prefix in "(bagaaihra)?",
+            a in "[a-c\0]{0,20}",
+            b in "[a-c\0]{0,20}",
+        ) {
+            let (a, b) = (format!("{prefix}{a}"), format!("{prefix}{b}"));
+            let key = |text: &str| StoreKey::new(Cid::new(text));
+            proptest::prop_assert_eq!(key(&a).cmp(&key(&b)), a.cmp(&b));
+            proptest::prop_assert_eq!(key(&a) == key(&b), a == b);
+        }
+    }
+}
