@@ -136,6 +136,11 @@ fn fluence_accepts(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool 
     key.verify(message, &signature).is_ok()
 }
 
+/// The raw Ed25519 public key of `key`: its peer id inlines it after a 4-byte protobuf header.
+fn public_key_of(key: &KeyPair) -> [u8; 32] {
+    key.peer_id().as_ref().digest()[4..].try_into().unwrap()
+}
+
 /// The peer id of a raw Ed25519 key, if libp2p takes the key.
 fn peer_of(public: &[u8; 32]) -> Option<PeerId> {
     let key = libp2p_identity::ed25519::PublicKey::try_from_bytes(public).ok()?;
@@ -156,7 +161,7 @@ fn verification_agrees_with_fluence_keypair_on_edge_cases() {
     non_canonical[31] = 0x7f;
     // A real signature whose S has L added: the same point equation, but S is not reduced.
     let key = KeyPair::from_seed(3, 0);
-    let public: [u8; 32] = key.peer_id().as_ref().digest()[4..].try_into().unwrap();
+    let public = public_key_of(&key);
     let good = key.sign(b"m");
     let mut unreduced = good.clone();
     const L: [u8; 32] = [
@@ -354,7 +359,7 @@ proptest! {
         corruption in proptest::option::of((any::<bool>(), any::<usize>(), 0u8..8)),
     ) {
         let key = KeyPair::from_seed(seed, 0);
-        let public: [u8; 32] = key.peer_id().as_ref().digest()[4..].try_into().unwrap();
+        let public = public_key_of(&key);
         let mut message = message;
         let mut signature = key.sign(&message);
         if let Some((in_signature, at, bit)) = corruption {
