@@ -61,7 +61,7 @@ macro_rules! id_type {
         pub struct $name(NonZeroU32);
 
         impl $name {
-            fn from_index(index: usize) -> Self {
+            pub(crate) fn from_index(index: usize) -> Self {
                 let raw = u32::try_from(index + 1).expect("AIR arena exceeds u32::MAX entries");
                 $name(NonZeroU32::new(raw).expect("index + 1 is never zero"))
             }
@@ -812,6 +812,23 @@ impl Script {
     pub(crate) fn replace_instr(&mut self, id: InstrId, instr: Instr, span: Span) {
         let row = self.encode_instr(instr, span);
         self.instrs[id.index()] = row;
+    }
+
+    /// The three spare words of a reserved placeholder row (see [`Script::replace_instr`]),
+    /// which a parser uses for its own bookkeeping while the instruction is open, so that open
+    /// instructions need no memory of their own. Only the span's start is kept.
+    pub(crate) fn reserved_words(&self, id: InstrId) -> [u32; 3] {
+        let row = self.instrs[id.index()];
+        [row.a, row.b, row.span.end]
+    }
+
+    /// Writes the spare words of a reserved placeholder row; see [`Script::reserved_words`].
+    pub(crate) fn set_reserved_words(&mut self, id: InstrId, [a, b, end]: [u32; 3]) {
+        let row = &mut self.instrs[id.index()];
+        debug_assert!(matches!(row.kind, InstrKind::Error), "a reserved row");
+        row.a = a;
+        row.b = b;
+        row.span.end = end;
     }
 
     fn encode_instr(&mut self, instr: Instr, span: Span) -> InstrRow {

@@ -66,9 +66,30 @@ enum Tail {
 }
 
 // A step of the traversal: enter an instruction, or leave a compound one after its children.
-enum Step {
-    Enter(InstrId),
-    Exit(InstrId),
+// Packed into 32 bits (the top one says which), as the stack grows with the script's depth.
+#[derive(Clone, Copy)]
+struct Step(u32);
+
+impl Step {
+    const EXIT: u32 = 1 << 31;
+
+    fn enter(id: InstrId) -> Step {
+        let index = u32::try_from(id.index()).expect("an arena index fits 32 bits");
+        assert!(index < Self::EXIT, "fewer than 2^31 instructions");
+        Step(index)
+    }
+
+    fn exit(id: InstrId) -> Step {
+        Step(Step::enter(id).0 | Self::EXIT)
+    }
+
+    fn id(self) -> InstrId {
+        InstrId::from_index((self.0 & !Self::EXIT) as usize)
+    }
+
+    fn is_exit(self) -> bool {
+        self.0 & Self::EXIT != 0
+    }
 }
 
 // Whether the reference validator checks a use: an undefined variable there is an error, else a
@@ -105,10 +126,11 @@ impl Validator<'_> {
     fn run(&mut self) {
         let script = self.script;
         let mut steps = Vec::with_capacity(16);
-        steps.push(Step::Enter(script.root()));
+        steps.push(Step::enter(script.root()));
         while let Some(step) = steps.pop() {
-            match step {
-                Step::Enter(id) => {
+            let id = step.id();
+            match step.is_exit() {
+                false => {
                     let instr = script.instr(id);
                     self.enter(id, instr);
                     let mut children = instr.children();
@@ -129,14 +151,14 @@ impl Validator<'_> {
                             // Leaving a compound instruction matters for the after-`next`
                             // summary and for fold scopes only.
                             if self.track_tails || matches!(instr, Instr::Fold(_)) {
-                                steps.push(Step::Exit(id));
+                                steps.push(Step::exit(id));
                             }
-                            steps.extend(children.rev().map(Step::Enter));
-                            steps.push(Step::Enter(first));
+                            steps.extend(children.rev().map(Step::enter));
+                            steps.push(Step::enter(first));
                         }
                     }
                 }
-                Step::Exit(id) => {
+                true => {
                     let instr = script.instr(id);
                     if matches!(instr, Instr::Fold(_)) {
                         self.open_folds.pop();

@@ -109,6 +109,21 @@ fn errors_are_capped() {
 }
 
 #[test]
+fn errors_capped_inside_open_instructions_leave_a_usable_script() {
+    // Parsing stops with 1,000 instructions still open, each holding parser state in its row.
+    let source = format!("{}{}", "(seq ".repeat(1_000), "(ap) ".repeat(500));
+    let parsed = air::parse(&source);
+    assert_eq!(
+        parsed.diagnostics.last().map(|d| d.code),
+        Some(air::ErrorCode::TooManyErrors)
+    );
+    let script = &parsed.script;
+    assert!(matches!(script.instr(script.root()), air::Instr::Error));
+    air::validate(script);
+    air::print(script);
+}
+
+#[test]
 fn random_bytes_never_panic() {
     // A deterministic stream of random-ish inputs over AIR's own alphabet.
     let alphabet: Vec<char> = "()[]\"; .$#%:!-_0123456789abcxyz\n\té\0"

@@ -1,7 +1,9 @@
 //! The AIR parser: tokens to a [`Script`], with error recovery.
 //!
 //! The parser never recurses: open instructions live on an explicit stack of frames, so any
-//! nesting depth parses in memory proportional to the depth. Each frame collects its arguments
+//! nesting depth parses in memory proportional to the depth (eight bytes per level: a frame
+//! keeps its state in its instruction's reserved row, and arguments are packed into 32 bits).
+//! Each frame collects its arguments
 //! (values, `(service function)` groups, `[...]` lists, child instructions) and checks them
 //! against the instruction's shape when its `)` arrives. A broken instruction becomes
 //! [`Instr::Error`] and parsing goes on, so one run reports every independent error.
@@ -34,8 +36,9 @@ pub struct Parsed {
 /// Parsing stops after this many errors.
 pub const MAX_DIAGNOSTICS: usize = 100;
 
-/// The largest source the parser accepts (spans are 32-bit).
-pub const MAX_SOURCE_LEN: usize = u32::MAX as usize - 1;
+/// The largest source the parser accepts, 1 GiB: spans are 32-bit, and the parser's stack packs
+/// an index below the input's length with a tag into 32 bits.
+pub const MAX_SOURCE_LEN: usize = (1 << 30) - 1;
 
 /// Parses AIR source text. Never panics; see [`Parsed`].
 pub fn parse(source: &str) -> Parsed {
@@ -96,6 +99,40 @@ impl Item {
     }
 }
 
+// An item on the parser's stack, packed: a finished instruction or a value inline (the
+// instruction's span is in its row), anything else in `Parser::extra_items`. Two bits of tag
+// and 30 of index.
+#[derive(Clone, Copy)]
+struct PackedItem(u32);
+
+impl PackedItem {
+    const INDEX_BITS: u32 = 30;
+    const INDEX_MASK: u32 = (1 << Self::INDEX_BITS) - 1;
+    const INSTR: u32 = 0;
+    const VALUE: u32 = 1;
+    const EXTRA: u32 = 2;
+
+    // Every index is below the input's length, hence below `MAX_SOURCE_LEN`.
+    fn new(tag: u32, index: usize) -> Self {
+        const { assert!(MAX_SOURCE_LEN <= PackedItem::INDEX_MASK as usize) };
+        assert!(
+            index <= MAX_SOURCE_LEN,
+            "an item index beyond the input's length"
+        );
+        PackedItem(tag << Self::INDEX_BITS | index as u32)
+    }
+
+    fn tag(self) -> u32 {
+        self.0 >> Self::INDEX_BITS
+    }
+
+    fn index(self) -> usize {
+        (self.0 & Self::INDEX_MASK) as usize
+    }
+}
+
+// An open instruction, as kept in the spare words of its reserved row (see
+// `Script::reserved_words`).
 #[derive(Clone, Copy, Debug)]
 struct Frame {
     // `None` for an unknown instruction, whose contents are still parsed for errors.
@@ -108,6 +145,24 @@ struct Frame {
     values_base: u32,
 }
 
+impl Frame {
+    const UNKNOWN: u32 = u32::MAX;
+
+    fn words(self) -> [u32; 3] {
+        let keyword = self.keyword.map_or(Self::UNKNOWN, |k| k as u32);
+        [keyword, self.items_base, self.values_base]
+    }
+
+    fn from_words(id: InstrId, [keyword, items_base, values_base]: [u32; 3]) -> Frame {
+        Frame {
+            keyword: word::KEYWORDS.get(keyword as usize).map(|&(_, k)| k),
+            id,
+            items_base,
+            values_base,
+        }
+    }
+}
+
 struct Parser<'src> {
     source: &'src str,
     lexer: logos::Lexer<'src, Token>,
@@ -116,8 +171,11 @@ struct Parser<'src> {
     // How many distinct strings the script was prepared for.
     strings_reserved: usize,
     diagnostics: Vec<Diagnostic>,
-    frames: Vec<Frame>,
-    items: Vec<Item>,
+    // The open instructions' rows, innermost last.
+    frames: Vec<InstrId>,
+    items: Vec<PackedItem>,
+    // Items that do not fit in a `PackedItem`, in stack order.
+    extra_items: Vec<Item>,
     values: Vec<(Value, Span)>,
     root: Option<InstrId>,
     trailing_reported: bool,
@@ -162,6 +220,7 @@ impl<'src> Parser<'src> {
             diagnostics: Vec::new(),
             frames: Vec::with_capacity(16),
             items: Vec::with_capacity(16),
+            extra_items: Vec::new(),
             values: Vec::with_capacity(8),
             root: None,
             trailing_reported: false,
@@ -206,8 +265,8 @@ impl<'src> Parser<'src> {
 
     fn finish(mut self) -> Parsed {
         if !self.stopped && !self.swallowed_to_end && !self.frames.is_empty() {
-            let innermost = *self.frames.last().expect("frames is not empty");
-            let outermost = self.frames[0];
+            let innermost = self.innermost().expect("frames is not empty");
+            let outermost = self.frame(self.frames[0]);
             let opener = self.opener(innermost);
             let mut diagnostic = Diagnostic::new(
                 ErrorCode::UnclosedParen,
@@ -232,6 +291,12 @@ impl<'src> Parser<'src> {
             while !self.frames.is_empty() {
                 self.close_frame(Span::new(end, end), false);
             }
+        }
+        // Stopped early: the frames still open hold parser state in their rows.
+        for id in std::mem::take(&mut self.frames) {
+            let start = self.script.instr_span(id).start;
+            self.script
+                .replace_instr(id, Instr::Error, Span::new(start, start));
         }
         let root = match self.root {
             Some(root) if !self.stopped => root,
@@ -328,7 +393,15 @@ impl<'src> Parser<'src> {
 
     fn push_item(&mut self, item: Item) {
         if !self.frames.is_empty() {
-            self.items.push(item);
+            let packed = match item {
+                Item::Instr(id, _) => PackedItem::new(PackedItem::INSTR, id.index()),
+                Item::Value(index) => PackedItem::new(PackedItem::VALUE, index as usize),
+                _ => {
+                    self.extra_items.push(item);
+                    PackedItem::new(PackedItem::EXTRA, self.extra_items.len() - 1)
+                }
+            };
+            self.items.push(packed);
             return;
         }
         // Top level: only one instruction.
@@ -358,6 +431,58 @@ impl<'src> Parser<'src> {
         }
         // Top-level values are not part of any frame.
         self.values.clear();
+    }
+
+    // The item at `index` of the stack.
+    fn item_at(&self, index: usize) -> Item {
+        let packed = self.items[index];
+        match packed.tag() {
+            PackedItem::INSTR => {
+                let id = InstrId::from_index(packed.index());
+                Item::Instr(id, self.script.instr_span(id))
+            }
+            PackedItem::VALUE => Item::Value(packed.index() as u32),
+            _ => self.extra_items[packed.index()],
+        }
+    }
+
+    // The instruction at `index` of the stack, if the item there is one.
+    fn instr_at(&self, index: usize) -> Option<InstrId> {
+        let packed = self.items[index];
+        (packed.tag() == PackedItem::INSTR).then(|| InstrId::from_index(packed.index()))
+    }
+
+    fn truncate_items(&mut self, len: usize) {
+        // Extra items are in stack order, so the first one removed is where they end now.
+        if let Some(first) = self.items[len..]
+            .iter()
+            .find(|item| item.tag() == PackedItem::EXTRA)
+        {
+            self.extra_items.truncate(first.index());
+        }
+        self.items.truncate(len);
+    }
+
+    // ---- frames ----
+
+    fn frame(&self, id: InstrId) -> Frame {
+        Frame::from_words(id, self.script.reserved_words(id))
+    }
+
+    fn innermost(&self) -> Option<Frame> {
+        self.frames.last().map(|&id| self.frame(id))
+    }
+
+    fn open_frame(&mut self, keyword: Option<Keyword>, open: Span) {
+        let id = self.reserve_instr(open);
+        let frame = Frame {
+            keyword,
+            id,
+            items_base: self.items.len() as u32,
+            values_base: self.values.len() as u32,
+        };
+        self.script.set_reserved_words(id, frame.words());
+        self.frames.push(id);
     }
 
     fn report_trailing(&mut self, span: Span) {
@@ -639,13 +764,7 @@ impl<'src> Parser<'src> {
             if self.fast_leaf(keyword, open) {
                 return;
             }
-            let id = self.reserve_instr(open);
-            self.frames.push(Frame {
-                keyword: Some(keyword),
-                id,
-                items_base: self.items.len() as u32,
-                values_base: self.values.len() as u32,
-            });
+            self.open_frame(Some(keyword), open);
             return;
         }
         match next {
@@ -667,13 +786,7 @@ impl<'src> Parser<'src> {
                     ),
                 };
                 self.error(diagnostic);
-                let id = self.reserve_instr(open);
-                self.frames.push(Frame {
-                    keyword: None,
-                    id,
-                    items_base: self.items.len() as u32,
-                    values_base: self.values.len() as u32,
-                });
+                self.open_frame(None, open);
             }
             Some((
                 Token::Word
@@ -897,7 +1010,7 @@ impl<'src> Parser<'src> {
 
     // Whether the innermost frame takes a non-instruction `( ... )` at its next position.
     fn group_expected(&self) -> bool {
-        let Some(frame) = self.frames.last() else {
+        let Some(frame) = self.innermost() else {
             return false;
         };
         let n_items = self.items.len() - frame.items_base as usize;
@@ -910,7 +1023,7 @@ impl<'src> Parser<'src> {
     // An instruction starting at `open` inside a frame that cannot take it probably means that
     // frame's `)` is missing. Close such frames, with an error at their `(`.
     fn close_implicitly_before(&mut self, open: Span) {
-        while let Some(&frame) = self.frames.last() {
+        while let Some(frame) = self.innermost() {
             let n_items = self.items.len() - frame.items_base as usize;
             let missing_paren = match frame.keyword {
                 Some(
@@ -986,14 +1099,18 @@ impl<'src> Parser<'src> {
     // Pops the innermost frame and turns its items into an instruction. `explicit` is false when
     // the `)` is missing (already reported); then shape errors are not reported again.
     fn close_frame(&mut self, close: Span, explicit: bool) {
-        let frame = self.frames.pop().expect("a frame to close");
+        let id = self.frames.pop().expect("a frame to close");
+        let frame = self.frame(id);
         let span = Span::new(self.opener(frame).start, close.end);
         let items_base = frame.items_base as usize;
-        let built = match (frame.keyword, &self.items[items_base..]) {
-            // The common case, without the general shape checks.
-            (Some(Keyword::Seq), &[Item::Instr(a, _), Item::Instr(b, _)]) => Ok(Instr::Seq(a, b)),
-            (Some(Keyword::Par), &[Item::Instr(a, _), Item::Instr(b, _)]) => Ok(Instr::Par(a, b)),
-            (Some(Keyword::Xor), &[Item::Instr(a, _), Item::Instr(b, _)]) => Ok(Instr::Xor(a, b)),
+        // The common case, without the general shape checks.
+        let pair = (self.items.len() == items_base + 2)
+            .then(|| Some((self.instr_at(items_base)?, self.instr_at(items_base + 1)?)))
+            .flatten();
+        let built = match (frame.keyword, pair) {
+            (Some(Keyword::Seq), Some((a, b))) => Ok(Instr::Seq(a, b)),
+            (Some(Keyword::Par), Some((a, b))) => Ok(Instr::Par(a, b)),
+            (Some(Keyword::Xor), Some((a, b))) => Ok(Instr::Xor(a, b)),
             (Some(keyword), _) => self.build(keyword, items_base, span, close),
             (None, _) => Err(Broken::Reported),
         };
@@ -1003,9 +1120,8 @@ impl<'src> Parser<'src> {
             }
             Instr::Error
         });
-        let id = frame.id;
         self.script.replace_instr(id, instr, span);
-        self.items.truncate(items_base);
+        self.truncate_items(items_base);
         self.values.truncate(frame.values_base as usize);
         self.push_item(Item::Instr(id, span));
     }
@@ -1056,7 +1172,7 @@ impl<'src> Parser<'src> {
                     target: first.offset(2),
                 })
             }
-            Keyword::Ap => match self.items.get(args.next).copied() {
+            Keyword::Ap => match self.item(&args) {
                 Some(Item::Group { start, len, span }) => {
                     args.next += 1;
                     let (key, value) = self.ap_map_pair(start, len, span)?;
@@ -1103,8 +1219,8 @@ impl<'src> Parser<'src> {
                 let iterable = self.value_arg(&mut args, &FOLD_ITERABLE)?;
                 let iterator = self.value_arg(&mut args, &ITERATOR)?;
                 let body = self.instr_arg(&mut args, "body")?;
-                let last = match self.items.get(args.next) {
-                    Some(Item::Instr(..)) | Some(Item::Bad(_)) if args.next < self.items.len() => {
+                let last = match self.item(&args) {
+                    Some(Item::Instr(..) | Item::Bad(_)) => {
                         Some(self.instr_arg(&mut args, "last")?)
                     }
                     _ => None,
@@ -1212,7 +1328,7 @@ impl<'src> Parser<'src> {
     // ---- shape checking ----
 
     fn item(&self, args: &Args) -> Option<Item> {
-        self.items.get(args.next).copied()
+        (args.next < self.items.len()).then(|| self.item_at(args.next))
     }
 
     fn missing(&self, args: &Args, what: &str) -> Broken {
@@ -1405,7 +1521,7 @@ impl<'src> Parser<'src> {
                 let keyword = args.keyword.as_str();
                 let extra = self.items.len() - args.next;
                 let first = item.span(&self.values);
-                let last = self.items[self.items.len() - 1].span(&self.values);
+                let last = self.item_at(self.items.len() - 1).span(&self.values);
                 let n_taken = args.next - args.items_base;
                 Err(Diagnostic::new(
                     ErrorCode::UnexpectedArgument,

@@ -465,6 +465,15 @@ mod tests {
     use super::*;
     use crate::ast::Lens;
 
+    #[test]
+    fn keywords_are_listed_in_declaration_order() {
+        // The parser stores a keyword as its discriminant and reads it back from this table.
+        for (index, &(spelling, keyword)) in KEYWORDS.iter().enumerate() {
+            assert_eq!(keyword as usize, index, "{spelling}");
+            assert_eq!(Keyword::from_word(spelling), Some(keyword));
+        }
+    }
+
     fn value(word: &str) -> Result<String, String> {
         let mut script = Script::new();
         match parse_value(&mut script, word, 0) {
