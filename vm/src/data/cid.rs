@@ -8,6 +8,8 @@
 //! does.
 
 use serde::Serialize;
+
+use super::record_json::JsonRecord;
 use serde_json::Value;
 
 use std::borrow::Cow;
@@ -72,7 +74,7 @@ impl AsRef<str> for Cid {
 /// This is how the value store names its entries: the text is already the canonical compact JSON
 /// of the value (see [`crate::data::RawValue`]).
 pub fn json_text_cid(text: &str) -> Cid {
-    Cid::new(blake3_cid_string(&blake3::hash(text.as_bytes())))
+    blake3_cid(&blake3::hash(text.as_bytes()))
 }
 
 /// The CID of a JSON value: compact JSON with object keys sorted, the text the reference hashes.
@@ -84,7 +86,38 @@ pub fn value_cid(value: &Value) -> Cid {
 ///
 /// The JSON is hashed as it is written, so a large item is never held as text.
 pub fn serde_cid<T: Serialize + ?Sized>(item: &T) -> Cid {
-    Cid::new(blake3_cid_string(&serde_digest(item)))
+    blake3_cid(&serde_digest(item))
+}
+
+/// The CID of a store record, hashed over its JSON: the same as [`serde_cid`], faster.
+pub(crate) fn record_cid<T: JsonRecord>(record: &T) -> Cid {
+    blake3_cid(&record_digest(record))
+}
+
+/// Checks that `cid` names the JSON of `record`.
+pub(crate) fn verify_record_cid<T: JsonRecord>(cid: &Cid, record: &T) -> Result<(), CidMismatch> {
+    verify_content(cid, record_digest(record), || {
+        let mut text = Vec::new();
+        record.write_json(&mut text);
+        Cow::Owned(String::from_utf8(text).expect("records are written as UTF-8"))
+    })
+}
+
+fn record_digest<T: JsonRecord>(record: &T) -> blake3::Hash {
+    thread_local! {
+        /// Kept between records, as for [`serde_digest`].
+        static TEXT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut text = TEXT.take();
+    record.write_json(&mut text);
+    let digest = blake3::hash(&text);
+    // A canon result of many elements is large: do not keep its buffer.
+    if text.capacity() > HashingWriter::BATCH {
+        text = Vec::new();
+    }
+    text.clear();
+    TEXT.set(text);
+    digest
 }
 
 /// The BLAKE3 hash of the serde JSON of `item`.
@@ -120,29 +153,32 @@ const BLAKE3_CID_LEN: usize = 1 + (37 * 8usize).div_ceil(5);
 /// base32, lower case, no padding), written directly: CIDs are made for every stored item.
 fn blake3_cid_chars(digest: &blake3::Hash) -> [u8; BLAKE3_CID_LEN] {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
-    let mut bytes = [0u8; 37];
+    let mut bytes = [0u8; 40];
     bytes[..5].copy_from_slice(&BLAKE3_CID_HEADER);
-    bytes[5..].copy_from_slice(digest.as_bytes());
-    let mut text = [b'b'; BLAKE3_CID_LEN];
-    let mut written = 1;
-    // Five bytes make eight characters; the last, shorter group is padded with zero bits.
-    for group in bytes.chunks(5) {
-        let bits = (0..5).fold(0u64, |bits, i| {
-            (bits << 8) | u64::from(group.get(i).copied().unwrap_or(0))
-        });
-        for k in 0..(group.len() * 8).div_ceil(5) {
-            text[written] = ALPHABET[((bits >> (35 - 5 * k)) & 31) as usize];
-            written += 1;
+    bytes[5..37].copy_from_slice(digest.as_bytes());
+    // Five bytes make eight characters; the last group, two bytes padded with zero bits, makes
+    // four. Fixed bounds, so that the loops unroll.
+    let mut eight = [[0u8; 8]; 8];
+    for (chars, group) in eight.iter_mut().zip(bytes.chunks_exact(5)) {
+        let bits = group
+            .iter()
+            .fold(0u64, |bits, &byte| (bits << 8) | u64::from(byte));
+        for (k, char) in chars.iter_mut().enumerate() {
+            *char = ALPHABET[((bits >> (35 - 5 * k)) & 31) as usize];
         }
     }
+    let mut text = [b'b'; BLAKE3_CID_LEN];
+    text[1..].copy_from_slice(&eight.as_flattened()[..BLAKE3_CID_LEN - 1]);
     text
 }
 
-fn blake3_cid_string(digest: &blake3::Hash) -> String {
-    let chars = blake3_cid_chars(digest);
-    std::str::from_utf8(&chars)
-        .expect("the base32 alphabet is ASCII")
-        .to_owned()
+fn blake3_cid_str(chars: &[u8; BLAKE3_CID_LEN]) -> &str {
+    std::str::from_utf8(chars).expect("the base32 alphabet is ASCII")
+}
+
+/// The CID of a BLAKE3 digest, made in one allocation.
+fn blake3_cid(digest: &blake3::Hash) -> Cid {
+    Cid::new(blake3_cid_str(&blake3_cid_chars(digest)))
 }
 
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
@@ -169,7 +205,7 @@ impl ArgumentHash {
 
     /// The hash as stored in a service result aggregate.
     pub fn to_rc(&self) -> Rc<str> {
-        Rc::from(blake3_cid_string(&self.0))
+        Rc::from(blake3_cid_str(&blake3_cid_chars(&self.0)))
     }
 }
 
@@ -422,14 +458,6 @@ pub fn verify_cid(cid: &Cid, text: &str) -> Result<(), CidMismatch> {
     verify_content(cid, blake3::hash(text.as_bytes()), || Cow::Borrowed(text))
 }
 
-/// Checks that `cid` names the serde JSON of `item`, hashed as it is written.
-pub(crate) fn verify_serde_cid<T: Serialize + ?Sized>(
-    cid: &Cid,
-    item: &T,
-) -> Result<(), CidMismatch> {
-    verify_content(cid, serde_digest(item), || Cow::Owned(to_json_text(item)))
-}
-
 /// Checks `cid` against content whose BLAKE3 hash is `digest`; `text` is the content, needed
 /// only for a SHA2 CID.
 fn verify_content<'a>(
@@ -475,7 +503,7 @@ mod tests {
             let multihash = cid::multihash::Multihash::<64>::wrap(BLAKE3_256, digest.as_bytes())
                 .expect("a 32-byte digest fits");
             let expected = cid::Cid::new_v1(JSON_CODEC, multihash).to_string();
-            assert_eq!(blake3_cid_string(&digest), expected);
+            assert_eq!(blake3_cid(&digest).as_str(), expected);
             assert_eq!(json_text_cid(content).as_str(), expected);
             assert_eq!(verify_cid(&Cid::new(expected), content), Ok(()));
         }

@@ -41,6 +41,7 @@ pub mod calls;
 mod cid;
 mod codec;
 mod model;
+mod record_json;
 mod show;
 mod signatures;
 mod store;

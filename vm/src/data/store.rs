@@ -263,24 +263,24 @@ impl StoreItem for RawValue {
     }
 }
 
-/// Items hashed over their serde JSON.
-macro_rules! serde_store_item {
+/// Records hashed over their JSON.
+macro_rules! record_store_item {
     ($($item:ty => $name:literal),* $(,)?) => {$(
         impl StoreItem for $item {
             const STORE_NAME: &'static str = $name;
 
             fn cid(&self) -> Cid {
-                cid::serde_cid(self)
+                cid::record_cid(self)
             }
 
             fn verify_cid(&self, cid: &Cid) -> Result<(), CidMismatch> {
-                cid::verify_serde_cid(cid, self)
+                cid::verify_record_cid(cid, self)
             }
         }
     )*};
 }
 
-serde_store_item! {
+record_store_item! {
     Tetraplet => "tetraplet",
     CanonCidAggregate => "canon element",
     CanonResultCidAggregate => "canon result",
