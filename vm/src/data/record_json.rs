@@ -22,9 +22,9 @@ pub(crate) trait JsonRecord: serde::Serialize {
 fn string(out: &mut Vec<u8>, text: &str) {
     // Without early exit, so that the compiler can check many bytes at once: most strings are
     // CIDs, about 60 bytes that need no escaping.
-    let needs_escape = text
-        .bytes()
-        .fold(false, |found, b| found | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let needs_escape = text.bytes().fold(false, |found, b| {
+        found | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if needs_escape {
         serde_json::to_writer(&mut *out, text).expect("a string serializes to JSON infallibly");
         return;
@@ -106,9 +106,9 @@ impl JsonRecord for CanonCidAggregate {
             Provenance::ServiceResult { cid } => provenance
                 .string("type", "service_result")
                 .string("cid", cid.as_str()),
-            Provenance::Canon { cid } => {
-                provenance.string("type", "canon").string("cid", cid.as_str())
-            }
+            Provenance::Canon { cid } => provenance
+                .string("type", "canon")
+                .string("cid", cid.as_str()),
         };
         provenance.end();
         object.end();
