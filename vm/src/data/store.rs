@@ -85,8 +85,9 @@ where
 
 /// Archives a map as rkyv's `AsVec` does (a vector of its entries in key order) but reads it
 /// back in one pass: rkyv inserts entries one by one, a lookup each, while collecting them
-/// sorts them in linear time when they come in order, as every writer puts them. Duplicate keys
-/// (possible only in a crafted archive) keep the last value either way.
+/// sorts them, in linear time when they come in order as this VM writes them (the reference
+/// writes its hash maps' order). Duplicate keys (possible only in a crafted archive) keep the
+/// last value either way.
 pub(crate) struct EntryVec;
 
 impl<K: Archive, V: Archive> ArchiveWith<BTreeMap<K, V>> for EntryVec {

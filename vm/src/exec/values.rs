@@ -175,11 +175,9 @@ impl Iterable {
                     .and_then(|a| a.get(*cursor))
                     .cloned()
                     .unwrap_or(Value::Null);
-                let mut tetraplet = (*array.tetraplet).clone();
-                tetraplet.lens.push_str(&format!(".$.[{cursor}]"));
                 IterItem {
                     value: Rc::new(element),
-                    tetraplet: Rc::new(tetraplet),
+                    tetraplet: Rc::new(element_tetraplet(&array.tetraplet, *cursor)),
                     trace_pos: array.trace_pos,
                     provenance: array.provenance.clone(),
                 }
@@ -189,16 +187,12 @@ impl Iterable {
                 tetraplet,
                 provenance,
                 cursor,
-            } => {
-                let mut tetraplet = (**tetraplet).clone();
-                tetraplet.lens.push_str(&format!(".$.[{cursor}]"));
-                IterItem {
-                    value: Rc::new(values[*cursor].clone()),
-                    tetraplet: Rc::new(tetraplet),
-                    trace_pos: 0,
-                    provenance: provenance.clone(),
-                }
-            }
+            } => IterItem {
+                value: Rc::new(values[*cursor].clone()),
+                tetraplet: Rc::new(element_tetraplet(tetraplet, *cursor)),
+                trace_pos: 0,
+                provenance: provenance.clone(),
+            },
             Iterable::Values { values, cursor } => {
                 let v = &values[*cursor];
                 IterItem {
@@ -209,5 +203,20 @@ impl Iterable {
                 }
             }
         }
+    }
+}
+
+/// The tetraplet of element `index` of an array with tetraplet `array`: its lens extended by
+/// `.$.[index]`, written in place (a fold makes one per iteration).
+fn element_tetraplet(array: &Tetraplet, index: usize) -> Tetraplet {
+    use std::fmt::Write as _;
+    let mut lens = String::with_capacity(array.lens.len() + 24);
+    lens.push_str(&array.lens);
+    write!(lens, ".$.[{index}]").expect("writing to a String cannot fail");
+    Tetraplet {
+        peer_pk: array.peer_pk.clone(),
+        service_id: array.service_id.clone(),
+        function_name: array.function_name.clone(),
+        lens,
     }
 }
