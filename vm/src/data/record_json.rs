@@ -20,12 +20,7 @@ pub(crate) trait JsonRecord: serde::Serialize {
 
 /// Appends the JSON string of `text`.
 fn string(out: &mut Vec<u8>, text: &str) {
-    // Without early exit, so that the compiler can check many bytes at once: most strings are
-    // CIDs, about 60 bytes that need no escaping.
-    let needs_escape = text.bytes().fold(false, |found, b| {
-        found | (b < 0x20) | (b == b'"') | (b == b'\\')
-    });
-    if needs_escape {
+    if needs_escape(text.as_bytes()) {
         serde_json::to_writer(&mut *out, text).expect("a string serializes to JSON infallibly");
         return;
     }
@@ -33,6 +28,11 @@ fn string(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');
+}
+
+/// Whether serde_json escapes some byte of `bytes`: a control character, `"` or `\`.
+fn needs_escape(bytes: &[u8]) -> bool {
+    bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// A JSON object being written: fields are separated as they are added.
@@ -159,6 +159,26 @@ mod tests {
 
     fn cid() -> impl Strategy<Value = Cid> {
         text().prop_map(|t| Cid::new(t.as_str()))
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position() {
+        for len in 0..40 {
+            let plain = "b".repeat(len);
+            assert!(!needs_escape(plain.as_bytes()));
+            for at in 0..len {
+                for special in [0u8, 0x1f, b'"', b'\\'] {
+                    let mut bytes = plain.clone().into_bytes();
+                    bytes[at] = special;
+                    assert!(needs_escape(&bytes), "{len} {at} {special}");
+                }
+                for harmless in [0x20u8, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xff] {
+                    let mut bytes = plain.clone().into_bytes();
+                    bytes[at] = harmless;
+                    assert!(!needs_escape(&bytes), "{len} {at} {harmless}");
+                }
+            }
+        }
     }
 
     proptest! {
