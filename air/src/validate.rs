@@ -129,43 +129,39 @@ impl Validator<'_> {
         steps.push(Step::enter(script.root()));
         while let Some(step) = steps.pop() {
             let id = step.id();
-            match step.is_exit() {
-                false => {
-                    let instr = script.instr(id);
-                    self.enter(id, instr);
-                    let mut children = instr.children();
-                    match children.next() {
-                        None => {
-                            if self.track_tails {
-                                let tail = match instr {
-                                    Instr::Next(iterator) => script
-                                        .value(iterator)
-                                        .variable()
-                                        .map_or(Tail::Other, Tail::Next),
-                                    _ => Tail::Other,
-                                };
-                                self.tails.push(tail);
-                            }
-                        }
-                        Some(first) => {
-                            // Leaving a compound instruction matters for the after-`next`
-                            // summary and for fold scopes only.
-                            if self.track_tails || matches!(instr, Instr::Fold(_)) {
-                                steps.push(Step::exit(id));
-                            }
-                            steps.extend(children.rev().map(Step::enter));
-                            steps.push(Step::enter(first));
-                        }
+            let instr = script.instr(id);
+            if step.is_exit() {
+                if matches!(instr, Instr::Fold(_)) {
+                    self.open_folds.pop();
+                }
+                if self.track_tails {
+                    self.exit(id, instr);
+                }
+                continue;
+            }
+            self.enter(id, instr);
+            let mut children = instr.children();
+            match children.next() {
+                None => {
+                    if self.track_tails {
+                        let tail = match instr {
+                            Instr::Next(iterator) => script
+                                .value(iterator)
+                                .variable()
+                                .map_or(Tail::Other, Tail::Next),
+                            _ => Tail::Other,
+                        };
+                        self.tails.push(tail);
                     }
                 }
-                true => {
-                    let instr = script.instr(id);
-                    if matches!(instr, Instr::Fold(_)) {
-                        self.open_folds.pop();
+                Some(first) => {
+                    // Leaving a compound instruction matters for the after-`next` summary and
+                    // for fold scopes only.
+                    if self.track_tails || matches!(instr, Instr::Fold(_)) {
+                        steps.push(Step::exit(id));
                     }
-                    if self.track_tails {
-                        self.exit(id, instr);
-                    }
+                    steps.extend(children.rev().map(Step::enter));
+                    steps.push(Step::enter(first));
                 }
             }
         }

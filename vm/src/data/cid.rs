@@ -8,13 +8,13 @@
 //! does.
 
 use serde::Serialize;
-
-use super::record_json::JsonRecord;
 use serde_json::Value;
 
 use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
+
+use super::record_json::JsonRecord;
 
 /// The multicodec code of JSON; multicodec crates do not export it.
 const JSON_CODEC: u64 = 0x0200;
@@ -104,42 +104,43 @@ pub(crate) fn verify_record_cid<T: JsonRecord>(cid: &Cid, record: &T) -> Result<
 }
 
 fn record_digest<T: JsonRecord>(record: &T) -> blake3::Hash {
-    thread_local! {
-        /// Kept between records, as for [`serde_digest`].
-        static TEXT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-    }
-    let mut text = TEXT.take();
-    record.write_json(&mut text);
-    let digest = blake3::hash(&text);
-    // A canon result of many elements is large: do not keep its buffer.
-    if text.capacity() > HashingWriter::BATCH {
-        text = Vec::new();
-    }
-    text.clear();
-    TEXT.set(text);
-    digest
+    with_scratch(|text| {
+        record.write_json(text);
+        blake3::hash(text)
+    })
 }
 
 /// The BLAKE3 hash of the serde JSON of `item`.
 fn serde_digest<T: Serialize + ?Sized>(item: &T) -> blake3::Hash {
+    with_scratch(|pending| {
+        let mut writer = HashingWriter {
+            hasher: None,
+            pending,
+        };
+        write_json(&mut writer, item);
+        match &mut writer.hasher {
+            // Most items fit in one batch: hashed at once, without an incremental hasher.
+            None => blake3::hash(writer.pending),
+            Some(hasher) => hasher.update(writer.pending).finalize(),
+        }
+    })
+}
+
+/// Runs `f` on the thread's empty buffer for text being hashed. It is kept between items: most
+/// are small, and an allocation each would cost more than their hashing; a large one (a canon
+/// result of many elements) is not kept.
+fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     thread_local! {
-        /// The batch buffer of [`HashingWriter`], kept between items: most are small, and an
-        /// allocation each would cost more than their hashing.
-        static PENDING: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+        static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
     }
-    let mut writer = HashingWriter {
-        hasher: None,
-        pending: PENDING.take(),
-    };
-    write_json(&mut writer, item);
-    let digest = match &mut writer.hasher {
-        // Most items fit in one batch: hashed at once, without an incremental hasher.
-        None => blake3::hash(&writer.pending),
-        Some(hasher) => hasher.update(&writer.pending).finalize(),
-    };
-    writer.pending.clear();
-    PENDING.set(writer.pending);
-    digest
+    let mut buffer = SCRATCH.take();
+    let result = f(&mut buffer);
+    if buffer.capacity() > HashingWriter::BATCH {
+        buffer = Vec::new();
+    }
+    buffer.clear();
+    SCRATCH.set(buffer);
+    result
 }
 
 /// The bytes of a BLAKE3-256 JSON CIDv1 before the digest: version 1, codec 0x0200, multihash
@@ -211,21 +212,21 @@ impl ArgumentHash {
 
 /// Feeds written bytes to BLAKE3 in batches: the serializer writes a few bytes at a time, and
 /// BLAKE3 hashes several 1 KiB chunks in parallel only when it gets them in one update.
-struct HashingWriter {
+struct HashingWriter<'a> {
     /// Made only for an item larger than one batch (the hasher is about 2 KB).
     hasher: Option<Box<blake3::Hasher>>,
-    pending: Vec<u8>,
+    pending: &'a mut Vec<u8>,
 }
 
-impl HashingWriter {
+impl HashingWriter<'_> {
     const BATCH: usize = 64 * 1024;
 }
 
-impl std::io::Write for HashingWriter {
+impl std::io::Write for HashingWriter<'_> {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         if self.pending.len() + bytes.len() > Self::BATCH {
             let hasher = self.hasher.get_or_insert_with(Default::default);
-            hasher.update(&self.pending);
+            hasher.update(self.pending);
             self.pending.clear();
             if bytes.len() >= Self::BATCH {
                 hasher.update(bytes);

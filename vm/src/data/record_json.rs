@@ -70,26 +70,35 @@ impl<'a> Object<'a> {
     }
 }
 
+/// Appends an object whose fields are all strings.
+fn string_object(out: &mut Vec<u8>, fields: &[(&'static str, &str)]) {
+    let mut object = Object::new(out);
+    for &(key, value) in fields {
+        object.string(key, value);
+    }
+    object.end();
+}
+
 impl JsonRecord for Tetraplet {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut object = Object::new(out);
-        object
-            .string("peer_pk", &self.peer_pk)
-            .string("service_id", &self.service_id)
-            .string("function_name", &self.function_name)
-            .string("lens", &self.lens);
-        object.end();
+        let fields = [
+            ("peer_pk", self.peer_pk.as_str()),
+            ("service_id", &self.service_id),
+            ("function_name", &self.function_name),
+            ("lens", &self.lens),
+        ];
+        string_object(out, &fields);
     }
 }
 
 impl JsonRecord for ServiceResultCidAggregate {
     fn write_json(&self, out: &mut Vec<u8>) {
-        let mut object = Object::new(out);
-        object
-            .string("value_cid", self.value_cid.as_str())
-            .string("argument_hash", &self.argument_hash)
-            .string("tetraplet_cid", self.tetraplet_cid.as_str());
-        object.end();
+        let fields = [
+            ("value_cid", self.value_cid.as_str()),
+            ("argument_hash", &self.argument_hash),
+            ("tetraplet_cid", self.tetraplet_cid.as_str()),
+        ];
+        string_object(out, &fields);
     }
 }
 
@@ -100,17 +109,17 @@ impl JsonRecord for CanonCidAggregate {
             .string("value", self.value.as_str())
             .string("tetraplet", self.tetraplet.as_str());
         // An internally tagged enum: the tag, then the variant's fields.
-        let mut provenance = Object::new(object.key("provenance"));
+        let provenance = object.key("provenance");
         match &self.provenance {
-            Provenance::Literal => provenance.string("type", "literal"),
-            Provenance::ServiceResult { cid } => provenance
-                .string("type", "service_result")
-                .string("cid", cid.as_str()),
-            Provenance::Canon { cid } => provenance
-                .string("type", "canon")
-                .string("cid", cid.as_str()),
-        };
-        provenance.end();
+            Provenance::Literal => string_object(provenance, &[("type", "literal")]),
+            Provenance::ServiceResult { cid } => string_object(
+                provenance,
+                &[("type", "service_result"), ("cid", cid.as_str())],
+            ),
+            Provenance::Canon { cid } => {
+                string_object(provenance, &[("type", "canon"), ("cid", cid.as_str())])
+            }
+        }
         object.end();
     }
 }
