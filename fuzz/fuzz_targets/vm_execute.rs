@@ -142,10 +142,10 @@ fn build(peers: &Peers, states: &[State], last_call_request_id: u8) -> Vec<u8> {
     let no_arguments = argument_hash(&[]);
     let tetraplet = |by_q: bool| {
         Rc::new(Tetraplet {
-            peer_pk: peers.id(by_q).to_owned(),
-            service_id: "svc".to_owned(),
-            function_name: "f".to_owned(),
-            lens: String::new(),
+            peer_pk: peers.id(by_q).into(),
+            service_id: "svc".into(),
+            function_name: "f".into(),
+            lens: "".into(),
         })
     };
     let mut trace = Vec::with_capacity(states.len());

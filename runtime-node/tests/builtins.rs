@@ -731,10 +731,10 @@ fn debug_stringify_and_console() {
 
 fn tetraplet(peer: &PeerId, service: &str, function: &str, lens: &str) -> Tetraplet {
     Tetraplet {
-        peer_pk: peer.to_base58(),
-        service_id: service.to_owned(),
-        function_name: function.to_owned(),
-        lens: lens.to_owned(),
+        peer_pk: peer.to_base58().into(),
+        service_id: service.into(),
+        function_name: function.into(),
+        lens: lens.into(),
     }
 }
 

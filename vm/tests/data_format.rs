@@ -356,10 +356,10 @@ fn service_result(data: &InterpreterData, cid: &Cid) -> (Value, Tetraplet, Rc<st
 
 fn tetraplet(peer: &str, service_id: &str, function_name: &str, lens: &str) -> Tetraplet {
     Tetraplet {
-        peer_pk: peer.to_owned(),
-        service_id: service_id.to_owned(),
-        function_name: function_name.to_owned(),
-        lens: lens.to_owned(),
+        peer_pk: peer.into(),
+        service_id: service_id.into(),
+        function_name: function_name.into(),
+        lens: lens.into(),
     }
 }
 
@@ -388,7 +388,7 @@ fn first_call_of(data: &InterpreterData, function_name: &str) -> (usize, Cid) {
         .find_map(|(position, state)| match state {
             ExecutedState::Call(CallResult::Executed(
                 ValueRef::Scalar(cid) | ValueRef::Stream { cid, .. },
-            )) if service_result(data, cid).1.function_name == function_name => {
+            )) if *service_result(data, cid).1.function_name == *function_name => {
                 Some((position, cid.clone()))
             }
             _ => None,
@@ -662,7 +662,7 @@ fn reference_data_reads_the_same() {
     let (remote_pos, remote) = first_call_of(&a2, "remote");
     let (value, origin, _) = service_result(&a2, &remote);
     assert_eq!(value, json!(["from", "b"]));
-    assert_eq!(origin.peer_pk, hops.b.id());
+    assert_eq!(&*origin.peer_pk, hops.b.id());
     assert!(matches!(a2.trace[remote_pos - 1], ExecutedState::Par(_)));
 
     let streams: Vec<(Value, u32)> = a2
@@ -748,7 +748,7 @@ fn reference_data_reads_the_same() {
                     .tetraplet_store
                     .get(&canon.tetraplet)
                     .expect("tetraplet");
-                Some(origin.peer_pk.clone())
+                Some(origin.peer_pk.to_string())
             }
             _ => None,
         })

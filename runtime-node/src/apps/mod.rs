@@ -402,10 +402,10 @@ impl AppService {
                     argument
                         .iter()
                         .map(|t| SecurityTetraplet {
-                            peer_pk: t.peer_pk.clone(),
-                            service_id: t.service_id.clone(),
-                            function_name: t.function_name.clone(),
-                            lens: t.lens.clone(),
+                            peer_pk: t.peer_pk.to_string(),
+                            service_id: t.service_id.to_string(),
+                            function_name: t.function_name.to_string(),
+                            lens: t.lens.to_string(),
                         })
                         .collect()
                 })

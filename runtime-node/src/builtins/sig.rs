@@ -78,7 +78,7 @@ impl Sig {
                 "the data must be produced by service 'registry' on peer '{me}', but comes from peer '{producer}'"
             )));
         }
-        let function = (origin.service_id.as_str(), origin.function_name.as_str());
+        let function = (&*origin.service_id, &*origin.function_name);
         if !SIGNABLE.contains(&function) {
             return Outcome::Error(args.error(format_args!(
                 "the data must result from 'registry.get_record_bytes' or 'registry.get_record_metadata_bytes', but comes from '{}.{}'",

@@ -119,9 +119,9 @@ impl Engine for VmAnsweringEngine {
 
 fn convert(t: VmTetraplet) -> Tetraplet {
     Tetraplet {
-        peer_pk: t.peer_pk,
-        service_id: t.service_id,
-        function_name: t.function_name,
-        lens: t.lens,
+        peer_pk: t.peer_pk.to_string(),
+        service_id: t.service_id.to_string(),
+        function_name: t.function_name.to_string(),
+        lens: t.lens.to_string(),
     }
 }

@@ -18,16 +18,18 @@ use rkyv::boxed::{ArchivedBox, BoxResolver};
 use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
 use rkyv::ser::serializers::{AllocScratch, CompositeSerializer, FallbackScratch, HeapScratch};
 use rkyv::ser::{Serializer, SharedSerializeRegistry};
+use rkyv::string::{ArchivedString, StringResolver};
 use rkyv::validation::validators::{ArchiveError, ArchiveValidator};
 use rkyv::validation::{ArchiveContext, SharedContext};
 use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
-use rkyv::{ArchiveUnsized, Deserialize as _, Fallible};
+use rkyv::{Archive, ArchiveUnsized, Deserialize as _, Fallible};
 
 use std::alloc::{Layout, LayoutError};
-use std::any::TypeId;
+use std::any::{Any, TypeId};
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Scratch space the serializer starts with; larger archives fall back to the heap.
 const SCRATCH_SIZE: usize = 4096;
@@ -237,13 +239,10 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
         .map_err(|e| e.to_string())?;
     let repr: DataRepr = archived
-        .deserialize(&mut SharedPointers {
-            pointers: HashMap::with_capacity_and_hasher(
-                expected_shared_pointers(bytes.len()),
-                KeyedAddressHash::default(),
-            ),
-            archive: Rc::clone(&aligned),
-        })
+        .deserialize(&mut SharedPointers::new(
+            Rc::clone(&aligned),
+            expected_shared_pointers(bytes.len()),
+        ))
         .map_err(|e| e.to_string())?;
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
@@ -476,8 +475,23 @@ impl SharedContext for Validator<'_> {
 /// on the type and size of their target, so that reuse is exactly right.
 pub(crate) struct SharedPointers {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
+    /// Strings read through [`SharedStr`] (CIDs mostly), by archived address.
+    strs: HashMap<usize, Rc<str>, KeyedAddressHash>,
+    /// Values read through [`SharedRc`] (store entries), by archived address.
+    values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
     /// The validated archive being read, which [`Text`]s refer to.
     archive: Rc<rkyv::AlignedVec>,
+}
+
+impl SharedPointers {
+    fn new(archive: Rc<rkyv::AlignedVec>, expected: usize) -> Self {
+        SharedPointers {
+            pointers: HashMap::default(),
+            strs: HashMap::with_capacity_and_hasher(expected, KeyedAddressHash::default()),
+            values: HashMap::with_capacity_and_hasher(expected / 2, KeyedAddressHash::default()),
+            archive,
+        }
+    }
 }
 
 impl Fallible for SharedPointers {
@@ -497,6 +511,110 @@ impl SharedDeserializeRegistry for SharedPointers {
         self.pointers.insert(ptr as usize, shared);
         Ok(())
     }
+}
+
+/// Archives an `Rc<str>` as rkyv does (a shared pointer to a string) and reads each distinct
+/// string back with a single allocation: rkyv's own path allocates a box, copies it into the
+/// `Rc` and boxes a registry entry, three allocations for every CID of a data.
+pub(crate) struct SharedStr;
+
+type ArchivedSharedStr = <Rc<str> as Archive>::Archived;
+
+impl ArchiveWith<Rc<str>> for SharedStr {
+    type Archived = ArchivedSharedStr;
+    type Resolver = <Rc<str> as Archive>::Resolver;
+
+    unsafe fn resolve_with(
+        field: &Rc<str>,
+        pos: usize,
+        resolver: Self::Resolver,
+        out: *mut Self::Archived,
+    ) {
+        // SAFETY: the caller's guarantees are passed on to rkyv's own `Rc` archiving.
+        unsafe { field.resolve(pos, resolver, out) }
+    }
+}
+
+impl<S: Fallible + ?Sized> SerializeWith<Rc<str>, S> for SharedStr
+where
+    Rc<str>: rkyv::Serialize<S>,
+{
+    fn serialize_with(field: &Rc<str>, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        rkyv::Serialize::serialize(field, serializer)
+    }
+}
+
+impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers> for SharedStr {
+    fn deserialize_with(
+        field: &ArchivedSharedStr,
+        deserializer: &mut SharedPointers,
+    ) -> Result<Rc<str>, std::convert::Infallible> {
+        // `Validator` made sure that every pointer to one address names the same string.
+        let text: &str = field.get();
+        Ok(Rc::clone(
+            deserializer
+                .strs
+                .entry(text.as_ptr() as usize)
+                .or_insert_with(|| Rc::from(text)),
+        ))
+    }
+}
+
+/// Archives an `Arc<str>` as a `String` (the layout of the reference's tetraplets).
+pub(crate) struct StringInArchive;
+
+impl ArchiveWith<Arc<str>> for StringInArchive {
+    type Archived = ArchivedString;
+    type Resolver = StringResolver;
+
+    unsafe fn resolve_with(
+        field: &Arc<str>,
+        pos: usize,
+        resolver: StringResolver,
+        out: *mut ArchivedString,
+    ) {
+        // SAFETY: the caller's guarantees are passed on to rkyv's own string archiving.
+        unsafe { ArchivedString::resolve_from_str(field, pos, resolver, out) }
+    }
+}
+
+impl<S: Serializer + ?Sized> SerializeWith<Arc<str>, S> for StringInArchive {
+    fn serialize_with(field: &Arc<str>, serializer: &mut S) -> Result<StringResolver, S::Error> {
+        ArchivedString::serialize_from_str(field, serializer)
+    }
+}
+
+impl<D: Fallible + ?Sized> DeserializeWith<ArchivedString, Arc<str>, D> for StringInArchive {
+    fn deserialize_with(field: &ArchivedString, _: &mut D) -> Result<Arc<str>, D::Error> {
+        Ok(Arc::from(field.as_str()))
+    }
+}
+
+/// Reads an archived `Rc<T>` (a store entry) with a single allocation per distinct target, as
+/// [`SharedStr`] does for strings.
+pub(crate) fn read_shared<T>(
+    field: &<Rc<T> as Archive>::Archived,
+    deserializer: &mut SharedPointers,
+) -> Rc<T>
+where
+    T: Archive + 'static,
+    T::Archived: rkyv::Deserialize<T, SharedPointers>,
+{
+    let archived: &T::Archived = field.get();
+    let address = archived as *const T::Archived as usize;
+    if let Some(shared) = deserializer.values.get(&address) {
+        // `Validator` made sure that every pointer to one address names the same type, so the
+        // downcast holds; a failure would only cost a second copy.
+        if let Ok(value) = Rc::clone(shared).downcast::<T>() {
+            return value;
+        }
+    }
+    let Ok(value) = archived.deserialize(deserializer);
+    let value = Rc::new(value);
+    deserializer
+        .values
+        .insert(address, Rc::clone(&value) as Rc<dyn Any>);
+    value
 }
 
 /// A stored text (the JSON of a value): owned, or a range of the validated archive it was read

@@ -250,10 +250,10 @@ mod tests {
 
     fn tetraplet(lens: &str) -> Tetraplet {
         Tetraplet {
-            peer_pk: "peer".to_owned(),
-            service_id: "service".to_owned(),
-            function_name: "function".to_owned(),
-            lens: lens.to_owned(),
+            peer_pk: "peer".into(),
+            service_id: "service".into(),
+            function_name: "function".into(),
+            lens: lens.into(),
         }
     }
 

@@ -5,7 +5,7 @@
 //! `air-interpreter-data` 0.17. Types whose archived form differs from their in-memory form (the
 //! peer ids of `Sender` and `CanonResult`) are archived through mirror types in `archive.rs`.
 
-use super::archive::{Text, TextInArchive};
+use super::archive::{StringInArchive, Text, TextInArchive};
 use super::cid::{self, Cid};
 use super::signatures::SignatureStore;
 use super::store::CidInfo;
@@ -16,6 +16,7 @@ use serde_json::Value;
 use std::cell::OnceCell;
 use std::fmt;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// Everything a particle carries between peers besides the script.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -170,6 +171,7 @@ pub struct ServiceResultCidAggregate {
     /// CID of the result value (value store).
     pub value_cid: Cid,
     /// [`cid::argument_hash`] of the call's arguments, so a replay with other arguments is caught.
+    #[with(super::archive::SharedStr)]
     pub argument_hash: Rc<str>,
     /// CID of the call's tetraplet (tetraplet store).
     pub tetraplet_cid: Cid,
@@ -253,23 +255,52 @@ pub enum Provenance {
     rkyv::Deserialize,
 )]
 #[archive(check_bytes)]
+///
+/// The texts are shared: a fold hands out a tetraplet per element, which differs from the
+/// array's only in its lens. (`Arc`, not `Rc`: tetraplets reach the host in call requests,
+/// which may cross threads.)
 pub struct Tetraplet {
     /// Peer id of the peer the value was produced on.
-    pub peer_pk: String,
+    #[with(StringInArchive)]
+    pub peer_pk: Arc<str>,
     /// The service that produced it (empty for literals and canons).
-    pub service_id: String,
+    #[with(StringInArchive)]
+    pub service_id: Arc<str>,
     /// The function that produced it (empty for literals and canons).
-    pub function_name: String,
+    #[with(StringInArchive)]
+    pub function_name: Arc<str>,
     /// The lens applied to the produced value, such as `.$.[0]` (empty if none).
-    pub lens: String,
+    #[with(StringInArchive)]
+    pub lens: Arc<str>,
 }
 
 impl Tetraplet {
     /// A tetraplet of a value produced by `peer_pk` itself: a literal or a canon result.
-    pub fn peer_only(peer_pk: impl Into<String>) -> Self {
+    pub fn peer_only(peer_pk: impl Into<Arc<str>>) -> Self {
         Self {
             peer_pk: peer_pk.into(),
             ..Self::default()
+        }
+    }
+
+    /// This tetraplet with `suffix` written after its lens, as applying a lens to its value
+    /// does. The texts are shared, and the new lens is one allocation.
+    pub fn with_lens_suffix(&self, suffix: impl fmt::Display) -> Self {
+        use std::fmt::Write as _;
+        thread_local! {
+            static LENS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+        }
+        let lens = LENS.with_borrow_mut(|text| {
+            text.clear();
+            text.push_str(&self.lens);
+            write!(text, "{suffix}").expect("writing to a String cannot fail");
+            Arc::from(text.as_str())
+        });
+        Tetraplet {
+            peer_pk: Arc::clone(&self.peer_pk),
+            service_id: Arc::clone(&self.service_id),
+            function_name: Arc::clone(&self.function_name),
+            lens,
         }
     }
 }

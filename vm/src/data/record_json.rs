@@ -82,10 +82,10 @@ fn string_object(out: &mut Vec<u8>, fields: &[(&'static str, &str)]) {
 impl JsonRecord for Tetraplet {
     fn write_json(&self, out: &mut Vec<u8>) {
         let fields = [
-            ("peer_pk", self.peer_pk.as_str()),
-            ("service_id", &self.service_id),
-            ("function_name", &self.function_name),
-            ("lens", &self.lens),
+            ("peer_pk", &*self.peer_pk),
+            ("service_id", &*self.service_id),
+            ("function_name", &*self.function_name),
+            ("lens", &*self.lens),
         ];
         string_object(out, &fields);
     }
@@ -195,7 +195,12 @@ mod tests {
         fn tetraplets_as_serde_writes_them(
             peer_pk in text(), service_id in text(), function_name in text(), lens in text()
         ) {
-            let tetraplet = Tetraplet { peer_pk, service_id, function_name, lens };
+            let tetraplet = Tetraplet {
+                peer_pk: peer_pk.into(),
+                service_id: service_id.into(),
+                function_name: function_name.into(),
+                lens: lens.into(),
+            };
             prop_assert_eq!(ours(&tetraplet), serde(&tetraplet));
         }
 

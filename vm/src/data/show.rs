@@ -332,7 +332,7 @@ fn resolve_state(
             );
             let peer_id = result
                 .and_then(|result| tetraplet(&result.tetraplet, errors))
-                .map(|tetraplet| tetraplet.peer_pk);
+                .map(|tetraplet| tetraplet.peer_pk.to_string());
             let values = result.and_then(|result| {
                 result
                     .values

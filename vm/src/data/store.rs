@@ -11,6 +11,9 @@ use rkyv::vec::ArchivedVec;
 use rkyv::with::{ArchiveWith, AsVec, DeserializeWith, SerializeWith};
 use rkyv::{Archive, Deserialize as _, Fallible};
 
+use super::archive::{read_shared, SharedPointers};
+use std::convert::Infallible;
+
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -118,29 +121,40 @@ where
     }
 }
 
-impl<K, V, D> DeserializeWith<ArchivedVec<Entry<K::Archived, V::Archived>>, BTreeMap<K, V>, D>
+impl<K, V>
+    DeserializeWith<ArchivedVec<Entry<K::Archived, V::Archived>>, BTreeMap<K, V>, SharedPointers>
     for EntryVec
 where
     K: Archive + Ord,
-    V: Archive,
-    K::Archived: rkyv::Deserialize<K, D>,
-    V::Archived: rkyv::Deserialize<V, D>,
-    D: Fallible + ?Sized,
+    V: EntryValue,
+    K::Archived: rkyv::Deserialize<K, SharedPointers>,
 {
     fn deserialize_with(
         field: &ArchivedVec<Entry<K::Archived, V::Archived>>,
-        deserializer: &mut D,
-    ) -> Result<BTreeMap<K, V>, D::Error> {
-        let entries = field
-            .iter()
-            .map(|entry| {
-                Ok((
-                    entry.key.deserialize(deserializer)?,
-                    entry.value.deserialize(deserializer)?,
-                ))
-            })
-            .collect::<Result<Vec<_>, D::Error>>()?;
+        deserializer: &mut SharedPointers,
+    ) -> Result<BTreeMap<K, V>, Infallible> {
+        let mut entries = Vec::with_capacity(field.len());
+        for entry in field.iter() {
+            let key = entry.key.deserialize(deserializer)?;
+            entries.push((key, V::read(&entry.value, deserializer)));
+        }
         Ok(entries.into_iter().collect())
+    }
+}
+
+/// How the value of a map entry is read back from an archive.
+pub(crate) trait EntryValue: Archive + Sized {
+    fn read(archived: &Self::Archived, deserializer: &mut SharedPointers) -> Self;
+}
+
+/// Store values are shared pointers, read with one allocation each.
+impl<T> EntryValue for Rc<T>
+where
+    T: Archive + 'static,
+    T::Archived: rkyv::Deserialize<T, SharedPointers>,
+{
+    fn read(archived: &Self::Archived, deserializer: &mut SharedPointers) -> Self {
+        read_shared(archived, deserializer)
     }
 }
 

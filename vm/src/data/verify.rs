@@ -44,9 +44,9 @@ fn group_cids(data: &InterpreterData) -> Result<GroupedCids<'_>, DataError> {
         let Some((cid, tetraplet)) = produced_cid(&data.cid_info, position, state)? else {
             continue;
         };
-        let peer = groups.get_mut(tetraplet.peer_pk.as_str()).ok_or_else(|| {
+        let peer = groups.get_mut(&*tetraplet.peer_pk).ok_or_else(|| {
             SignatureCheckError::PeerIdNotFound {
-                peer_id: tetraplet.peer_pk.clone(),
+                peer_id: tetraplet.peer_pk.to_string(),
             }
         })?;
         peer.cids.push(cid.as_rc().clone());

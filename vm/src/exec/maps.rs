@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use air::ast::{Accessor, Lens, LensId};
 use air::{Sym, Value as AirValue, ValueId};
@@ -285,7 +286,7 @@ impl Exec<'_> {
             Lens::Length => (
                 Value::from(map.values().len()),
                 Rc::new(Tetraplet {
-                    peer_pk: self.current_peer_id.to_string(),
+                    peer_pk: Arc::from(&*self.current_peer_id),
                     lens: "length".into(),
                     ..Tetraplet::default()
                 }),
@@ -298,7 +299,7 @@ impl Exec<'_> {
                     found => {
                         let values = found.map(Vec::as_slice).unwrap_or_default();
                         let tetraplet = Rc::new(Tetraplet {
-                            lens: text::lens(self.script, lens),
+                            lens: text::lens(self.script, lens).into(),
                             ..(*map.canon.tetraplet).clone()
                         });
                         (values_json(values), tetraplet)
@@ -350,8 +351,9 @@ impl Exec<'_> {
         }
         let value = self.apply_accessors(&element.value, rest)?;
         // The reference appends the remaining accessors without the `.$` of a lens.
-        let mut tetraplet = (*element.tetraplet).clone();
-        tetraplet.lens.push_str(&text::accessors(self.script, rest));
+        let tetraplet = element
+            .tetraplet
+            .with_lens_suffix(text::accessors(self.script, rest));
         Ok((value, Rc::new(tetraplet)))
     }
 }

@@ -35,6 +35,7 @@ mod values;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use air::ast::{Call, Canon, CanonForm, Fail, Fold, FoldForm, Instr};
 use air::{InstrId, Script, Sym, Value as AirValue, ValueId};
@@ -302,7 +303,7 @@ impl<'s> Exec<'s> {
         if last_settable || settable {
             let instruction = text::instruction(self.script, id);
             let peer: Rc<str> = match &tetraplet {
-                Some(t) if with_peer => Rc::from(t.peer_pk.as_str()),
+                Some(t) if with_peer => Rc::from(&*t.peer_pk),
                 _ => self.current_peer_id.clone(),
             };
             let message = e.to_string();
@@ -647,13 +648,9 @@ impl<'s> Exec<'s> {
     fn tetraplet_with_lens(&self, tetraplet: &Tetraplet, lens: air::ast::LensId) -> Rc<Tetraplet> {
         let lens_text = text::lens(self.script, lens);
         match self.script.lens(lens) {
-            air::ast::Lens::Path { .. } => {
-                let mut t = tetraplet.clone();
-                t.lens.push_str(&lens_text);
-                Rc::new(t)
-            }
+            air::ast::Lens::Path { .. } => Rc::new(tetraplet.with_lens_suffix(lens_text)),
             air::ast::Lens::Length => Rc::new(Tetraplet {
-                lens: lens_text,
+                lens: lens_text.into(),
                 ..Tetraplet::default()
             }),
         }
@@ -670,8 +667,8 @@ impl<'s> Exec<'s> {
             air::ast::Lens::Length => Ok(Resolved {
                 value: Rc::new(Value::from(canon.values.len())),
                 tetraplets: vec![Rc::new(Tetraplet {
-                    peer_pk: self.current_peer_id.to_string(),
-                    service_id: text::lens(self.script, lens),
+                    peer_pk: Arc::from(&*self.current_peer_id),
+                    service_id: text::lens(self.script, lens).into(),
                     ..Tetraplet::default()
                 })],
                 provenance: root,
@@ -697,16 +694,17 @@ impl<'s> Exec<'s> {
 
     // ---- call ----
 
-    fn resolve_string(&self, id: ValueId) -> ExecResult<String> {
+    /// A peer, service or function name of a triplet (shared, as tetraplets keep them).
+    fn resolve_string(&self, id: ValueId) -> ExecResult<Arc<str>> {
         let value = self.script.value(id);
         match value {
-            AirValue::InitPeerId => return Ok(self.init_peer_id.to_string()),
-            AirValue::String(s) => return Ok(self.name(s).to_string()),
+            AirValue::InitPeerId => return Ok(Arc::from(&*self.init_peer_id)),
+            AirValue::String(s) => return Ok(Arc::from(self.name(s))),
             _ => {}
         }
         let resolved = self.resolve(id)?;
         match &*resolved.value {
-            Value::String(s) => Ok(s.clone()),
+            Value::String(s) => Ok(Arc::from(s.as_str())),
             other => Err(Catchable::NonStringValueInTripletResolution {
                 variable: value
                     .variable()
@@ -756,7 +754,7 @@ impl<'s> Exec<'s> {
                     peer_pk: self.resolve_string(call.peer)?,
                     service_id: self.resolve_string(call.service)?,
                     function_name: self.resolve_string(call.function)?,
-                    lens: String::new(),
+                    lens: Arc::default(),
                 });
                 let constant = [call.peer, call.service, call.function]
                     .into_iter()
@@ -816,7 +814,7 @@ impl<'s> Exec<'s> {
             .merger
             .meet_call()
             .map_err(|e| self.trace_error(id, e))?;
-        let is_local = tetraplet.peer_pk == *self.current_peer_id;
+        let is_local = *tetraplet.peer_pk == *self.current_peer_id;
         let mut kept_state = None;
         if let Some(met) = met {
             match met.result {
@@ -896,7 +894,7 @@ impl<'s> Exec<'s> {
             }
         }
         if !is_local {
-            self.next_peers.push(tetraplet.peer_pk.clone());
+            self.next_peers.push(tetraplet.peer_pk.to_string());
             self.complete = false;
             self.merger
                 .push(ExecutedState::Call(CallResult::RequestSentBy(
@@ -918,8 +916,8 @@ impl<'s> Exec<'s> {
         self.call_requests.insert(
             call_id,
             CallRequest {
-                service_id: tetraplet.service_id.clone(),
-                function_name: tetraplet.function_name.clone(),
+                service_id: tetraplet.service_id.to_string(),
+                function_name: tetraplet.function_name.to_string(),
                 arguments: arguments.iter().map(|a| Value::clone(&a.value)).collect(),
                 tetraplets: arguments
                     .iter()
@@ -1220,7 +1218,7 @@ impl<'s> Exec<'s> {
             }
             Some(state @ CanonResult::RequestSentBy(_)) => {
                 let peer = self.resolve_string(canon.peer)?;
-                if peer != *self.current_peer_id {
+                if *peer != *self.current_peer_id {
                     self.complete = false;
                     self.merger.push(ExecutedState::Canon(state));
                     Ok(())
@@ -1230,9 +1228,9 @@ impl<'s> Exec<'s> {
             }
             None => {
                 let peer = join!(self, self.resolve_string(canon.peer));
-                if peer != *self.current_peer_id {
+                if *peer != *self.current_peer_id {
                     self.complete = false;
-                    self.next_peers.push(peer);
+                    self.next_peers.push(peer.to_string());
                     self.merger
                         .push(ExecutedState::Canon(CanonResult::RequestSentBy(
                             self.current_peer_id.clone(),
@@ -1246,7 +1244,7 @@ impl<'s> Exec<'s> {
     }
 
     /// Freezes the stream or stream map on this peer; one that was never written is empty.
-    fn canon_here(&mut self, canon: Canon, peer: String) -> ExecResult<()> {
+    fn canon_here(&mut self, canon: Canon, peer: Arc<str>) -> ExecResult<()> {
         let tetraplet = Rc::new(Tetraplet::peer_only(peer));
         let values = match (canon.form, self.script.value(canon.source)) {
             (CanonForm::Stream, AirValue::Stream(stream)) => {

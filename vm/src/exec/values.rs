@@ -2,6 +2,7 @@
 //! in the trace and its provenance (where it came from, by CID).
 
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -32,11 +33,11 @@ impl ValueAggregate {
         let tetraplet = match &provenance {
             // Most literals come with the tetraplet of constants already: it is shared.
             Provenance::Literal if peer_only(&tetraplet) && tetraplet.lens.is_empty() => tetraplet,
-            Provenance::Literal => Rc::new(Tetraplet::peer_only(tetraplet.peer_pk.as_str())),
+            Provenance::Literal => Rc::new(Tetraplet::peer_only(Arc::clone(&tetraplet.peer_pk))),
             Provenance::Canon { .. } if peer_only(&tetraplet) => tetraplet,
             Provenance::Canon { .. } => Rc::new(Tetraplet {
                 lens: tetraplet.lens.clone(),
-                ..Tetraplet::peer_only(tetraplet.peer_pk.as_str())
+                ..Tetraplet::peer_only(Arc::clone(&tetraplet.peer_pk))
             }),
             Provenance::ServiceResult { .. } => tetraplet,
         };
@@ -209,14 +210,5 @@ impl Iterable {
 /// The tetraplet of element `index` of an array with tetraplet `array`: its lens extended by
 /// `.$.[index]`, written in place (a fold makes one per iteration).
 fn element_tetraplet(array: &Tetraplet, index: usize) -> Tetraplet {
-    use std::fmt::Write as _;
-    let mut lens = String::with_capacity(array.lens.len() + 24);
-    lens.push_str(&array.lens);
-    write!(lens, ".$.[{index}]").expect("writing to a String cannot fail");
-    Tetraplet {
-        peer_pk: array.peer_pk.clone(),
-        service_id: array.service_id.clone(),
-        function_name: array.function_name.clone(),
-        lens,
-    }
+    array.with_lens_suffix(format_args!(".$.[{index}]"))
 }

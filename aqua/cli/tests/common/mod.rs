@@ -171,10 +171,10 @@ impl Service for Mock {
                 .map(|list| {
                     list.into_iter()
                         .map(|t| Tetraplet {
-                            peer_pk: t.peer_pk,
-                            service_id: t.service_id,
-                            function_name: t.function_name,
-                            lens: t.lens,
+                            peer_pk: t.peer_pk.to_string(),
+                            service_id: t.service_id.to_string(),
+                            function_name: t.function_name.to_string(),
+                            lens: t.lens.to_string(),
                         })
                         .collect()
                 })
