@@ -119,16 +119,6 @@ impl fmt::Debug for PublicKey {
 #[archive(check_bytes)]
 pub struct Signature(Box<[u8]>);
 
-impl super::store::EntryValue for Signature {
-    fn read(
-        archived: &ArchivedSignature,
-        deserializer: &mut super::archive::SharedPointers,
-    ) -> Self {
-        let Ok(signature) = rkyv::Deserialize::deserialize(archived, deserializer);
-        signature
-    }
-}
-
 impl Signature {
     /// The encoded signature bytes.
     pub fn as_bytes(&self) -> &[u8] {

@@ -6,91 +6,97 @@ use super::model::{
     StoredValue, Tetraplet,
 };
 
+use super::archive::{read_shared, SharedPointers};
+
+use indexmap::IndexMap;
 use rkyv::collections::util::Entry;
-use rkyv::vec::ArchivedVec;
+use rkyv::ser::{ScratchSpace, Serializer};
+use rkyv::vec::{ArchivedVec, VecResolver};
 use rkyv::with::{ArchiveWith, AsVec, DeserializeWith, SerializeWith};
 use rkyv::{Archive, Deserialize as _, Fallible};
 
-use super::archive::{read_shared, SharedPointers};
-use std::convert::Infallible;
-
 use std::collections::BTreeMap;
+use std::convert::Infallible;
 use std::rc::Rc;
 
 /// A map from CID to the value it names.
 ///
-/// Entries are kept sorted by CID, which makes encoding deterministic. A store built with
-/// [`CidStore::insert`] is consistent by construction; a decoded one is only trustworthy after
-/// [`CidInfo::verify`].
+/// Entries keep the order they were added in: a decoded store the order of its archive, then
+/// whatever merging and execution added. Encoding is thus deterministic without sorting (the
+/// reference writes its hash maps' order, so sorting would be needed on every read). A store
+/// built with [`CidStore::insert`] is consistent by construction; a decoded one is only
+/// trustworthy after [`CidInfo::verify`].
 #[derive(Debug, Clone, PartialEq, Eq, rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
-pub struct CidStore<T>(#[with(EntryVec)] BTreeMap<StoreKey, Rc<T>>);
+pub struct CidStore<T>(#[with(StoreEntries)] StoreMap<T>);
 
-/// A store's key: the CID, and its first 16 bytes as one number. A search in the map compares
-/// those numbers, which the map's nodes hold, instead of following every key it passes to the
-/// CID's text elsewhere in memory (a cache miss each in a large store); the texts are compared
-/// only when the numbers are equal. The order is the CIDs' text order: the number is big-endian
-/// and zero-padded, so it orders as the first 16 bytes do, and the texts decide ties. Archived,
-/// it is the CID alone.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct StoreKey {
-    head: u128,
-    cid: Cid,
-}
+/// CIDs of a decoded store are chosen by the sender until verified, so they are hashed with a
+/// randomly keyed hash.
+type StoreMap<T> = IndexMap<Cid, Rc<T>, foldhash::fast::RandomState>;
 
-impl StoreKey {
-    fn new(cid: Cid) -> Self {
-        let mut head = [0u8; 16];
-        let text = cid.as_str().as_bytes();
-        let n = text.len().min(16);
-        head[..n].copy_from_slice(&text[..n]);
-        StoreKey {
-            head: u128::from_be_bytes(head),
-            cid,
-        }
+/// Archives a store as the reference does (rkyv's `AsVec`: a vector of entries) and reads it
+/// back in archive order, each value with one allocation (see [`read_shared`]). Duplicate keys
+/// (possible only in a crafted archive) keep the last value.
+pub(crate) struct StoreEntries;
+
+impl<T: Archive> ArchiveWith<StoreMap<T>> for StoreEntries {
+    type Archived = ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>;
+    type Resolver = VecResolver;
+
+    unsafe fn resolve_with(
+        field: &StoreMap<T>,
+        pos: usize,
+        resolver: VecResolver,
+        out: *mut Self::Archived,
+    ) {
+        // SAFETY: the caller's guarantees are passed on to rkyv's vector archiving, which
+        // `AsVec` uses for maps too.
+        unsafe { ArchivedVec::resolve_from_len(field.len(), pos, resolver, out) }
     }
 }
 
-impl std::fmt::Debug for StoreKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.cid.fmt(f)
-    }
-}
-
-impl Archive for StoreKey {
-    type Archived = <Cid as Archive>::Archived;
-    type Resolver = <Cid as Archive>::Resolver;
-
-    unsafe fn resolve(&self, pos: usize, resolver: Self::Resolver, out: *mut Self::Archived) {
-        // SAFETY: the caller's guarantees are passed on to the CID, whose archived form this is.
-        unsafe { self.cid.resolve(pos, resolver, out) }
-    }
-}
-
-impl<S: Fallible + ?Sized> rkyv::Serialize<S> for StoreKey
+impl<T, S> SerializeWith<StoreMap<T>, S> for StoreEntries
 where
+    T: Archive,
     Cid: rkyv::Serialize<S>,
+    Rc<T>: rkyv::Serialize<S>,
+    S: ScratchSpace + Serializer + ?Sized,
 {
-    fn serialize(&self, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
-        self.cid.serialize(serializer)
+    fn serialize_with(field: &StoreMap<T>, serializer: &mut S) -> Result<VecResolver, S::Error> {
+        ArchivedVec::serialize_from_iter(
+            field.iter().map(|(key, value)| Entry { key, value }),
+            serializer,
+        )
     }
 }
 
-impl<D: Fallible + ?Sized> rkyv::Deserialize<StoreKey, D> for <Cid as Archive>::Archived
+impl<T>
+    DeserializeWith<
+        ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>,
+        StoreMap<T>,
+        SharedPointers,
+    > for StoreEntries
 where
-    Self: rkyv::Deserialize<Cid, D>,
+    T: Archive + 'static,
+    T::Archived: rkyv::Deserialize<T, SharedPointers>,
 {
-    fn deserialize(&self, deserializer: &mut D) -> Result<StoreKey, D::Error> {
-        let cid: Cid = rkyv::Deserialize::<Cid, D>::deserialize(self, deserializer)?;
-        Ok(StoreKey::new(cid))
+    fn deserialize_with(
+        field: &ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>,
+        deserializer: &mut SharedPointers,
+    ) -> Result<StoreMap<T>, Infallible> {
+        let mut map = StoreMap::with_capacity_and_hasher(field.len(), Default::default());
+        for entry in field.iter() {
+            let cid = entry.key.deserialize(deserializer)?;
+            map.insert(cid, read_shared(&entry.value, deserializer));
+        }
+        Ok(map)
     }
 }
 
-/// Archives a map as rkyv's `AsVec` does (a vector of its entries in key order) but reads it
-/// back in one pass: rkyv inserts entries one by one, a lookup each, while collecting them
-/// sorts them, in linear time when they come in order as this VM writes them (the reference
-/// writes its hash maps' order). Duplicate keys (possible only in a crafted archive) keep the
-/// last value either way.
+/// Archives a `BTreeMap` as rkyv's `AsVec` does (a vector of its entries in key order) but
+/// reads it back in one pass: rkyv inserts entries one by one, a lookup each, while collecting
+/// them sorts them, in linear time when they come in order as this VM writes them. Duplicate
+/// keys (possible only in a crafted archive) keep the last value either way.
 pub(crate) struct EntryVec;
 
 impl<K: Archive, V: Archive> ArchiveWith<BTreeMap<K, V>> for EntryVec {
@@ -121,63 +127,50 @@ where
     }
 }
 
-impl<K, V>
-    DeserializeWith<ArchivedVec<Entry<K::Archived, V::Archived>>, BTreeMap<K, V>, SharedPointers>
+impl<K, V, D> DeserializeWith<ArchivedVec<Entry<K::Archived, V::Archived>>, BTreeMap<K, V>, D>
     for EntryVec
 where
     K: Archive + Ord,
-    V: EntryValue,
-    K::Archived: rkyv::Deserialize<K, SharedPointers>,
+    V: Archive,
+    K::Archived: rkyv::Deserialize<K, D>,
+    V::Archived: rkyv::Deserialize<V, D>,
+    D: Fallible + ?Sized,
 {
     fn deserialize_with(
         field: &ArchivedVec<Entry<K::Archived, V::Archived>>,
-        deserializer: &mut SharedPointers,
-    ) -> Result<BTreeMap<K, V>, Infallible> {
+        deserializer: &mut D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
         let mut entries = Vec::with_capacity(field.len());
         for entry in field.iter() {
-            let key = entry.key.deserialize(deserializer)?;
-            entries.push((key, V::read(&entry.value, deserializer)));
+            entries.push((
+                entry.key.deserialize(deserializer)?,
+                entry.value.deserialize(deserializer)?,
+            ));
         }
         Ok(entries.into_iter().collect())
     }
 }
 
-/// How the value of a map entry is read back from an archive.
-pub(crate) trait EntryValue: Archive + Sized {
-    fn read(archived: &Self::Archived, deserializer: &mut SharedPointers) -> Self;
-}
-
-/// Store values are shared pointers, read with one allocation each.
-impl<T> EntryValue for Rc<T>
-where
-    T: Archive + 'static,
-    T::Archived: rkyv::Deserialize<T, SharedPointers>,
-{
-    fn read(archived: &Self::Archived, deserializer: &mut SharedPointers) -> Self {
-        read_shared(archived, deserializer)
-    }
-}
-
 impl<T> Default for CidStore<T> {
     fn default() -> Self {
-        Self(BTreeMap::new())
+        Self(StoreMap::default())
     }
 }
 
 impl<T> CidStore<T> {
     /// The value named by `cid`.
     pub fn get(&self, cid: &Cid) -> Option<&Rc<T>> {
-        self.0.get(&StoreKey::new(cid.clone()))
+        self.0.get(cid)
     }
 
     /// Whether `cid` names a value of this store.
     pub fn contains(&self, cid: &Cid) -> bool {
-        self.0.contains_key(&StoreKey::new(cid.clone()))
+        self.0.contains_key(cid)
     }
 
-    /// Entries in CID order.
+    /// Entries in the order they were added.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Cid, &Rc<T>)> + '_ {
-        self.0.iter().map(|(key, value)| (&key.cid, value))
+        self.0.iter()
     }
 
     /// Number of entries.
@@ -191,11 +184,13 @@ impl<T> CidStore<T> {
     }
 
     /// Adds every entry of `other` that this store lacks, such as the current data's entries to
-    /// the previous data's when merging. Of an entry present in both, either is kept: equal CIDs
-    /// name equal values in verified stores. The maps are merged in one pass over both, without
-    /// a lookup per entry.
-    pub fn merge(&mut self, mut other: CidStore<T>) {
-        self.0.append(&mut other.0);
+    /// the previous data's when merging, in `other`'s order. Of an entry present in both, this
+    /// store's is kept: equal CIDs name equal values in verified stores.
+    pub fn merge(&mut self, other: CidStore<T>) {
+        self.0.reserve(other.len());
+        for (cid, value) in other.0 {
+            self.0.entry(cid).or_insert(value);
+        }
     }
 }
 
@@ -204,12 +199,7 @@ impl<T> CidStore<T> {
 /// [`CidInfo::verify`].
 impl<T> FromIterator<(Cid, Rc<T>)> for CidStore<T> {
     fn from_iter<I: IntoIterator<Item = (Cid, Rc<T>)>>(entries: I) -> Self {
-        Self(
-            entries
-                .into_iter()
-                .map(|(cid, value)| (StoreKey::new(cid), value))
-                .collect(),
-        )
+        Self(entries.into_iter().collect())
     }
 }
 
@@ -218,7 +208,7 @@ impl<T: StoreItem> CidStore<T> {
     pub fn insert(&mut self, value: impl Into<Rc<T>>) -> Cid {
         let value = value.into();
         let cid = value.cid();
-        self.0.entry(StoreKey::new(cid.clone())).or_insert(value);
+        self.0.entry(cid.clone()).or_insert(value);
         cid
     }
 
@@ -528,21 +518,57 @@ impl CidStoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::{archive, InterpreterData};
+    use serde_json::json;
 
-    proptest::proptest! {
-        /// Keys order as their CIDs' texts do: with a long shared prefix (as CIDs of one kind
-        /// have) or none, at lengths on both sides of the 16 bytes held as a number, and with
-        /// NUL bytes, which the zero padding must not confuse with a shorter text.
-        #[test]
-        fn keys_order_as_cid_texts(
-            prefix in "(bagaaihra)?",
-            a in "[a-c\0]{0,20}",
-            b in "[a-c\0]{0,20}",
-        ) {
-            let (a, b) = (format!("{prefix}{a}"), format!("{prefix}{b}"));
-            let key = |text: &str| StoreKey::new(Cid::new(text));
-            proptest::prop_assert_eq!(key(&a).cmp(&key(&b)), a.cmp(&b));
-            proptest::prop_assert_eq!(key(&a) == key(&b), a == b);
-        }
+    fn value(text: &str) -> Rc<RawValue> {
+        Rc::new(RawValue::from_value(&json!(text)))
+    }
+
+    fn texts(store: &CidStore<RawValue>) -> Vec<(&str, &str)> {
+        store
+            .iter()
+            .map(|(cid, value)| (cid.as_str(), value.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn merging_keeps_entries_present_and_appends_the_others_in_order() {
+        let mut ours: CidStore<RawValue> = [("x", "1"), ("y", "2")]
+            .into_iter()
+            .map(|(cid, text)| (Cid::new(cid), value(text)))
+            .collect();
+        let theirs: CidStore<RawValue> = [("z", "3"), ("y", "other"), ("w", "4")]
+            .into_iter()
+            .map(|(cid, text)| (Cid::new(cid), value(text)))
+            .collect();
+        ours.merge(theirs);
+        assert_eq!(
+            texts(&ours),
+            [
+                ("x", "\"1\""),
+                ("y", "\"2\""),
+                ("z", "\"3\""),
+                ("w", "\"4\"")
+            ]
+        );
+    }
+
+    #[test]
+    fn decoding_keeps_the_archive_order() {
+        let mut data = InterpreterData::default();
+        let inserted: Vec<Cid> = ["c", "a", "d", "b"]
+            .into_iter()
+            .map(|text| data.cid_info.value_store.insert(value(text)))
+            .collect();
+        let decoded = archive::from_bytes(&archive::to_vec(&data)).expect("decodes");
+        let cids: Vec<&Cid> = decoded
+            .cid_info
+            .value_store
+            .iter()
+            .map(|(cid, _)| cid)
+            .collect();
+        assert_eq!(cids, inserted.iter().collect::<Vec<_>>());
+        assert_eq!(decoded.cid_info, data.cid_info);
     }
 }
