@@ -199,9 +199,9 @@ impl Serializer for AppendSerializer<'_> {
     }
 }
 
-/// A rough size of the archive of `data`: the stored texts plus a typical size per entry and
-/// per state. It only needs to be close for large data, where the values dominate: a buffer
-/// sized up front is not copied over and over while growing.
+/// A rough size of the archive of `data`, a little over: the stored texts plus a typical size
+/// per entry and per state. It only needs to be close for large data, where the values
+/// dominate: a buffer sized up front is not copied over and over while growing.
 pub(crate) fn estimated_size(data: &InterpreterData) -> usize {
     const PER_ENTRY: usize = 128;
     const PER_STATE: usize = 32;
@@ -216,7 +216,10 @@ pub(crate) fn estimated_size(data: &InterpreterData) -> usize {
         + stores.canon_result_store.len()
         + stores.service_result_store.len()
         + data.signatures.len();
-    values + entries * PER_ENTRY + data.trace.len() * PER_STATE
+    let estimate = values + entries * PER_ENTRY + data.trace.len() * PER_STATE;
+    // Headroom for what the estimate leaves out (lengths, padding, the root): a buffer that
+    // ends up a few bytes short doubles, which for a 100 MB data is 100 MB more.
+    estimate + estimate / 64 + 4096
 }
 
 fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a str) -> Rc<String> {

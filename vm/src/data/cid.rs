@@ -194,8 +194,8 @@ pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
 pub struct ArgumentHash(blake3::Hash);
 
 impl ArgumentHash {
-    /// The hash of a call's arguments.
-    pub fn of<T: Serialize>(arguments: &[T]) -> Self {
+    /// The hash of a call's arguments: `arguments` serializes as their JSON array.
+    pub fn of<T: Serialize + ?Sized>(arguments: &T) -> Self {
         Self(serde_digest(arguments))
     }
 

@@ -309,7 +309,7 @@ impl Exec<'_> {
         };
         Ok(Resolved {
             value: Rc::new(value),
-            tetraplets: vec![tetraplet],
+            tetraplets: smallvec::smallvec![tetraplet],
             provenance,
         })
     }

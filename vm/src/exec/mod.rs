@@ -32,6 +32,8 @@ mod text;
 mod trace;
 mod values;
 
+use smallvec::{smallvec, SmallVec};
+
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
@@ -219,8 +221,18 @@ impl FoldState {
 /// A resolved value with the tetraplets of its parts (one per element for canon streams).
 struct Resolved {
     value: Rc<Value>,
-    tetraplets: Vec<Rc<Tetraplet>>,
+    /// One per value, except for a canon stream or map taken whole: one per element.
+    tetraplets: SmallVec<[Rc<Tetraplet>; 1]>,
     provenance: Provenance,
+}
+
+/// Serializes as the JSON array of the arguments' values, what a call's argument hash is over.
+struct ArgumentValues<'a>(&'a [Resolved]);
+
+impl serde::Serialize for ArgumentValues<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|argument| &*argument.value))
+    }
 }
 
 struct Exec<'s> {
@@ -564,7 +576,7 @@ impl<'s> Exec<'s> {
     fn constant(&self, value: Value) -> Resolved {
         Resolved {
             value: Rc::new(value),
-            tetraplets: vec![self.literal_tetraplet()],
+            tetraplets: smallvec![self.literal_tetraplet()],
             provenance: Provenance::Literal,
         }
     }
@@ -588,7 +600,7 @@ impl<'s> Exec<'s> {
                 match lens {
                     None => Ok(Resolved {
                         value,
-                        tetraplets: vec![tetraplet],
+                        tetraplets: smallvec![tetraplet],
                         provenance,
                     }),
                     Some(lens) => {
@@ -596,7 +608,7 @@ impl<'s> Exec<'s> {
                         let tetraplet = self.tetraplet_with_lens(&tetraplet, lens);
                         Ok(Resolved {
                             value: Rc::new(selected),
-                            tetraplets: vec![tetraplet],
+                            tetraplets: smallvec![tetraplet],
                             provenance,
                         })
                     }
@@ -640,7 +652,7 @@ impl<'s> Exec<'s> {
             .unwrap_or_else(|| self.literal_tetraplet());
         Ok(Resolved {
             value,
-            tetraplets: vec![tetraplet],
+            tetraplets: smallvec![tetraplet],
             provenance: slot.provenance.clone(),
         })
     }
@@ -666,7 +678,7 @@ impl<'s> Exec<'s> {
         match self.script.lens(lens) {
             air::ast::Lens::Length => Ok(Resolved {
                 value: Rc::new(Value::from(canon.values.len())),
-                tetraplets: vec![Rc::new(Tetraplet {
+                tetraplets: smallvec![Rc::new(Tetraplet {
                     peer_pk: Arc::from(&*self.current_peer_id),
                     service_id: text::lens(self.script, lens).into(),
                     ..Tetraplet::default()
@@ -685,7 +697,7 @@ impl<'s> Exec<'s> {
                 let value = self.apply_accessors(&element.value, rest)?;
                 Ok(Resolved {
                     value: Rc::new(value),
-                    tetraplets: vec![element.tetraplet.clone()],
+                    tetraplets: smallvec![element.tetraplet.clone()],
                     provenance: element.provenance.clone(),
                 })
             }
@@ -805,10 +817,10 @@ impl<'s> Exec<'s> {
         };
         // Hashing serializes every argument: it is done only for a result to check or store.
         let argument_hash = || {
-            arguments.as_ref().ok().map(|arguments| {
-                let values: Vec<&Value> = arguments.iter().map(|a| &*a.value).collect();
-                ArgumentHash::of(&values)
-            })
+            arguments
+                .as_ref()
+                .ok()
+                .map(|arguments| ArgumentHash::of(&ArgumentValues(arguments)))
         };
         let met = self
             .merger
