@@ -12,7 +12,7 @@ use super::model::{
     Sender, ValueRef,
 };
 use super::signatures::SignatureStore;
-use super::store::CidInfo;
+use super::store::{CidInfo, CidStore};
 
 use rkyv::boxed::{ArchivedBox, BoxResolver};
 use rkyv::de::{SharedDeserializeRegistry, SharedPointer};
@@ -199,27 +199,46 @@ impl Serializer for AppendSerializer<'_> {
     }
 }
 
-/// A rough size of the archive of `data`, a little over: the stored texts plus a typical size
-/// per entry and per state. It only needs to be close for large data, where the values
-/// dominate: a buffer sized up front is not copied over and over while growing.
+/// The size of the archive of `data`, a little over: the texts it holds (each CID once, as the
+/// writer shares equal `Rc`s) and a fixed size per entry and per state for the rest. Output
+/// buffers are sized with it, so it errs high: a buffer a few bytes short doubles, which for a
+/// 100 MB data is 100 MB more, while one a little large costs only its unused address space.
 pub(crate) fn estimated_size(data: &InterpreterData) -> usize {
-    const PER_ENTRY: usize = 128;
-    const PER_STATE: usize = 32;
+    fn texts<T>(store: &CidStore<T>, per_entry: usize, text: impl Fn(&T) -> usize) -> usize {
+        store
+            .iter()
+            .map(|(cid, value)| cid.as_str().len() + per_entry + text(value))
+            .sum()
+    }
     let stores = &data.cid_info;
-    let values: usize = stores
-        .value_store
-        .iter()
-        .map(|(cid, value)| cid.as_str().len() + value.as_str().len())
-        .sum();
-    let entries = stores.tetraplet_store.len()
-        + stores.canon_element_store.len()
-        + stores.canon_result_store.len()
-        + stores.service_result_store.len()
-        + data.signatures.len();
-    let estimate = values + entries * PER_ENTRY + data.trace.len() * PER_STATE;
-    // Headroom for what the estimate leaves out (lengths, padding, the root): a buffer that
-    // ends up a few bytes short doubles, which for a 100 MB data is 100 MB more.
-    estimate + estimate / 64 + 4096
+    let estimate = texts(&stores.value_store, 16, |value| value.as_str().len())
+        + texts(&stores.tetraplet_store, 48, |t| {
+            t.peer_pk.len() + t.service_id.len() + t.function_name.len() + t.lens.len()
+        })
+        + texts(&stores.canon_element_store, 40, |_| 0)
+        + texts(&stores.canon_result_store, 24, |canon| {
+            8 * canon.values.len()
+        })
+        + texts(&stores.service_result_store, 40, |result| {
+            result.argument_hash.len()
+        })
+        + data.signatures.len() * 128
+        + data.trace.iter().map(state_size).sum::<usize>();
+    estimate + estimate / 16 + 512
+}
+
+/// A trace state's part of [`estimated_size`]: its fixed part, a fold's iterations, and the
+/// CID it names (which the reference does not share with the stores' keys).
+fn state_size(state: &ExecutedState) -> usize {
+    24 + match state {
+        ExecutedState::Call(CallResult::Executed(
+            ValueRef::Scalar(cid) | ValueRef::Stream { cid, .. } | ValueRef::Unused(cid),
+        ))
+        | ExecutedState::Call(CallResult::Failed(cid))
+        | ExecutedState::Canon(CanonResult::Executed(cid)) => cid.as_str().len(),
+        ExecutedState::Fold(fold) => 40 * fold.lore.len(),
+        _ => 0,
+    }
 }
 
 fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a str) -> Rc<String> {
@@ -775,5 +794,50 @@ impl std::hash::Hasher for AddressHasher {
         h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
         h ^= h >> 33;
         self.hash = h;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::cid::argument_hash;
+    use crate::data::model::Tetraplet;
+    use serde_json::json;
+
+    /// Output buffers are sized by the estimate, so it must not fall short, even by a few
+    /// bytes, on data of any size.
+    #[test]
+    fn estimates_are_never_short() {
+        for (calls, text_len) in [(0, 0), (1, 10), (3, 1000), (200, 5), (2000, 60)] {
+            let mut data = InterpreterData::default();
+            let tetraplet = Rc::new(Tetraplet {
+                peer_pk: "12D3KooWPeer".into(),
+                service_id: "service".into(),
+                function_name: "function".into(),
+                lens: ".$.[0]".into(),
+            });
+            for n in 0..calls {
+                let value = json!(format!("{n:0text_len$}"));
+                let cid = data.cid_info.insert_service_result(
+                    &value,
+                    Rc::clone(&tetraplet),
+                    argument_hash(&[json!(n)]),
+                );
+                data.trace.push(ExecutedState::Par(ParResult {
+                    left_size: 1,
+                    right_size: 0,
+                }));
+                data.trace
+                    .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
+                        cid,
+                    ))));
+            }
+            let actual = to_vec(&data).len();
+            let estimate = estimated_size(&data);
+            assert!(
+                actual <= estimate,
+                "{calls} calls of {text_len}-byte texts: {actual} bytes, estimated {estimate}"
+            );
+        }
     }
 }
