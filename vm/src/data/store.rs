@@ -187,7 +187,12 @@ impl<T> CidStore<T> {
     /// the previous data's when merging, in `other`'s order. Of an entry present in both, this
     /// store's is kept: equal CIDs name equal values in verified stores.
     pub fn merge(&mut self, other: CidStore<T>) {
-        self.0.reserve(other.len());
+        if self.0.is_empty() {
+            *self = other;
+            return;
+        }
+        // No reservation for all of `other`: merged datas share most of their entries, and
+        // a map grown to hold both in full would be twice the size it needs.
         for (cid, value) in other.0 {
             self.0.entry(cid).or_insert(value);
         }
