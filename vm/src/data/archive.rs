@@ -499,7 +499,7 @@ pub(crate) struct SharedPointers {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
     /// Strings read through [`SharedStr`] (CIDs mostly), by archived address.
     strs: HashMap<usize, Rc<str>, KeyedAddressHash>,
-    /// Values read through [`SharedRc`] (store entries), by archived address.
+    /// Values read through [`read_shared`] (store entries), by archived address.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
     /// The validated archive being read, which [`Text`]s refer to.
     archive: Rc<rkyv::AlignedVec>,

@@ -1,12 +1,11 @@
 //! Content-addressed stores: CID → value maps, and their integrity check.
 
+use super::archive::{read_shared, SharedPointers};
 use super::cid::{self, Cid, CidMismatch};
 use super::model::{
     CanonCidAggregate, CanonResultCidAggregate, Provenance, RawValue, ServiceResultCidAggregate,
     StoredValue, Tetraplet,
 };
-
-use super::archive::{read_shared, SharedPointers};
 
 use indexmap::IndexMap;
 use rkyv::collections::util::Entry;
@@ -34,13 +33,17 @@ pub struct CidStore<T>(#[with(StoreEntries)] StoreMap<T>);
 /// randomly keyed hash.
 type StoreMap<T> = IndexMap<Cid, Rc<T>, foldhash::fast::RandomState>;
 
+/// A store as archived: a vector of CID and value entries.
+type ArchivedStore<T> =
+    ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>;
+
 /// Archives a store as the reference does (rkyv's `AsVec`: a vector of entries) and reads it
 /// back in archive order, each value with one allocation (see [`read_shared`]). Duplicate keys
 /// (possible only in a crafted archive) keep the last value.
 pub(crate) struct StoreEntries;
 
 impl<T: Archive> ArchiveWith<StoreMap<T>> for StoreEntries {
-    type Archived = ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>;
+    type Archived = ArchivedStore<T>;
     type Resolver = VecResolver;
 
     unsafe fn resolve_with(
@@ -70,18 +73,13 @@ where
     }
 }
 
-impl<T>
-    DeserializeWith<
-        ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>,
-        StoreMap<T>,
-        SharedPointers,
-    > for StoreEntries
+impl<T> DeserializeWith<ArchivedStore<T>, StoreMap<T>, SharedPointers> for StoreEntries
 where
     T: Archive + 'static,
     T::Archived: rkyv::Deserialize<T, SharedPointers>,
 {
     fn deserialize_with(
-        field: &ArchivedVec<Entry<<Cid as Archive>::Archived, <Rc<T> as Archive>::Archived>>,
+        field: &ArchivedStore<T>,
         deserializer: &mut SharedPointers,
     ) -> Result<StoreMap<T>, Infallible> {
         let mut map = StoreMap::with_capacity_and_hasher(field.len(), Default::default());

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use air::ast::{Accessor, Lens, LensId};
 use air::{Sym, Value as AirValue, ValueId};
 use serde_json::Value;
+use smallvec::smallvec;
 
 use crate::data::{Provenance, Tetraplet};
 
@@ -309,7 +310,7 @@ impl Exec<'_> {
         };
         Ok(Resolved {
             value: Rc::new(value),
-            tetraplets: smallvec::smallvec![tetraplet],
+            tetraplets: smallvec![tetraplet],
             provenance,
         })
     }
