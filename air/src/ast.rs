@@ -11,9 +11,7 @@
 
 use std::num::NonZeroU32;
 
-use string_interner::backend::StringBackend;
-use string_interner::symbol::SymbolU32;
-use string_interner::{StringInterner, Symbol};
+use crate::intern::Interner;
 
 /// A byte range `start..end` in the source text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -98,12 +96,18 @@ impl ValueId {
 /// content, a lens field or a comment. Two symbols of one script are equal exactly when their
 /// strings are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Sym(SymbolU32);
+pub struct Sym(NonZeroU32);
 
 impl Sym {
     /// A dense index, below [`Script::n_strings`]: tables indexed by symbol need no hashing.
     pub fn index(self) -> usize {
-        self.0.to_usize()
+        self.0.get() as usize - 1
+    }
+
+    // The symbol of interner index `index`.
+    fn from_index(index: usize) -> Sym {
+        let value = u32::try_from(index + 1).expect("a symbol index fits 32 bits");
+        Sym(NonZeroU32::new(value).expect("index + 1 is not zero"))
     }
 }
 
@@ -585,7 +589,7 @@ pub struct Script {
     lensed: Vec<(Sym, LensId)>,
     lenses: Vec<LensDef>,
     accessors: Vec<Accessor>,
-    strings: StringInterner<StringBackend<SymbolU32>>,
+    strings: Interner,
     // A front cache for `intern`, on while a parser fills the script.
     intern_cache: Option<Box<InternCache>>,
     comments: Vec<Comment>,
@@ -659,7 +663,7 @@ impl Script {
             lensed: Vec::new(),
             lenses: Vec::new(),
             accessors: Vec::new(),
-            strings: StringInterner::with_capacity(strings),
+            strings: Interner::with_capacity(strings),
             intern_cache: None,
             comments: Vec::new(),
             root: None,
@@ -759,10 +763,10 @@ impl Script {
     /// Interns a string.
     pub fn intern(&mut self, text: &str) -> Sym {
         let Some(cache) = self.intern_cache.as_deref_mut() else {
-            return Sym(self.strings.get_or_intern(text));
+            return Sym::from_index(self.strings.intern(text));
         };
         let Some((key, hash)) = InternCache::key(text) else {
-            return Sym(self.strings.get_or_intern(text));
+            return Sym::from_index(self.strings.intern(text));
         };
         // The top bits of a multiplicative hash are the well-mixed ones.
         let slot = (hash >> (64 - cache.entries.len().trailing_zeros())) as usize;
@@ -770,27 +774,26 @@ impl Script {
         if let (true, Some(sym)) = (entry.0 == key && entry.1 as usize == text.len(), entry.2) {
             return sym;
         }
-        let sym = Sym(self.strings.get_or_intern(text));
+        let sym = Sym::from_index(self.strings.intern(text));
         *entry = (key, text.len() as u8, Some(sym));
         sym
     }
 
     /// The symbol of `text`, if the script has it.
     pub fn lookup(&self, text: &str) -> Option<Sym> {
-        self.strings.get(text).map(Sym)
+        self.strings.lookup(text).map(Sym::from_index)
     }
 
     /// The string of a symbol.
     pub fn str(&self, sym: Sym) -> &str {
         self.strings
-            .resolve(sym.0)
+            .get(sym.index())
             .expect("symbol belongs to another script")
     }
 
     /// The symbol with dense index `index`, if there is one.
     pub fn sym_at(&self, index: usize) -> Option<Sym> {
-        let sym = SymbolU32::try_from_usize(index)?;
-        self.strings.resolve(sym).map(|_| Sym(sym))
+        self.strings.get(index).map(|_| Sym::from_index(index))
     }
 
     /// Number of distinct interned strings.
@@ -1103,7 +1106,7 @@ impl Script {
     /// after another (see [`Script::push_values`]).
     pub fn push_value(&mut self, value: Value, span: Span) -> ValueId {
         use ValueKind as K;
-        let sym = |s: Sym| s.0.to_usize() as u32;
+        let sym = |s: Sym| s.index() as u32;
         let (kind, payload) = match value {
             Value::InitPeerId => (K::InitPeerId, 0),
             Value::Timestamp => (K::Timestamp, 0),
@@ -1194,7 +1197,7 @@ impl Script {
         let index = id.index();
         let row = self.values.rows[index];
         let payload = row.payload;
-        let sym = || Sym(SymbolU32::try_from_usize(payload as usize).expect("valid symbol"));
+        let sym = || Sym::from_index(payload as usize);
         let lens = || LensId(NonZeroU32::new(payload).expect("valid lens id"));
         let lensed = || self.lensed[payload as usize];
         match row.kind {
@@ -1280,7 +1283,7 @@ impl Script {
             + self.lenses.len() * size_of::<LensDef>()
             + self.accessors.len() * size_of::<Accessor>()
             + self.comments.len() * size_of::<Comment>()
-            + self.strings.iter().map(|(_, s)| s.len() + 8).sum::<usize>()
+            + self.strings.iter().map(|s| s.len() + 4).sum::<usize>()
     }
 
     /// All instructions reachable from the root, parents before children, in source order.

@@ -27,6 +27,7 @@
 pub mod ast;
 pub mod diagnostic;
 mod eq;
+mod intern;
 pub mod optimize;
 pub mod print;
 mod render;

@@ -1,0 +1,214 @@
+//! The string table of a script: each distinct string once, named by a dense symbol.
+//!
+//! Every name and literal of a script is interned, so this is on the parser's hot path and holds
+//! much of a parsed script's memory. Two things set it apart from a general-purpose interner:
+//! string ends are 32-bit (a script is far below 4 GiB), and strings of up to 16 bytes, which
+//! most names are, are hashed and compared as one 128-bit key read with two overlapping loads
+//! rather than byte by byte.
+//!
+//! Scripts arrive in particles from anyone, so the hash is seeded per table (foldhash's random
+//! state): colliding names cannot be prepared in advance.
+
+use std::hash::BuildHasher;
+use std::num::NonZeroU32;
+
+use hashbrown::HashTable;
+
+/// A table of distinct strings; symbol `i` is the `i`-th string added.
+#[derive(Clone, Default)]
+pub(crate) struct Interner {
+    // The strings, one after another.
+    text: String,
+    // `ends[i]` is where string `i` ends in `text`; it starts where string `i - 1` ends.
+    ends: Vec<u32>,
+    // Symbols (index + 1), found by the hash of their string.
+    table: HashTable<NonZeroU32>,
+    hasher: foldhash::fast::RandomState,
+}
+
+// The bytes of a string of up to 16 bytes, packed so that the key and the length determine the
+// string: overlapping reads from both ends cover every byte, without copying.
+#[inline]
+fn short_key(bytes: &[u8]) -> Option<u128> {
+    let n = bytes.len();
+    let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+    let half = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+    Some(match n {
+        0 => 0,
+        1..=3 => {
+            u128::from(bytes[0]) | u128::from(bytes[n / 2]) << 8 | u128::from(bytes[n - 1]) << 16
+        }
+        4..=7 => u128::from(half(0)) | u128::from(half(n - 4)) << 32,
+        8..=16 => u128::from(word(0)) | u128::from(word(n - 8)) << 64,
+        _ => return None,
+    })
+}
+
+// String `index` of a table.
+#[inline]
+fn string_at<'a>(text: &'a str, ends: &[u32], index: usize) -> &'a str {
+    let start = match index {
+        0 => 0,
+        _ => ends[index - 1] as usize,
+    };
+    &text[start..ends[index] as usize]
+}
+
+#[inline]
+fn hash_of(hasher: &foldhash::fast::RandomState, bytes: &[u8], key: Option<u128>) -> u64 {
+    match key {
+        // At most 17 strings (one per length) share a key, so leaving the length out of the
+        // hash costs little.
+        Some(key) => hasher.hash_one(key),
+        None => hasher.hash_one(bytes),
+    }
+}
+
+// The hash of a symbol already in the table, for moving it to a resized table.
+fn rehash<'a>(
+    text: &'a str,
+    ends: &'a [u32],
+    hasher: &'a foldhash::fast::RandomState,
+) -> impl Fn(&NonZeroU32) -> u64 + 'a {
+    move |&symbol| {
+        let bytes = string_at(text, ends, index_of(symbol)).as_bytes();
+        hash_of(hasher, bytes, short_key(bytes))
+    }
+}
+
+// The index of a symbol in the table.
+#[inline]
+fn index_of(symbol: NonZeroU32) -> usize {
+    symbol.get() as usize - 1
+}
+
+impl Interner {
+    /// An empty table with room for about `strings` strings.
+    pub(crate) fn with_capacity(strings: usize) -> Self {
+        Interner {
+            // Names in scripts are short: five bytes is the usual average.
+            text: String::with_capacity(strings * 5),
+            ends: Vec::with_capacity(strings),
+            table: HashTable::with_capacity(strings),
+            hasher: foldhash::fast::RandomState::default(),
+        }
+    }
+
+    /// Number of strings.
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// The string with index `index`, if there is one.
+    pub(crate) fn get(&self, index: usize) -> Option<&str> {
+        (index < self.len()).then(|| string_at(&self.text, &self.ends, index))
+    }
+
+    #[inline]
+    fn find(&self, bytes: &[u8], key: Option<u128>, hash: u64) -> Option<usize> {
+        let symbol = self.table.find(hash, |&symbol| {
+            let candidate = string_at(&self.text, &self.ends, index_of(symbol)).as_bytes();
+            candidate.len() == bytes.len()
+                && match key {
+                    Some(key) => short_key(candidate) == Some(key),
+                    None => candidate == bytes,
+                }
+        })?;
+        Some(index_of(*symbol))
+    }
+
+    /// The index of `text`, adding it if it is new.
+    pub(crate) fn intern(&mut self, text: &str) -> usize {
+        let bytes = text.as_bytes();
+        let key = short_key(bytes);
+        let hash = hash_of(&self.hasher, bytes, key);
+        if let Some(index) = self.find(bytes, key, hash) {
+            return index;
+        }
+        let index = self.ends.len();
+        let symbol = u32::try_from(index + 1)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .expect("fewer than 2^32 - 1 strings");
+        let end = u32::try_from(self.text.len() + text.len())
+            .expect("an interner holds less than 4 GiB of text");
+        self.text.push_str(text);
+        self.ends.push(end);
+        // Growing the table rehashes the strings already in it.
+        let Interner {
+            text,
+            ends,
+            table,
+            hasher,
+        } = self;
+        table.insert_unique(hash, symbol, rehash(text, ends, hasher));
+        index
+    }
+
+    /// The index of `text`, if the table has it.
+    pub(crate) fn lookup(&self, text: &str) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let key = short_key(bytes);
+        self.find(bytes, key, hash_of(&self.hasher, bytes, key))
+    }
+
+    /// The strings, in index order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &str> + '_ {
+        (0..self.len()).map(|index| string_at(&self.text, &self.ends, index))
+    }
+
+    /// Releases unused capacity.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+        let Interner {
+            text,
+            ends,
+            table,
+            hasher,
+        } = self;
+        table.shrink_to_fit(rehash(text, ends, hasher));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_strings_share_an_index_and_distinct_ones_do_not() {
+        let mut interner = Interner::with_capacity(2);
+        // Lengths around the short-key boundaries, and strings that share a key's bytes.
+        let words: Vec<String> = (0..40)
+            .flat_map(|n| ["a".repeat(n), "b".repeat(n), format!("{}x", "a".repeat(n))])
+            .chain(
+                [
+                    "",
+                    "x",
+                    "xy",
+                    "yx",
+                    "abcdefgh",
+                    "abcdefghabcdefgh",
+                    "é",
+                    "$s",
+                    "#$s",
+                ]
+                .map(String::from),
+            )
+            .collect();
+        let indices: Vec<usize> = words.iter().map(|w| interner.intern(w)).collect();
+        for (word, &index) in words.iter().zip(&indices) {
+            assert_eq!(interner.get(index), Some(word.as_str()));
+            assert_eq!(interner.intern(word), index);
+            assert_eq!(interner.lookup(word), Some(index));
+        }
+        let distinct: std::collections::HashSet<&String> = words.iter().collect();
+        assert_eq!(interner.len(), distinct.len());
+        assert_eq!(interner.lookup("not there"), None);
+        interner.shrink_to_fit();
+        for (word, &index) in words.iter().zip(&indices) {
+            assert_eq!(interner.lookup(word), Some(index));
+        }
+        assert_eq!(interner.iter().count(), distinct.len());
+    }
+}
