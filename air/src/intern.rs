@@ -64,18 +64,6 @@ fn hash_of(hasher: &foldhash::fast::RandomState, bytes: &[u8], key: Option<u128>
     }
 }
 
-// The hash of a symbol already in the table, for moving it to a resized table.
-fn rehash<'a>(
-    text: &'a str,
-    ends: &'a [u32],
-    hasher: &'a foldhash::fast::RandomState,
-) -> impl Fn(&NonZeroU32) -> u64 + 'a {
-    move |&symbol| {
-        let bytes = string_at(text, ends, index_of(symbol)).as_bytes();
-        hash_of(hasher, bytes, short_key(bytes))
-    }
-}
-
 // The index of a symbol in the table.
 #[inline]
 fn index_of(symbol: NonZeroU32) -> usize {
@@ -135,13 +123,8 @@ impl Interner {
         self.text.push_str(text);
         self.ends.push(end);
         // Growing the table rehashes the strings already in it.
-        let Interner {
-            text,
-            ends,
-            table,
-            hasher,
-        } = self;
-        table.insert_unique(hash, symbol, rehash(text, ends, hasher));
+        let (table, rehash) = self.table_and_rehash();
+        table.insert_unique(hash, symbol, rehash);
         index
     }
 
@@ -161,13 +144,25 @@ impl Interner {
     pub(crate) fn shrink_to_fit(&mut self) {
         self.text.shrink_to_fit();
         self.ends.shrink_to_fit();
+        let (table, rehash) = self.table_and_rehash();
+        table.shrink_to_fit(rehash);
+    }
+
+    // The table, with the hash of each symbol in it, which resizing needs.
+    fn table_and_rehash(
+        &mut self,
+    ) -> (&mut HashTable<NonZeroU32>, impl Fn(&NonZeroU32) -> u64 + '_) {
         let Interner {
             text,
             ends,
             table,
             hasher,
         } = self;
-        table.shrink_to_fit(rehash(text, ends, hasher));
+        let rehash = |&symbol: &NonZeroU32| {
+            let bytes = string_at(text, ends, index_of(symbol)).as_bytes();
+            hash_of(hasher, bytes, short_key(bytes))
+        };
+        (table, rehash)
     }
 }
 
