@@ -1233,6 +1233,25 @@ impl Script {
         }
     }
 
+    /// The variable a value names and the lens applied to that variable, read straight from
+    /// the value's row: what checks of variable uses need, without building the [`Value`].
+    /// The lenses of `%last_error%` and `:error:` are not included, as they apply to no variable.
+    #[inline]
+    pub fn variable_and_lens(&self, id: ValueId) -> (Option<Sym>, Option<LensId>) {
+        use ValueKind as K;
+        let row = self.values.rows[id.index()];
+        match row.kind {
+            K::Scalar | K::Stream | K::StreamMap | K::Canon | K::CanonMap => {
+                (Some(Sym::from_index(row.payload as usize)), None)
+            }
+            K::ScalarLens | K::CanonLens | K::CanonMapLens => {
+                let (name, lens) = self.lensed[row.payload as usize];
+                (Some(name), Some(lens))
+            }
+            _ => (None, None),
+        }
+    }
+
     /// The span of value `id`.
     pub fn value_span(&self, id: ValueId) -> Span {
         let index = id.index();

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::ast::{
-    Accessor, Fail, FoldForm, Instr, InstrId, Lens, Script, Span, Sym, Value, ValueId,
+    Accessor, Fail, FoldForm, Instr, InstrId, Lens, LensId, Script, Span, Sym, ValueId,
 };
 use crate::diagnostic::{Diagnostic, ErrorCode};
 
@@ -411,33 +411,43 @@ impl Validator<'_> {
     }
 
     fn define(&mut self, id: ValueId) {
-        if let Some(name) = self.script.value(id).variable() {
+        if let (Some(name), _) = self.script.variable_and_lens(id) {
             self.definitions[name.index()].get_or_insert(id);
         }
     }
 
+    // Inlined: it runs for most values, and its common case (a defined name or no name) is
+    // a row read and a table lookup.
+    #[inline(always)]
     fn use_value(&mut self, id: ValueId, checked: Checked) {
-        let value = self.script.value(id);
-        if let Some(name) = value.variable() {
+        let (name, lens) = self.script.variable_and_lens(id);
+        if let Some(name) = name {
             if self.definitions[name.index()].is_none() {
-                self.uses.push((name, id, checked));
+                self.undefined_use(name, id, checked);
             }
         }
-        // Scalars named inside a lens (`x.$.[i]`) are uses too; lenses of `%last_error%` and
-        // `:error:` are not checked, as in the reference.
-        let lens = match value {
-            Value::LastError(_) | Value::Error(_) => None,
-            other => other.lens(),
-        };
-        if let Some(Lens::Path { accessors, .. }) = lens.map(|l| self.script.lens(l)) {
+        if let Some(lens) = lens {
+            self.use_lens(id, lens, checked);
+        }
+    }
+
+    // Scalars named inside a lens (`x.$.[i]`) are uses too.
+    fn use_lens(&mut self, id: ValueId, lens: LensId, checked: Checked) {
+        if let Lens::Path { accessors, .. } = self.script.lens(lens) {
             for accessor in accessors {
                 if let Accessor::Var(name) = *accessor {
                     if self.definitions[name.index()].is_none() {
-                        self.uses.push((name, id, checked));
+                        self.undefined_use(name, id, checked);
                     }
                 }
             }
         }
+    }
+
+    // Reported at the end, when the definitions after the use are known too.
+    #[cold]
+    fn undefined_use(&mut self, name: Sym, id: ValueId, checked: Checked) {
+        self.uses.push((name, id, checked));
     }
 
     fn undefined(&mut self, name: Sym, span: Span, checked: Checked) {
