@@ -287,13 +287,30 @@ impl Tetraplet {
     /// does. The texts are shared, and the new lens is one allocation.
     pub fn with_lens_suffix(&self, suffix: impl fmt::Display) -> Self {
         use std::fmt::Write as _;
+        self.with_lens_written(|lens| {
+            write!(lens, "{suffix}").expect("writing to a String cannot fail");
+        })
+    }
+
+    /// This tetraplet with `.$.[index]` after its lens: element `index` of its array value, as a
+    /// fold iteration sees it. Written without the formatting machinery, as folds make one per
+    /// iteration.
+    pub fn with_element_lens(&self, index: usize) -> Self {
+        self.with_lens_written(|lens| {
+            lens.push_str(".$.[");
+            lens.push_str(itoa::Buffer::new().format(index));
+            lens.push(']');
+        })
+    }
+
+    fn with_lens_written(&self, write_suffix: impl FnOnce(&mut String)) -> Self {
         thread_local! {
             static LENS: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
         let lens = LENS.with_borrow_mut(|text| {
             text.clear();
             text.push_str(&self.lens);
-            write!(text, "{suffix}").expect("writing to a String cannot fail");
+            write_suffix(text);
             Arc::from(text.as_str())
         });
         Tetraplet {

@@ -399,7 +399,9 @@ impl KeyError {
 /// covers all of them.
 #[derive(Debug, Clone, Default)]
 pub struct SignatureTracker {
-    cids: HashMap<Rc<str>, Vec<Rc<str>>>,
+    // Keyed by the peer ids of received data: a seeded hash, as everywhere data chooses keys
+    // (and cheaper than std's SipHash, for a lookup per recorded result).
+    cids: HashMap<Rc<str>, Vec<Rc<str>>, foldhash::fast::RandomState>,
 }
 
 impl SignatureTracker {

@@ -210,5 +210,5 @@ impl Iterable {
 /// The tetraplet of element `index` of an array with tetraplet `array`: its lens extended by
 /// `.$.[index]`, written in place (a fold makes one per iteration).
 fn element_tetraplet(array: &Tetraplet, index: usize) -> Tetraplet {
-    array.with_lens_suffix(format_args!(".$.[{index}]"))
+    array.with_element_lens(index)
 }
