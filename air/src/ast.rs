@@ -590,48 +590,8 @@ pub struct Script {
     lenses: Vec<LensDef>,
     accessors: Vec<Accessor>,
     strings: Interner,
-    // A front cache for `intern`, on while a parser fills the script.
-    intern_cache: Option<Box<InternCache>>,
     comments: Vec<Comment>,
     root: Option<InstrId>,
-}
-
-// Direct-mapped cache of short strings (up to 16 bytes, packed into the key, so a hit needs
-// no string comparison). Scripts repeat a few names many times; this saves the hash-table
-// probe and comparison for most words.
-#[derive(Clone)]
-struct InternCache {
-    // A power of two in length.
-    entries: Box<[(u128, u8, Option<Sym>)]>,
-}
-
-// The cache's size bounds.
-const MIN_INTERN_CACHE: usize = 64;
-const MAX_INTERN_CACHE: usize = 1024;
-
-impl InternCache {
-    // A key that determines a string of up to 16 bytes together with its length: overlapping
-    // reads from both ends cover every byte, without copying.
-    fn key(text: &str) -> Option<(u128, u64)> {
-        let bytes = text.as_bytes();
-        let n = bytes.len();
-        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        let half = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        let key = match n {
-            0 => 0,
-            1..=3 => {
-                u128::from(bytes[0])
-                    | u128::from(bytes[n / 2]) << 8
-                    | u128::from(bytes[n - 1]) << 16
-            }
-            4..=7 => u128::from(half(0)) | u128::from(half(n - 4)) << 32,
-            8..=16 => u128::from(word(0)) | u128::from(word(n - 8)) << 64,
-            _ => return None,
-        };
-        let mixed = ((key as u64) ^ ((key >> 64) as u64).rotate_left(29) ^ n as u64)
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        Some((key, mixed))
-    }
 }
 
 impl Default for Script {
@@ -664,7 +624,6 @@ impl Script {
             lenses: Vec::new(),
             accessors: Vec::new(),
             strings: Interner::with_capacity(strings),
-            intern_cache: None,
             comments: Vec::new(),
             root: None,
         };
@@ -675,16 +634,7 @@ impl Script {
     /// Turns the interning front cache on, sized for about `expected_interns` calls of
     /// [`Script::intern`] (for bulk building, such as parsing), or off with 0.
     pub(crate) fn set_intern_cache(&mut self, expected_interns: usize) {
-        let size = (expected_interns / 4)
-            .next_power_of_two()
-            .min(MAX_INTERN_CACHE);
-        // A small script interns too few words for the cache to pay for itself, in time or
-        // in memory.
-        self.intern_cache = (size >= MIN_INTERN_CACHE).then(|| {
-            Box::new(InternCache {
-                entries: vec![(0, 0, None); size].into_boxed_slice(),
-            })
-        });
+        self.strings.set_cache(expected_interns);
     }
 
     /// Reserves room for about `instrs` more instructions and `values` more values.
@@ -719,7 +669,6 @@ impl Script {
             lenses: self.lenses.clone(),
             accessors: self.accessors.clone(),
             strings: self.strings.clone(),
-            intern_cache: None,
             comments: Vec::new(),
             root: None,
         }
@@ -761,22 +710,9 @@ impl Script {
     }
 
     /// Interns a string.
+    #[inline]
     pub fn intern(&mut self, text: &str) -> Sym {
-        let Some(cache) = self.intern_cache.as_deref_mut() else {
-            return Sym::from_index(self.strings.intern(text));
-        };
-        let Some((key, hash)) = InternCache::key(text) else {
-            return Sym::from_index(self.strings.intern(text));
-        };
-        // The top bits of a multiplicative hash are the well-mixed ones.
-        let slot = (hash >> (64 - cache.entries.len().trailing_zeros())) as usize;
-        let entry = &mut cache.entries[slot];
-        if let (true, Some(sym)) = (entry.0 == key && entry.1 as usize == text.len(), entry.2) {
-            return sym;
-        }
-        let sym = Sym::from_index(self.strings.intern(text));
-        *entry = (key, text.len() as u8, Some(sym));
-        sym
+        Sym::from_index(self.strings.intern(text))
     }
 
     /// The symbol of `text`, if the script has it.

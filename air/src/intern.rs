@@ -8,6 +8,10 @@
 //!
 //! Scripts arrive in particles from anyone, so the hash is seeded per table (foldhash's random
 //! state): colliding names cannot be prepared in advance.
+//!
+//! While a parser fills the table, a small direct-mapped cache sits in front of it: scripts
+//! repeat a few names many times, and a hit costs one comparison of the 128-bit key, with no
+//! probe and no string comparison. Collisions in the cache only cost misses.
 
 use std::hash::BuildHasher;
 use std::num::NonZeroU32;
@@ -24,7 +28,23 @@ pub(crate) struct Interner {
     // Symbols (index + 1), found by the hash of their string.
     table: HashTable<NonZeroU32>,
     hasher: foldhash::fast::RandomState,
+    // The front cache, a power of two in length, while it is on.
+    cache: Option<Box<[CacheEntry]>>,
 }
+
+// A cached string: its short key and length, and its symbol. Packed to 8-byte alignment, so
+// that an entry takes 24 bytes rather than the 32 that the key's alignment would give it.
+#[derive(Clone, Copy, Default)]
+#[repr(C, packed(8))]
+struct CacheEntry {
+    key: u128,
+    len: u8,
+    symbol: Option<NonZeroU32>,
+}
+
+// The cache's size bounds: a small table does not repay a cache, in time or in memory.
+const MIN_CACHE: usize = 64;
+const MAX_CACHE: usize = 1024;
 
 // The bytes of a string of up to 16 bytes, packed so that the key and the length determine the
 // string: overlapping reads from both ends cover every byte, without copying.
@@ -79,7 +99,16 @@ impl Interner {
             ends: Vec::with_capacity(strings),
             table: HashTable::with_capacity(strings),
             hasher: foldhash::fast::RandomState::default(),
+            cache: None,
         }
+    }
+
+    /// Turns the front cache on, sized for about `expected_interns` calls of
+    /// [`Interner::intern`], or off with 0 (or a number too small to repay it).
+    pub(crate) fn set_cache(&mut self, expected_interns: usize) {
+        let size = (expected_interns / 4).next_power_of_two().min(MAX_CACHE);
+        self.cache =
+            (size >= MIN_CACHE).then(|| vec![CacheEntry::default(); size].into_boxed_slice());
     }
 
     /// Number of strings.
@@ -106,9 +135,44 @@ impl Interner {
     }
 
     /// The index of `text`, adding it if it is new.
+    #[inline]
     pub(crate) fn intern(&mut self, text: &str) -> usize {
         let bytes = text.as_bytes();
         let key = short_key(bytes);
+        let Some((cache, key)) = self.cache.as_deref_mut().zip(key) else {
+            return self.intern_in_table(text, key);
+        };
+        // A multiplicative hash, whose top bits are the well-mixed ones.
+        let mixed = ((key as u64) ^ ((key >> 64) as u64).rotate_left(29) ^ bytes.len() as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        let slot = (mixed >> (64 - cache.len().trailing_zeros())) as usize;
+        let entry = cache[slot];
+        if let (true, Some(symbol)) = (
+            { entry.key } == key && usize::from(entry.len) == bytes.len(),
+            entry.symbol,
+        ) {
+            return index_of(symbol);
+        }
+        self.intern_and_cache(text, key, slot)
+    }
+
+    // A cache miss: out of line, so that the hit path stays small.
+    #[inline(never)]
+    fn intern_and_cache(&mut self, text: &str, key: u128, slot: usize) -> usize {
+        let index = self.intern_in_table(text, Some(key));
+        if let Some(cache) = self.cache.as_deref_mut() {
+            cache[slot] = CacheEntry {
+                key,
+                len: text.len() as u8,
+                symbol: NonZeroU32::new(index as u32 + 1),
+            };
+        }
+        index
+    }
+
+    #[inline(never)]
+    fn intern_in_table(&mut self, text: &str, key: Option<u128>) -> usize {
+        let bytes = text.as_bytes();
         let hash = hash_of(&self.hasher, bytes, key);
         if let Some(index) = self.find(bytes, key, hash) {
             return index;
@@ -157,6 +221,7 @@ impl Interner {
             ends,
             table,
             hasher,
+            ..
         } = self;
         let rehash = |&symbol: &NonZeroU32| {
             let bytes = string_at(text, ends, index_of(symbol)).as_bytes();
@@ -172,7 +237,15 @@ mod tests {
 
     #[test]
     fn equal_strings_share_an_index_and_distinct_ones_do_not() {
+        for cache in [0, 4 * MIN_CACHE] {
+            check_interning(cache);
+        }
+    }
+
+    fn check_interning(cache: usize) {
         let mut interner = Interner::with_capacity(2);
+        interner.set_cache(cache);
+        assert_eq!(interner.cache.is_some(), cache > 0);
         // Lengths around the short-key boundaries, and strings that share a key's bytes.
         let words: Vec<String> = (0..40)
             .flat_map(|n| ["a".repeat(n), "b".repeat(n), format!("{}x", "a".repeat(n))])
