@@ -299,7 +299,7 @@ fn state_json(state: &ExecutedState) -> Value {
                 .collect();
             json!({"fold": {"lore": lore}})
         }
-        ExecutedState::Ap(ap) => json!({"ap": {"gens": ap.res_generations}}),
+        ExecutedState::Ap(ap) => json!({"ap": {"gens": ap.res_generations.as_slice()}}),
         ExecutedState::Canon(CanonResult::RequestSentBy(peer)) => {
             json!({"canon": {"sent_by": &**peer}})
         }

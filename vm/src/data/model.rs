@@ -12,6 +12,7 @@ use super::store::CidInfo;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use std::cell::OnceCell;
 use std::fmt;
@@ -141,8 +142,9 @@ pub struct SubTraceDesc {
 )]
 #[archive(check_bytes)]
 pub struct ApResult {
-    /// Stream generations of the appended value.
-    pub res_generations: Vec<u32>,
+    /// Stream generations of the appended value: one in every data that AquaVM writes, so
+    /// inline (archived as a vector all the same).
+    pub res_generations: SmallVec<[u32; 1]>,
 }
 
 /// What became of a `canon`.

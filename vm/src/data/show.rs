@@ -317,7 +317,7 @@ fn resolve_state(
                 .collect(),
         },
         ExecutedState::Ap(ap) => StateKind::Ap {
-            generations: ap.res_generations.clone(),
+            generations: ap.res_generations.to_vec(),
         },
         ExecutedState::Canon(CanonResult::RequestSentBy(peer_id)) => StateKind::CanonSent {
             peer_id: peer_id.to_string(),

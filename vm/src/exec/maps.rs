@@ -8,6 +8,7 @@
 //! from keys to arrays of values), by key (`#%map.$.key`, `#%map.$.key.[i]...`) or counted
 //! (`#%map.length`, the number of values), with the reference's tetraplets for each form.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -39,6 +40,15 @@ pub enum MapKey {
 }
 
 impl MapKey {
+    /// Whether `value` is a key: [`MapKey::from_value`] without making it.
+    fn is_key(value: &Value) -> bool {
+        match value {
+            Value::String(_) => true,
+            Value::Number(n) => n.is_i64() || n.is_u64(),
+            _ => false,
+        }
+    }
+
     /// Strings and integers are keys; anything else (floats included) is not.
     pub fn from_value(value: &Value) -> Option<MapKey> {
         match value {
@@ -49,14 +59,6 @@ impl MapKey {
                 (None, None) => None,
             },
             _ => None,
-        }
-    }
-
-    fn to_value(&self) -> Value {
-        match self {
-            MapKey::Str(s) => Value::from(&**s),
-            MapKey::Int(i) => Value::from(*i),
-            MapKey::Uint(u) => Value::from(*u),
         }
     }
 
@@ -75,10 +77,11 @@ impl MapKey {
     }
 }
 
-/// The value a stream map holds for one `ap (key value) %map`.
-fn entry(key: &MapKey, value: &Value) -> Value {
+/// The value a stream map holds for one `ap (key value) %map`; `key` is a key (see
+/// [`MapKey::is_key`]), kept as it is.
+fn entry(key: &Value, value: &Value) -> Value {
     let mut object = serde_json::Map::new();
-    object.insert(KEY_FIELD.into(), key.to_value());
+    object.insert(KEY_FIELD.into(), key.clone());
     object.insert(VALUE_FIELD.into(), value.clone());
     Value::Object(object)
 }
@@ -94,43 +97,66 @@ fn object(fields: BTreeMap<String, Value>) -> Value {
 pub struct CanonMap {
     /// The canon stream of the entries, as the data stores it.
     pub canon: CanonStream,
-    /// For each key, its values (with the metadata of their entries) in canon order.
-    by_key: BTreeMap<MapKey, Vec<ValueAggregate>>,
+    /// For each key, its values (with the metadata of their entries) in canon order. Built on
+    /// first use: many canon maps are only stored or passed on, never read by key.
+    by_key: OnceCell<BTreeMap<MapKey, Vec<ValueAggregate>>>,
 }
 
 impl CanonMap {
-    /// Indexes the entries of a canon stream. Entries that are not key/value objects can only
+    /// Checks the entries of a canon stream. Entries that are not key/value objects can only
     /// come from forged data and abort the run.
     pub fn new(canon: CanonStream) -> ExecResult<CanonMap> {
-        let mut by_key: BTreeMap<MapKey, Vec<ValueAggregate>> = BTreeMap::new();
         for element in &canon.values {
-            let key = MapKey::of_entry(&element.value).ok_or_else(|| {
-                Uncatchable::StreamMapKey("unsupported kvpair object or map key type".into())
-            })?;
-            let value = element
-                .value
-                .get(VALUE_FIELD)
-                .ok_or_else(|| {
-                    Uncatchable::StreamMapKey(
-                        "there must be a \"value\" field in kvpair object".into(),
-                    )
-                })?
-                .clone();
-            by_key.entry(key).or_default().push(ValueAggregate::new(
-                Rc::new(value),
-                element.tetraplet.clone(),
-                element.trace_pos,
-                element.provenance.clone(),
-            ));
+            let object = element.value.as_object();
+            if !object
+                .and_then(|o| o.get(KEY_FIELD))
+                .is_some_and(MapKey::is_key)
+            {
+                return Err(Uncatchable::StreamMapKey(
+                    "unsupported kvpair object or map key type".into(),
+                )
+                .into());
+            }
+            if object.and_then(|o| o.get(VALUE_FIELD)).is_none() {
+                return Err(Uncatchable::StreamMapKey(
+                    "there must be a \"value\" field in kvpair object".into(),
+                )
+                .into());
+            }
         }
-        Ok(CanonMap { canon, by_key })
+        Ok(CanonMap {
+            canon,
+            by_key: OnceCell::new(),
+        })
+    }
+
+    fn by_key(&self) -> &BTreeMap<MapKey, Vec<ValueAggregate>> {
+        self.by_key.get_or_init(|| {
+            let mut by_key: BTreeMap<MapKey, Vec<ValueAggregate>> = BTreeMap::new();
+            for element in &self.canon.values {
+                // `new` checked every entry.
+                let (Some(key), Some(value)) = (
+                    MapKey::of_entry(&element.value),
+                    element.value.get(VALUE_FIELD),
+                ) else {
+                    continue;
+                };
+                by_key.entry(key).or_default().push(ValueAggregate::new(
+                    Rc::new(value.clone()),
+                    element.tetraplet.clone(),
+                    element.trace_pos,
+                    element.provenance.clone(),
+                ));
+            }
+            by_key
+        })
     }
 
     /// The map as a JSON object from keys to arrays of values. Where a number key and a string
     /// key print alike, the number's values win (the reference leaves this to hash order).
     pub fn to_json(&self) -> Value {
         let fields = self
-            .by_key
+            .by_key()
             .iter()
             .map(|(key, values)| (key.field_name(), values_json(values)))
             .collect();
@@ -191,7 +217,7 @@ impl Exec<'_> {
             None => Generation::New,
         };
         let entry = ValueAggregate::new(
-            Rc::new(entry(&key, &aggregate.value)),
+            Rc::new(entry(&key.value, &aggregate.value)),
             aggregate.tetraplet,
             aggregate.trace_pos,
             aggregate.provenance,
@@ -202,12 +228,17 @@ impl Exec<'_> {
         Ok(())
     }
 
-    fn map_key(&self, key: ValueId, map: Sym) -> ExecResult<MapKey> {
+    // The key of `ap (key value) %map`, checked to be a key.
+    fn map_key(&self, key: ValueId, map: Sym) -> ExecResult<Resolved> {
         let resolved = self.resolve(key)?;
-        MapKey::from_value(&resolved.value).ok_or_else(|| {
-            Catchable::StreamMap(format!("unsupported type for {} map's key", self.name(map)))
-                .into()
-        })
+        if !MapKey::is_key(&resolved.value) {
+            return Err(Catchable::StreamMap(format!(
+                "unsupported type for {} map's key",
+                self.name(map)
+            ))
+            .into());
+        }
+        Ok(resolved)
     }
 
     /// The entries of the stream map `source` as the instruction sees it (none if it was never
@@ -295,7 +326,7 @@ impl Exec<'_> {
             Lens::Path { accessors, .. } => {
                 let (first, rest) = accessors.split_first().ok_or(LensError::EmptyStream)?;
                 let key = self.lens_key(*first)?;
-                match map.by_key.get(&key) {
+                match map.by_key().get(&key) {
                     Some(values) if !rest.is_empty() => self.select_from_key(values, rest)?,
                     found => {
                         let values = found.map(Vec::as_slice).unwrap_or_default();

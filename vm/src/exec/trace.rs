@@ -14,6 +14,8 @@
 
 use std::collections::HashMap;
 
+use smallvec::smallvec;
+
 use super::hashing::IntMap;
 
 use crate::data::{
@@ -333,7 +335,7 @@ impl TraceMerger {
     pub fn set_generation(&mut self, pos: u32, generation: u32) -> Result<(), String> {
         match self.new_trace.get_mut(pos as usize) {
             Some(ExecutedState::Ap(ap)) => {
-                ap.res_generations = vec![generation];
+                ap.res_generations = smallvec![generation];
                 Ok(())
             }
             Some(ExecutedState::Call(CallResult::Executed(ValueRef::Stream {
@@ -439,7 +441,7 @@ impl TraceMerger {
 
     pub fn push_ap(&mut self) {
         self.push(ExecutedState::Ap(ApResult {
-            res_generations: vec![0],
+            res_generations: smallvec![0],
         }));
     }
 
