@@ -120,8 +120,9 @@ pub struct FoldResult {
 pub struct FoldSubTraceLore {
     /// Trace position of the state that produced the iterated stream value.
     pub value_pos: u32,
-    /// The states before `next`, then the states after it: always two entries.
-    pub subtraces_desc: Vec<SubTraceDesc>,
+    /// The states before `next`, then the states after it: always two entries, so inline
+    /// (archived as a vector all the same).
+    pub subtraces_desc: SmallVec<[SubTraceDesc; 2]>,
 }
 
 /// A contiguous part of the trace.

@@ -214,7 +214,7 @@ impl IterationRecord {
     fn into_lore(self) -> FoldSubTraceLore {
         FoldSubTraceLore {
             value_pos: self.value_pos,
-            subtraces_desc: vec![
+            subtraces_desc: smallvec![
                 SubTraceDesc {
                     begin_pos: self.before.0,
                     subtrace_len: self.before.1 - self.before.0,
