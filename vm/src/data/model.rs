@@ -383,6 +383,16 @@ impl RawValue {
         }
     }
 
+    /// A stored text as it would be read from data, not parsed yet (any text: the store does
+    /// not require JSON).
+    #[cfg(test)]
+    pub(crate) fn stored(text: &str) -> Self {
+        Self {
+            text: Text::owned(text.into()),
+            parsed: OnceCell::new(),
+        }
+    }
+
     /// The JSON text, as hashed and stored.
     pub fn as_str(&self) -> &str {
         &self.text

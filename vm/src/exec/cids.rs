@@ -5,14 +5,17 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::data::{CanonResultCidAggregate, Cid, CidInfo, ServiceResultCidAggregate, Tetraplet};
+use crate::data::{
+    CanonResultCidAggregate, Cid, CidInfo, RawValue, ServiceResultCidAggregate, Tetraplet,
+};
 
 use super::errors::{ExecResult, Uncatchable};
 use super::values::ValueAggregate;
 
 /// A call result found in the data, resolved through the stores.
 pub struct ServiceInfo {
-    pub value: Rc<Value>,
+    /// The stored value, not parsed yet.
+    pub value: Rc<RawValue>,
     pub tetraplet: Rc<Tetraplet>,
     pub aggregate: Rc<ServiceResultCidAggregate>,
 }
@@ -25,10 +28,18 @@ fn missing(kind: &'static str, cid: &Cid) -> Uncatchable {
 }
 
 pub fn value(cids: &CidInfo, cid: &Cid) -> ExecResult<Rc<Value>> {
-    let raw = cids
+    parsed(stored_value(cids, cid)?, cid)
+}
+
+fn stored_value<'c>(cids: &'c CidInfo, cid: &Cid) -> ExecResult<&'c Rc<RawValue>> {
+    Ok(cids
         .value_store
         .get(cid)
-        .ok_or_else(|| missing("value", cid))?;
+        .ok_or_else(|| missing("value", cid))?)
+}
+
+/// The value of a stored text (its CID is `cid`), parsed once and shared.
+pub fn parsed(raw: &RawValue, cid: &Cid) -> ExecResult<Rc<Value>> {
     match raw.shared_value() {
         Ok(value) => Ok(Rc::clone(value)),
         Err(e) => Err(Uncatchable::Cid(format!("value for CID {cid} is not JSON: {e}")).into()),
@@ -50,7 +61,7 @@ pub fn service_info(cids: &CidInfo, cid: &Cid) -> ExecResult<ServiceInfo> {
         .ok_or_else(|| missing("service result aggregate", cid))?
         .clone();
     Ok(ServiceInfo {
-        value: value(cids, &aggregate.value_cid)?,
+        value: Rc::clone(stored_value(cids, &aggregate.value_cid)?),
         tetraplet: tetraplet(cids, &aggregate.tetraplet_cid)?,
         aggregate,
     })

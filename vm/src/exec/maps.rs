@@ -24,7 +24,7 @@ use super::errors::{Catchable, ExecResult, LensError, Uncatchable};
 use super::scalars::found;
 use super::streams::Generation;
 use super::text;
-use super::values::{CanonStream, ValueAggregate};
+use super::values::{CanonStream, ScalarValue, ValueAggregate};
 use super::{Exec, Resolved, ScalarRef};
 
 const KEY_FIELD: &str = "key";
@@ -284,7 +284,8 @@ impl Exec<'_> {
                 cid: canon.cid.clone(),
             },
         );
-        self.scalars.set(target, self.name(target), value)
+        self.scalars
+            .set(target, self.name(target), ScalarValue::Ready(value))
     }
 
     pub(super) fn canon_map(&self, name: Sym) -> ExecResult<Rc<CanonMap>> {

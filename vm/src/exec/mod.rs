@@ -55,7 +55,7 @@ use maps::CanonMap;
 use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
 use trace::{MergeError, TraceMerger};
-use values::{CanonStream, IterItem, Iterable, ValueAggregate};
+use values::{CanonStream, IterItem, Iterable, RecordedResult, ScalarValue, ValueAggregate};
 
 /// The particle facts a run sees.
 #[derive(Clone, Copy)]
@@ -249,7 +249,7 @@ struct Exec<'s> {
     timestamp: u64,
     ttl: u32,
     merger: TraceMerger,
-    scalars: ScopedValues<ValueAggregate>,
+    scalars: ScopedValues<ScalarValue>,
     canons: ScopedValues<Rc<CanonStream>>,
     canon_maps: ScopedValues<Rc<CanonMap>>,
     iterables: IntMap<Sym, FoldState>,
@@ -560,7 +560,7 @@ impl<'s> Exec<'s> {
     fn scalar_ref(&self, name: Sym) -> ExecResult<ScalarRef<'_>> {
         let text = self.name(name);
         match (self.scalars.get(name), self.iterables.get(&name)) {
-            (Lookup::Found(value), _) => Ok(ScalarRef::Value(value)),
+            (Lookup::Found(value), _) => Ok(ScalarRef::Value(value.get()?)),
             (Lookup::Cleared, _) => {
                 Err(Catchable::VariableWasNotInitializedAfterNew(text.to_string()).into())
             }
@@ -840,7 +840,8 @@ impl<'s> Exec<'s> {
                             &info.tetraplet,
                         )?;
                     }
-                    let failed = CallServiceFailed::from_value(&info.value)
+                    let value = cids::parsed(&info.value, &info.aggregate.value_cid)?;
+                    let failed = CallServiceFailed::from_value(&value)
                         .map_err(|e| Uncatchable::MalformedCallServiceFailed(e.to_string()))?;
                     self.complete = false;
                     self.record_cid(&tetraplet.peer_pk, &cid);
@@ -988,7 +989,8 @@ impl<'s> Exec<'s> {
             Some((_, AirValue::Scalar(name, _))) => {
                 let (cid, aggregate) =
                     self.store_result(value, answer.result, tetraplet, argument_hash, trace_pos);
-                self.scalars.set(name, self.name(name), aggregate)?;
+                self.scalars
+                    .set(name, self.name(name), ScalarValue::Ready(aggregate))?;
                 self.record_cid(&tetraplet.peer_pk, &cid);
                 ValueRef::Scalar(cid)
             }
@@ -1069,8 +1071,7 @@ impl<'s> Exec<'s> {
         cid: &Cid,
         tetraplet: &Rc<Tetraplet>,
         argument_hash: ArgumentHash,
-        trace_pos: u32,
-    ) -> ExecResult<ValueAggregate> {
+    ) -> ExecResult<cids::ServiceInfo> {
         let info = cids::service_info(&self.cids, cid)?;
         verify_call(
             argument_hash,
@@ -1078,12 +1079,7 @@ impl<'s> Exec<'s> {
             &info.aggregate.argument_hash,
             &info.tetraplet,
         )?;
-        Ok(ValueAggregate::service_result(
-            info.value,
-            tetraplet.clone(),
-            trace_pos,
-            cid.clone(),
-        ))
+        Ok(info)
     }
 
     /// A call result recorded in the data sets the call's output again.
@@ -1099,11 +1095,19 @@ impl<'s> Exec<'s> {
         let output = call.output.map(|o| (o, self.script.value(o)));
         match (output, value) {
             (Some((_, AirValue::Scalar(name, _))), ValueRef::Scalar(cid)) => {
-                let aggregate = self.recorded_result(cid, tetraplet, argument_hash, trace_pos)?;
-                self.scalars.set(name, self.name(name), aggregate)
+                let info = self.recorded_result(cid, tetraplet, argument_hash)?;
+                let recorded = RecordedResult::new(info, tetraplet.clone(), trace_pos, cid.clone());
+                self.scalars
+                    .set(name, self.name(name), ScalarValue::Recorded(recorded))
             }
             (Some((output, AirValue::Stream(name))), ValueRef::Stream { cid, generation }) => {
-                let aggregate = self.recorded_result(cid, tetraplet, argument_hash, trace_pos)?;
+                let info = self.recorded_result(cid, tetraplet, argument_hash)?;
+                let aggregate = ValueAggregate::service_result(
+                    cids::parsed(&info.value, &info.aggregate.value_cid)?,
+                    tetraplet.clone(),
+                    trace_pos,
+                    cid.clone(),
+                );
                 let position = self.script.value_span(output).start;
                 self.streams.add(
                     name,
@@ -1126,7 +1130,10 @@ impl<'s> Exec<'s> {
         let to_stream = matches!(target_value, AirValue::Stream(_));
         let aggregate = join!(self, self.ap_value(value, to_stream));
         match target_value {
-            AirValue::Scalar(name, _) => self.scalars.set(name, self.name(name), aggregate),
+            AirValue::Scalar(name, _) => {
+                self.scalars
+                    .set(name, self.name(name), ScalarValue::Ready(aggregate))
+            }
             AirValue::Stream(name) => {
                 let met = self.merger.meet_ap().map_err(|e| self.trace_error(id, e))?;
                 let generation = match met {

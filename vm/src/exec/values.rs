@@ -1,12 +1,16 @@
 //! Values as the interpreter holds them: a JSON value with its security tetraplet, its position
 //! in the trace and its provenance (where it came from, by CID).
 
+use std::cell::OnceCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::data::{Cid, Provenance, Tetraplet};
+use crate::data::{Cid, Provenance, RawValue, Tetraplet};
+
+use super::cids::{self, ServiceInfo};
+use super::errors::ExecResult;
 
 /// A value in a variable or a stream.
 #[derive(Debug, Clone)]
@@ -107,6 +111,64 @@ impl IterItem {
             self.trace_pos,
             self.provenance.clone(),
         )
+    }
+}
+
+/// A scalar's value. A call result replayed from the data is parsed from its stored text on
+/// first read: scripts often never read one (the outputs of a fold's iterations, say), and
+/// parsing is most of the cost of replaying it.
+#[derive(Debug)]
+pub enum ScalarValue {
+    Ready(ValueAggregate),
+    Recorded(RecordedResult),
+}
+
+/// A call result from the data, not parsed yet.
+#[derive(Debug)]
+pub struct RecordedResult {
+    text: Rc<RawValue>,
+    value_cid: Cid,
+    tetraplet: Rc<Tetraplet>,
+    trace_pos: u32,
+    /// The service result's CID: the value's provenance.
+    cid: Cid,
+    parsed: OnceCell<ValueAggregate>,
+}
+
+impl RecordedResult {
+    pub fn new(info: ServiceInfo, tetraplet: Rc<Tetraplet>, trace_pos: u32, cid: Cid) -> Self {
+        RecordedResult {
+            text: info.value,
+            value_cid: info.aggregate.value_cid.clone(),
+            tetraplet,
+            trace_pos,
+            cid,
+            parsed: OnceCell::new(),
+        }
+    }
+}
+
+impl ScalarValue {
+    /// The value; a recorded result whose text is not JSON (only forged data has one) fails
+    /// the run when it is first read.
+    pub fn get(&self) -> ExecResult<&ValueAggregate> {
+        match self {
+            ScalarValue::Ready(value) => Ok(value),
+            ScalarValue::Recorded(recorded) => {
+                if let Some(value) = recorded.parsed.get() {
+                    return Ok(value);
+                }
+                let value = cids::parsed(&recorded.text, &recorded.value_cid)?;
+                Ok(recorded.parsed.get_or_init(|| {
+                    ValueAggregate::service_result(
+                        value,
+                        Rc::clone(&recorded.tetraplet),
+                        recorded.trace_pos,
+                        recorded.cid.clone(),
+                    )
+                }))
+            }
+        }
     }
 }
 
@@ -211,4 +273,61 @@ impl Iterable {
 /// `.$.[index]`, written in place (a fold makes one per iteration).
 fn element_tetraplet(array: &Tetraplet, index: usize) -> Tetraplet {
     array.with_element_lens(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::ServiceResultCidAggregate;
+    use crate::exec::errors::{ExecError, Uncatchable};
+
+    fn recorded(text: &str) -> ScalarValue {
+        let info = ServiceInfo {
+            value: Rc::new(RawValue::stored(text)),
+            tetraplet: Rc::new(Tetraplet::default()),
+            aggregate: Rc::new(ServiceResultCidAggregate {
+                value_cid: Cid::new("value-cid"),
+                argument_hash: "hash".into(),
+                tetraplet_cid: Cid::new("tetraplet-cid"),
+            }),
+        };
+        let tetraplet = Rc::new(Tetraplet::peer_only("peer"));
+        ScalarValue::Recorded(RecordedResult::new(
+            info,
+            tetraplet,
+            7,
+            Cid::new("result-cid"),
+        ))
+    }
+
+    #[test]
+    fn a_recorded_result_is_parsed_on_first_read_and_only_once() {
+        let scalar = recorded(r#"{"a":[1,2]}"#);
+        let ScalarValue::Recorded(result) = &scalar else {
+            unreachable!("made recorded")
+        };
+        assert!(result.parsed.get().is_none(), "not parsed before a read");
+        let first = scalar.get().expect("JSON");
+        assert_eq!(*first.value, serde_json::json!({"a": [1, 2]}));
+        assert_eq!(first.trace_pos, 7);
+        assert_eq!(&*first.tetraplet.peer_pk, "peer");
+        assert!(matches!(
+            &first.provenance,
+            Provenance::ServiceResult { cid } if cid.as_str() == "result-cid"
+        ));
+        let second = scalar.get().expect("JSON");
+        assert!(Rc::ptr_eq(&first.value, &second.value), "parsed once");
+    }
+
+    #[test]
+    fn a_recorded_result_that_is_not_json_fails_when_read() {
+        let scalar = recorded("not { json");
+        let Err(ExecError::Uncatchable(error)) = scalar.get() else {
+            panic!("expected an uncatchable error");
+        };
+        let Uncatchable::Cid(message) = &*error else {
+            panic!("expected a CID error, got {error:?}");
+        };
+        assert!(message.contains("value-cid"), "{message}");
+    }
 }
