@@ -103,6 +103,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         init_peer_id: Rc::from(input.particle.init_peer_id),
         literal_tetraplet: Rc::new(Tetraplet::peer_only(input.particle.init_peer_id)),
         constant_triplets: IntMap::default(),
+        literal_texts: IntMap::default(),
         tetraplet_cids: HashMap::new(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
@@ -243,6 +244,8 @@ struct Exec<'s> {
     /// Tetraplets of calls whose peer, service and function are constants, by instruction: a
     /// call in a fold makes the same one at every iteration.
     constant_triplets: IntMap<InstrId, Rc<Tetraplet>>,
+    /// The texts of string literals used as peers, services and functions.
+    literal_texts: IntMap<Sym, Arc<str>>,
     /// CIDs of the tetraplets stored in this run, by content.
     tetraplet_cids: HashMap<Rc<Tetraplet>, Cid>,
     current_peer_id: Rc<str>,
@@ -706,12 +709,20 @@ impl<'s> Exec<'s> {
 
     // ---- call ----
 
-    /// A peer, service or function name of a triplet (shared, as tetraplets keep them).
-    fn resolve_string(&self, id: ValueId) -> ExecResult<Arc<str>> {
+    /// A peer, service or function name of a triplet (shared, as tetraplets keep them: a
+    /// literal's text is made once per run).
+    fn resolve_string(&mut self, id: ValueId) -> ExecResult<Arc<str>> {
         let value = self.script.value(id);
         match value {
-            AirValue::InitPeerId => return Ok(Arc::from(&*self.init_peer_id)),
-            AirValue::String(s) => return Ok(Arc::from(self.name(s))),
+            AirValue::InitPeerId => return Ok(Arc::clone(&self.literal_tetraplet.peer_pk)),
+            AirValue::String(s) => {
+                let script = self.script;
+                let text = self
+                    .literal_texts
+                    .entry(s)
+                    .or_insert_with(|| Arc::from(script.str(s)));
+                return Ok(Arc::clone(text));
+            }
             _ => {}
         }
         let resolved = self.resolve(id)?;
