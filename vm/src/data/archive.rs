@@ -203,28 +203,36 @@ impl Serializer for AppendSerializer<'_> {
 /// writer shares equal `Rc`s) and a fixed size per entry and per state for the rest. Output
 /// buffers are sized with it, so it errs high: a buffer a few bytes short doubles, which for a
 /// 100 MB data is 100 MB more, while one a little large costs only its unused address space.
+/// The margin is on the fixed sizes, which are estimates; texts are counted exactly, so that a
+/// data holding a large value gets no slack in proportion to it.
 pub(crate) fn estimated_size(data: &InterpreterData) -> usize {
-    fn texts<T>(store: &CidStore<T>, per_entry: usize, text: impl Fn(&T) -> usize) -> usize {
-        store
+    // The bytes of a store's texts (keys and the `text` of each entry), and its fixed sizes.
+    fn store<T>(store: &CidStore<T>, per_entry: usize, text: impl Fn(&T) -> usize) -> [usize; 2] {
+        let texts = store
             .iter()
-            .map(|(cid, value)| cid.as_str().len() + per_entry + text(value))
-            .sum()
+            .map(|(cid, value)| cid.as_str().len() + text(value))
+            .sum();
+        [texts, per_entry * store.len()]
     }
     let stores = &data.cid_info;
-    let estimate = texts(&stores.value_store, 16, |value| value.as_str().len())
-        + texts(&stores.tetraplet_store, 48, |t| {
+    let parts = [
+        store(&stores.value_store, 16, |value| value.as_str().len()),
+        store(&stores.tetraplet_store, 48, |t| {
             t.peer_pk.len() + t.service_id.len() + t.function_name.len() + t.lens.len()
-        })
-        + texts(&stores.canon_element_store, 40, |_| 0)
-        + texts(&stores.canon_result_store, 24, |canon| {
+        }),
+        store(&stores.canon_element_store, 40, |_| 0),
+        store(&stores.canon_result_store, 24, |canon| {
             8 * canon.values.len()
-        })
-        + texts(&stores.service_result_store, 40, |result| {
+        }),
+        store(&stores.service_result_store, 40, |result| {
             result.argument_hash.len()
-        })
+        }),
+    ];
+    let texts: usize = parts.iter().map(|[texts, _]| texts).sum();
+    let fixed = parts.iter().map(|[_, fixed]| fixed).sum::<usize>()
         + data.signatures.len() * 128
         + data.trace.iter().map(state_size).sum::<usize>();
-    estimate + estimate / 16 + 512
+    texts + fixed + fixed / 4 + 512
 }
 
 /// A trace state's part of [`estimated_size`]: its fixed part, a fold's iterations, and the
@@ -808,7 +816,15 @@ mod tests {
     /// bytes, on data of any size.
     #[test]
     fn estimates_are_never_short() {
-        for (calls, text_len) in [(0, 0), (1, 10), (3, 1000), (200, 5), (2000, 60)] {
+        for (calls, text_len) in [
+            (0, 0),
+            (1, 10),
+            (3, 1000),
+            (200, 5),
+            (2000, 60),
+            (1, 1 << 20),
+            (4, 100_000),
+        ] {
             let mut data = InterpreterData::default();
             let tetraplet = Rc::new(Tetraplet {
                 peer_pk: "12D3KooWPeer".into(),
@@ -817,7 +833,7 @@ mod tests {
                 lens: ".$.[0]".into(),
             });
             for n in 0..calls {
-                let value = json!(format!("{n:0text_len$}"));
+                let value = json!(format!("{n}{}", "0".repeat(text_len)));
                 let cid = data.cid_info.insert_service_result(
                     &value,
                     Rc::clone(&tetraplet),

@@ -252,14 +252,21 @@ pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> String {
     String::from_utf8(text).expect("serde_json writes UTF-8")
 }
 
-/// Whether `text`, already parsed as JSON, is exactly what [`to_json_text`] writes for the value
-/// it parses to, so that it can be stored and hashed as it is instead of written again.
+/// The most arrays and objects [`is_canonical_json`] accepts around a value (an innermost empty
+/// one adds a level: 101 in all), well within serde_json's limit of 127 levels.
+const MAX_CANONICAL_DEPTH: usize = 100;
+
+/// Whether `text` is exactly what [`to_json_text`] writes for the value it parses to, so that it
+/// can be stored and hashed as it is instead of written again. Raw control characters inside
+/// strings are not looked for: the text must be known to have none (parsed as JSON, or checked).
+/// Such a text is JSON that serde_json parses.
 ///
 /// That is: no whitespace, object keys in increasing order with none repeated, serde_json's
 /// string escapes (`\"`, `\\`, the short control escapes, `\u00xx` for the other control
 /// characters) and integers in their shortest form. It errs on the side of `false`: numbers
 /// with a fraction or an exponent and keys with escapes are refused, which only costs writing
-/// the text again.
+/// the text again. Nesting deeper than [`MAX_CANONICAL_DEPTH`] is refused too, so that a
+/// canonical text is always within serde_json's depth limit for parsing.
 pub(crate) fn is_canonical_json(text: &str) -> bool {
     let bytes = text.as_bytes();
     let mut at = 0;
@@ -276,6 +283,9 @@ pub(crate) fn is_canonical_json(text: &str) -> bool {
                     let Some(key) = object_key(bytes, &mut at) else {
                         return false;
                     };
+                    if open.len() == MAX_CANONICAL_DEPTH {
+                        return false;
+                    }
                     open.push(Some(key));
                     continue;
                 }
@@ -285,6 +295,9 @@ pub(crate) fn is_canonical_json(text: &str) -> bool {
                 if bytes.get(at) == Some(&b']') {
                     at += 1;
                 } else {
+                    if open.len() == MAX_CANONICAL_DEPTH {
+                        return false;
+                    }
                     open.push(None);
                     continue;
                 }
@@ -659,5 +672,35 @@ mod tests {
                 proptest::prop_assert!(written_again_is_itself(&text), "{}", text);
             }
         }
+
+        /// Any text a host may answer: one kept unparsed is JSON that parses, and is what
+        /// writing its value again gives.
+        #[test]
+        fn a_host_text_kept_unparsed_is_canonical_json(
+            text in "[\\[\\]{}\",:\\\\ 0-9a-fu\\-nlrtse\n\t\u{1}\u{1f}é]{0,24}",
+        ) {
+            if crate::data::RawValue::from_canonical_text(text.clone()).is_ok() {
+                proptest::prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "{:?}", text);
+                proptest::prop_assert!(written_again_is_itself(&text), "{:?}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn a_host_text_is_kept_unparsed_only_when_serde_json_parses_it() {
+        use crate::data::RawValue;
+        let kept = |text: &str| RawValue::from_canonical_text(text.to_string()).is_ok();
+        assert!(kept(r#"{"a":["x",1]}"#));
+        // Raw control characters in a string: not JSON.
+        assert!(!kept("\"a\nb\""));
+        assert!(!kept("\"a\u{1}b\""));
+        // Nesting: serde_json parses at most 127 levels; texts up to 101 are kept.
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        assert!(kept(&nested(101)));
+        assert!(serde_json::from_str::<Value>(&nested(101)).is_ok());
+        assert!(!kept(&nested(102)));
+        assert!(!kept(&format!("{}1{}", "[".repeat(101), "]".repeat(101))));
+        assert!(serde_json::from_str::<Value>(&nested(128)).is_err());
+        assert!(!kept(&nested(128)));
     }
 }

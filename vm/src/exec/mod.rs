@@ -227,6 +227,13 @@ struct Resolved {
     provenance: Provenance,
 }
 
+/// How far a call's arguments are resolved.
+enum Arguments {
+    Resolved(Vec<Resolved>),
+    /// Checked to resolve (a remote call's), not read.
+    Checked,
+}
+
 /// Serializes as the JSON array of the arguments' values, what a call's argument hash is over.
 struct ArgumentValues<'a>(&'a [Resolved]);
 
@@ -561,13 +568,21 @@ impl<'s> Exec<'s> {
     // ---- values ----
 
     fn scalar_ref(&self, name: Sym) -> ExecResult<ScalarRef<'_>> {
+        Ok(match self.scalar_lookup(name)? {
+            ScalarSource::Value(value) => ScalarRef::Value(value.get()?),
+            ScalarSource::Fold(fold) => ScalarRef::Item(fold.current()),
+        })
+    }
+
+    /// Where a scalar's value is, without reading it.
+    fn scalar_lookup(&self, name: Sym) -> ExecResult<ScalarSource<'_>> {
         let text = self.name(name);
         match (self.scalars.get(name), self.iterables.get(&name)) {
-            (Lookup::Found(value), _) => Ok(ScalarRef::Value(value.get()?)),
+            (Lookup::Found(value), _) => Ok(ScalarSource::Value(value)),
             (Lookup::Cleared, _) => {
                 Err(Catchable::VariableWasNotInitializedAfterNew(text.to_string()).into())
             }
-            (Lookup::Missing, Some(fold)) => Ok(ScalarRef::Item(fold.current())),
+            (Lookup::Missing, Some(fold)) => Ok(ScalarSource::Fold(fold)),
             (Lookup::Missing, None) => Err(Catchable::VariableNotFound(text.to_string()).into()),
         }
     }
@@ -819,31 +834,60 @@ impl<'s> Exec<'s> {
         call.args.iter().map(|arg| self.resolve(arg)).collect()
     }
 
+    /// Checks that a call's arguments resolve, with the errors of [`Exec::call_arguments`], but
+    /// only looks up the plain scalars: their values are read only when the call needs them.
+    fn check_arguments(&self, call: Call) -> ExecResult<()> {
+        for arg in call.args.iter() {
+            match self.script.value(arg) {
+                AirValue::Scalar(name, None) => {
+                    self.scalar_lookup(name)?;
+                }
+                _ => {
+                    self.resolve(arg)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The hash of a call's arguments, `None` while some are not there yet.
+    fn argument_hash(
+        &self,
+        call: Call,
+        arguments: &ExecResult<Arguments>,
+    ) -> ExecResult<Option<ArgumentHash>> {
+        let hash = |resolved: &[Resolved]| ArgumentHash::of(&ArgumentValues(resolved));
+        Ok(match arguments {
+            Err(_) => None,
+            Ok(Arguments::Resolved(resolved)) => Some(hash(resolved)),
+            Ok(Arguments::Checked) => Some(hash(&self.call_arguments(call)?)),
+        })
+    }
+
     fn call_with(&mut self, id: InstrId, call: Call, tetraplet: &Rc<Tetraplet>) -> ExecResult<()> {
+        let is_local = *tetraplet.peer_pk == *self.current_peer_id;
         // Arguments that are not there yet do not stop a remote call or a recorded result;
-        // a local call waits for them.
-        let arguments = match self.call_arguments(call) {
+        // a local call waits for them. A remote call only checks them: a value it passes on to
+        // another peer is not read here (a result from the data or the host stays unparsed).
+        let arguments = if is_local {
+            self.call_arguments(call).map(Arguments::Resolved)
+        } else {
+            self.check_arguments(call).map(|()| Arguments::Checked)
+        };
+        let arguments = match arguments {
             Err(e) if !e.is_joinable() => return Err(e),
             other => other,
-        };
-        // Hashing serializes every argument: it is done only for a result to check or store.
-        let argument_hash = || {
-            arguments
-                .as_ref()
-                .ok()
-                .map(|arguments| ArgumentHash::of(&ArgumentValues(arguments)))
         };
         let met = self
             .merger
             .meet_call()
             .map_err(|e| self.trace_error(id, e))?;
-        let is_local = *tetraplet.peer_pk == *self.current_peer_id;
         let mut kept_state = None;
         if let Some(met) = met {
             match met.result {
                 CallResult::Failed(cid) => {
                     let info = cids::service_info(&self.cids, &cid)?;
-                    if let Some(hash) = argument_hash() {
+                    if let Some(hash) = self.argument_hash(call, &arguments)? {
                         verify_call(
                             hash,
                             tetraplet,
@@ -867,7 +911,7 @@ impl<'s> Exec<'s> {
                 {
                     return match self.call_results.remove(&call_id) {
                         Some(answer) => {
-                            let Some(hash) = argument_hash() else {
+                            let Some(hash) = self.argument_hash(call, &arguments)? else {
                                 return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
                                     "a result for call {call_id} arrived but its arguments are not known yet"
                                 ))
@@ -894,7 +938,7 @@ impl<'s> Exec<'s> {
                     kept_state = Some(state);
                 }
                 CallResult::Executed(value) => {
-                    let Some(hash) = argument_hash() else {
+                    let Some(hash) = self.argument_hash(call, &arguments)? else {
                         return Err(Uncatchable::CallResultNotCorrespondToInstr(format!(
                             "{value:?} is recorded but the call's arguments are not known yet"
                         ))
@@ -927,7 +971,8 @@ impl<'s> Exec<'s> {
             return Ok(());
         }
         let arguments = match arguments {
-            Ok(args) => args,
+            Ok(Arguments::Resolved(args)) => args,
+            Ok(Arguments::Checked) => self.call_arguments(call)?,
             Err(join) => {
                 if let Some(state) = kept_state {
                     self.merger.push(ExecutedState::Call(state));
@@ -979,6 +1024,33 @@ impl<'s> Exec<'s> {
             self.record_cid(&tetraplet.peer_pk, &cid);
             return Err(Catchable::LocalServiceError(answer.ret_code, message).into());
         }
+        let output = call.output.map(|o| (o, self.script.value(o)));
+        let mut answer = answer;
+        if let Some((_, AirValue::Scalar(name, _))) = output {
+            let text = std::mem::take(&mut answer.result);
+            match RawValue::from_canonical_text(text) {
+                Err(text) => answer.result = text,
+                // Canonical JSON that parses: stored as it is and parsed when first read.
+                Ok(stored) => {
+                    let trace_pos = self.merger.trace_pos();
+                    let tetraplet_cid = self.tetraplet_cid(tetraplet);
+                    let cid =
+                        self.cids
+                            .insert_service_result_raw(stored, tetraplet_cid, argument_hash);
+                    let info = cids::service_info(&self.cids, &cid)?;
+                    let recorded =
+                        RecordedResult::new(info, tetraplet.clone(), trace_pos, cid.clone());
+                    self.scalars
+                        .set(name, self.name(name), ScalarValue::Recorded(recorded))?;
+                    self.record_cid(&tetraplet.peer_pk, &cid);
+                    self.merger
+                        .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
+                            cid,
+                        ))));
+                    return Ok(());
+                }
+            }
+        }
         let value: Value = match serde_json::from_str(&answer.result) {
             Ok(v) => v,
             Err(e) => {
@@ -995,7 +1067,6 @@ impl<'s> Exec<'s> {
         };
         let trace_pos = self.merger.trace_pos();
         let value = Rc::new(value);
-        let output = call.output.map(|o| (o, self.script.value(o)));
         let state = match output {
             Some((_, AirValue::Scalar(name, _))) => {
                 let (cid, aggregate) =
@@ -1614,6 +1685,12 @@ fn values_iterable(values: &[ValueAggregate]) -> Option<Iterable> {
         values: values.to_vec(),
         cursor: 0,
     })
+}
+
+/// Where a scalar is: a variable (whose value may not be read yet) or a fold's iterator.
+enum ScalarSource<'a> {
+    Value(&'a ScalarValue),
+    Fold(&'a FoldState),
 }
 
 /// A scalar as seen by an instruction: a variable's value or a fold's current element.
