@@ -1171,7 +1171,7 @@ impl Script {
 
     /// The variable a value names and the lens applied to that variable, read straight from
     /// the value's row: what checks of variable uses need, without building the [`Value`].
-    /// The lenses of `%last_error%` and `:error:` are not included, as they apply to no variable.
+    /// The lenses of `%last_error%` and `:error:` are not included: they apply to no variable.
     #[inline]
     pub fn variable_and_lens(&self, id: ValueId) -> (Option<Sym>, Option<LensId>) {
         use ValueKind as K;

@@ -431,7 +431,8 @@ impl Validator<'_> {
         }
     }
 
-    // Scalars named inside a lens (`x.$.[i]`) are uses too.
+    // Scalars named inside a lens (`x.$.[i]`) are uses too. Lenses of `%last_error%` and
+    // `:error:` are not checked, as in the reference (`variable_and_lens` leaves them out).
     fn use_lens(&mut self, id: ValueId, lens: LensId, checked: Checked) {
         if let Lens::Path { accessors, .. } = self.script.lens(lens) {
             for accessor in accessors {

@@ -396,8 +396,8 @@ impl RawValue {
     /// A host's result text, kept as it is and not parsed yet, when it is canonical JSON
     /// ([`cid::is_canonical_json`]) that serde_json parses: no raw control characters (a
     /// canonical text has no whitespace, so any byte below 0x20 is one in a string) and
-    /// nesting within serde_json's depth limit. `None` otherwise: such a text must be parsed
-    /// now, to fail the call if it is not JSON or to be written again, and it is given back.
+    /// nesting within serde_json's depth limit. Any other text is given back as the error: it
+    /// must be parsed now, to fail the call if it is not JSON or to be written again.
     pub(crate) fn from_canonical_text(text: String) -> Result<Self, String> {
         // In blocks without an early exit, so that the comparison is vectorized.
         let control = |block: &[u8]| block.iter().fold(false, |found, &b| found | (b < 0x20));

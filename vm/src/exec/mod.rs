@@ -1015,7 +1015,7 @@ impl<'s> Exec<'s> {
         call: Call,
         tetraplet: &Rc<Tetraplet>,
         argument_hash: ArgumentHash,
-        answer: CallServiceResult,
+        mut answer: CallServiceResult,
     ) -> ExecResult<()> {
         let argument_hash = argument_hash.to_rc();
         if answer.ret_code != 0 {
@@ -1025,7 +1025,6 @@ impl<'s> Exec<'s> {
             return Err(Catchable::LocalServiceError(answer.ret_code, message).into());
         }
         let output = call.output.map(|o| (o, self.script.value(o)));
-        let mut answer = answer;
         if let Some((_, AirValue::Scalar(name, _))) = output {
             let text = std::mem::take(&mut answer.result);
             match RawValue::from_canonical_text(text) {

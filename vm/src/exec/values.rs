@@ -114,16 +114,17 @@ impl IterItem {
     }
 }
 
-/// A scalar's value. A call result replayed from the data is parsed from its stored text on
-/// first read: scripts often never read one (the outputs of a fold's iterations, say), and
-/// parsing is most of the cost of replaying it.
+/// A scalar's value. A call result replayed from the data, or a canonical JSON result from the
+/// host, is parsed from its stored text on first read: scripts often never read one (the
+/// outputs of a fold's iterations, a value passed on to another peer), and parsing is most of
+/// the cost of taking it in.
 #[derive(Debug)]
 pub enum ScalarValue {
     Ready(ValueAggregate),
     Recorded(RecordedResult),
 }
 
-/// A call result from the data, not parsed yet.
+/// A call result in the value store, not parsed yet.
 #[derive(Debug)]
 pub struct RecordedResult {
     text: Rc<RawValue>,
@@ -240,7 +241,7 @@ impl Iterable {
                     .unwrap_or(Value::Null);
                 IterItem {
                     value: Rc::new(element),
-                    tetraplet: Rc::new(element_tetraplet(&array.tetraplet, *cursor)),
+                    tetraplet: Rc::new(array.tetraplet.with_element_lens(*cursor)),
                     trace_pos: array.trace_pos,
                     provenance: array.provenance.clone(),
                 }
@@ -252,7 +253,7 @@ impl Iterable {
                 cursor,
             } => IterItem {
                 value: Rc::new(values[*cursor].clone()),
-                tetraplet: Rc::new(element_tetraplet(tetraplet, *cursor)),
+                tetraplet: Rc::new(tetraplet.with_element_lens(*cursor)),
                 trace_pos: 0,
                 provenance: provenance.clone(),
             },
@@ -267,12 +268,6 @@ impl Iterable {
             }
         }
     }
-}
-
-/// The tetraplet of element `index` of an array with tetraplet `array`: its lens extended by
-/// `.$.[index]`, written in place (a fold makes one per iteration).
-fn element_tetraplet(array: &Tetraplet, index: usize) -> Tetraplet {
-    array.with_element_lens(index)
 }
 
 #[cfg(test)]
