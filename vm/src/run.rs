@@ -412,10 +412,12 @@ fn step(
     output
         .signatures
         .sign_into(&keypair, &params.particle_id, &mut signatures);
+    let mut cids = output.cids;
+    cids.forget_parsed_values();
     let data = data::encode(&InterpreterData {
         trace: output.trace,
         last_call_request_id: output.last_call_request_id,
-        cid_info: output.cids,
+        cid_info: cids,
         signatures,
     });
     let next_peer_pks: BTreeSet<String> = output.next_peers.into_iter().collect();

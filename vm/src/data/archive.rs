@@ -263,15 +263,18 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
     aligned.extend_from_slice(bytes);
     let aligned = Rc::new(aligned);
-    // Both the validator and the deserializer keep a map of the shared pointers met, sized up
-    // front (see `expected_shared_pointers`).
+    // The validator keeps a map of the shared pointers it meets, sized up front (see
+    // `expected_shared_pointers`); the deserializer's maps are sized from its count, once it is
+    // gone.
     let mut validator = Validator::new(&aligned, expected_shared_pointers(bytes.len()));
     let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
         .map_err(|e| e.to_string())?;
+    let shared_pointers = validator.shared.len();
+    drop(validator);
     let repr: DataRepr = archived
         .deserialize(&mut SharedPointers::new(
             Rc::clone(&aligned),
-            expected_shared_pointers(bytes.len()),
+            shared_pointers,
         ))
         .map_err(|e| e.to_string())?;
 
@@ -320,11 +323,12 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     })
 }
 
-/// Room for the shared pointers of an archive of `len` bytes, so that the registries do not
-/// grow by doubling: CIDs make most of them, one per 64 bytes or so of a typical data. A data
-/// made of a few large values needs far fewer, hence the bound.
+/// Room for the shared pointers of an archive of `len` bytes, so that the validator's map
+/// seldom grows by doubling: CIDs make most of them, one per 80 bytes or so of a typical data.
+/// A data made of a few large values has far fewer, and a map sized for it would be as large as
+/// a good part of the archive, hence the bound, which a typical data meets at about 5 MB.
 fn expected_shared_pointers(len: usize) -> usize {
-    (len / 64).min(1 << 16)
+    (len / 80).min(1 << 16)
 }
 
 /// rkyv's validator, plus one rule for shared pointers: all pointers to one address must agree
@@ -514,11 +518,13 @@ pub(crate) struct SharedPointers {
 }
 
 impl SharedPointers {
-    fn new(archive: Rc<rkyv::AlignedVec>, expected: usize) -> Self {
+    /// A reader of `archive`, which holds `shared` shared pointers (as the validator counted
+    /// them): CIDs mostly, and a store entry for every two of them or so.
+    fn new(archive: Rc<rkyv::AlignedVec>, shared: usize) -> Self {
         SharedPointers {
             pointers: HashMap::default(),
-            strs: HashMap::with_capacity_and_hasher(expected, KeyedAddressHash::default()),
-            values: HashMap::with_capacity_and_hasher(expected / 2, KeyedAddressHash::default()),
+            strs: HashMap::with_capacity_and_hasher(shared, KeyedAddressHash::default()),
+            values: HashMap::with_capacity_and_hasher(shared / 2, KeyedAddressHash::default()),
             archive,
         }
     }

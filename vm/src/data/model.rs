@@ -434,6 +434,11 @@ impl RawValue {
     pub fn cid(&self) -> Cid {
         cid::json_text_cid(&self.text)
     }
+
+    /// Drops the parsed value, keeping the text (see [`CidInfo::forget_parsed_values`]).
+    pub(crate) fn forget_parsed(&mut self) {
+        self.parsed.take();
+    }
 }
 
 /// A value given to the value store: a borrowed JSON value, of which the store keeps only the

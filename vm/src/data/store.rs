@@ -398,6 +398,17 @@ impl CidInfo {
         self.service_result_store.merge(other.service_result_store);
     }
 
+    /// Lets go of the values parsed from stored texts, which only the interpreter reads:
+    /// written data holds the texts, and a parsed value as large as its text would otherwise
+    /// stay alive while the new data is written (a third copy of a 100 MB result).
+    pub fn forget_parsed_values(&mut self) {
+        for value in self.value_store.0.values_mut() {
+            if let Some(value) = Rc::get_mut(value) {
+                value.forget_parsed();
+            }
+        }
+    }
+
     /// Rehashes every entry and checks that every CID an entry refers to is stored.
     ///
     /// The checks and their order follow the reference, so the first error reported is the same:
