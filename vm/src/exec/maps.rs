@@ -24,7 +24,7 @@ use super::errors::{Catchable, ExecResult, LensError, Uncatchable};
 use super::scalars::found;
 use super::streams::Generation;
 use super::text;
-use super::values::{CanonStream, ScalarValue, ValueAggregate};
+use super::values::{CanonStream, LazyAggregate, ValueAggregate};
 use super::{Exec, Resolved, ScalarRef};
 
 const KEY_FIELD: &str = "key";
@@ -243,12 +243,18 @@ impl Exec<'_> {
 
     /// The entries of the stream map `source` as the instruction sees it (none if it was never
     /// written).
-    pub(super) fn stream_map_entries(&self, name: Sym, source: ValueId) -> Vec<ValueAggregate> {
+    pub(super) fn stream_map_entries(
+        &self,
+        name: Sym,
+        source: ValueId,
+    ) -> ExecResult<Vec<ValueAggregate>> {
         let position = self.script.value_span(source).start;
-        self.maps
+        Ok(self
+            .maps
             .get(name, position)
-            .map(|map| map.iter().cloned().collect())
-            .unwrap_or_default()
+            .map(super::streams::Stream::values)
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// The single canon element of `canon peer %map scalar`: the first value of each key, as a
@@ -258,14 +264,14 @@ impl Exec<'_> {
         name: Sym,
         source: ValueId,
         peer: &Rc<Tetraplet>,
-    ) -> ValueAggregate {
-        let entries = self.stream_map_entries(name, source);
-        ValueAggregate::new(
+    ) -> ExecResult<ValueAggregate> {
+        let entries = self.stream_map_entries(name, source)?;
+        Ok(ValueAggregate::new(
             Rc::new(first_values(&entries)),
             peer.clone(),
             0,
             Provenance::Literal,
-        )
+        ))
     }
 
     /// Sets the scalar of `canon peer %map scalar` from its canon stream of one object.
@@ -285,7 +291,7 @@ impl Exec<'_> {
             },
         );
         self.scalars
-            .set(target, self.name(target), ScalarValue::Ready(value))
+            .set(target, self.name(target), LazyAggregate::Ready(value))
     }
 
     pub(super) fn canon_map(&self, name: Sym) -> ExecResult<Rc<CanonMap>> {

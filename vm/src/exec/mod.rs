@@ -55,7 +55,7 @@ use maps::CanonMap;
 use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
 use trace::{MergeError, TraceMerger};
-use values::{CanonStream, IterItem, Iterable, RecordedResult, ScalarValue, ValueAggregate};
+use values::{CanonStream, IterItem, Iterable, LazyAggregate, RecordedResult, ValueAggregate};
 
 /// The particle facts a run sees.
 #[derive(Clone, Copy)]
@@ -259,7 +259,7 @@ struct Exec<'s> {
     timestamp: u64,
     ttl: u32,
     merger: TraceMerger,
-    scalars: ScopedValues<ScalarValue>,
+    scalars: ScopedValues<LazyAggregate>,
     canons: ScopedValues<Rc<CanonStream>>,
     canon_maps: ScopedValues<Rc<CanonMap>>,
     iterables: IntMap<Sym, FoldState>,
@@ -1025,7 +1025,7 @@ impl<'s> Exec<'s> {
             return Err(Catchable::LocalServiceError(answer.ret_code, message).into());
         }
         let output = call.output.map(|o| (o, self.script.value(o)));
-        if let Some((_, AirValue::Scalar(name, _))) = output {
+        if let Some((output, AirValue::Scalar(..) | AirValue::Stream(_))) = output {
             let text = std::mem::take(&mut answer.result);
             match RawValue::from_canonical_text(text) {
                 Err(text) => answer.result = text,
@@ -1037,15 +1037,16 @@ impl<'s> Exec<'s> {
                         self.cids
                             .insert_service_result_raw(stored, tetraplet_cid, argument_hash);
                     let info = cids::service_info(&self.cids, &cid)?;
-                    let recorded =
-                        RecordedResult::new(info, tetraplet.clone(), trace_pos, cid.clone());
-                    self.scalars
-                        .set(name, self.name(name), ScalarValue::Recorded(recorded))?;
+                    let recorded = LazyAggregate::Recorded(RecordedResult::new(
+                        info,
+                        tetraplet.clone(),
+                        trace_pos,
+                        cid.clone(),
+                    ));
+                    let state = self.set_call_output(output, recorded, cid.clone())?;
                     self.record_cid(&tetraplet.peer_pk, &cid);
                     self.merger
-                        .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
-                            cid,
-                        ))));
+                        .push(ExecutedState::Call(CallResult::Executed(state)));
                     return Ok(());
                 }
             }
@@ -1067,28 +1068,40 @@ impl<'s> Exec<'s> {
         let trace_pos = self.merger.trace_pos();
         let value = Rc::new(value);
         let state = match output {
-            Some((_, AirValue::Scalar(name, _))) => {
+            Some((output, AirValue::Scalar(..) | AirValue::Stream(_))) => {
                 let (cid, aggregate) =
                     self.store_result(value, answer.result, tetraplet, argument_hash, trace_pos);
-                self.scalars
-                    .set(name, self.name(name), ScalarValue::Ready(aggregate))?;
+                let state = self.set_call_output(output, aggregate.into(), cid.clone())?;
                 self.record_cid(&tetraplet.peer_pk, &cid);
-                ValueRef::Scalar(cid)
-            }
-            Some((output, AirValue::Stream(name))) => {
-                let (cid, aggregate) =
-                    self.store_result(value, answer.result, tetraplet, argument_hash, trace_pos);
-                let position = self.script.value_span(output).start;
-                self.streams
-                    .add(name, position, aggregate, Generation::New)?;
-                self.record_cid(&tetraplet.peer_pk, &cid);
-                ValueRef::Stream { cid, generation: 0 }
+                state
             }
             _ => ValueRef::Unused(data::value_cid(&value)),
         };
         self.merger
             .push(ExecutedState::Call(CallResult::Executed(state)));
         Ok(())
+    }
+
+    /// Puts a new call result (`cid` names its service result) into the call's output, a
+    /// scalar or a stream, and returns what the call's state refers to.
+    fn set_call_output(
+        &mut self,
+        output: ValueId,
+        value: LazyAggregate,
+        cid: Cid,
+    ) -> ExecResult<ValueRef> {
+        match self.script.value(output) {
+            AirValue::Scalar(name, _) => {
+                self.scalars.set(name, self.name(name), value)?;
+                Ok(ValueRef::Scalar(cid))
+            }
+            AirValue::Stream(name) => {
+                let position = self.script.value_span(output).start;
+                self.streams.add(name, position, value, Generation::New)?;
+                Ok(ValueRef::Stream { cid, generation: 0 })
+            }
+            _ => Err(unexpected_form("call output into this kind of variable")),
+        }
     }
 
     /// Stores `tetraplet` and returns its CID, computed once per distinct tetraplet of a run:
@@ -1179,21 +1192,16 @@ impl<'s> Exec<'s> {
                 let info = self.recorded_result(cid, tetraplet, argument_hash)?;
                 let recorded = RecordedResult::new(info, tetraplet.clone(), trace_pos, cid.clone());
                 self.scalars
-                    .set(name, self.name(name), ScalarValue::Recorded(recorded))
+                    .set(name, self.name(name), LazyAggregate::Recorded(recorded))
             }
             (Some((output, AirValue::Stream(name))), ValueRef::Stream { cid, generation }) => {
                 let info = self.recorded_result(cid, tetraplet, argument_hash)?;
-                let aggregate = ValueAggregate::service_result(
-                    cids::parsed(&info.value, &info.aggregate.value_cid)?,
-                    tetraplet.clone(),
-                    trace_pos,
-                    cid.clone(),
-                );
+                let recorded = RecordedResult::new(info, tetraplet.clone(), trace_pos, cid.clone());
                 let position = self.script.value_span(output).start;
                 self.streams.add(
                     name,
                     position,
-                    aggregate,
+                    LazyAggregate::Recorded(recorded),
                     Generation::Data(source, *generation),
                 )
             }
@@ -1213,7 +1221,7 @@ impl<'s> Exec<'s> {
         match target_value {
             AirValue::Scalar(name, _) => {
                 self.scalars
-                    .set(name, self.name(name), ScalarValue::Ready(aggregate))
+                    .set(name, self.name(name), LazyAggregate::Ready(aggregate))
             }
             AirValue::Stream(name) => {
                 let met = self.merger.meet_ap().map_err(|e| self.trace_error(id, e))?;
@@ -1351,14 +1359,15 @@ impl<'s> Exec<'s> {
                 let position = self.script.value_span(canon.source).start;
                 self.streams
                     .get(stream, position)
-                    .map(|s| s.iter().cloned().collect())
+                    .map(streams::Stream::values)
+                    .transpose()?
                     .unwrap_or_default()
             }
             (CanonForm::StreamMap, AirValue::StreamMap(map)) => {
-                self.stream_map_entries(map, canon.source)
+                self.stream_map_entries(map, canon.source)?
             }
             (CanonForm::StreamMapToScalar, AirValue::StreamMap(map)) => {
-                vec![self.first_values_element(map, canon.source, &tetraplet)]
+                vec![self.first_values_element(map, canon.source, &tetraplet)?]
             }
             _ => return Err(unexpected_form("canon of this kind of variable")),
         };
@@ -1556,7 +1565,7 @@ impl<'s> Exec<'s> {
         let mut cursor = StreamCursor::default();
         let mut generations = {
             let s = self.stream_mut(kind, stream, position);
-            let generations = s.generations_since(cursor);
+            let generations = s.generations_since(cursor)?;
             cursor = s.cursor();
             if !generations.is_empty() {
                 s.open_generation();
@@ -1585,7 +1594,7 @@ impl<'s> Exec<'s> {
                 any_complete |= self.complete;
             }
             let s = self.stream_mut(kind, stream, position);
-            generations = s.generations_since(cursor);
+            generations = s.generations_since(cursor)?;
             s.drop_empty_last_generation();
             cursor = s.cursor();
             s.open_generation();
@@ -1688,7 +1697,7 @@ fn values_iterable(values: &[ValueAggregate]) -> Option<Iterable> {
 
 /// Where a scalar is: a variable (whose value may not be read yet) or a fold's iterator.
 enum ScalarSource<'a> {
-    Value(&'a ScalarValue),
+    Value(&'a LazyAggregate),
     Fold(&'a FoldState),
 }
 

@@ -12,7 +12,7 @@ use air::{Span, Sym};
 
 use super::errors::{ExecResult, Uncatchable, STREAM_MAX_SIZE};
 use super::trace::{Source, TraceMerger};
-use super::values::ValueAggregate;
+use super::values::{LazyAggregate, ValueAggregate};
 
 /// Where a stream value goes.
 #[derive(Debug, Clone, Copy)]
@@ -25,12 +25,12 @@ pub enum Generation {
 
 #[derive(Debug, Default, Clone)]
 struct Generations {
-    values: Vec<Vec<ValueAggregate>>,
+    values: Vec<Vec<LazyAggregate>>,
     size: usize,
 }
 
 impl Generations {
-    fn add(&mut self, value: ValueAggregate, generation: usize) {
+    fn add(&mut self, value: LazyAggregate, generation: usize) {
         if generation >= self.values.len() {
             self.values.resize_with(generation + 1, Vec::new);
         }
@@ -41,7 +41,7 @@ impl Generations {
     /// The non-empty generations after the first `skip` non-empty ones. The reference counts
     /// `skip` in all generations but skips only non-empty ones; both agree when no generation
     /// is empty, and following it keeps fold iterations identical.
-    fn slices(&self, skip: usize) -> impl Iterator<Item = &[ValueAggregate]> {
+    fn slices(&self, skip: usize) -> impl Iterator<Item = &[LazyAggregate]> {
         self.values
             .iter()
             .filter(|g| !g.is_empty())
@@ -49,7 +49,7 @@ impl Generations {
             .map(Vec::as_slice)
     }
 
-    fn iter(&self) -> impl Iterator<Item = &ValueAggregate> {
+    fn iter(&self) -> impl Iterator<Item = &LazyAggregate> {
         self.values.iter().flatten()
     }
 
@@ -74,7 +74,7 @@ pub struct Stream {
 }
 
 impl Stream {
-    pub fn add(&mut self, value: ValueAggregate, generation: Generation) -> ExecResult<()> {
+    pub fn add(&mut self, value: LazyAggregate, generation: Generation) -> ExecResult<()> {
         match generation {
             Generation::Data(Source::Previous, g) => self.previous.add(value, g as usize),
             Generation::Data(Source::Current, g) => self.current.add(value, g as usize),
@@ -89,11 +89,14 @@ impl Stream {
         Ok(())
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &ValueAggregate> {
+    /// The values, parsed as they are read (see [`LazyAggregate`]).
+    pub fn values(&self) -> ExecResult<Vec<ValueAggregate>> {
         self.previous
             .iter()
             .chain(self.current.iter())
             .chain(self.new.iter())
+            .map(|value| value.get().cloned())
+            .collect()
     }
 
     pub fn cursor(&self) -> StreamCursor {
@@ -104,13 +107,13 @@ impl Stream {
         }
     }
 
-    /// The generations a fold has not seen yet.
-    pub fn generations_since(&self, cursor: StreamCursor) -> Vec<Vec<ValueAggregate>> {
+    /// The generations a fold has not seen yet, their values parsed.
+    pub fn generations_since(&self, cursor: StreamCursor) -> ExecResult<Vec<Vec<ValueAggregate>>> {
         self.previous
             .slices(cursor.previous)
             .chain(self.current.slices(cursor.current))
             .chain(self.new.slices(cursor.new))
-            .map(<[ValueAggregate]>::to_vec)
+            .map(|values| values.iter().map(|value| value.get().cloned()).collect())
             .collect()
     }
 
@@ -140,7 +143,7 @@ impl Stream {
         for (generation, values) in all.enumerate() {
             for value in values {
                 trace
-                    .set_generation(value.trace_pos, generation as u32)
+                    .set_generation(value.trace_pos(), generation as u32)
                     .map_err(Uncatchable::GenerationCompaction)?;
             }
         }
@@ -191,9 +194,10 @@ impl Streams {
         &mut self,
         name: Sym,
         position: u32,
-        value: ValueAggregate,
+        value: impl Into<LazyAggregate>,
         generation: Generation,
     ) -> ExecResult<()> {
+        let value = value.into();
         if let Some(stream) = self.get_mut(name, position) {
             return stream.add(value, generation);
         }

@@ -114,18 +114,18 @@ impl IterItem {
     }
 }
 
-/// A scalar's value. A call result replayed from the data, or a canonical JSON result from the
-/// host, is parsed from its stored text on first read: scripts often never read one (the
-/// outputs of a fold's iterations, a value passed on to another peer), and parsing is most of
-/// the cost of taking it in.
-#[derive(Debug)]
-pub enum ScalarValue {
+/// A scalar's or a stream's value. A call result replayed from the data, or a canonical JSON
+/// result from the host, is parsed from its stored text on first read: scripts often never read
+/// one (the outputs of a fold's iterations, results gathered in a stream that is only passed
+/// on), and parsing is most of the cost of taking it in.
+#[derive(Debug, Clone)]
+pub enum LazyAggregate {
     Ready(ValueAggregate),
     Recorded(RecordedResult),
 }
 
 /// A call result in the value store, not parsed yet.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct RecordedResult {
     text: Rc<RawValue>,
     value_cid: Cid,
@@ -149,13 +149,27 @@ impl RecordedResult {
     }
 }
 
-impl ScalarValue {
+impl From<ValueAggregate> for LazyAggregate {
+    fn from(value: ValueAggregate) -> Self {
+        LazyAggregate::Ready(value)
+    }
+}
+
+impl LazyAggregate {
+    /// The trace position of the state that produced the value, known without parsing it.
+    pub fn trace_pos(&self) -> u32 {
+        match self {
+            LazyAggregate::Ready(value) => value.trace_pos,
+            LazyAggregate::Recorded(recorded) => recorded.trace_pos,
+        }
+    }
+
     /// The value; a recorded result whose text is not JSON (only forged data has one) fails
     /// the run when it is first read.
     pub fn get(&self) -> ExecResult<&ValueAggregate> {
         match self {
-            ScalarValue::Ready(value) => Ok(value),
-            ScalarValue::Recorded(recorded) => {
+            LazyAggregate::Ready(value) => Ok(value),
+            LazyAggregate::Recorded(recorded) => {
                 if let Some(value) = recorded.parsed.get() {
                     return Ok(value);
                 }
@@ -276,7 +290,7 @@ mod tests {
     use crate::data::ServiceResultCidAggregate;
     use crate::exec::errors::{ExecError, Uncatchable};
 
-    fn recorded(text: &str) -> ScalarValue {
+    fn recorded(text: &str) -> LazyAggregate {
         let info = ServiceInfo {
             value: Rc::new(RawValue::stored(text)),
             tetraplet: Rc::new(Tetraplet::default()),
@@ -287,7 +301,7 @@ mod tests {
             }),
         };
         let tetraplet = Rc::new(Tetraplet::peer_only("peer"));
-        ScalarValue::Recorded(RecordedResult::new(
+        LazyAggregate::Recorded(RecordedResult::new(
             info,
             tetraplet,
             7,
@@ -298,7 +312,7 @@ mod tests {
     #[test]
     fn a_recorded_result_is_parsed_on_first_read_and_only_once() {
         let scalar = recorded(r#"{"a":[1,2]}"#);
-        let ScalarValue::Recorded(result) = &scalar else {
+        let LazyAggregate::Recorded(result) = &scalar else {
             unreachable!("made recorded")
         };
         assert!(result.parsed.get().is_none(), "not parsed before a read");
@@ -324,5 +338,26 @@ mod tests {
             panic!("expected a CID error, got {error:?}");
         };
         assert!(message.contains("value-cid"), "{message}");
+    }
+
+    #[test]
+    fn a_stream_parses_recorded_results_when_it_is_read() {
+        use crate::exec::streams::{Generation, Stream};
+
+        let mut stream = Stream::default();
+        stream
+            .add(recorded("not { json"), Generation::New)
+            .expect("added unparsed");
+        assert!(stream.values().is_err(), "the text is parsed on reading");
+
+        let mut stream = Stream::default();
+        let value = recorded("[1]");
+        stream.add(value.clone(), Generation::New).expect("added");
+        let LazyAggregate::Recorded(result) = &value else {
+            unreachable!("made recorded")
+        };
+        assert!(result.parsed.get().is_none(), "not parsed when added");
+        let values = stream.values().expect("JSON");
+        assert_eq!(*values[0].value, serde_json::json!([1]));
     }
 }
