@@ -3,7 +3,7 @@
 //! These keys are small integers handed out in sequence (symbols by the script's interner, depths
 //! by nesting), never values a peer chooses, so the protection of the standard SipHash against
 //! crafted keys buys nothing here, and its cost shows on every variable lookup. Maps keyed by
-//! anything that comes from data (trace positions) keep the standard hasher.
+//! anything that comes from data (trace positions, tetraplets) use a seeded hash instead.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

@@ -104,7 +104,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         literal_tetraplet: Rc::new(Tetraplet::peer_only(input.particle.init_peer_id)),
         constant_triplets: IntMap::default(),
         literal_texts: IntMap::default(),
-        tetraplet_cids: HashMap::new(),
+        tetraplet_cids: HashMap::default(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
         ttl: input.particle.ttl,
@@ -254,7 +254,7 @@ struct Exec<'s> {
     /// The texts of string literals used as peers, services and functions.
     literal_texts: IntMap<Sym, Arc<str>>,
     /// CIDs of the tetraplets stored in this run, by content.
-    tetraplet_cids: HashMap<Rc<Tetraplet>, Cid>,
+    tetraplet_cids: HashMap<Rc<Tetraplet>, Cid, foldhash::fast::RandomState>,
     current_peer_id: Rc<str>,
     timestamp: u64,
     ttl: u32,

@@ -148,7 +148,8 @@ struct ParFrame {
 /// The iterations of a stream fold recorded in one trace, keyed by the position of their value.
 #[derive(Debug, Default, Clone)]
 struct ResolvedFold {
-    lore: HashMap<u32, [SubTraceDesc; 2]>,
+    /// Keyed by positions from the data, so with a seeded hash.
+    lore: HashMap<u32, [SubTraceDesc; 2], foldhash::fast::RandomState>,
     states: u32,
 }
 
@@ -586,7 +587,7 @@ impl TraceMerger {
             close_group(&mut lens, group_start, fold.lore.len() - 1);
         }
         let mut resolved = ResolvedFold {
-            lore: HashMap::with_capacity(fold.lore.len()),
+            lore: HashMap::with_capacity_and_hasher(fold.lore.len(), Default::default()),
             states: total,
         };
         for (lore, (before_len, after_len)) in fold.lore.iter().zip(lens) {
