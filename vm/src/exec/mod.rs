@@ -235,11 +235,11 @@ enum Arguments {
 }
 
 /// Serializes as the JSON array of the arguments' values, what a call's argument hash is over.
-struct ArgumentValues<'a>(&'a [Resolved]);
+struct ArgumentValues<I>(I);
 
-impl serde::Serialize for ArgumentValues<'_> {
+impl<'a, I: Iterator<Item = &'a Value> + Clone> serde::Serialize for ArgumentValues<I> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(|argument| &*argument.value))
+        serializer.collect_seq(self.0.clone())
     }
 }
 
@@ -856,12 +856,33 @@ impl<'s> Exec<'s> {
         call: Call,
         arguments: &ExecResult<Arguments>,
     ) -> ExecResult<Option<ArgumentHash>> {
-        let hash = |resolved: &[Resolved]| ArgumentHash::of(&ArgumentValues(resolved));
         Ok(match arguments {
             Err(_) => None,
-            Ok(Arguments::Resolved(resolved)) => Some(hash(resolved)),
-            Ok(Arguments::Checked) => Some(hash(&self.call_arguments(call)?)),
+            Ok(Arguments::Resolved(resolved)) => Some(ArgumentHash::of(&ArgumentValues(
+                resolved.iter().map(|argument| &*argument.value),
+            ))),
+            Ok(Arguments::Checked) => Some(self.unresolved_argument_hash(call)?),
         })
+    }
+
+    /// The hash of arguments that were only checked: a plain scalar's value is read where it
+    /// is (a remote call's recorded result is checked at every replay, and this is most of
+    /// them), any other argument is resolved.
+    fn unresolved_argument_hash(&self, call: Call) -> ExecResult<ArgumentHash> {
+        let values = call
+            .args
+            .iter()
+            .map(|arg| match self.script.value(arg) {
+                AirValue::Scalar(name, None) => Ok(match self.scalar_ref(name)? {
+                    ScalarRef::Value(value) => Rc::clone(&value.value),
+                    ScalarRef::Item(item) => Rc::clone(&item.value),
+                }),
+                _ => Ok(self.resolve(arg)?.value),
+            })
+            .collect::<ExecResult<SmallVec<[Rc<Value>; 4]>>>()?;
+        Ok(ArgumentHash::of(&ArgumentValues(
+            values.iter().map(|value| &**value),
+        )))
     }
 
     fn call_with(&mut self, id: InstrId, call: Call, tetraplet: &Rc<Tetraplet>) -> ExecResult<()> {
