@@ -4,7 +4,7 @@ use air::ast::{Accessor, Lens, LensId};
 use serde_json::Value;
 
 use super::errors::{Catchable, ExecResult, LensError};
-use super::{Exec, ScalarRef};
+use super::Exec;
 
 impl Exec<'_> {
     /// A lens applied to a scalar value.
@@ -62,10 +62,7 @@ impl Exec<'_> {
                 }
                 .into())
             }
-            Accessor::Var(name) => match self.scalar_ref(name)? {
-                ScalarRef::Value(v) => index_value(&v.value)?,
-                ScalarRef::Item(item) => index_value(&item.value)?,
-            },
+            Accessor::Var(name) => index_value(self.scalar_ref(name)?.value())?,
         };
         Ok((idx as usize, rest))
     }

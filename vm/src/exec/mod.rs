@@ -873,10 +873,7 @@ impl<'s> Exec<'s> {
             .args
             .iter()
             .map(|arg| match self.script.value(arg) {
-                AirValue::Scalar(name, None) => Ok(match self.scalar_ref(name)? {
-                    ScalarRef::Value(value) => Rc::clone(&value.value),
-                    ScalarRef::Item(item) => Rc::clone(&item.value),
-                }),
+                AirValue::Scalar(name, None) => Ok(Rc::clone(self.scalar_ref(name)?.value())),
                 _ => Ok(self.resolve(arg)?.value),
             })
             .collect::<ExecResult<SmallVec<[Rc<Value>; 4]>>>()?;
@@ -1729,6 +1726,13 @@ enum ScalarRef<'a> {
 }
 
 impl ScalarRef<'_> {
+    fn value(&self) -> &Rc<Value> {
+        match self {
+            ScalarRef::Value(v) => &v.value,
+            ScalarRef::Item(item) => &item.value,
+        }
+    }
+
     fn parts(self) -> (Rc<Value>, Rc<Tetraplet>, Provenance) {
         match self {
             ScalarRef::Value(v) => (v.value.clone(), v.tetraplet.clone(), v.provenance.clone()),
