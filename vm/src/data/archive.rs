@@ -260,7 +260,7 @@ fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a st
 /// Validates and reads an archive; any malformed input gives an error, never a panic.
 pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
     // Archives are read in place and need the alignment of their largest field.
-    let mut aligned = rkyv::AlignedVec::with_capacity(bytes.len());
+    let mut aligned = super::buffer::aligned(bytes.len());
     aligned.extend_from_slice(bytes);
     let aligned = Rc::new(aligned);
     // The validator keeps a map of the shared pointers it meets, sized up front (see

@@ -1,9 +1,9 @@
 //! The particle data envelope: versions in MessagePack around the rkyv archive.
 
-use super::archive;
 use super::model::InterpreterData;
 use super::signatures::SignatureCheckError;
 use super::store::CidStoreError;
+use super::{archive, buffer};
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -128,7 +128,7 @@ pub fn encode(data: &InterpreterData) -> Vec<u8> {
         write_str(&mut bytes, "inner_data");
         bytes
     });
-    let mut bytes = Vec::with_capacity(archive::estimated_size(data) + 128);
+    let mut bytes = buffer::bytes(archive::estimated_size(data) + 128);
     bytes.extend_from_slice(prefix);
     let header = bytes.len();
     bytes.extend_from_slice(&[BIN32, 0, 0, 0, 0]);

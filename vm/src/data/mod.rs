@@ -37,6 +37,7 @@
 //! request markers) is not signed and is checked only while executing.
 
 mod archive;
+mod buffer;
 pub mod calls;
 mod cid;
 mod codec;
