@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::rc::Rc;
 
 use super::record_json::JsonRecord;
@@ -268,12 +269,31 @@ const MAX_CANONICAL_DEPTH: usize = 100;
 /// the text again. Nesting deeper than [`MAX_CANONICAL_DEPTH`] is refused too, so that a
 /// canonical text is always within serde_json's depth limit for parsing.
 pub(crate) fn is_canonical_json(text: &str) -> bool {
+    scan_canonical(text, |_| {})
+}
+
+/// The byte ranges of the elements of `text` when it is a canonical array (see
+/// [`is_canonical_json`]), so that each element can be parsed on its own.
+pub(crate) fn canonical_array_elements(text: &str) -> Option<Vec<Range<usize>>> {
+    if !text.starts_with('[') {
+        return None;
+    }
+    let mut elements = Vec::new();
+    scan_canonical(text, |element| elements.push(element)).then_some(elements)
+}
+
+/// [`is_canonical_json`], telling `on_element` the range of each element of a top-level array.
+fn scan_canonical(text: &str, mut on_element: impl FnMut(Range<usize>)) -> bool {
     let bytes = text.as_bytes();
     let mut at = 0;
     // The open arrays (`None`) and objects (their last key) around `at`.
     let mut open: Vec<Option<&[u8]>> = Vec::new();
+    let mut element_start = 0;
     loop {
         // A value starts at `at`.
+        if let [None] = open[..] {
+            element_start = at;
+        }
         match bytes.get(at) {
             Some(b'{') => {
                 at += 1;
@@ -324,6 +344,9 @@ pub(crate) fn is_canonical_json(text: &str) -> bool {
         }
         // A value ended at `at`: close what it ends, up to the next value.
         loop {
+            if let [None] = open[..] {
+                on_element(element_start..at);
+            }
             match (open.last_mut(), bytes.get(at)) {
                 (None, next) => return next.is_none(),
                 (Some(container), Some(b',')) => {
@@ -662,6 +685,21 @@ mod tests {
             }
         }
 
+        /// The elements of a canonical array are the texts of the values it parses to.
+        #[test]
+        fn the_elements_of_a_canonical_array_are_its_values_texts(
+            items in proptest::collection::vec(json_value(), 0..8),
+        ) {
+            let text = to_json_text(&items);
+            if let Some(elements) = canonical_array_elements(&text) {
+                let texts: Vec<String> = items.iter().map(to_json_text).collect();
+                let found: Vec<&str> = elements.into_iter().map(|range| &text[range]).collect();
+                proptest::prop_assert_eq!(found, texts);
+            } else {
+                proptest::prop_assert!(items.iter().any(has_refused_form), "{}", text);
+            }
+        }
+
         /// Arbitrary texts that parse as JSON, including ones with whitespace, escapes and
         /// repeated or unordered keys.
         #[test]
@@ -683,6 +721,31 @@ mod tests {
                 proptest::prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "{:?}", text);
                 proptest::prop_assert!(written_again_is_itself(&text), "{:?}", text);
             }
+        }
+    }
+
+    #[test]
+    fn only_canonical_arrays_have_elements() {
+        fn elements(text: &str) -> Option<Vec<&str>> {
+            canonical_array_elements(text)
+                .map(|ranges| ranges.into_iter().map(|r| &text[r]).collect())
+        }
+        assert_eq!(elements("[]"), Some(vec![]));
+        assert_eq!(
+            elements(r#"[1,[],{"a":[2,{}]},"x,]",[[3]]]"#),
+            Some(vec!["1", "[]", r#"{"a":[2,{}]}"#, r#""x,]""#, "[[3]]"])
+        );
+        for text in [
+            "{}",
+            r#"{"a":[1]}"#,
+            "1",
+            r#""[1]""#,
+            "[1, 2]",
+            "[1,]",
+            "[1.5]",
+            "[1]x",
+        ] {
+            assert_eq!(elements(text), None, "{text}");
         }
     }
 

@@ -16,6 +16,7 @@ use smallvec::SmallVec;
 
 use std::cell::OnceCell;
 use std::fmt;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -399,15 +400,24 @@ impl RawValue {
     /// nesting within serde_json's depth limit. Any other text is given back as the error: it
     /// must be parsed now, to fail the call if it is not JSON or to be written again.
     pub(crate) fn from_canonical_text(text: String) -> Result<Self, String> {
-        // In blocks without an early exit, so that the comparison is vectorized.
-        let control = |block: &[u8]| block.iter().fold(false, |found, &b| found | (b < 0x20));
-        if text.as_bytes().chunks(64).any(control) || !cid::is_canonical_json(&text) {
+        if has_control_bytes(&text) || !cid::is_canonical_json(&text) {
             return Err(text);
         }
         Ok(Self {
             text: Text::owned(text.into_boxed_str()),
             parsed: OnceCell::new(),
         })
+    }
+
+    /// The byte ranges of the elements of the text, when it is a canonical array not parsed
+    /// yet, so that each element can be parsed on its own when it is used
+    /// ([`cid::is_canonical_json`]; with no raw control characters, it parses, and so does each
+    /// element). `None` for any other text, or one already parsed.
+    pub(crate) fn unparsed_array_elements(&self) -> Option<Vec<Range<usize>>> {
+        if self.parsed.get().is_some() || has_control_bytes(&self.text) {
+            return None;
+        }
+        cid::canonical_array_elements(&self.text)
     }
 
     /// The JSON text, as hashed and stored.
@@ -439,6 +449,14 @@ impl RawValue {
     pub(crate) fn forget_parsed(&mut self) {
         self.parsed.take();
     }
+}
+
+/// Whether `text` has a byte below 0x20: in text without whitespace, a raw control character in
+/// a string, which JSON does not allow.
+fn has_control_bytes(text: &str) -> bool {
+    // In blocks without an early exit, so that the comparison is vectorized.
+    let control = |block: &[u8]| block.iter().fold(false, |found, &b| found | (b < 0x20));
+    text.as_bytes().chunks(64).any(control)
 }
 
 /// A value given to the value store: a borrowed JSON value, of which the store keeps only the

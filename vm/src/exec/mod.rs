@@ -1460,6 +1460,13 @@ impl<'s> Exec<'s> {
         match self.script.value(id) {
             AirValue::EmptyArray => Ok(None),
             AirValue::Scalar(name, None) => {
+                if let ScalarSource::Value(LazyAggregate::Recorded(recorded)) =
+                    self.scalar_lookup(name)?
+                {
+                    if let Some(elements) = recorded.unparsed_elements() {
+                        return Ok((elements.len() > 0).then_some(elements));
+                    }
+                }
                 let aggregate = match self.scalar_ref(name)? {
                     ScalarRef::Value(v) => v.clone(),
                     ScalarRef::Item(item) => item.to_aggregate(),

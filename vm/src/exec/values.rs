@@ -2,6 +2,7 @@
 //! in the trace and its provenance (where it came from, by CID).
 
 use std::cell::OnceCell;
+use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -149,6 +150,27 @@ impl RecordedResult {
     }
 }
 
+impl RecordedResult {
+    /// What a fold over this result walks without parsing it first: its elements, each parsed
+    /// when the fold uses it, when it is an array in canonical text (the usual case; a fold
+    /// often uses a few elements, or only passes them on). `None` when it has to be parsed:
+    /// any other text, or one already parsed.
+    pub fn unparsed_elements(&self) -> Option<Iterable> {
+        if self.parsed.get().is_some() {
+            return None;
+        }
+        let elements = self.text.unparsed_array_elements()?;
+        Some(Iterable::Elements {
+            text: Rc::clone(&self.text),
+            elements,
+            tetraplet: Rc::clone(&self.tetraplet),
+            trace_pos: self.trace_pos,
+            cid: self.cid.clone(),
+            cursor: 0,
+        })
+    }
+}
+
 impl From<ValueAggregate> for LazyAggregate {
     fn from(value: ValueAggregate) -> Self {
         LazyAggregate::Ready(value)
@@ -206,6 +228,17 @@ pub enum Iterable {
         values: Vec<ValueAggregate>,
         cursor: usize,
     },
+    /// The elements of a call result's canonical array text, by their byte ranges: as `Array`,
+    /// with each element parsed when it is used.
+    Elements {
+        text: Rc<RawValue>,
+        elements: Vec<Range<usize>>,
+        tetraplet: Rc<Tetraplet>,
+        trace_pos: u32,
+        /// The call result's CID: the elements' provenance.
+        cid: Cid,
+        cursor: usize,
+    },
 }
 
 impl Iterable {
@@ -213,7 +246,8 @@ impl Iterable {
         match self {
             Iterable::Array { cursor, .. }
             | Iterable::LensResult { cursor, .. }
-            | Iterable::Values { cursor, .. } => cursor,
+            | Iterable::Values { cursor, .. }
+            | Iterable::Elements { cursor, .. } => cursor,
         }
     }
 
@@ -222,6 +256,7 @@ impl Iterable {
             Iterable::Array { array, .. } => array.value.as_array().map_or(0, Vec::len),
             Iterable::LensResult { values, .. } => values.len(),
             Iterable::Values { values, .. } => values.len(),
+            Iterable::Elements { elements, .. } => elements.len(),
         }
     }
 
@@ -280,6 +315,26 @@ impl Iterable {
                     provenance: v.provenance.clone(),
                 }
             }
+            Iterable::Elements {
+                text,
+                elements,
+                tetraplet,
+                trace_pos,
+                cid,
+                cursor,
+            } => {
+                let element = &text.as_str()[elements[*cursor].clone()];
+                IterItem {
+                    // An element of a canonical text without control characters is canonical
+                    // JSON too, which serde_json parses (see `RawValue::unparsed_array_elements`).
+                    value: Rc::new(
+                        serde_json::from_str(element).expect("a canonical JSON element parses"),
+                    ),
+                    tetraplet: Rc::new(tetraplet.with_element_lens(*cursor)),
+                    trace_pos: *trace_pos,
+                    provenance: Provenance::ServiceResult { cid: cid.clone() },
+                }
+            }
         }
     }
 }
@@ -326,6 +381,53 @@ mod tests {
         ));
         let second = scalar.get().expect("JSON");
         assert!(Rc::ptr_eq(&first.value, &second.value), "parsed once");
+    }
+
+    #[test]
+    fn a_fold_walks_a_recorded_array_without_parsing_it() {
+        let scalar = recorded(r#"[1,{"a":[2]},"x"]"#);
+        let LazyAggregate::Recorded(result) = &scalar else {
+            unreachable!("made recorded")
+        };
+        let mut elements = result.unparsed_elements().expect("a canonical array");
+        assert_eq!(elements.len(), 3);
+        let mut seen = Vec::new();
+        loop {
+            let item = elements.peek();
+            assert_eq!(&*item.tetraplet.peer_pk, "peer");
+            assert_eq!(item.trace_pos, 7);
+            assert!(matches!(
+                &item.provenance,
+                Provenance::ServiceResult { cid } if cid.as_str() == "result-cid"
+            ));
+            seen.push(((*item.value).clone(), item.tetraplet.lens.to_string()));
+            if !elements.next() {
+                break;
+            }
+        }
+        assert_eq!(
+            seen,
+            [
+                (serde_json::json!(1), ".$.[0]".to_string()),
+                (serde_json::json!({"a": [2]}), ".$.[1]".to_string()),
+                (serde_json::json!("x"), ".$.[2]".to_string()),
+            ]
+        );
+        assert!(
+            result.parsed.get().is_none(),
+            "the whole text was not parsed"
+        );
+
+        // Once parsed, the parsed array is walked.
+        scalar.get().expect("JSON");
+        assert!(result.unparsed_elements().is_none());
+        // Texts that are not canonical arrays are parsed first.
+        for text in ["[1, 2]", "{}", "[1.5]", "[\"a\u{1}\"]", "[1"] {
+            let LazyAggregate::Recorded(result) = recorded(text) else {
+                unreachable!("made recorded")
+            };
+            assert!(result.unparsed_elements().is_none(), "{text}");
+        }
     }
 
     #[test]
