@@ -409,12 +409,19 @@ impl RawValue {
         })
     }
 
-    /// The byte ranges of the elements of the text, when it is a canonical array not parsed
-    /// yet, so that each element can be parsed on its own when it is used
-    /// ([`cid::is_canonical_json`]; with no raw control characters, it parses, and so does each
-    /// element). `None` for any other text, or one already parsed.
+    /// The smallest text [`RawValue::unparsed_array_elements`] splits: a smaller array is
+    /// parsed whole, once, and its parsed elements serve every fold over it.
+    pub(crate) const MIN_SPLIT_LEN: usize = 64 << 10;
+
+    /// The byte ranges of the elements of the text, when it is a canonical array of at least
+    /// [`RawValue::MIN_SPLIT_LEN`] bytes not parsed yet, so that each element can be parsed on
+    /// its own when it is used ([`cid::is_canonical_json`]; with no raw control characters, it
+    /// parses, and so does each element). `None` for any other text, or one already parsed.
     pub(crate) fn unparsed_array_elements(&self) -> Option<Vec<Range<usize>>> {
-        if self.parsed.get().is_some() || has_control_bytes(&self.text) {
+        if self.text.len() < Self::MIN_SPLIT_LEN
+            || self.parsed.get().is_some()
+            || has_control_bytes(&self.text)
+        {
             return None;
         }
         cid::canonical_array_elements(&self.text)

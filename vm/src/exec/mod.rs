@@ -55,7 +55,9 @@ use maps::CanonMap;
 use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
 use trace::{MergeError, TraceMerger};
-use values::{CanonStream, IterItem, Iterable, LazyAggregate, RecordedResult, ValueAggregate};
+use values::{
+    ArrayElements, CanonStream, IterItem, Iterable, LazyAggregate, RecordedResult, ValueAggregate,
+};
 
 /// The particle facts a run sees.
 #[derive(Clone, Copy)]
@@ -125,6 +127,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         cids: input.cids,
         signatures: SignatureTracker::default(),
         stream_folds: 0,
+        array_elements: ArrayElements::default(),
     };
     let mut result = exec.run(script.root());
     if !matches!(result, Err(ExecError::Uncatchable(_))) {
@@ -276,6 +279,9 @@ struct Exec<'s> {
     cids: CidInfo,
     signatures: SignatureTracker,
     stream_folds: u32,
+    /// The element ranges of large recorded arrays walked unparsed, kept for the next fold
+    /// over the same array.
+    array_elements: ArrayElements,
 }
 
 impl<'s> Exec<'s> {
@@ -1463,7 +1469,7 @@ impl<'s> Exec<'s> {
                 if let ScalarSource::Value(LazyAggregate::Recorded(recorded)) =
                     self.scalar_lookup(name)?
                 {
-                    if let Some(elements) = recorded.unparsed_elements() {
+                    if let Some(elements) = recorded.unparsed_elements(&self.array_elements) {
                         return Ok((elements.len() > 0).then_some(elements));
                     }
                 }

@@ -1,11 +1,13 @@
 //! Values as the interpreter holds them: a JSON value with its security tetraplet, its position
 //! in the trace and its provenance (where it came from, by CID).
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
 use serde_json::Value;
 
 use crate::data::{Cid, Provenance, RawValue, Tetraplet};
@@ -150,16 +152,42 @@ impl RecordedResult {
     }
 }
 
+/// The element ranges of the recorded arrays that folds walked unparsed in a run (`None` for
+/// a text that is not a canonical array), by the address of the stored value, which the entry
+/// keeps alive.
+#[derive(Default)]
+pub struct ArrayElements(RefCell<HashMap<usize, KnownElements, RandomState>>);
+
+/// A stored value and its element ranges, if it has them.
+type KnownElements = (Rc<RawValue>, Option<Rc<[Range<usize>]>>);
+
 impl RecordedResult {
     /// What a fold over this result walks without parsing it first: its elements, each parsed
-    /// when the fold uses it, when it is an array in canonical text (the usual case; a fold
-    /// often uses a few elements, or only passes them on). `None` when it has to be parsed:
-    /// any other text, or one already parsed.
-    pub fn unparsed_elements(&self) -> Option<Iterable> {
+    /// when the fold uses it, when it is a large array in canonical text (see
+    /// [`RawValue::unparsed_array_elements`]). A fold often uses a few elements, or only passes
+    /// them on, and a large result parsed whole would be a second copy of it. `None` when it
+    /// is parsed instead.
+    pub fn unparsed_elements(&self, known: &ArrayElements) -> Option<Iterable> {
         if self.parsed.get().is_some() {
             return None;
         }
-        let elements = self.text.unparsed_array_elements()?;
+        let key = Rc::as_ptr(&self.text) as usize;
+        let cached = known
+            .0
+            .borrow()
+            .get(&key)
+            .map(|(_, elements)| elements.clone());
+        let elements = match cached {
+            Some(elements) => elements?,
+            None => {
+                let found = self.text.unparsed_array_elements().map(Rc::from);
+                known
+                    .0
+                    .borrow_mut()
+                    .insert(key, (Rc::clone(&self.text), found.clone()));
+                found?
+            }
+        };
         Some(Iterable::Elements {
             text: Rc::clone(&self.text),
             elements,
@@ -232,7 +260,7 @@ pub enum Iterable {
     /// with each element parsed when it is used.
     Elements {
         text: Rc<RawValue>,
-        elements: Vec<Range<usize>>,
+        elements: Rc<[Range<usize>]>,
         tetraplet: Rc<Tetraplet>,
         trace_pos: u32,
         /// The call result's CID: the elements' provenance.
@@ -384,12 +412,14 @@ mod tests {
     }
 
     #[test]
-    fn a_fold_walks_a_recorded_array_without_parsing_it() {
-        let scalar = recorded(r#"[1,{"a":[2]},"x"]"#);
+    fn a_fold_walks_a_large_recorded_array_without_parsing_it() {
+        let padding = "p".repeat(RawValue::MIN_SPLIT_LEN);
+        let scalar = recorded(&format!(r#"[1,{{"a":[2]}},"{padding}"]"#));
         let LazyAggregate::Recorded(result) = &scalar else {
             unreachable!("made recorded")
         };
-        let mut elements = result.unparsed_elements().expect("a canonical array");
+        let known = ArrayElements::default();
+        let mut elements = result.unparsed_elements(&known).expect("a canonical array");
         assert_eq!(elements.len(), 3);
         let mut seen = Vec::new();
         loop {
@@ -410,7 +440,7 @@ mod tests {
             [
                 (serde_json::json!(1), ".$.[0]".to_string()),
                 (serde_json::json!({"a": [2]}), ".$.[1]".to_string()),
-                (serde_json::json!("x"), ".$.[2]".to_string()),
+                (serde_json::json!(padding), ".$.[2]".to_string()),
             ]
         );
         assert!(
@@ -418,15 +448,43 @@ mod tests {
             "the whole text was not parsed"
         );
 
+        // The next fold over it finds the ranges found by the first.
+        let (
+            Some(Iterable::Elements {
+                elements: first, ..
+            }),
+            Some(Iterable::Elements {
+                elements: again, ..
+            }),
+        ) = (
+            result.unparsed_elements(&known),
+            result.unparsed_elements(&known),
+        )
+        else {
+            panic!("walked unparsed");
+        };
+        assert!(Rc::ptr_eq(&first, &again));
+
         // Once parsed, the parsed array is walked.
         scalar.get().expect("JSON");
-        assert!(result.unparsed_elements().is_none());
-        // Texts that are not canonical arrays are parsed first.
-        for text in ["[1, 2]", "{}", "[1.5]", "[\"a\u{1}\"]", "[1"] {
-            let LazyAggregate::Recorded(result) = recorded(text) else {
+        assert!(result
+            .unparsed_elements(&ArrayElements::default())
+            .is_none());
+        // Small arrays, and texts that are not canonical arrays, are parsed first.
+        for text in [
+            "[1,2]".to_string(),
+            format!(r#"["{padding}", 2]"#),
+            format!(r#"{{"a":"{padding}"}}"#),
+            format!(r#"["{padding}",1.5]"#),
+            format!("[\"{padding}\u{1}\"]"),
+            format!(r#"["{padding}""#),
+        ] {
+            let LazyAggregate::Recorded(result) = recorded(&text) else {
                 unreachable!("made recorded")
             };
-            assert!(result.unparsed_elements().is_none(), "{text}");
+            let known = ArrayElements::default();
+            assert!(result.unparsed_elements(&known).is_none(), "{text}");
+            assert!(result.unparsed_elements(&known).is_none(), "{text}");
         }
     }
 
