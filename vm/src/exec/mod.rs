@@ -1466,16 +1466,17 @@ impl<'s> Exec<'s> {
         match self.script.value(id) {
             AirValue::EmptyArray => Ok(None),
             AirValue::Scalar(name, None) => {
-                if let ScalarSource::Value(LazyAggregate::Recorded(recorded)) =
-                    self.scalar_lookup(name)?
-                {
-                    if let Some(elements) = recorded.unparsed_elements(&self.array_elements) {
-                        return Ok((elements.len() > 0).then_some(elements));
+                let aggregate = match self.scalar_lookup(name)? {
+                    ScalarSource::Value(value) => {
+                        if let LazyAggregate::Recorded(recorded) = value {
+                            if let Some(elements) = recorded.unparsed_elements(&self.array_elements)
+                            {
+                                return Ok((elements.len() > 0).then_some(elements));
+                            }
+                        }
+                        value.get()?.clone()
                     }
-                }
-                let aggregate = match self.scalar_ref(name)? {
-                    ScalarRef::Value(v) => v.clone(),
-                    ScalarRef::Item(item) => item.to_aggregate(),
+                    ScalarSource::Fold(fold) => fold.current().to_aggregate(),
                 };
                 match &*aggregate.value {
                     Value::Array(a) if a.is_empty() => Ok(None),

@@ -150,18 +150,7 @@ impl RecordedResult {
             parsed: OnceCell::new(),
         }
     }
-}
 
-/// The element ranges of the recorded arrays that folds walked unparsed in a run (`None` for
-/// a text that is not a canonical array), by the address of the stored value, which the entry
-/// keeps alive.
-#[derive(Default)]
-pub struct ArrayElements(RefCell<HashMap<usize, KnownElements, RandomState>>);
-
-/// A stored value and its element ranges, if it has them.
-type KnownElements = (Rc<RawValue>, Option<Rc<[Range<usize>]>>);
-
-impl RecordedResult {
     /// What a fold over this result walks without parsing it first: its elements, each parsed
     /// when the fold uses it, when it is a large array in canonical text (see
     /// [`RawValue::unparsed_array_elements`]). A fold often uses a few elements, or only passes
@@ -198,6 +187,15 @@ impl RecordedResult {
         })
     }
 }
+
+/// The element ranges of the recorded arrays that folds walked unparsed in a run (`None` for
+/// a text that is not a canonical array), by the address of the stored value, which the entry
+/// keeps alive.
+#[derive(Default)]
+pub struct ArrayElements(RefCell<HashMap<usize, KnownElements, RandomState>>);
+
+/// A stored value and its element ranges, if it has them.
+type KnownElements = (Rc<RawValue>, Option<Rc<[Range<usize>]>>);
 
 impl From<ValueAggregate> for LazyAggregate {
     fn from(value: ValueAggregate) -> Self {
