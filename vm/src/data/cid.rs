@@ -29,7 +29,7 @@ const SHA2_256: u64 = 0x12;
 /// It is a cheap-to-clone shared string: the same CID is referenced from the trace, the stores and
 /// other aggregates. A `Cid` is only a name; whether it matches any content is checked by
 /// [`verify_cid`] (and by [`crate::data::verify`] for a whole data).
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(transparent)]
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
@@ -49,6 +49,15 @@ impl Cid {
     /// The shared CID string, for callers that keep it (such as the signature tracker).
     pub fn as_rc(&self) -> &Rc<str> {
         &self.0
+    }
+}
+
+/// Hashes the CID's bytes in one write: a CID is never part of a longer key whose fields could
+/// run into each other, so `str`'s end marker is not needed.
+impl std::hash::Hash for Cid {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
     }
 }
 

@@ -215,8 +215,15 @@ impl<T: StoreItem> CidStore<T> {
         cid
     }
 
-    fn verify_entries(&self) -> Result<(), CidStoreError> {
-        for (cid, value) in self.iter() {
+    /// Checks every entry against its CID. An entry that `trusted` holds with equal content
+    /// (the previous data's, which this peer wrote) is not rehashed: its content is known to hash
+    /// to its CID, and comparing costs a fraction of hashing.
+    fn verify_entries(&self, trusted: &Self) -> Result<(), CidStoreError> {
+        let known = self.entries_also_in(trusted);
+        for (index, (cid, value)) in self.iter().enumerate() {
+            if known.get(index).is_some_and(|known| *known) {
+                continue;
+            }
             value
                 .verify_cid(cid)
                 .map_err(|reason| CidStoreError::ValueMismatch {
@@ -226,6 +233,27 @@ impl<T: StoreItem> CidStore<T> {
                 })?;
         }
         Ok(())
+    }
+
+    /// Marks, by index, the entries that `other` holds with equal content. The smaller store is
+    /// walked, so that a large store received beside a small one costs no lookup per entry.
+    fn entries_also_in(&self, other: &Self) -> Vec<bool> {
+        if other.is_empty() {
+            return Vec::new();
+        }
+        let mut known = vec![false; self.len()];
+        if other.len() < self.len() {
+            for (cid, value) in other.iter() {
+                if let Some((index, _, ours)) = self.0.get_full(cid) {
+                    known[index] = ours == value;
+                }
+            }
+        } else {
+            for ((cid, value), known) in self.iter().zip(&mut known) {
+                *known = other.get(cid).is_some_and(|theirs| theirs == value);
+            }
+        }
+        known
     }
 
     fn name() -> &'static str {
@@ -246,8 +274,9 @@ impl<T: StoreItem> CidStore<T> {
     }
 }
 
-/// A value that can live in a [`CidStore`]: knows how its CID is computed.
-pub trait StoreItem {
+/// A value that can live in a [`CidStore`]: knows how its CID is computed. Equal values have
+/// equal CIDs.
+pub trait StoreItem: PartialEq {
     /// Name of the store, for error messages.
     const STORE_NAME: &'static str;
 
@@ -416,15 +445,25 @@ impl CidInfo {
     /// (hashes, then references). References from the trace are checked by
     /// [`crate::data::verify`], which needs them to attribute CIDs to peers.
     pub fn verify(&self) -> Result<(), CidStoreError> {
-        self.value_store.verify_entries()?;
-        self.tetraplet_store.verify_entries()?;
-        self.verify_canon_stores()?;
-        self.verify_service_result_store()
+        self.verify_against(&CidInfo::default())
     }
 
-    fn verify_canon_stores(&self) -> Result<(), CidStoreError> {
-        self.canon_element_store.verify_entries()?;
-        self.canon_result_store.verify_entries()?;
+    /// [`CidInfo::verify`] for stores received along with `trusted` ones (this peer's previous
+    /// data): an entry that `trusted` holds with the same content is not rehashed. The outcome,
+    /// and the first error, are those of [`CidInfo::verify`].
+    pub fn verify_against(&self, trusted: &CidInfo) -> Result<(), CidStoreError> {
+        self.value_store.verify_entries(&trusted.value_store)?;
+        self.tetraplet_store
+            .verify_entries(&trusted.tetraplet_store)?;
+        self.verify_canon_stores(trusted)?;
+        self.verify_service_result_store(trusted)
+    }
+
+    fn verify_canon_stores(&self, trusted: &CidInfo) -> Result<(), CidStoreError> {
+        self.canon_element_store
+            .verify_entries(&trusted.canon_element_store)?;
+        self.canon_result_store
+            .verify_entries(&trusted.canon_result_store)?;
 
         for (cid, canon) in self.canon_result_store.iter() {
             let from = Location::of::<CanonResultCidAggregate>(cid);
@@ -453,8 +492,9 @@ impl CidInfo {
         Ok(())
     }
 
-    fn verify_service_result_store(&self) -> Result<(), CidStoreError> {
-        self.service_result_store.verify_entries()?;
+    fn verify_service_result_store(&self, trusted: &CidInfo) -> Result<(), CidStoreError> {
+        self.service_result_store
+            .verify_entries(&trusted.service_result_store)?;
         for (cid, result) in self.service_result_store.iter() {
             let from = Location::of::<ServiceResultCidAggregate>(cid);
             self.tetraplet_store
@@ -584,5 +624,41 @@ mod tests {
             .collect();
         assert_eq!(cids, inserted.iter().collect::<Vec<_>>());
         assert_eq!(decoded.cid_info, data.cid_info);
+    }
+
+    /// Stores whose value store maps each CID to a text, as given (not necessarily matching).
+    fn stores(entries: &[(&str, &str)]) -> CidInfo {
+        CidInfo {
+            value_store: entries
+                .iter()
+                .map(|(cid, text)| (Cid::new(*cid), value(text)))
+                .collect(),
+            ..CidInfo::default()
+        }
+    }
+
+    #[test]
+    fn verifying_against_trusted_stores_rehashes_only_what_they_lack_alike() {
+        let mut consistent = CidInfo::default();
+        let good = consistent.value_store.insert(value("good"));
+        let good = (good.as_str(), "good");
+        // An entry trusted as it is: the received copy is equal, so it is not rehashed (which
+        // would fail, since "x" is not the CID of "1").
+        let trusted = stores(&[("x", "1"), good]);
+        let received = stores(&[good, ("x", "1")]);
+        assert!(received.verify().is_err());
+        assert_eq!(received.verify_against(&trusted), Ok(()));
+
+        // A received entry that differs from the trusted one under the same CID is rehashed, and
+        // fails as it does without trusted stores; the trusted store is walked when it is the
+        // smaller one, and the received one otherwise.
+        for trusted in [
+            stores(&[("x", "1")]),
+            stores(&[("x", "1"), good, ("y", "2")]),
+        ] {
+            let tampered = stores(&[good, ("x", "2")]);
+            let error = tampered.verify().expect_err("x is not the CID of 2");
+            assert_eq!(tampered.verify_against(&trusted), Err(error));
+        }
     }
 }

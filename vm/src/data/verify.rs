@@ -20,7 +20,8 @@ pub fn verify(data: &InterpreterData, particle_id: &str) -> Result<(), DataError
 }
 
 /// The reference's verification step for an execution: checks `current` (received from another
-/// peer) as [`verify`] does, attributes `prev` (this peer's own stored data) the same way, and
+/// peer) as [`verify`] does (without rehashing the entries that `prev` holds alike, see
+/// [`CidInfo::verify_against`]), attributes `prev` (this peer's own stored data) the same way, and
 /// checks that each peer's CIDs only grew or shrank consistently between the two (one multiset
 /// contains the other).
 ///
@@ -30,7 +31,7 @@ pub fn verify_and_merge(
     current: &InterpreterData,
     particle_id: &str,
 ) -> Result<SignatureStore, DataError> {
-    current.cid_info.verify()?;
+    current.cid_info.verify_against(&prev.cid_info)?;
     let prev_groups = group_cids(prev)?;
     let current_groups = group_cids(current)?;
     signatures::check_signatures(&current_groups, &prev_groups, particle_id)?;
