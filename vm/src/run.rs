@@ -274,18 +274,19 @@ fn step(
             return failed(codes::SIZE_LIMITS, message, limits);
         }
     }
-    let decode = |bytes: &[u8]| -> Result<InterpreterData, DataError> {
+    let empty = InterpreterData::default();
+    let decode = |bytes: &[u8], prev: &InterpreterData| -> Result<InterpreterData, DataError> {
         if bytes.is_empty() {
             Ok(InterpreterData::default())
         } else {
-            data::decode(bytes).map(|(_, data)| data)
+            data::decode_received(bytes, prev).map(|(_, data)| data)
         }
     };
-    let prev = match decode(prev_data) {
+    let prev = match decode(prev_data, &empty) {
         Ok(d) => d,
         Err(e) => return failed(data_error_code(&e), format!("previous data: {e}"), limits),
     };
-    let current = match decode(current_data) {
+    let current = match decode(current_data, &prev) {
         Ok(d) => d,
         Err(e) => return failed(data_error_code(&e), format!("current data: {e}"), limits),
     };

@@ -258,7 +258,11 @@ fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a st
 }
 
 /// Validates and reads an archive; any malformed input gives an error, never a panic.
-pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
+///
+/// Store entries that `known` holds with the same CID and content (the previous data's, when
+/// reading the current one) are taken from it: no copy is made, and they compare equal to
+/// `known`'s by address.
+pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<InterpreterData, String> {
     // Archives are read in place and need the alignment of their largest field.
     let mut aligned = super::buffer::aligned(bytes.len());
     aligned.extend_from_slice(bytes);
@@ -271,12 +275,20 @@ pub(crate) fn from_bytes(bytes: &[u8]) -> Result<InterpreterData, String> {
         .map_err(|e| e.to_string())?;
     let shared_pointers = validator.shared.len();
     drop(validator);
-    let repr: DataRepr = archived
-        .deserialize(&mut SharedPointers::new(
-            Rc::clone(&aligned),
-            shared_pointers,
-        ))
-        .map_err(|e| e.to_string())?;
+    let mut reader = SharedPointers::new(Rc::clone(&aligned), shared_pointers, known);
+    // The stores first, so that a CID of the trace reuses the string read for its store entry:
+    // `known`'s own string when the entry was taken from there.
+    let Ok(cid_info) = archived.cid_info.deserialize(&mut reader);
+    let Ok(trace) = archived.trace.deserialize(&mut reader);
+    let Ok(last_call_request_id) = archived.last_call_request_id.deserialize(&mut reader);
+    let Ok(signatures) = archived.signatures.deserialize(&mut reader);
+    drop(reader);
+    let repr = DataRepr {
+        trace,
+        last_call_request_id,
+        cid_info,
+        signatures,
+    };
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
     let mut peer = |archived: Rc<String>| -> Rc<str> {
@@ -507,7 +519,7 @@ impl SharedContext for Validator<'_> {
 /// rkyv reuses the first allocation made for an address for every later pointer to it, with
 /// the later pointer's length; [`Validator`] has made sure that all pointers to one address agree
 /// on the type and size of their target, so that reuse is exactly right.
-pub(crate) struct SharedPointers {
+pub(crate) struct SharedPointers<'k> {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
     /// Strings read through [`SharedStr`] (CIDs mostly), by archived address.
     strs: HashMap<usize, Rc<str>, KeyedAddressHash>,
@@ -515,26 +527,39 @@ pub(crate) struct SharedPointers {
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
     /// The validated archive being read, which [`Text`]s refer to.
     archive: Rc<rkyv::AlignedVec>,
+    /// Stores already read (the previous data's, when reading the current one), whose entries
+    /// are taken instead of reading equal ones again (see [`crate::data::store`]).
+    pub(crate) known: Option<&'k CidInfo>,
 }
 
-impl SharedPointers {
+impl<'k> SharedPointers<'k> {
     /// A reader of `archive`, which holds `shared` shared pointers (as the validator counted
     /// them): CIDs mostly, and a store entry for every two of them or so.
-    fn new(archive: Rc<rkyv::AlignedVec>, shared: usize) -> Self {
+    fn new(archive: Rc<rkyv::AlignedVec>, shared: usize, known: Option<&'k CidInfo>) -> Self {
         SharedPointers {
             pointers: HashMap::default(),
             strs: HashMap::with_capacity_and_hasher(shared, KeyedAddressHash::default()),
             values: HashMap::with_capacity_and_hasher(shared / 2, KeyedAddressHash::default()),
             archive,
+            known,
         }
     }
 }
 
-impl Fallible for SharedPointers {
+impl SharedPointers<'_> {
+    /// Reads the archived string `archived` as `shared` from now on, a string already read
+    /// with the same text.
+    pub(crate) fn share_str(&mut self, archived: &str, shared: &Rc<str>) {
+        self.strs
+            .insert(archived.as_ptr() as usize, Rc::clone(shared));
+    }
+}
+
+impl Fallible for SharedPointers<'_> {
     type Error = std::convert::Infallible;
 }
 
-impl SharedDeserializeRegistry for SharedPointers {
+impl SharedDeserializeRegistry for SharedPointers<'_> {
     fn get_shared_ptr(&mut self, ptr: *const u8) -> Option<&dyn SharedPointer> {
         self.pointers.get(&(ptr as usize)).map(|shared| &**shared)
     }
@@ -580,10 +605,10 @@ where
     }
 }
 
-impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers> for SharedStr {
+impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers<'_>> for SharedStr {
     fn deserialize_with(
         field: &ArchivedSharedStr,
-        deserializer: &mut SharedPointers,
+        deserializer: &mut SharedPointers<'_>,
     ) -> Result<Rc<str>, std::convert::Infallible> {
         // `Validator` made sure that every pointer to one address names the same string.
         let text: &str = field.get();
@@ -628,13 +653,13 @@ impl<D: Fallible + ?Sized> DeserializeWith<ArchivedString, Arc<str>, D> for Stri
 
 /// Reads an archived `Rc<T>` (a store entry) with a single allocation per distinct target, as
 /// [`SharedStr`] does for strings.
-pub(crate) fn read_shared<T>(
+pub(crate) fn read_shared<'k, T>(
     field: &<Rc<T> as Archive>::Archived,
-    deserializer: &mut SharedPointers,
+    deserializer: &mut SharedPointers<'k>,
 ) -> Rc<T>
 where
     T: Archive + 'static,
-    T::Archived: rkyv::Deserialize<T, SharedPointers>,
+    T::Archived: rkyv::Deserialize<T, SharedPointers<'k>>,
 {
     let archived: &T::Archived = field.get();
     let address = archived as *const T::Archived as usize;
@@ -732,10 +757,10 @@ impl<S: Serializer + ?Sized> SerializeWith<Text, S> for TextInArchive {
     }
 }
 
-impl DeserializeWith<ArchivedText, Text, SharedPointers> for TextInArchive {
+impl DeserializeWith<ArchivedText, Text, SharedPointers<'_>> for TextInArchive {
     fn deserialize_with(
         field: &ArchivedText,
-        deserializer: &mut SharedPointers,
+        deserializer: &mut SharedPointers<'_>,
     ) -> Result<Text, std::convert::Infallible> {
         let text: &str = field.get();
         let archive = &deserializer.archive;

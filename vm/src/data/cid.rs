@@ -57,7 +57,32 @@ impl Cid {
 impl std::hash::Hash for Cid {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::hash::Hash::hash(&CidText(&self.0), state);
+    }
+}
+
+/// A CID's text not made into a [`Cid`], to look one up by (in an archive, for example): hashes
+/// like the `Cid` it equals.
+#[derive(Clone, Copy)]
+pub(crate) struct CidText<'a>(pub(crate) &'a str);
+
+impl std::hash::Hash for CidText<'_> {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write(self.0.as_bytes());
+    }
+}
+
+impl indexmap::Equivalent<Cid> for CidText<'_> {
+    fn equivalent(&self, cid: &Cid) -> bool {
+        self.0 == cid.as_str()
+    }
+}
+
+impl ArchivedCid {
+    /// The CID string, in the archive.
+    pub(crate) fn as_str(&self) -> &str {
+        self.0.get()
     }
 }
 

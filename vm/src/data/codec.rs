@@ -2,7 +2,7 @@
 
 use super::model::InterpreterData;
 use super::signatures::SignatureCheckError;
-use super::store::CidStoreError;
+use super::store::{CidInfo, CidStoreError};
 use super::{archive, buffer};
 
 use semver::Version;
@@ -90,16 +90,37 @@ pub fn check_version(versions: &Versions) -> Result<(), DataError> {
 
 /// Validates and reads the archived data of an envelope.
 pub fn decode_inner(inner_data: &[u8]) -> Result<InterpreterData, DataError> {
-    archive::from_bytes(inner_data).map_err(|reason| DataError::DataDeFailed { reason })
+    read_archive(inner_data, None)
+}
+
+fn read_archive(inner_data: &[u8], known: Option<&CidInfo>) -> Result<InterpreterData, DataError> {
+    archive::from_bytes(inner_data, known).map_err(|reason| DataError::DataDeFailed { reason })
 }
 
 /// Reads a whole particle data: envelope, version check, archive.
 ///
 /// The result is well-formed but not yet trustworthy: check it with [`crate::data::verify`].
 pub fn decode(bytes: &[u8]) -> Result<(Versions, InterpreterData), DataError> {
+    decode_with(bytes, None)
+}
+
+/// [`decode`] for a data received along with `prev`, this peer's previous data: the store
+/// entries that `prev` holds with the same CID and content are shared with it rather than read
+/// again. The result is the same, and so are the errors.
+pub fn decode_received(
+    bytes: &[u8],
+    prev: &InterpreterData,
+) -> Result<(Versions, InterpreterData), DataError> {
+    decode_with(bytes, Some(&prev.cid_info))
+}
+
+fn decode_with(
+    bytes: &[u8],
+    known: Option<&CidInfo>,
+) -> Result<(Versions, InterpreterData), DataError> {
     let envelope = decode_envelope(bytes)?;
     check_version(&envelope.versions)?;
-    let data = decode_inner(&envelope.inner_data)?;
+    let data = read_archive(&envelope.inner_data, known)?;
     Ok((envelope.versions, data))
 }
 

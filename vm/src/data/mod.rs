@@ -52,8 +52,9 @@ pub use cid::{
     argument_hash, json_text_cid, serde_cid, value_cid, verify_cid, ArgumentHash, Cid, CidMismatch,
 };
 pub use codec::{
-    check_version, decode, decode_envelope, decode_inner, encode, DataError, Envelope, Versions,
-    DATA_FORMAT_VERSION, INTERPRETER_VERSION, MIN_SUPPORTED_INTERPRETER_VERSION,
+    check_version, decode, decode_envelope, decode_inner, decode_received, encode, DataError,
+    Envelope, Versions, DATA_FORMAT_VERSION, INTERPRETER_VERSION,
+    MIN_SUPPORTED_INTERPRETER_VERSION,
 };
 pub use model::{
     ApResult, CallResult, CallServiceFailed, CanonCidAggregate, CanonResult,

@@ -8,7 +8,7 @@
 use super::archive::{StringInArchive, Text, TextInArchive};
 use super::cid::{self, Cid};
 use super::signatures::SignatureStore;
-use super::store::CidInfo;
+use super::store::{CidInfo, CidStore, KnownEntry};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -492,6 +492,80 @@ impl StoredValue for Rc<Value> {
 
     fn shared(&self) -> Option<Rc<Value>> {
         Some(Rc::clone(self))
+    }
+}
+
+impl KnownEntry for RawValue {
+    fn store_of(stores: &CidInfo) -> &CidStore<Self> {
+        &stores.value_store
+    }
+
+    fn is_archived_as(&self, archived: &ArchivedRawValue) -> bool {
+        *self.text == *archived.text.get()
+    }
+}
+
+impl KnownEntry for Tetraplet {
+    fn store_of(stores: &CidInfo) -> &CidStore<Self> {
+        &stores.tetraplet_store
+    }
+
+    fn is_archived_as(&self, archived: &ArchivedTetraplet) -> bool {
+        *self.peer_pk == *archived.peer_pk
+            && *self.service_id == *archived.service_id
+            && *self.function_name == *archived.function_name
+            && *self.lens == *archived.lens
+    }
+}
+
+impl KnownEntry for ServiceResultCidAggregate {
+    fn store_of(stores: &CidInfo) -> &CidStore<Self> {
+        &stores.service_result_store
+    }
+
+    fn is_archived_as(&self, archived: &ArchivedServiceResultCidAggregate) -> bool {
+        self.value_cid.as_str() == archived.value_cid.as_str()
+            && *self.argument_hash == *archived.argument_hash.get()
+            && self.tetraplet_cid.as_str() == archived.tetraplet_cid.as_str()
+    }
+}
+
+impl KnownEntry for CanonCidAggregate {
+    fn store_of(stores: &CidInfo) -> &CidStore<Self> {
+        &stores.canon_element_store
+    }
+
+    fn is_archived_as(&self, archived: &ArchivedCanonCidAggregate) -> bool {
+        let provenance = match (&self.provenance, &archived.provenance) {
+            (Provenance::Literal, ArchivedProvenance::Literal) => true,
+            (
+                Provenance::ServiceResult { cid },
+                ArchivedProvenance::ServiceResult { cid: archived },
+            )
+            | (Provenance::Canon { cid }, ArchivedProvenance::Canon { cid: archived }) => {
+                cid.as_str() == archived.as_str()
+            }
+            _ => false,
+        };
+        provenance
+            && self.value.as_str() == archived.value.as_str()
+            && self.tetraplet.as_str() == archived.tetraplet.as_str()
+    }
+}
+
+impl KnownEntry for CanonResultCidAggregate {
+    fn store_of(stores: &CidInfo) -> &CidStore<Self> {
+        &stores.canon_result_store
+    }
+
+    fn is_archived_as(&self, archived: &ArchivedCanonResultCidAggregate) -> bool {
+        self.tetraplet.as_str() == archived.tetraplet.as_str()
+            && self.values.len() == archived.values.len()
+            && self
+                .values
+                .iter()
+                .zip(archived.values.iter())
+                .all(|(cid, archived)| cid.as_str() == archived.as_str())
     }
 }
 

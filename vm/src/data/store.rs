@@ -1,7 +1,7 @@
 //! Content-addressed stores: CID → value maps, and their integrity check.
 
 use super::archive::{read_shared, SharedPointers};
-use super::cid::{self, Cid, CidMismatch};
+use super::cid::{self, ArchivedCid, Cid, CidMismatch, CidText};
 use super::model::{
     CanonCidAggregate, CanonResultCidAggregate, Provenance, RawValue, ServiceResultCidAggregate,
     StoredValue, Tetraplet,
@@ -73,22 +73,42 @@ where
     }
 }
 
-impl<T> DeserializeWith<ArchivedStore<T>, StoreMap<T>, SharedPointers> for StoreEntries
+impl<'k, T> DeserializeWith<ArchivedStore<T>, StoreMap<T>, SharedPointers<'k>> for StoreEntries
 where
-    T: Archive + 'static,
-    T::Archived: rkyv::Deserialize<T, SharedPointers>,
+    T: KnownEntry + 'static,
+    T::Archived: rkyv::Deserialize<T, SharedPointers<'k>>,
 {
     fn deserialize_with(
         field: &ArchivedStore<T>,
-        deserializer: &mut SharedPointers,
+        deserializer: &mut SharedPointers<'k>,
     ) -> Result<StoreMap<T>, Infallible> {
+        let known = deserializer
+            .known
+            .map(T::store_of)
+            .filter(|store| !store.is_empty());
         let mut map = StoreMap::with_capacity_and_hasher(field.len(), Default::default());
         for entry in field.iter() {
+            let archived = entry.value.get();
+            if let Some((cid, value)) = known.and_then(|known| known.alike(&entry.key, archived)) {
+                deserializer.share_str(entry.key.as_str(), cid.as_rc());
+                map.insert(cid.clone(), Rc::clone(value));
+                continue;
+            }
             let cid = entry.key.deserialize(deserializer)?;
             map.insert(cid, read_shared(&entry.value, deserializer));
         }
         Ok(map)
     }
+}
+
+/// A store item that reading an archive can take from stores already read instead of reading
+/// it again: it knows its store among them and compares with its archived form.
+pub(crate) trait KnownEntry: Archive + Sized {
+    /// This item's store among `stores`.
+    fn store_of(stores: &CidInfo) -> &CidStore<Self>;
+
+    /// Whether `archived` is an archive of this item.
+    fn is_archived_as(&self, archived: &Self::Archived) -> bool;
 }
 
 /// Archives a `BTreeMap` as rkyv's `AsVec` does (a vector of its entries in key order) but
@@ -169,6 +189,15 @@ impl<T> CidStore<T> {
     /// Entries in the order they were added.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Cid, &Rc<T>)> + '_ {
         self.0.iter()
+    }
+
+    /// The entry of `cid` when its value is `archived`.
+    fn alike(&self, cid: &ArchivedCid, archived: &T::Archived) -> Option<(&Cid, &Rc<T>)>
+    where
+        T: KnownEntry,
+    {
+        let (cid, value) = self.0.get_key_value(&CidText(cid.as_str()))?;
+        value.is_archived_as(archived).then_some((cid, value))
     }
 
     /// Number of entries.
@@ -572,7 +601,7 @@ impl CidStoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{archive, InterpreterData};
+    use crate::data::{archive, CallResult, ExecutedState, InterpreterData, ValueRef};
     use serde_json::json;
 
     fn value(text: &str) -> Rc<RawValue> {
@@ -615,7 +644,7 @@ mod tests {
             .into_iter()
             .map(|text| data.cid_info.value_store.insert(value(text)))
             .collect();
-        let decoded = archive::from_bytes(&archive::to_vec(&data)).expect("decodes");
+        let decoded = archive::from_bytes(&archive::to_vec(&data), None).expect("decodes");
         let cids: Vec<&Cid> = decoded
             .cid_info
             .value_store
@@ -660,5 +689,70 @@ mod tests {
             let error = tampered.verify().expect_err("x is not the CID of 2");
             assert_eq!(tampered.verify_against(&trusted), Err(error));
         }
+    }
+
+    #[test]
+    fn decoding_against_known_stores_takes_the_entries_they_hold_alike() {
+        let mut known = InterpreterData::default();
+        let tetraplet = Tetraplet::peer_only("peer");
+        let kept = known.cid_info.insert_service_result(
+            &json!("kept"),
+            tetraplet.clone(),
+            Rc::from("hash"),
+        );
+        known
+            .trace
+            .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
+                kept.clone(),
+            ))));
+
+        // The received data holds the same entries and one more, and a tampered copy of a
+        // known value under its CID.
+        let mut received = known.clone();
+        received
+            .cid_info
+            .insert_service_result(&json!("new"), tetraplet, Rc::from("hash"));
+        let (tampered_cid, _) = known.cid_info.value_store.iter().next().expect("a value");
+        let mut tampered = received.clone();
+        tampered.cid_info.value_store = tampered
+            .cid_info
+            .value_store
+            .iter()
+            .map(|(cid, value)| match cid == tampered_cid {
+                true => (cid.clone(), self::value("forged")),
+                false => (cid.clone(), Rc::clone(value)),
+            })
+            .collect();
+
+        let bytes = archive::to_vec(&received);
+        let decoded = archive::from_bytes(&bytes, Some(&known.cid_info)).expect("decodes");
+        assert_eq!(decoded, received);
+        // Shared: the known entries, and the CID strings of the trace too (`kept` is the
+        // known store's key).
+        let known_entry = |store: &CidStore<Tetraplet>| Rc::clone(store.iter().next().unwrap().1);
+        assert!(Rc::ptr_eq(
+            &known_entry(&decoded.cid_info.tetraplet_store),
+            &known_entry(&known.cid_info.tetraplet_store),
+        ));
+        let results = [&decoded.cid_info, &known.cid_info]
+            .map(|stores| Rc::clone(stores.service_result_store.get(&kept).expect("kept")));
+        assert!(Rc::ptr_eq(&results[0], &results[1]));
+        let ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(cid))) = &decoded.trace[0]
+        else {
+            panic!("a call state")
+        };
+        assert!(Rc::ptr_eq(cid.as_rc(), kept.as_rc()));
+
+        // The tampered value is read as it is, and the check finds it.
+        let decoded = archive::from_bytes(&archive::to_vec(&tampered), Some(&known.cid_info))
+            .expect("decodes");
+        assert_eq!(decoded, tampered);
+        let forged = decoded
+            .cid_info
+            .value_store
+            .get(tampered_cid)
+            .expect("forged");
+        assert_eq!(forged.as_str(), "\"forged\"");
+        assert!(decoded.cid_info.verify_against(&known.cid_info).is_err());
     }
 }
