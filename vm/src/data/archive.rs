@@ -64,14 +64,18 @@ enum CallRepr {
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
 enum SenderRepr {
-    PeerId(Rc<String>),
-    PeerIdWithCallId { peer_id: Rc<String>, call_id: u32 },
+    PeerId(#[with(SharedRc)] Rc<String>),
+    PeerIdWithCallId {
+        #[with(SharedRc)]
+        peer_id: Rc<String>,
+        call_id: u32,
+    },
 }
 
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
 enum CanonRepr {
-    RequestSentBy(Rc<String>),
+    RequestSentBy(#[with(SharedRc)] Rc<String>),
     Executed(Cid),
 }
 
@@ -676,6 +680,48 @@ where
         .values
         .insert(address, Rc::clone(&value) as Rc<dyn Any>);
     value
+}
+
+/// Archives an `Rc<T>` as rkyv does and reads it back through [`read_shared`]: one allocation
+/// per distinct target, where rkyv's own path boxes the value, moves it into the `Rc` and boxes a
+/// registry entry.
+pub(crate) struct SharedRc;
+
+impl<T: Archive> ArchiveWith<Rc<T>> for SharedRc {
+    type Archived = <Rc<T> as Archive>::Archived;
+    type Resolver = <Rc<T> as Archive>::Resolver;
+
+    unsafe fn resolve_with(
+        field: &Rc<T>,
+        pos: usize,
+        resolver: Self::Resolver,
+        out: *mut Self::Archived,
+    ) {
+        // SAFETY: the caller's guarantees are passed on to rkyv's own `Rc` archiving.
+        unsafe { field.resolve(pos, resolver, out) }
+    }
+}
+
+impl<T: Archive, S: Fallible + ?Sized> SerializeWith<Rc<T>, S> for SharedRc
+where
+    Rc<T>: rkyv::Serialize<S>,
+{
+    fn serialize_with(field: &Rc<T>, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        rkyv::Serialize::serialize(field, serializer)
+    }
+}
+
+impl<'k, T> DeserializeWith<<Rc<T> as Archive>::Archived, Rc<T>, SharedPointers<'k>> for SharedRc
+where
+    T: Archive + 'static,
+    T::Archived: rkyv::Deserialize<T, SharedPointers<'k>>,
+{
+    fn deserialize_with(
+        field: &<Rc<T> as Archive>::Archived,
+        deserializer: &mut SharedPointers<'k>,
+    ) -> Result<Rc<T>, std::convert::Infallible> {
+        Ok(read_shared(field, deserializer))
+    }
 }
 
 /// A stored text (the JSON of a value): owned, or a range of the validated archive it was read
