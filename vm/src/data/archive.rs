@@ -525,7 +525,7 @@ impl SharedContext for Validator<'_> {
 /// on the type and size of their target, so that reuse is exactly right.
 pub(crate) struct SharedPointers<'k> {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
-    /// Strings read through [`SharedStr`] (CIDs mostly), by archived address.
+    /// Strings read through [`SharedRc`] (CIDs mostly), by archived address.
     strs: HashMap<usize, Rc<str>, KeyedAddressHash>,
     /// Values read through [`read_shared`] (store entries), by archived address.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
@@ -578,53 +578,6 @@ impl SharedDeserializeRegistry for SharedPointers<'_> {
     }
 }
 
-/// Archives an `Rc<str>` as rkyv does (a shared pointer to a string) and reads each distinct
-/// string back with a single allocation: rkyv's own path allocates a box, copies it into the
-/// `Rc` and boxes a registry entry, three allocations for every CID of a data.
-pub(crate) struct SharedStr;
-
-type ArchivedSharedStr = <Rc<str> as Archive>::Archived;
-
-impl ArchiveWith<Rc<str>> for SharedStr {
-    type Archived = ArchivedSharedStr;
-    type Resolver = <Rc<str> as Archive>::Resolver;
-
-    unsafe fn resolve_with(
-        field: &Rc<str>,
-        pos: usize,
-        resolver: Self::Resolver,
-        out: *mut Self::Archived,
-    ) {
-        // SAFETY: the caller's guarantees are passed on to rkyv's own `Rc` archiving.
-        unsafe { field.resolve(pos, resolver, out) }
-    }
-}
-
-impl<S: Fallible + ?Sized> SerializeWith<Rc<str>, S> for SharedStr
-where
-    Rc<str>: rkyv::Serialize<S>,
-{
-    fn serialize_with(field: &Rc<str>, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
-        rkyv::Serialize::serialize(field, serializer)
-    }
-}
-
-impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers<'_>> for SharedStr {
-    fn deserialize_with(
-        field: &ArchivedSharedStr,
-        deserializer: &mut SharedPointers<'_>,
-    ) -> Result<Rc<str>, std::convert::Infallible> {
-        // `Validator` made sure that every pointer to one address names the same string.
-        let text: &str = field.get();
-        Ok(Rc::clone(
-            deserializer
-                .strs
-                .entry(text.as_ptr() as usize)
-                .or_insert_with(|| Rc::from(text)),
-        ))
-    }
-}
-
 /// Archives an `Arc<str>` as a `String` (the layout of the reference's tetraplets).
 pub(crate) struct StringInArchive;
 
@@ -656,7 +609,7 @@ impl<D: Fallible + ?Sized> DeserializeWith<ArchivedString, Arc<str>, D> for Stri
 }
 
 /// Reads an archived `Rc<T>` (a store entry) with a single allocation per distinct target, as
-/// [`SharedStr`] does for strings.
+/// [`SharedRc`] does for strings.
 pub(crate) fn read_shared<'k, T>(
     field: &<Rc<T> as Archive>::Archived,
     deserializer: &mut SharedPointers<'k>,
@@ -682,12 +635,14 @@ where
     value
 }
 
-/// Archives an `Rc<T>` as rkyv does and reads it back through [`read_shared`]: one allocation
-/// per distinct target, where rkyv's own path boxes the value, moves it into the `Rc` and boxes a
-/// registry entry.
+/// Archives an `Rc` as rkyv does (a shared pointer) and reads it back with one allocation per
+/// distinct target: a string as below, any other value through [`read_shared`].
 pub(crate) struct SharedRc;
 
-impl<T: Archive> ArchiveWith<Rc<T>> for SharedRc {
+impl<T: ?Sized> ArchiveWith<Rc<T>> for SharedRc
+where
+    Rc<T>: Archive,
+{
     type Archived = <Rc<T> as Archive>::Archived;
     type Resolver = <Rc<T> as Archive>::Resolver;
 
@@ -702,12 +657,32 @@ impl<T: Archive> ArchiveWith<Rc<T>> for SharedRc {
     }
 }
 
-impl<T: Archive, S: Fallible + ?Sized> SerializeWith<Rc<T>, S> for SharedRc
+impl<T: ?Sized, S: Fallible + ?Sized> SerializeWith<Rc<T>, S> for SharedRc
 where
     Rc<T>: rkyv::Serialize<S>,
 {
     fn serialize_with(field: &Rc<T>, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
         rkyv::Serialize::serialize(field, serializer)
+    }
+}
+
+type ArchivedSharedStr = <Rc<str> as Archive>::Archived;
+
+/// Strings (CIDs mostly): where rkyv's own path makes three allocations for each, this makes one
+/// for each distinct string.
+impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers<'_>> for SharedRc {
+    fn deserialize_with(
+        field: &ArchivedSharedStr,
+        deserializer: &mut SharedPointers<'_>,
+    ) -> Result<Rc<str>, std::convert::Infallible> {
+        // `Validator` made sure that every pointer to one address names the same string.
+        let text: &str = field.get();
+        Ok(Rc::clone(
+            deserializer
+                .strs
+                .entry(text.as_ptr() as usize)
+                .or_insert_with(|| Rc::from(text)),
+        ))
     }
 }
 

@@ -33,7 +33,7 @@ const SHA2_256: u64 = 0x12;
 #[serde(transparent)]
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
-pub struct Cid(#[with(super::archive::SharedStr)] Rc<str>);
+pub struct Cid(#[with(super::archive::SharedRc)] Rc<str>);
 
 impl Cid {
     /// Wraps a CID string without checking it; use it for CIDs that come from elsewhere.

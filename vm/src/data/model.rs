@@ -175,7 +175,7 @@ pub struct ServiceResultCidAggregate {
     /// CID of the result value (value store).
     pub value_cid: Cid,
     /// [`cid::argument_hash`] of the call's arguments, so a replay with other arguments is caught.
-    #[with(super::archive::SharedStr)]
+    #[with(super::archive::SharedRc)]
     pub argument_hash: Rc<str>,
     /// CID of the call's tetraplet (tetraplet store).
     pub tetraplet_cid: Cid,
