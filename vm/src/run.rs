@@ -274,19 +274,20 @@ fn step(
             return failed(codes::SIZE_LIMITS, message, limits);
         }
     }
-    let empty = InterpreterData::default();
-    let decode = |bytes: &[u8], prev: &InterpreterData| -> Result<InterpreterData, DataError> {
-        if bytes.is_empty() {
-            Ok(InterpreterData::default())
-        } else {
-            data::decode_received(bytes, prev).map(|(_, data)| data)
-        }
+    // The current data is read against the previous one, whose entries it shares.
+    let decode = |bytes: &[u8], prev: Option<&InterpreterData>| {
+        let decoded = match (bytes, prev) {
+            ([], _) => return Ok(InterpreterData::default()),
+            (bytes, None) => data::decode(bytes),
+            (bytes, Some(prev)) => data::decode_received(bytes, prev),
+        };
+        decoded.map(|(_, data)| data)
     };
-    let prev = match decode(prev_data, &empty) {
+    let prev = match decode(prev_data, None) {
         Ok(d) => d,
         Err(e) => return failed(data_error_code(&e), format!("previous data: {e}"), limits),
     };
-    let current = match decode(current_data, &prev) {
+    let current = match decode(current_data, Some(&prev)) {
         Ok(d) => d,
         Err(e) => return failed(data_error_code(&e), format!("current data: {e}"), limits),
     };

@@ -34,7 +34,8 @@ use std::sync::Arc;
 /// Scratch space the serializer starts with; larger archives fall back to the heap.
 const SCRATCH_SIZE: usize = 4096;
 
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+// Read field by field (see `from_bytes`), so not `Deserialize` as a whole.
+#[derive(rkyv::Archive, rkyv::Serialize)]
 #[archive(check_bytes)]
 struct DataRepr {
     trace: Vec<StateRepr>,
@@ -283,16 +284,10 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
     // The stores first, so that a CID of the trace reuses the string read for its store entry:
     // `known`'s own string when the entry was taken from there.
     let Ok(cid_info) = archived.cid_info.deserialize(&mut reader);
-    let Ok(trace) = archived.trace.deserialize(&mut reader);
+    let Ok::<Vec<StateRepr>, _>(trace) = archived.trace.deserialize(&mut reader);
     let Ok(last_call_request_id) = archived.last_call_request_id.deserialize(&mut reader);
     let Ok(signatures) = archived.signatures.deserialize(&mut reader);
     drop(reader);
-    let repr = DataRepr {
-        trace,
-        last_call_request_id,
-        cid_info,
-        signatures,
-    };
 
     let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
     let mut peer = |archived: Rc<String>| -> Rc<str> {
@@ -302,8 +297,7 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
                 .or_insert_with(|| Rc::from(archived.as_str())),
         )
     };
-    let trace = repr
-        .trace
+    let trace = trace
         .into_iter()
         .map(|state| match state {
             StateRepr::Par(par) => ExecutedState::Par(par),
@@ -333,9 +327,9 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
         .collect();
     Ok(InterpreterData {
         trace,
-        last_call_request_id: repr.last_call_request_id,
-        cid_info: repr.cid_info,
-        signatures: repr.signatures,
+        last_call_request_id,
+        cid_info,
+        signatures,
     })
 }
 

@@ -86,6 +86,13 @@ impl ArchivedCid {
     }
 }
 
+/// An archived CID equals the CID of the same text.
+impl PartialEq<Cid> for ArchivedCid {
+    fn eq(&self, cid: &Cid) -> bool {
+        self.as_str() == cid.as_str()
+    }
+}
+
 impl fmt::Debug for Cid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("CID").field(&&*self.0).finish()

@@ -524,9 +524,9 @@ impl KnownEntry for ServiceResultCidAggregate {
     }
 
     fn is_archived_as(&self, archived: &ArchivedServiceResultCidAggregate) -> bool {
-        self.value_cid.as_str() == archived.value_cid.as_str()
+        archived.value_cid == self.value_cid
             && *self.argument_hash == *archived.argument_hash.get()
-            && self.tetraplet_cid.as_str() == archived.tetraplet_cid.as_str()
+            && archived.tetraplet_cid == self.tetraplet_cid
     }
 }
 
@@ -543,13 +543,11 @@ impl KnownEntry for CanonCidAggregate {
                 ArchivedProvenance::ServiceResult { cid: archived },
             )
             | (Provenance::Canon { cid }, ArchivedProvenance::Canon { cid: archived }) => {
-                cid.as_str() == archived.as_str()
+                archived == cid
             }
             _ => false,
         };
-        provenance
-            && self.value.as_str() == archived.value.as_str()
-            && self.tetraplet.as_str() == archived.tetraplet.as_str()
+        provenance && archived.value == self.value && archived.tetraplet == self.tetraplet
     }
 }
 
@@ -559,13 +557,7 @@ impl KnownEntry for CanonResultCidAggregate {
     }
 
     fn is_archived_as(&self, archived: &ArchivedCanonResultCidAggregate) -> bool {
-        self.tetraplet.as_str() == archived.tetraplet.as_str()
-            && self.values.len() == archived.values.len()
-            && self
-                .values
-                .iter()
-                .zip(archived.values.iter())
-                .all(|(cid, archived)| cid.as_str() == archived.as_str())
+        archived.tetraplet == self.tetraplet && archived.values == self.values
     }
 }
 
