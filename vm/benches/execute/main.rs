@@ -1,9 +1,13 @@
-//! One interpreter run, this VM (`vm::execute`) against the reference AquaVM 0.62
-//! (`aquavm-air`, run natively), on the reference project's benchmark scenarios, in one run.
+//! One interpreter run, this VM against the reference AquaVM 0.62 (`aquavm-air`, run natively),
+//! on the reference project's benchmark scenarios, in one run.
+//!
+//! This VM runs twice: `ours` is `vm::execute`, which parses the script at every run as the
+//! reference does; `ours_cached` is a `vm::Vm`, as a peer runs it, which parses a script once
+//! and keeps it for the next particles.
 //!
 //! `cargo bench -p vm --bench execute` generates the scenarios (`scenarios.rs`), checks that both
-//! VMs produce the same outcome on each, runs one criterion group per scenario (functions `ours`
-//! and `reference`), measures the peak heap of one run of each VM in child processes, and prints
+//! VMs produce the same outcome on each, runs one criterion group per scenario (functions `ours`,
+//! `ours_cached` and `reference`), measures the peak heap of one run of each VM in child processes, and prints
 //! a summary table.
 //!
 //! Environment:
@@ -12,8 +16,9 @@
 //! - `VM_BENCH_SKIP_MEMORY=1` leaves out the memory measurement;
 //! - `VM_BENCH_SAVE_STEPS=<dir>` also saves each scenario's step to `<dir>/<scenario>` (the
 //!   format of `Step::save`), for profiling outside criterion;
-//! - `VM_BENCH_PROFILE=<vm>:<step file>:<runs>` only runs `ours` or `reference` on a saved step
-//!   that many times and prints the mean time of a run, for `perf record` and `perf stat`.
+//! - `VM_BENCH_PROFILE=<vm>:<step file>:<runs>` only runs `ours`, `ours_cached` or `reference` on
+//!   a saved step that many times and prints the mean time of a run, for `perf record` and
+//!   `perf stat`.
 
 mod scenarios;
 
@@ -66,15 +71,26 @@ fn ours_params(step: &Step) -> vm::RunParameters {
     params
 }
 
-/// One run of this VM, including the encoding of the call requests a host needs.
-fn run_ours(step: &Step, params: &vm::RunParameters) -> Produced {
-    let outcome = vm::execute(
-        &step.script,
-        &step.prev_data,
-        &step.current_data,
-        params,
-        &step.call_results,
-    );
+/// One run of this VM, including the encoding of the call requests a host needs: through
+/// `vm` as a peer runs it (the script parsed once per `Vm`), or with `vm::execute`, which parses
+/// the script at every run as the reference does.
+fn run_ours(step: &Step, params: &vm::RunParameters, vm: Option<&vm::Vm>) -> Produced {
+    let outcome = match vm {
+        Some(vm) => vm.execute(
+            &step.script,
+            &step.prev_data,
+            &step.current_data,
+            params,
+            &step.call_results,
+        ),
+        None => vm::execute(
+            &step.script,
+            &step.prev_data,
+            &step.current_data,
+            params,
+            &step.call_results,
+        ),
+    };
     Produced {
         call_requests: outcome.encoded_call_requests(),
         ret_code: outcome.ret_code,
@@ -143,7 +159,7 @@ enum Verdict {
 }
 
 fn check(step: &Step) -> Verdict {
-    let ours = run_ours(step, &ours_params(step));
+    let ours = run_ours(step, &ours_params(step), None);
     let theirs = run_reference(reference_input(step));
     assert_eq!(
         theirs.ret_code, 0,
@@ -225,16 +241,19 @@ fn bench_scenario(c: &mut Criterion, scenario: &Prepared) {
     }
     if !matches!(scenario.verdict, Verdict::Unsupported(_)) {
         let params = ours_params(step);
-        group.bench_function("ours", |b| {
-            // Each run signs and verifies as on new data: the caches of signatures made and
-            // verified would hit on every run after the first, and the reference has none.
-            // One run per setup, so that no run follows another without it.
-            b.iter_batched(
-                vm::data::forget_signatures,
-                |()| run_ours(step, &params),
-                BatchSize::PerIteration,
-            )
-        });
+        let peer_vm = vm::Vm::new();
+        for (function, vm) in [("ours", None), ("ours_cached", Some(&peer_vm))] {
+            group.bench_function(function, |b| {
+                // Each run signs and verifies as on new data: the caches of signatures made and
+                // verified would hit on every run after the first, and the reference has none.
+                // One run per setup, so that no run follows another without it.
+                b.iter_batched(
+                    vm::data::forget_signatures,
+                    |()| run_ours(step, &params, vm),
+                    BatchSize::PerIteration,
+                )
+            });
+        }
     }
     group.bench_function("reference", |b| {
         b.iter_batched(|| reference_input(step), run_reference, batch)
@@ -254,7 +273,7 @@ fn memory_child(spec: &str) {
             let params = ours_params(&step);
             let base = CURRENT.load(Relaxed);
             PEAK.store(base, Relaxed);
-            let produced = run_ours(&step, &params);
+            let produced = run_ours(&step, &params, None);
             (PEAK.load(Relaxed) - base, produced.ret_code)
         }
         "reference" => {
@@ -284,13 +303,14 @@ fn profile(spec: &str) {
         .expect("<vm>:<step file>:<runs>");
     let step = Step::load(Path::new(path)).expect("readable step file");
     let params = ours_params(&step);
+    let peer_vm = vm::Vm::new();
     let started = std::time::Instant::now();
     for _ in 0..runs {
         let produced = match which {
-            "ours" => {
+            "ours" | "ours_cached" => {
                 // As in the timed runs: a repeated step must not be served from the caches.
                 vm::data::forget_signatures();
-                run_ours(&step, &params)
+                run_ours(&step, &params, (which == "ours_cached").then_some(&peer_vm))
             }
             "reference" => run_reference(reference_input(&step)),
             other => panic!("unknown vm {other:?}"),
@@ -340,6 +360,7 @@ fn bytes(n: u64) -> String {
 
 struct Row {
     ours_ns: Option<f64>,
+    cached_ns: Option<f64>,
     reference_ns: Option<f64>,
     ours_peak: Option<u64>,
     reference_peak: Option<u64>,
@@ -349,10 +370,21 @@ fn print_table(scenarios: &[Prepared], rows: &[Row]) {
     println!();
     println!("One run of each VM per scenario: criterion median time, and the peak heap above the");
     println!("run's inputs (counting allocator, fresh process) as a multiple of the particle size");
-    println!("(prev data + current data + call results).");
+    println!("(prev data + current data + call results). `cached`: this VM with the script parsed");
+    println!("once (`vm::Vm`), as a peer runs it; the peak is measured without the cache.");
     println!(
-        "{:<18} {:>10} | {:>10} {:>10} {:>8} | {:>10} {:>7} | {:>10} {:>7}",
-        "scenario", "particle", "ours", "reference", "speed-up", "ours peak", "x", "ref peak", "x"
+        "{:<18} {:>10} | {:>10} {:>10} {:>10} {:>8} {:>8} | {:>10} {:>7} | {:>10} {:>7}",
+        "scenario",
+        "particle",
+        "ours",
+        "cached",
+        "reference",
+        "speed-up",
+        "cached",
+        "ours peak",
+        "x",
+        "ref peak",
+        "x"
     );
     let time = |ns: Option<f64>| ns.map(duration).unwrap_or_else(|| "-".to_owned());
     let peak = |peak: Option<u64>| peak.map(bytes).unwrap_or_else(|| "-".to_owned());
@@ -362,21 +394,23 @@ fn print_table(scenarios: &[Prepared], rows: &[Row]) {
             Some(peak) if size > 0 => format!("{:.2}", peak as f64 / size as f64),
             _ => "-".to_owned(),
         };
-        let speedup = match (row.ours_ns, row.reference_ns) {
+        let speedup = |ours: Option<f64>| match (ours, row.reference_ns) {
             (Some(ours), Some(theirs)) => format!("{:.1}x", theirs / ours),
             _ => "-".to_owned(),
         };
-        let ours_time = match &scenario.verdict {
+        let ours_time = |ns| match &scenario.verdict {
             Verdict::Unsupported(_) => "unsupported".to_owned(),
-            _ => time(row.ours_ns),
+            _ => time(ns),
         };
         println!(
-            "{:<18} {:>10} | {:>10} {:>10} {:>8} | {:>10} {:>7} | {:>10} {:>7}",
+            "{:<18} {:>10} | {:>10} {:>10} {:>10} {:>8} {:>8} | {:>10} {:>7} | {:>10} {:>7}",
             scenario.name,
             bytes(size),
-            ours_time,
+            ours_time(row.ours_ns),
+            ours_time(row.cached_ns),
             time(row.reference_ns),
-            speedup,
+            speedup(row.ours_ns),
+            speedup(row.cached_ns),
             peak(row.ours_peak),
             ratio(row.ours_peak),
             peak(row.reference_peak),
@@ -490,6 +524,7 @@ fn run() {
             };
             Row {
                 ours_ns: median_ns(&dir, scenario.name, "ours", started),
+                cached_ns: median_ns(&dir, scenario.name, "ours_cached", started),
                 reference_ns: median_ns(&dir, scenario.name, "reference", started),
                 ours_peak,
                 reference_peak,
