@@ -154,12 +154,17 @@ fn record_digest<T: JsonRecord>(record: &T) -> blake3::Hash {
 
 /// The BLAKE3 hash of the serde JSON of `item`.
 fn serde_digest<T: Serialize + ?Sized>(item: &T) -> blake3::Hash {
+    streamed_digest(|writer| write_json(writer, item))
+}
+
+/// The BLAKE3 hash of the bytes `write` writes.
+fn streamed_digest(write: impl FnOnce(&mut HashingWriter)) -> blake3::Hash {
     with_scratch(|pending| {
         let mut writer = HashingWriter {
             hasher: None,
             pending,
         };
-        write_json(&mut writer, item);
+        write(&mut writer);
         match &mut writer.hasher {
             // Most items fit in one batch: hashed at once, without an incremental hasher.
             None => blake3::hash(writer.pending),
@@ -241,6 +246,23 @@ impl ArgumentHash {
         Self(serde_digest(arguments))
     }
 
+    /// The hash of a call's arguments given as parts of their JSON array: the same as
+    /// [`ArgumentHash::of`] the values, without writing again the values that come as text.
+    pub fn of_parts<'a>(parts: impl IntoIterator<Item = JsonPart<'a>>) -> Self {
+        Self(streamed_digest(|writer| {
+            let mut separator = b"[".as_slice();
+            for part in parts {
+                writer.push(separator);
+                separator = b",";
+                match part {
+                    JsonPart::Text(text) => writer.push(text.as_bytes()),
+                    JsonPart::Value(value) => write_json(&mut *writer, value),
+                }
+            }
+            writer.push(if separator == b"[" { b"[]" } else { b"]" });
+        }))
+    }
+
     /// Whether `stored` is this hash.
     pub fn is(&self, stored: &str) -> bool {
         stored.as_bytes() == blake3_cid_chars(&self.0)
@@ -250,6 +272,13 @@ impl ArgumentHash {
     pub fn to_rc(&self) -> Rc<str> {
         Rc::from(blake3_cid_str(&blake3_cid_chars(&self.0)))
     }
+}
+
+/// A part of a JSON text being hashed.
+pub enum JsonPart<'a> {
+    /// A value's canonical JSON text (what [`to_json_text`] writes for it), hashed as it is.
+    Text(&'a str),
+    Value(&'a Value),
 }
 
 /// Feeds written bytes to BLAKE3 in batches: the serializer writes a few bytes at a time, and
@@ -262,6 +291,10 @@ struct HashingWriter<'a> {
 
 impl HashingWriter<'_> {
     const BATCH: usize = 64 * 1024;
+
+    fn push(&mut self, bytes: &[u8]) {
+        std::io::Write::write_all(self, bytes).expect("hashing does not fail");
+    }
 }
 
 impl std::io::Write for HashingWriter<'_> {
@@ -576,6 +609,7 @@ fn verify_content<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn blake3_cid_strings_are_those_of_the_cid_crate() {
@@ -809,5 +843,21 @@ mod tests {
         assert!(!kept(&format!("{}1{}", "[".repeat(101), "]".repeat(101))));
         assert!(serde_json::from_str::<Value>(&nested(128)).is_err());
         assert!(!kept(&nested(128)));
+    }
+
+    #[test]
+    fn argument_hashes_of_parts_are_those_of_the_values() {
+        let values = [json!("text"), json!({"a": [1, 2.5]}), json!(null)];
+        let expected = argument_hash(&values);
+        let texts: Vec<String> = values.iter().map(to_json_text).collect();
+        let mixed = [
+            JsonPart::Text(&texts[0]),
+            JsonPart::Value(&values[1]),
+            JsonPart::Text(&texts[2]),
+        ];
+        assert!(ArgumentHash::of_parts(mixed).is(&expected));
+        assert!(ArgumentHash::of_parts(values.iter().map(JsonPart::Value)).is(&expected));
+        assert!(ArgumentHash::of_parts([]).is(&argument_hash(&[])));
+        assert!(!ArgumentHash::of_parts([JsonPart::Text(&texts[0])]).is(&expected));
     }
 }

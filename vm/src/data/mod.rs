@@ -50,6 +50,7 @@ mod verify;
 
 pub use cid::{
     argument_hash, json_text_cid, serde_cid, value_cid, verify_cid, ArgumentHash, Cid, CidMismatch,
+    JsonPart,
 };
 pub use codec::{
     check_version, decode, decode_envelope, decode_inner, decode_received, encode, DataError,

@@ -31,11 +31,48 @@ fn string(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Whether serde_json escapes some byte of `bytes`: a control character, `"` or `\`.
-///
+fn needs_escape(bytes: &[u8]) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if bytes.len() >= 16 {
+        return needs_escape_sse2(bytes);
+    }
+    needs_escape_words(bytes)
+}
+
+/// [`needs_escape`] sixteen bytes at a time, for texts of sixteen bytes or more: the last block
+/// overlaps the one before it rather than leaving a remainder.
+#[cfg(target_arch = "x86_64")]
+fn needs_escape_sse2(bytes: &[u8]) -> bool {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    debug_assert!(bytes.len() >= 16);
+    // SAFETY: SSE2 is part of the x86_64 baseline, and every load reads the 16 bytes of a block
+    // within `bytes` (unaligned loads).
+    unsafe {
+        let quote = _mm_set1_epi8(b'"' as i8);
+        let backslash = _mm_set1_epi8(b'\\' as i8);
+        let last_control = _mm_set1_epi8(0x1f);
+        let escaped = |at: usize| {
+            let block = _mm_loadu_si128(bytes.as_ptr().add(at).cast::<__m128i>());
+            // A byte is at most 0x1f exactly when the larger of it and 0x1f is 0x1f.
+            let control = _mm_cmpeq_epi8(_mm_max_epu8(block, last_control), last_control);
+            let special = _mm_or_si128(
+                _mm_cmpeq_epi8(block, quote),
+                _mm_cmpeq_epi8(block, backslash),
+            );
+            _mm_movemask_epi8(_mm_or_si128(control, special)) != 0
+        };
+        let last = bytes.len() - 16;
+        (0..last).step_by(16).any(escaped) || escaped(last)
+    }
+}
+
 /// Eight bytes at a time (the texts are CIDs and hashes mostly, tens of bytes each), with the
 /// classic word tricks: `(v - 0x01..) & !v & 0x80..` is non-zero exactly when some byte of `v`
 /// is zero, and `(w - 0x20..) & !w & 0x80..` exactly when some byte of `w` is below 0x20.
-fn needs_escape(bytes: &[u8]) -> bool {
+fn needs_escape_words(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
@@ -194,7 +231,7 @@ mod tests {
     fn escapes_are_found_at_every_position() {
         let naive = |bytes: &[u8]| bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\');
         for background in [b'b', b' ', 0x80, 0xff] {
-            for len in 0..40 {
+            for len in 0..70 {
                 let plain = vec![background; len];
                 assert!(!needs_escape(&plain));
                 for at in 0..len {

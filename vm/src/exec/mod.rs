@@ -35,7 +35,7 @@ mod values;
 use smallvec::{smallvec, SmallVec};
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ use serde_json::Value;
 use crate::data::calls::{CallRequest, CallRequests, CallResults, CallServiceResult};
 use crate::data::{
     self, ArgumentHash, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState,
-    Provenance, RawValue, Sender, SignatureTracker, Tetraplet, ValueRef,
+    JsonPart, Provenance, RawValue, Sender, SignatureTracker, Tetraplet, ValueRef,
 };
 
 pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
@@ -56,7 +56,8 @@ use scalars::{found, Lookup, ScopedValues};
 use streams::{Generation, StreamCursor, Streams};
 use trace::{MergeError, TraceMerger};
 use values::{
-    ArrayElements, CanonStream, IterItem, Iterable, LazyAggregate, RecordedResult, ValueAggregate,
+    ArrayElements, CanonStream, FoldedArrays, IterItem, Iterable, LazyAggregate, RecordedResult,
+    ValueAggregate,
 };
 
 /// The particle facts a run sees.
@@ -106,6 +107,8 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         literal_tetraplet: Rc::new(Tetraplet::peer_only(input.particle.init_peer_id)),
         constant_triplets: IntMap::default(),
         literal_texts: IntMap::default(),
+        resolved_texts: HashSet::default(),
+        variable_triplets: HashMap::default(),
         tetraplet_cids: HashMap::default(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
@@ -128,6 +131,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         signatures: SignatureTracker::default(),
         stream_folds: 0,
         array_elements: ArrayElements::default(),
+        folded_arrays: FoldedArrays::default(),
     };
     let mut result = exec.run(script.root());
     if !matches!(result, Err(ExecError::Uncatchable(_))) {
@@ -206,6 +210,11 @@ impl FoldState {
         self.item.get_or_init(|| self.iterable.peek())
     }
 
+    /// The current element's canonical JSON text, when it is still a range of its array's.
+    fn current_text(&self) -> Option<&str> {
+        self.iterable.current_text()
+    }
+
     /// Moves to the next element; false at the end.
     fn advance(&mut self) -> bool {
         let moved = self.iterable.next();
@@ -237,15 +246,6 @@ enum Arguments {
     Checked,
 }
 
-/// Serializes as the JSON array of the arguments' values, what a call's argument hash is over.
-struct ArgumentValues<I>(I);
-
-impl<'a, I: Iterator<Item = &'a Value> + Clone> serde::Serialize for ArgumentValues<I> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.clone())
-    }
-}
-
 struct Exec<'s> {
     script: &'s Script,
     init_peer_id: Rc<str>,
@@ -256,6 +256,12 @@ struct Exec<'s> {
     constant_triplets: IntMap<InstrId, Rc<Tetraplet>>,
     /// The texts of string literals used as peers, services and functions.
     literal_texts: IntMap<Sym, Arc<str>>,
+    /// The texts of variables used as peers, services and functions, shared: a fold calls the
+    /// same few peers again and again.
+    resolved_texts: HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// Tetraplets of calls whose peer, service or function is a variable, by instruction and the
+    /// addresses of the three (shared) texts.
+    variable_triplets: HashMap<(InstrId, [usize; 3]), Rc<Tetraplet>, foldhash::fast::RandomState>,
     /// CIDs of the tetraplets stored in this run, by content.
     tetraplet_cids: HashMap<Rc<Tetraplet>, Cid, foldhash::fast::RandomState>,
     current_peer_id: Rc<str>,
@@ -282,6 +288,8 @@ struct Exec<'s> {
     /// The element ranges of large recorded arrays walked unparsed, kept for the next fold
     /// over the same array.
     array_elements: ArrayElements,
+    /// The elements of arrays folded more than once.
+    folded_arrays: FoldedArrays,
 }
 
 impl<'s> Exec<'s> {
@@ -748,7 +756,14 @@ impl<'s> Exec<'s> {
         }
         let resolved = self.resolve(id)?;
         match &*resolved.value {
-            Value::String(s) => Ok(Arc::from(s.as_str())),
+            Value::String(s) => Ok(match self.resolved_texts.get(s.as_str()) {
+                Some(text) => Arc::clone(text),
+                None => {
+                    let text: Arc<str> = Arc::from(s.as_str());
+                    self.resolved_texts.insert(Arc::clone(&text));
+                    text
+                }
+            }),
             other => Err(Catchable::NonStringValueInTripletResolution {
                 variable: value
                     .variable()
@@ -794,12 +809,11 @@ impl<'s> Exec<'s> {
         let tetraplet = match self.constant_triplets.get(&id) {
             Some(tetraplet) => Rc::clone(tetraplet),
             None => {
-                let tetraplet = Rc::new(Tetraplet {
-                    peer_pk: self.resolve_string(call.peer)?,
-                    service_id: self.resolve_string(call.service)?,
-                    function_name: self.resolve_string(call.function)?,
-                    lens: Arc::default(),
-                });
+                let triplet = [
+                    self.resolve_string(call.peer)?,
+                    self.resolve_string(call.service)?,
+                    self.resolve_string(call.function)?,
+                ];
                 let constant = [call.peer, call.service, call.function]
                     .into_iter()
                     .all(|part| {
@@ -808,12 +822,41 @@ impl<'s> Exec<'s> {
                             AirValue::String(_) | AirValue::InitPeerId
                         )
                     });
+                // The texts are shared (literals and resolved texts live as long as the run),
+                // so their addresses name them.
+                let key = (
+                    id,
+                    triplet
+                        .each_ref()
+                        .map(|text| Arc::as_ptr(text).cast::<u8>() as usize),
+                );
+                if let Some(tetraplet) = self.variable_triplets.get(&key) {
+                    return self.checked_call_output(call, Rc::clone(tetraplet));
+                }
+                let [peer_pk, service_id, function_name] = triplet;
+                let tetraplet = Rc::new(Tetraplet {
+                    peer_pk,
+                    service_id,
+                    function_name,
+                    lens: Arc::default(),
+                });
                 if constant {
                     self.constant_triplets.insert(id, Rc::clone(&tetraplet));
+                } else {
+                    self.variable_triplets.insert(key, Rc::clone(&tetraplet));
                 }
                 tetraplet
             }
         };
+        self.checked_call_output(call, tetraplet)
+    }
+
+    /// The tetraplet of a call, after checking that its output variable can be set.
+    fn checked_call_output(
+        &self,
+        call: Call,
+        tetraplet: Rc<Tetraplet>,
+    ) -> ExecResult<Rc<Tetraplet>> {
         if let Some(output) = call.output {
             if let AirValue::Scalar(name, _) = self.script.value(output) {
                 match self.scalars.get(name) {
@@ -864,27 +907,43 @@ impl<'s> Exec<'s> {
     ) -> ExecResult<Option<ArgumentHash>> {
         Ok(match arguments {
             Err(_) => None,
-            Ok(Arguments::Resolved(resolved)) => Some(ArgumentHash::of(&ArgumentValues(
-                resolved.iter().map(|argument| &*argument.value),
-            ))),
+            Ok(Arguments::Resolved(resolved)) => Some(ArgumentHash::of_parts(
+                resolved
+                    .iter()
+                    .map(|argument| JsonPart::Value(&argument.value)),
+            )),
             Ok(Arguments::Checked) => Some(self.unresolved_argument_hash(call)?),
         })
     }
 
     /// The hash of arguments that were only checked: a plain scalar's value is read where it
     /// is (a remote call's recorded result is checked at every replay, and this is most of
-    /// them), any other argument is resolved.
+    /// them), and a fold's element still in its array's canonical text is hashed as that
+    /// text, unparsed; any other argument is resolved.
     fn unresolved_argument_hash(&self, call: Call) -> ExecResult<ArgumentHash> {
-        let values = call
+        enum Part<'a> {
+            Text(&'a str),
+            Value(Rc<Value>),
+        }
+        let parts = call
             .args
             .iter()
             .map(|arg| match self.script.value(arg) {
-                AirValue::Scalar(name, None) => Ok(Rc::clone(self.scalar_ref(name)?.value())),
-                _ => Ok(self.resolve(arg)?.value),
+                AirValue::Scalar(name, None) => match self.scalar_lookup(name)? {
+                    ScalarSource::Fold(fold) => Ok(match fold.current_text() {
+                        Some(text) => Part::Text(text),
+                        None => Part::Value(Rc::clone(&fold.current().value)),
+                    }),
+                    ScalarSource::Value(value) => Ok(Part::Value(Rc::clone(&value.get()?.value))),
+                },
+                _ => Ok(Part::Value(self.resolve(arg)?.value)),
             })
-            .collect::<ExecResult<SmallVec<[Rc<Value>; 4]>>>()?;
-        Ok(ArgumentHash::of(&ArgumentValues(
-            values.iter().map(|value| &**value),
+            .collect::<ExecResult<SmallVec<[Part; 4]>>>()?;
+        Ok(ArgumentHash::of_parts(parts.iter().map(
+            |part| match part {
+                Part::Text(text) => JsonPart::Text(text),
+                Part::Value(value) => JsonPart::Value(value),
+            },
         )))
     }
 
@@ -1480,10 +1539,7 @@ impl<'s> Exec<'s> {
                 };
                 match &*aggregate.value {
                     Value::Array(a) if a.is_empty() => Ok(None),
-                    Value::Array(_) => Ok(Some(Iterable::Array {
-                        array: aggregate,
-                        cursor: 0,
-                    })),
+                    Value::Array(_) => Ok(Some(self.folded_arrays.iterable(aggregate))),
                     other => Err(Catchable::FoldIteratesOverNonArray(
                         other.clone(),
                         self.name(name).to_string(),

@@ -2,6 +2,7 @@
 //! in the trace and its provenance (where it came from, by CID).
 
 use std::cell::{OnceCell, RefCell};
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::rc::Rc;
@@ -235,11 +236,63 @@ impl LazyAggregate {
     }
 }
 
+/// The elements of arrays that folds walked, by the addresses of the array and its tetraplet:
+/// a fold that runs again over the same array (the inner fold of nested folds, most often)
+/// shares the elements and their tetraplets made the first time it ran again, instead of copying
+/// each element once more. The first fold over an array makes none, so that an array folded once
+/// is not kept whole a second time.
+#[derive(Default)]
+pub struct FoldedArrays(RefCell<HashMap<(usize, usize), FoldedArray, RandomState>>);
+
+struct FoldedArray {
+    /// The array and tetraplet the entry is for, kept so that their addresses are not reused.
+    _aggregate: (Rc<Value>, Rc<Tetraplet>),
+    items: Option<ArrayItems>,
+}
+
+/// The elements of an array with their tetraplets, each made on first use.
+type ArrayItems = Rc<[OnceCell<(Rc<Value>, Rc<Tetraplet>)>]>;
+
+impl FoldedArrays {
+    /// What a fold over `array` walks. `array` is an array.
+    pub fn iterable(&self, array: ValueAggregate) -> Iterable {
+        let key = (
+            Rc::as_ptr(&array.value) as usize,
+            Rc::as_ptr(&array.tetraplet) as usize,
+        );
+        let items = match self.0.borrow_mut().entry(key) {
+            Entry::Vacant(vacant) => {
+                vacant.insert(FoldedArray {
+                    _aggregate: (Rc::clone(&array.value), Rc::clone(&array.tetraplet)),
+                    items: None,
+                });
+                None
+            }
+            // Walked before: from now on, the elements are shared.
+            Entry::Occupied(mut occupied) => {
+                let len = array.value.as_array().map_or(0, Vec::len);
+                let items = occupied
+                    .get_mut()
+                    .items
+                    .get_or_insert_with(|| (0..len).map(|_| OnceCell::new()).collect());
+                Some(Rc::clone(items))
+            }
+        };
+        Iterable::Array {
+            array,
+            items,
+            cursor: 0,
+        }
+    }
+}
+
 /// What a fold walks over, with its cursor.
 pub enum Iterable {
-    /// The elements of an array value; tetraplets get `.$.[i]`.
+    /// The elements of an array value; tetraplets get `.$.[i]`. `items` shares the elements
+    /// with other folds over the same array (see [`FoldedArrays`]).
     Array {
         array: ValueAggregate,
+        items: Option<ArrayItems>,
         cursor: usize,
     },
     /// The elements of an array selected by a lens: they have no trace position of their own.
@@ -304,19 +357,47 @@ impl Iterable {
         *cursor = cursor.saturating_sub(1);
     }
 
+    /// The current element's canonical JSON text, for an element not parsed from its array's
+    /// text yet.
+    pub fn current_text(&self) -> Option<&str> {
+        match self {
+            Iterable::Elements {
+                text,
+                elements,
+                cursor,
+                ..
+            } => text.as_str().get(elements.get(*cursor)?.clone()),
+            _ => None,
+        }
+    }
+
     /// The current element. Iterables are never empty: empty folds do not start.
     pub fn peek(&self) -> IterItem {
         match self {
-            Iterable::Array { array, cursor } => {
-                let element = array
-                    .value
-                    .as_array()
-                    .and_then(|a| a.get(*cursor))
-                    .cloned()
-                    .unwrap_or(Value::Null);
+            Iterable::Array {
+                array,
+                items,
+                cursor,
+            } => {
+                let make = || {
+                    let element = array
+                        .value
+                        .as_array()
+                        .and_then(|a| a.get(*cursor))
+                        .cloned()
+                        .unwrap_or(Value::Null);
+                    (
+                        Rc::new(element),
+                        Rc::new(array.tetraplet.with_element_lens(*cursor)),
+                    )
+                };
+                let (value, tetraplet) = match items.as_ref().and_then(|items| items.get(*cursor)) {
+                    Some(item) => item.get_or_init(make).clone(),
+                    None => make(),
+                };
                 IterItem {
-                    value: Rc::new(element),
-                    tetraplet: Rc::new(array.tetraplet.with_element_lens(*cursor)),
+                    value,
+                    tetraplet,
                     trace_pos: array.trace_pos,
                     provenance: array.provenance.clone(),
                 }
@@ -484,6 +565,54 @@ mod tests {
             assert!(result.unparsed_elements(&known).is_none(), "{text}");
             assert!(result.unparsed_elements(&known).is_none(), "{text}");
         }
+    }
+
+    #[test]
+    fn an_array_folded_again_shares_its_elements() {
+        fn walk(iterable: &mut Iterable) -> Vec<IterItem> {
+            let mut items = vec![iterable.peek()];
+            while iterable.next() {
+                items.push(iterable.peek());
+            }
+            items
+        }
+        let array = ValueAggregate::literal(
+            Rc::new(serde_json::json!(["a", {"b": 1}])),
+            Rc::new(Tetraplet::peer_only("peer")),
+            3,
+        );
+        let folded = FoldedArrays::default();
+        let first = walk(&mut folded.iterable(array.clone()));
+        let second = walk(&mut folded.iterable(array.clone()));
+        let third = walk(&mut folded.iterable(array.clone()));
+        for items in [&first, &second, &third] {
+            let seen: Vec<_> = items
+                .iter()
+                .map(|item| ((*item.value).clone(), item.tetraplet.lens.to_string()))
+                .collect();
+            assert_eq!(
+                seen,
+                [
+                    (serde_json::json!("a"), ".$.[0]".to_string()),
+                    (serde_json::json!({"b": 1}), ".$.[1]".to_string()),
+                ]
+            );
+            assert!(items.iter().all(|item| item.trace_pos == 3));
+        }
+        // The first fold makes its own elements; the folds after it share theirs.
+        assert!(!Rc::ptr_eq(&first[0].value, &second[0].value));
+        for (again, other) in second.iter().zip(&third) {
+            assert!(Rc::ptr_eq(&again.value, &other.value));
+            assert!(Rc::ptr_eq(&again.tetraplet, &other.tetraplet));
+        }
+        // The same array under another tetraplet is another entry.
+        let other = ValueAggregate::literal(
+            Rc::clone(&array.value),
+            Rc::new(Tetraplet::peer_only("other")),
+            3,
+        );
+        let items = walk(&mut folded.iterable(other));
+        assert_eq!(&*items[0].tetraplet.peer_pk, "other");
     }
 
     #[test]
