@@ -321,10 +321,19 @@ impl std::io::Write for HashingWriter<'_> {
 ///
 /// Data items are plain structs of strings, numbers and JSON values, which serde_json always
 /// serializes; an error here would be a bug in a `Serialize` impl of this module.
-pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> String {
-    let mut text = Vec::with_capacity(128);
-    write_json(&mut text, item);
-    String::from_utf8(text).expect("serde_json writes UTF-8")
+pub(crate) fn to_json_text<T: Serialize + ?Sized>(item: &T) -> Box<str> {
+    with_scratch(|text| {
+        write_json(&mut *text, item);
+        // A text that the scratch buffer keeps is copied into an allocation of its size; a larger
+        // one takes the buffer (shrunk), as a copy would hold it twice.
+        if text.len() <= HashingWriter::BATCH {
+            Box::from(std::str::from_utf8(text).expect("serde_json writes UTF-8"))
+        } else {
+            String::from_utf8(std::mem::take(text))
+                .expect("serde_json writes UTF-8")
+                .into_boxed_str()
+        }
+    })
 }
 
 /// The most arrays and objects [`is_canonical_json`] accepts around a value (an innermost empty
@@ -649,7 +658,7 @@ mod tests {
     fn floats_are_written_as_deployed_aquavm_writes_them() {
         let value = serde_json::json!([1e300, 1e-7, 0.5, -2.0, 1.5e16, 123456.789]);
         let text = "[1e300,1e-7,0.5,-2.0,1.5e16,123456.789]";
-        assert_eq!(to_json_text(&value), text);
+        assert_eq!(&*to_json_text(&value), text);
         // The hashed JSON is the same text.
         assert_eq!(serde_cid(&value), json_text_cid(text));
     }
@@ -657,7 +666,7 @@ mod tests {
     /// Writing `text` again gives `text` itself.
     fn written_again_is_itself(text: &str) -> bool {
         let value: Value = serde_json::from_str(text).expect("test texts are JSON");
-        to_json_text(&value) == text
+        &*to_json_text(&value) == text
     }
 
     #[test]
@@ -770,7 +779,7 @@ mod tests {
         ) {
             let text = to_json_text(&items);
             if let Some(elements) = canonical_array_elements(&text) {
-                let texts: Vec<String> = items.iter().map(to_json_text).collect();
+                let texts: Vec<String> = items.iter().map(|item| to_json_text(item).into()).collect();
                 let found: Vec<&str> = elements.into_iter().map(|range| &text[range]).collect();
                 proptest::prop_assert_eq!(found, texts);
             } else {
@@ -849,7 +858,7 @@ mod tests {
     fn argument_hashes_of_parts_are_those_of_the_values() {
         let values = [json!("text"), json!({"a": [1, 2.5]}), json!(null)];
         let expected = argument_hash(&values);
-        let texts: Vec<String> = values.iter().map(to_json_text).collect();
+        let texts: Vec<Box<str>> = values.iter().map(to_json_text).collect();
         let mixed = [
             JsonPart::Text(&texts[0]),
             JsonPart::Value(&values[1]),

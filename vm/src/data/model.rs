@@ -367,7 +367,7 @@ impl RawValue {
     pub fn from_value<V: StoredValue + ?Sized>(value: &V) -> Self {
         Self {
             // Not `to_string`, which goes through `fmt::Write` and is several times slower.
-            text: Text::owned(cid::to_json_text(value.json()).into()),
+            text: Text::owned(cid::to_json_text(value.json())),
             parsed: value.shared().map(OnceCell::from).unwrap_or_default(),
         }
     }
