@@ -279,8 +279,9 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
     let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
         .map_err(|e| e.to_string())?;
     let shared_pointers = validator.shared.len();
+    let repeated = std::mem::take(&mut validator.repeated);
     drop(validator);
-    let mut reader = SharedPointers::new(Rc::clone(&aligned), shared_pointers, known);
+    let mut reader = SharedPointers::new(Rc::clone(&aligned), shared_pointers, repeated, known);
     // The stores first, so that a CID of the trace reuses the string read for its store entry:
     // `known`'s own string when the entry was taken from there.
     let Ok(cid_info) = archived.cid_info.deserialize(&mut reader);
@@ -357,6 +358,8 @@ struct Validator<'a> {
     /// The address and size of the last pointer bounds-checked: rkyv checks a shared pointer's
     /// bounds right before registering it, and the registration carries no size of its own.
     last_checked: (usize, usize),
+    /// The types of the shared pointers whose target another pointer of the archive shares.
+    repeated: Vec<TypeId>,
 }
 
 impl<'a> Validator<'a> {
@@ -365,6 +368,7 @@ impl<'a> Validator<'a> {
             archive: ArchiveValidator::new(bytes),
             shared: HashMap::with_capacity_and_hasher(shared_pointers, KeyedAddressHash::default()),
             last_checked: (0, 0),
+            repeated: Vec::new(),
         }
     }
 }
@@ -504,6 +508,9 @@ impl SharedContext for Validator<'_> {
                         other: size,
                     })
                 } else {
+                    if !self.repeated.contains(&type_id) {
+                        self.repeated.push(type_id);
+                    }
                     Ok(false)
                 }
             }
@@ -521,8 +528,13 @@ pub(crate) struct SharedPointers<'k> {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
     /// Strings read through [`SharedRc`] (CIDs mostly), by archived address.
     strs: HashMap<usize, Rc<str>, KeyedAddressHash>,
-    /// Values read through [`read_shared`] (store entries), by archived address.
+    /// Values read through [`read_shared`] (store entries), by archived address, for the types
+    /// in `repeated`.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
+    /// The types of shared pointers of which the archive has some that share a target (see
+    /// [`Validator`]). Data written by a VM has none but strings: a store entry is pointed to by
+    /// its store only, so each is read without being registered.
+    repeated: Vec<TypeId>,
     /// The validated archive being read, which [`Text`]s refer to.
     archive: Rc<rkyv::AlignedVec>,
     /// Stores already read (the previous data's, when reading the current one), whose entries
@@ -533,11 +545,23 @@ pub(crate) struct SharedPointers<'k> {
 impl<'k> SharedPointers<'k> {
     /// A reader of `archive`, which holds `shared` shared pointers (as the validator counted
     /// them): CIDs mostly, and a store entry for every two of them or so.
-    fn new(archive: Rc<rkyv::AlignedVec>, shared: usize, known: Option<&'k CidInfo>) -> Self {
+    fn new(
+        archive: Rc<rkyv::AlignedVec>,
+        shared: usize,
+        repeated: Vec<TypeId>,
+        known: Option<&'k CidInfo>,
+    ) -> Self {
+        let values_repeat = repeated
+            .iter()
+            .any(|&type_id| type_id != TypeId::of::<ArchivedSharedStr>());
         SharedPointers {
             pointers: HashMap::default(),
             strs: HashMap::with_capacity_and_hasher(shared, KeyedAddressHash::default()),
-            values: HashMap::with_capacity_and_hasher(shared / 2, KeyedAddressHash::default()),
+            values: HashMap::with_capacity_and_hasher(
+                if values_repeat { shared / 2 } else { 0 },
+                KeyedAddressHash::default(),
+            ),
+            repeated,
             archive,
             known,
         }
@@ -613,6 +637,16 @@ where
     T::Archived: rkyv::Deserialize<T, SharedPointers<'k>>,
 {
     let archived: &T::Archived = field.get();
+    // A target that no other pointer of its type shares is read once anyway. Sharing is kept
+    // wherever it occurs: a forged archive could otherwise point a thousand entries at one
+    // large value and have it copied a thousand times.
+    let shares = deserializer
+        .repeated
+        .contains(&TypeId::of::<<Rc<T> as Archive>::Archived>());
+    if !shares {
+        let Ok(value) = archived.deserialize(deserializer);
+        return Rc::new(value);
+    }
     let address = archived as *const T::Archived as usize;
     if let Some(shared) = deserializer.values.get(&address) {
         // `Validator` made sure that every pointer to one address names the same type, so the

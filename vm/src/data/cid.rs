@@ -276,7 +276,8 @@ impl ArgumentHash {
 
 /// A part of a JSON text being hashed.
 pub enum JsonPart<'a> {
-    /// A value's canonical JSON text (what [`to_json_text`] writes for it), hashed as it is.
+    /// A value's canonical JSON text (compact, object keys sorted: the text a value is stored
+    /// and hashed as), hashed as it is.
     Text(&'a str),
     Value(&'a Value),
 }

@@ -755,4 +755,26 @@ mod tests {
         assert_eq!(forged.as_str(), "\"forged\"");
         assert!(decoded.cid_info.verify_against(&known.cid_info).is_err());
     }
+
+    #[test]
+    fn entries_sharing_one_target_are_read_as_one() {
+        // Two entries of one store pointing at the same value (only a forged archive has
+        // them), beside entries of their own: the shared one is read once, not once per entry.
+        let shared = value("shared");
+        let mut data = InterpreterData::default();
+        data.cid_info.value_store = [
+            (Cid::new("first"), Rc::clone(&shared)),
+            (Cid::new("own"), value("own")),
+            (Cid::new("second"), Rc::clone(&shared)),
+        ]
+        .into_iter()
+        .collect();
+        let decoded = archive::from_bytes(&archive::to_vec(&data), None).expect("decodes");
+        assert_eq!(decoded, data);
+        let entry =
+            |cid: &str| Rc::clone(decoded.cid_info.value_store.get(&Cid::new(cid)).unwrap());
+        assert!(Rc::ptr_eq(&entry("first"), &entry("second")));
+        assert!(!Rc::ptr_eq(&entry("first"), &entry("own")));
+        assert_eq!(entry("second").as_str(), "\"shared\"");
+    }
 }
