@@ -239,15 +239,20 @@ impl LazyAggregate {
 /// The elements of arrays that folds walked, by the addresses of the array and its tetraplet:
 /// a fold that runs again over the same array (the inner fold of nested folds, most often)
 /// shares the elements and their tetraplets made the first time it ran again, instead of copying
-/// each element once more. The first fold over an array makes none, so that an array folded once
-/// is not kept whole a second time.
+/// each element once more.
+///
+/// The first fold over an array only notes its addresses and holds nothing, so that an array
+/// folded once is neither kept alive nor held twice. From the second fold on, the entry keeps
+/// the array and its tetraplet, so that their addresses cannot name another array while its
+/// elements are shared; an address noted by a first fold and reused by another array only
+/// starts sharing for that array, made from it.
 #[derive(Default)]
-pub struct FoldedArrays(RefCell<HashMap<(usize, usize), FoldedArray, RandomState>>);
+pub struct FoldedArrays(RefCell<HashMap<(usize, usize), Option<FoldedArray>, RandomState>>);
 
 struct FoldedArray {
-    /// The array and tetraplet the entry is for, kept so that their addresses are not reused.
+    /// The array and tetraplet the elements are of (see above).
     _aggregate: (Rc<Value>, Rc<Tetraplet>),
-    items: Option<ArrayItems>,
+    items: ArrayItems,
 }
 
 /// The elements of an array with their tetraplets, each made on first use.
@@ -262,20 +267,19 @@ impl FoldedArrays {
         );
         let items = match self.0.borrow_mut().entry(key) {
             Entry::Vacant(vacant) => {
-                vacant.insert(FoldedArray {
-                    _aggregate: (Rc::clone(&array.value), Rc::clone(&array.tetraplet)),
-                    items: None,
-                });
+                vacant.insert(None);
                 None
             }
             // Walked before: from now on, the elements are shared.
             Entry::Occupied(mut occupied) => {
-                let len = array.value.as_array().map_or(0, Vec::len);
-                let items = occupied
-                    .get_mut()
-                    .items
-                    .get_or_insert_with(|| (0..len).map(|_| OnceCell::new()).collect());
-                Some(Rc::clone(items))
+                let folded = occupied.get_mut().get_or_insert_with(|| {
+                    let len = array.value.as_array().map_or(0, Vec::len);
+                    FoldedArray {
+                        _aggregate: (Rc::clone(&array.value), Rc::clone(&array.tetraplet)),
+                        items: (0..len).map(|_| OnceCell::new()).collect(),
+                    }
+                });
+                Some(Rc::clone(&folded.items))
             }
         };
         Iterable::Array {
@@ -605,6 +609,15 @@ mod tests {
             assert!(Rc::ptr_eq(&again.value, &other.value));
             assert!(Rc::ptr_eq(&again.tetraplet, &other.tetraplet));
         }
+        // An array folded once is not kept alive.
+        let once = ValueAggregate::literal(
+            Rc::new(serde_json::json!([1])),
+            Rc::new(Tetraplet::peer_only("peer")),
+            0,
+        );
+        let kept = Rc::downgrade(&once.value);
+        walk(&mut folded.iterable(once));
+        assert!(kept.upgrade().is_none(), "released after its only fold");
         // The same array under another tetraplet is another entry.
         let other = ValueAggregate::literal(
             Rc::clone(&array.value),
