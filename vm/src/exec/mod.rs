@@ -814,14 +814,6 @@ impl<'s> Exec<'s> {
                     self.resolve_string(call.service)?,
                     self.resolve_string(call.function)?,
                 ];
-                let constant = [call.peer, call.service, call.function]
-                    .into_iter()
-                    .all(|part| {
-                        matches!(
-                            self.script.value(part),
-                            AirValue::String(_) | AirValue::InitPeerId
-                        )
-                    });
                 // The texts are shared (literals and resolved texts live as long as the run),
                 // so their addresses name them.
                 let key = (
@@ -830,33 +822,32 @@ impl<'s> Exec<'s> {
                         .each_ref()
                         .map(|text| Arc::as_ptr(text).cast::<u8>() as usize),
                 );
-                if let Some(tetraplet) = self.variable_triplets.get(&key) {
-                    return self.checked_call_output(call, Rc::clone(tetraplet));
-                }
+                let constant = [call.peer, call.service, call.function]
+                    .into_iter()
+                    .all(|part| {
+                        matches!(
+                            self.script.value(part),
+                            AirValue::String(_) | AirValue::InitPeerId
+                        )
+                    });
                 let [peer_pk, service_id, function_name] = triplet;
-                let tetraplet = Rc::new(Tetraplet {
-                    peer_pk,
-                    service_id,
-                    function_name,
-                    lens: Arc::default(),
-                });
+                let make = || {
+                    Rc::new(Tetraplet {
+                        peer_pk,
+                        service_id,
+                        function_name,
+                        lens: Arc::default(),
+                    })
+                };
                 if constant {
+                    let tetraplet = make();
                     self.constant_triplets.insert(id, Rc::clone(&tetraplet));
+                    tetraplet
                 } else {
-                    self.variable_triplets.insert(key, Rc::clone(&tetraplet));
+                    Rc::clone(self.variable_triplets.entry(key).or_insert_with(make))
                 }
-                tetraplet
             }
         };
-        self.checked_call_output(call, tetraplet)
-    }
-
-    /// The tetraplet of a call, after checking that its output variable can be set.
-    fn checked_call_output(
-        &self,
-        call: Call,
-        tetraplet: Rc<Tetraplet>,
-    ) -> ExecResult<Rc<Tetraplet>> {
         if let Some(output) = call.output {
             if let AirValue::Scalar(name, _) = self.script.value(output) {
                 match self.scalars.get(name) {
