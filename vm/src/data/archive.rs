@@ -268,20 +268,23 @@ fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a st
 /// reading the current one) are taken from it: no copy is made, and they compare equal to
 /// `known`'s by address.
 pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<InterpreterData, String> {
+    // Shared-pointer targets are keyed by 32-bit offsets.
+    if u32::try_from(bytes.len()).is_err() {
+        return Err(format!(
+            "an archive of {} bytes is larger than 4 GiB",
+            bytes.len()
+        ));
+    }
     // Archives are read in place and need the alignment of their largest field.
     let mut aligned = super::buffer::aligned(bytes.len());
     aligned.extend_from_slice(bytes);
     let aligned = Rc::new(aligned);
-    // The validator keeps a map of the shared pointers it meets, sized up front (see
-    // `expected_shared_pointers`); the deserializer's maps are sized from its count, once it is
-    // gone.
+    // The validator keeps a table of the shared pointers' targets, sized up front (see
+    // `expected_shared_pointers`), which the deserializer then reads its strings through.
     let mut validator = Validator::new(&aligned, expected_shared_pointers(bytes.len()));
     let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
         .map_err(|e| e.to_string())?;
-    let shared_pointers = validator.shared.len();
-    let repeated = std::mem::take(&mut validator.repeated);
-    drop(validator);
-    let mut reader = SharedPointers::new(Rc::clone(&aligned), shared_pointers, repeated, known);
+    let mut reader = SharedPointers::new(Rc::clone(&aligned), validator, known);
     // The stores first, so that a CID of the trace reuses the string read for its store entry:
     // `known`'s own string when the entry was taken from there.
     let Ok(cid_info) = archived.cid_info.deserialize(&mut reader);
@@ -353,8 +356,17 @@ fn expected_shared_pointers(len: usize) -> usize {
 /// own shared deserialization is sound on what passes.
 struct Validator<'a> {
     archive: ArchiveValidator<'a>,
-    /// Type and size of the target of each shared pointer seen, by address.
-    shared: HashMap<usize, (TypeId, usize), KeyedAddressHash>,
+    /// Where the archive starts: targets are keyed by their offset from here.
+    base: usize,
+    /// What is known of each shared pointer's target, by offset. The deserializer takes it over
+    /// to find the string read for a target, so one table serves both.
+    targets: TargetTable,
+    /// The types of the targets met, indexed by [`Target::type_index`].
+    types: Vec<TypeId>,
+    /// The index of the last type other than strings met.
+    last_other_type: u8,
+    /// How many string targets have a slot (see [`Target::slot`]).
+    str_slots: u32,
     /// The address and size of the last pointer bounds-checked: rkyv checks a shared pointer's
     /// bounds right before registering it, and the registration carries no size of its own.
     last_checked: (usize, usize),
@@ -362,14 +374,58 @@ struct Validator<'a> {
     repeated: Vec<TypeId>,
 }
 
+/// Shared-pointer targets by offset in the archive: 16 bytes a bucket, a few per CID.
+type TargetTable = HashMap<u32, Target, KeyedAddressHash>;
+
+/// A shared pointer's target, as the first pointer to it names it.
+#[derive(Clone, Copy)]
+struct Target {
+    size: u32,
+    type_index: u8,
+    /// For a string, its index among the archive's string targets, where the deserializer
+    /// keeps the `Rc<str>` read for it.
+    slot: u32,
+}
+
 impl<'a> Validator<'a> {
+    /// A validator of `bytes`, an archive of at most `u32::MAX` bytes (see [`from_bytes`]).
     fn new(bytes: &'a [u8], shared_pointers: usize) -> Self {
         Validator {
             archive: ArchiveValidator::new(bytes),
-            shared: HashMap::with_capacity_and_hasher(shared_pointers, KeyedAddressHash::default()),
+            base: bytes.as_ptr() as usize,
+            targets: HashMap::with_capacity_and_hasher(
+                shared_pointers,
+                KeyedAddressHash::default(),
+            ),
+            // The string type first: most targets are CIDs.
+            types: vec![TypeId::of::<ArchivedSharedStr>()],
+            last_other_type: STR_TYPE_INDEX,
+            str_slots: 0,
             last_checked: (0, 0),
             repeated: Vec::new(),
         }
+    }
+
+    fn type_index(&mut self, type_id: TypeId) -> Result<u8, ValidatorError> {
+        // A store's entries alternate between a CID (a string) and a value of the store's type,
+        // so checking the last other type first saves most scans.
+        if type_id == self.types[usize::from(STR_TYPE_INDEX)] {
+            return Ok(STR_TYPE_INDEX);
+        }
+        let last = usize::from(self.last_other_type);
+        if self.types.get(last) == Some(&type_id) {
+            return Ok(self.last_other_type);
+        }
+        let index = match self.types.iter().position(|&known| known == type_id) {
+            Some(index) => index,
+            None => {
+                self.types.push(type_id);
+                self.types.len() - 1
+            }
+        };
+        // The archive's types are a few fixed ones; this only guards the packing.
+        self.last_other_type = u8::try_from(index).map_err(|_| ValidatorError::SharedTypes)?;
+        Ok(self.last_other_type)
     }
 }
 
@@ -493,19 +549,36 @@ impl SharedContext for Validator<'_> {
         if checked_address != ptr as usize {
             return Err(ValidatorError::SharedUnchecked);
         }
-        match self.shared.entry(ptr as usize) {
+        // Bounds-checked, so within the archive, whose length fits in 32 bits.
+        let offset = (ptr as usize)
+            .checked_sub(self.base)
+            .and_then(|offset| u32::try_from(offset).ok())
+            .ok_or(ValidatorError::SharedUnchecked)?;
+        let size = u32::try_from(size).map_err(|_| ValidatorError::SharedUnchecked)?;
+        let type_index = self.type_index(type_id)?;
+        match self.targets.entry(offset) {
             Entry::Vacant(entry) => {
-                entry.insert((type_id, size));
+                let slot = if type_index == STR_TYPE_INDEX {
+                    self.str_slots += 1;
+                    self.str_slots - 1
+                } else {
+                    u32::MAX
+                };
+                entry.insert(Target {
+                    size,
+                    type_index,
+                    slot,
+                });
                 Ok(true)
             }
             Entry::Occupied(entry) => {
-                let (first_type, first_size) = *entry.get();
-                if first_type != type_id {
+                let first = *entry.get();
+                if first.type_index != type_index {
                     Err(ValidatorError::SharedTypes)
-                } else if first_size != size {
+                } else if first.size != size {
                     Err(ValidatorError::SharedSizes {
-                        first: first_size,
-                        other: size,
+                        first: first.size as usize,
+                        other: size as usize,
                     })
                 } else {
                     if !self.repeated.contains(&type_id) {
@@ -518,6 +591,9 @@ impl SharedContext for Validator<'_> {
     }
 }
 
+/// [`Validator::types`] starts with the shared string type.
+const STR_TYPE_INDEX: u8 = 0;
+
 /// Deserializes each shared pointer of a validated archive once, as rkyv's own
 /// `SharedDeserializeMap` does, and keeps the archive for the [`Text`]s that refer to it.
 ///
@@ -526,8 +602,12 @@ impl SharedContext for Validator<'_> {
 /// on the type and size of their target, so that reuse is exactly right.
 pub(crate) struct SharedPointers<'k> {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
-    /// Strings read through [`SharedRc`] (CIDs mostly), by archived address.
-    strs: HashMap<usize, Rc<str>, KeyedAddressHash>,
+    /// Where the archive starts, for the offsets of `targets`.
+    base: usize,
+    /// The validator's table of shared-pointer targets.
+    targets: TargetTable,
+    /// The string read for each string target (CIDs mostly), by [`Target::slot`].
+    strs: Vec<Option<Rc<str>>>,
     /// Values read through [`read_shared`] (store entries), by archived address, for the types
     /// in `repeated`.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
@@ -543,28 +623,46 @@ pub(crate) struct SharedPointers<'k> {
 }
 
 impl<'k> SharedPointers<'k> {
-    /// A reader of `archive`, which holds `shared` shared pointers (as the validator counted
-    /// them): CIDs mostly, and a store entry for every two of them or so.
+    /// A reader of `archive`, which `validator` has validated.
     fn new(
         archive: Rc<rkyv::AlignedVec>,
-        shared: usize,
-        repeated: Vec<TypeId>,
+        validator: Validator<'_>,
         known: Option<&'k CidInfo>,
     ) -> Self {
+        let Validator {
+            base,
+            targets,
+            str_slots,
+            repeated,
+            ..
+        } = validator;
         let values_repeat = repeated
             .iter()
             .any(|&type_id| type_id != TypeId::of::<ArchivedSharedStr>());
         SharedPointers {
             pointers: HashMap::default(),
-            strs: HashMap::with_capacity_and_hasher(shared, KeyedAddressHash::default()),
+            base,
+            strs: vec![None; str_slots as usize],
             values: HashMap::with_capacity_and_hasher(
-                if values_repeat { shared / 2 } else { 0 },
+                if values_repeat { targets.len() / 2 } else { 0 },
                 KeyedAddressHash::default(),
             ),
+            targets,
             repeated,
             archive,
             known,
         }
+    }
+
+    /// The slot of the string target at `text`'s address, if the validator met it.
+    fn str_slot(&mut self, text: &str) -> Option<&mut Option<Rc<str>>> {
+        let offset = (text.as_ptr() as usize).checked_sub(self.base)?;
+        let offset = u32::try_from(offset).ok()?;
+        let target = self.targets.get(&offset)?;
+        if target.type_index != STR_TYPE_INDEX {
+            return None;
+        }
+        self.strs.get_mut(target.slot as usize)
     }
 }
 
@@ -572,8 +670,9 @@ impl SharedPointers<'_> {
     /// Reads the archived string `archived` as `shared` from now on, a string already read
     /// with the same text.
     pub(crate) fn share_str(&mut self, archived: &str, shared: &Rc<str>) {
-        self.strs
-            .insert(archived.as_ptr() as usize, Rc::clone(shared));
+        if let Some(slot) = self.str_slot(archived) {
+            *slot = Some(Rc::clone(shared));
+        }
     }
 }
 
@@ -703,14 +802,14 @@ impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers<'_>> for SharedR
         field: &ArchivedSharedStr,
         deserializer: &mut SharedPointers<'_>,
     ) -> Result<Rc<str>, std::convert::Infallible> {
-        // `Validator` made sure that every pointer to one address names the same string.
+        // `Validator` made sure that every pointer to one address names the same string. Each
+        // was registered there, so a target without a slot does not occur; it would only be
+        // read unshared.
         let text: &str = field.get();
-        Ok(Rc::clone(
-            deserializer
-                .strs
-                .entry(text.as_ptr() as usize)
-                .or_insert_with(|| Rc::from(text)),
-        ))
+        Ok(match deserializer.str_slot(text) {
+            Some(slot) => Rc::clone(slot.get_or_insert_with(|| Rc::from(text))),
+            None => Rc::from(text),
+        })
     }
 }
 
@@ -873,6 +972,10 @@ impl std::hash::Hasher for AddressHasher {
         }
     }
 
+    fn write_u32(&mut self, offset: u32) {
+        self.write_usize(offset as usize);
+    }
+
     fn write_usize(&mut self, address: usize) {
         // The finalizer of MurmurHash3: every bit of the keyed address affects every bit.
         let mut h = (address as u64 ^ self.key ^ self.hash).rotate_left(17);
@@ -935,5 +1038,38 @@ mod tests {
                 "{calls} calls of {text_len}-byte texts: {actual} bytes, estimated {estimate}"
             );
         }
+    }
+
+    /// A CID is one string in memory wherever the archive names it: its store's key, its
+    /// trace states and the aggregates that refer to it are all read through its one slot.
+    #[test]
+    fn each_cid_is_read_once() {
+        let mut data = InterpreterData::default();
+        let cid = data.cid_info.insert_service_result(
+            &json!("value"),
+            Rc::new(Tetraplet::peer_only("peer")),
+            argument_hash(&[]),
+        );
+        for _ in 0..2 {
+            data.trace
+                .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
+                    cid.clone(),
+                ))));
+        }
+        let decoded = from_bytes(&to_vec(&data), None).expect("decodes");
+        assert_eq!(decoded, data);
+        let read = |state: &ExecutedState| match state {
+            ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(cid))) => cid.clone(),
+            _ => panic!("a call state"),
+        };
+        let (first, second) = (read(&decoded.trace[0]), read(&decoded.trace[1]));
+        assert!(Rc::ptr_eq(first.as_rc(), second.as_rc()));
+        let (key, _) = decoded
+            .cid_info
+            .service_result_store
+            .iter()
+            .next()
+            .expect("the stored result");
+        assert!(Rc::ptr_eq(first.as_rc(), key.as_rc()));
     }
 }
