@@ -550,10 +550,7 @@ impl SharedContext for Validator<'_> {
             return Err(ValidatorError::SharedUnchecked);
         }
         // Bounds-checked, so within the archive, whose length fits in 32 bits.
-        let offset = (ptr as usize)
-            .checked_sub(self.base)
-            .and_then(|offset| u32::try_from(offset).ok())
-            .ok_or(ValidatorError::SharedUnchecked)?;
+        let offset = offset_in(self.base, ptr).ok_or(ValidatorError::SharedUnchecked)?;
         let size = u32::try_from(size).map_err(|_| ValidatorError::SharedUnchecked)?;
         let type_index = self.type_index(type_id)?;
         match self.targets.entry(offset) {
@@ -593,6 +590,11 @@ impl SharedContext for Validator<'_> {
 
 /// [`Validator::types`] starts with the shared string type.
 const STR_TYPE_INDEX: u8 = 0;
+
+/// The offset of `address` in the archive that starts at `base`, the key of [`TargetTable`].
+fn offset_in(base: usize, address: *const u8) -> Option<u32> {
+    u32::try_from((address as usize).checked_sub(base)?).ok()
+}
 
 /// Deserializes each shared pointer of a validated archive once, as rkyv's own
 /// `SharedDeserializeMap` does, and keeps the archive for the [`Text`]s that refer to it.
@@ -656,9 +658,7 @@ impl<'k> SharedPointers<'k> {
 
     /// The slot of the string target at `text`'s address, if the validator met it.
     fn str_slot(&mut self, text: &str) -> Option<&mut Option<Rc<str>>> {
-        let offset = (text.as_ptr() as usize).checked_sub(self.base)?;
-        let offset = u32::try_from(offset).ok()?;
-        let target = self.targets.get(&offset)?;
+        let target = self.targets.get(&offset_in(self.base, text.as_ptr())?)?;
         if target.type_index != STR_TYPE_INDEX {
             return None;
         }
@@ -1040,8 +1040,8 @@ mod tests {
         }
     }
 
-    /// A CID is one string in memory wherever the archive names it: its store's key, its
-    /// trace states and the aggregates that refer to it are all read through its one slot.
+    /// A CID is one string in memory wherever the archive names it: its store's key and its
+    /// trace states are all read through its one slot.
     #[test]
     fn each_cid_is_read_once() {
         let mut data = InterpreterData::default();
