@@ -18,8 +18,8 @@ use vm::data::calls::{self, CallRequest, CallResults, CallServiceResult};
 use vm::data::{
     self, CallResult, CallServiceFailed, CanonResult, Cid, CidStore, CidStoreError, DataError,
     Envelope, ExecutedState, InterpreterData, KeyError, KeyPair, Provenance, RawValue, Sender,
-    ServiceResultCidAggregate, SignatureCheckError, SignatureStore, SignatureTracker, Tetraplet,
-    ValueRef, Versions,
+    ServiceResultCidAggregate, SharedStr, SignatureCheckError, SignatureStore, SignatureTracker,
+    Tetraplet, ValueRef, Versions,
 };
 
 const PARTICLE_ID: &str = "particle-under-test";
@@ -339,7 +339,7 @@ fn inner_data(bytes: &[u8]) -> Vec<u8> {
         .into_owned()
 }
 
-fn service_result(data: &InterpreterData, cid: &Cid) -> (Value, Tetraplet, Rc<str>) {
+fn service_result(data: &InterpreterData, cid: &Cid) -> (Value, Tetraplet, SharedStr) {
     let info = &data.cid_info;
     let aggregate = info.service_result_store.get(cid).expect("service result");
     let value = info.value_store.get(&aggregate.value_cid).expect("value");
@@ -428,7 +428,7 @@ fn cids_match_the_reference() {
 
     let arguments = vec![json!("a"), json!({"k": [1, 2]})];
     let reference = air_interpreter_cid::value_to_json_cid(&arguments).expect("CID");
-    assert_eq!(data::argument_hash(&arguments), reference.get_inner());
+    assert_eq!(*data::argument_hash(&arguments), *reference.get_inner());
 
     let ours = tetraplet("12D3KooWpeer", "svc", "fn", ".$.[0]");
     let theirs = SecurityTetraplet {
@@ -449,7 +449,7 @@ fn cids_match_the_reference() {
     };
     let theirs = refdata::ServiceResultCidAggregate::new(
         CID::new(value.as_str()),
-        data::argument_hash(&arguments),
+        Rc::from(&*data::argument_hash(&arguments)),
         CID::new(tetraplet_cid.as_str()),
     );
     let result_cid = air_interpreter_cid::value_to_json_cid(&theirs).expect("CID");

@@ -358,15 +358,12 @@ struct Validator<'a> {
     archive: ArchiveValidator<'a>,
     /// Where the archive starts: targets are keyed by their offset from here.
     base: usize,
-    /// What is known of each shared pointer's target, by offset. The deserializer takes it over
-    /// to find the string read for a target, so one table serves both.
+    /// What is known of each shared pointer's target, by offset.
     targets: TargetTable,
     /// The types of the targets met, indexed by [`Target::type_index`].
     types: Vec<TypeId>,
     /// The index of the last type other than strings met.
     last_other_type: u8,
-    /// How many string targets have a slot (see [`Target::slot`]).
-    str_slots: u32,
     /// The address and size of the last pointer bounds-checked: rkyv checks a shared pointer's
     /// bounds right before registering it, and the registration carries no size of its own.
     last_checked: (usize, usize),
@@ -374,7 +371,7 @@ struct Validator<'a> {
     repeated: Vec<TypeId>,
 }
 
-/// Shared-pointer targets by offset in the archive: 16 bytes a bucket, a few per CID.
+/// Shared-pointer targets by offset in the archive: 12 bytes a bucket, a few per CID.
 type TargetTable = HashMap<u32, Target, KeyedAddressHash>;
 
 /// A shared pointer's target, as the first pointer to it names it.
@@ -382,9 +379,6 @@ type TargetTable = HashMap<u32, Target, KeyedAddressHash>;
 struct Target {
     size: u32,
     type_index: u8,
-    /// For a string, its index among the archive's string targets, where the deserializer
-    /// keeps the `Rc<str>` read for it.
-    slot: u32,
 }
 
 impl<'a> Validator<'a> {
@@ -400,7 +394,6 @@ impl<'a> Validator<'a> {
             // The string type first: most targets are CIDs.
             types: vec![TypeId::of::<ArchivedSharedStr>()],
             last_other_type: STR_TYPE_INDEX,
-            str_slots: 0,
             last_checked: (0, 0),
             repeated: Vec::new(),
         }
@@ -555,17 +548,7 @@ impl SharedContext for Validator<'_> {
         let type_index = self.type_index(type_id)?;
         match self.targets.entry(offset) {
             Entry::Vacant(entry) => {
-                let slot = if type_index == STR_TYPE_INDEX {
-                    self.str_slots += 1;
-                    self.str_slots - 1
-                } else {
-                    u32::MAX
-                };
-                entry.insert(Target {
-                    size,
-                    type_index,
-                    slot,
-                });
+                entry.insert(Target { size, type_index });
                 Ok(true)
             }
             Entry::Occupied(entry) => {
@@ -604,12 +587,11 @@ fn offset_in(base: usize, address: *const u8) -> Option<u32> {
 /// on the type and size of their target, so that reuse is exactly right.
 pub(crate) struct SharedPointers<'k> {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
-    /// Where the archive starts, for the offsets of `targets`.
+    /// Where the archive starts, for the offsets of its strings.
     base: usize,
-    /// The validator's table of shared-pointer targets.
-    targets: TargetTable,
-    /// The string read for each string target (CIDs mostly), by [`Target::slot`].
-    strs: Vec<Option<Rc<str>>>,
+    /// Strings to read as another string equal to them (see [`SharedPointers::share_str`]),
+    /// by offset.
+    shared_strs: HashMap<u32, SharedStr, KeyedAddressHash>,
     /// Values read through [`read_shared`] (store entries), by archived address, for the types
     /// in `repeated`.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
@@ -617,7 +599,7 @@ pub(crate) struct SharedPointers<'k> {
     /// [`Validator`]). Data written by a VM has none but strings: a store entry is pointed to by
     /// its store only, so each is read without being registered.
     repeated: Vec<TypeId>,
-    /// The validated archive being read, which [`Text`]s refer to.
+    /// The validated archive being read, which [`Text`]s and [`SharedStr`]s refer to.
     archive: Rc<rkyv::AlignedVec>,
     /// Stores already read (the previous data's, when reading the current one), whose entries
     /// are taken instead of reading equal ones again (see [`crate::data::store`]).
@@ -634,7 +616,6 @@ impl<'k> SharedPointers<'k> {
         let Validator {
             base,
             targets,
-            str_slots,
             repeated,
             ..
         } = validator;
@@ -644,34 +625,22 @@ impl<'k> SharedPointers<'k> {
         SharedPointers {
             pointers: HashMap::default(),
             base,
-            strs: vec![None; str_slots as usize],
+            shared_strs: HashMap::default(),
             values: HashMap::with_capacity_and_hasher(
                 if values_repeat { targets.len() / 2 } else { 0 },
                 KeyedAddressHash::default(),
             ),
-            targets,
             repeated,
             archive,
             known,
         }
     }
 
-    /// The slot of the string target at `text`'s address, if the validator met it.
-    fn str_slot(&mut self, text: &str) -> Option<&mut Option<Rc<str>>> {
-        let target = self.targets.get(&offset_in(self.base, text.as_ptr())?)?;
-        if target.type_index != STR_TYPE_INDEX {
-            return None;
-        }
-        self.strs.get_mut(target.slot as usize)
-    }
-}
-
-impl SharedPointers<'_> {
-    /// Reads the archived string `archived` as `shared` from now on, a string already read
-    /// with the same text.
-    pub(crate) fn share_str(&mut self, archived: &str, shared: &Rc<str>) {
-        if let Some(slot) = self.str_slot(archived) {
-            *slot = Some(Rc::clone(shared));
+    /// Reads the archived string `archived` as `shared` from now on, a string equal to it read
+    /// before (from the previous data, say), so that writing them out again stores one copy.
+    pub(crate) fn share_str(&mut self, archived: &str, shared: &SharedStr) {
+        if let Some(offset) = offset_in(self.base, archived.as_ptr()) {
+            self.shared_strs.insert(offset, shared.clone());
         }
     }
 }
@@ -763,7 +732,7 @@ where
 }
 
 /// Archives an `Rc` as rkyv does (a shared pointer) and reads it back with one allocation per
-/// distinct target: a string as below, any other value through [`read_shared`].
+/// distinct target, through [`read_shared`] (strings are [`SharedStr`]s instead).
 pub(crate) struct SharedRc;
 
 impl<T: ?Sized> ArchiveWith<Rc<T>> for SharedRc
@@ -795,20 +764,130 @@ where
 
 type ArchivedSharedStr = <Rc<str> as Archive>::Archived;
 
-/// Strings (CIDs mostly): where rkyv's own path makes three allocations for each, this makes one
-/// for each distinct string.
-impl DeserializeWith<ArchivedSharedStr, Rc<str>, SharedPointers<'_>> for SharedRc {
+/// A string shared with the archive it was read from (a range of it), or one made here: what
+/// CIDs and argument hashes are. Reading a data allocates and copies none of them, and a CID
+/// named in many places is the same bytes of the archive in all of them.
+#[derive(Clone)]
+pub struct SharedStr(SharedStrRepr);
+
+#[derive(Clone)]
+enum SharedStrRepr {
+    Owned(Rc<str>),
+    InArchive(ArchiveRange),
+}
+
+impl From<&str> for SharedStr {
+    fn from(text: &str) -> Self {
+        SharedStr(SharedStrRepr::Owned(text.into()))
+    }
+}
+
+impl From<Rc<str>> for SharedStr {
+    fn from(text: Rc<str>) -> Self {
+        SharedStr(SharedStrRepr::Owned(text))
+    }
+}
+
+impl std::ops::Deref for SharedStr {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        match &self.0 {
+            SharedStrRepr::Owned(text) => text,
+            SharedStrRepr::InArchive(range) => range.as_str(),
+        }
+    }
+}
+
+impl PartialEq for SharedStr {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl Eq for SharedStr {}
+
+impl PartialOrd for SharedStr {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SharedStr {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (**self).cmp(&**other)
+    }
+}
+
+impl std::fmt::Debug for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl std::fmt::Display for SharedStr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl serde::Serialize for SharedStr {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SharedStr {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <Rc<str> as serde::Deserialize>::deserialize(deserializer).map(SharedStr::from)
+    }
+}
+
+/// Archives a [`SharedStr`] as an `Rc<str>` (a shared pointer: one copy per distinct address)
+/// and reads it back as a range of the archive.
+pub(crate) struct SharedStrInArchive;
+
+impl ArchiveWith<SharedStr> for SharedStrInArchive {
+    type Archived = ArchivedSharedStr;
+    type Resolver = <Rc<str> as Archive>::Resolver;
+
+    unsafe fn resolve_with(
+        field: &SharedStr,
+        pos: usize,
+        resolver: Self::Resolver,
+        out: *mut Self::Archived,
+    ) {
+        // SAFETY: the caller's guarantees are passed on to rkyv's own `Rc` archiving.
+        unsafe { ArchivedSharedStr::resolve_from_ref(&**field, pos, resolver, out) }
+    }
+}
+
+impl<S> SerializeWith<SharedStr, S> for SharedStrInArchive
+where
+    S: Serializer + SharedSerializeRegistry + ?Sized,
+{
+    fn serialize_with(field: &SharedStr, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
+        ArchivedSharedStr::serialize_from_ref(&**field, serializer)
+    }
+}
+
+impl DeserializeWith<ArchivedSharedStr, SharedStr, SharedPointers<'_>> for SharedStrInArchive {
     fn deserialize_with(
         field: &ArchivedSharedStr,
         deserializer: &mut SharedPointers<'_>,
-    ) -> Result<Rc<str>, std::convert::Infallible> {
-        // `Validator` made sure that every pointer to one address names the same string. Each
-        // was registered there, so a target without a slot does not occur; it would only be
-        // read unshared.
+    ) -> Result<SharedStr, std::convert::Infallible> {
         let text: &str = field.get();
-        Ok(match deserializer.str_slot(text) {
-            Some(slot) => Rc::clone(slot.get_or_insert_with(|| Rc::from(text))),
-            None => Rc::from(text),
+        if !deserializer.shared_strs.is_empty() {
+            let shared = offset_in(deserializer.base, text.as_ptr())
+                .and_then(|offset| deserializer.shared_strs.get(&offset));
+            if let Some(shared) = shared {
+                return Ok(shared.clone());
+            }
+        }
+        Ok(match ArchiveRange::of(text, &deserializer.archive) {
+            Some(range) => SharedStr(SharedStrRepr::InArchive(range)),
+            None => SharedStr::from(Rc::from(text)),
         })
     }
 }
@@ -832,15 +911,43 @@ where
 #[derive(Clone)]
 pub(crate) struct Text(TextRepr);
 
-// Private, so that only this module makes a range, and only from a validated archive.
 #[derive(Clone)]
 enum TextRepr {
     Owned(Box<str>),
-    InArchive {
-        archive: Rc<rkyv::AlignedVec>,
-        start: usize,
-        end: usize,
-    },
+    InArchive(ArchiveRange),
+}
+
+/// A string of a validated archive, which it keeps alive.
+// Private, so that only this module makes a range, and only from a validated archive.
+#[derive(Clone)]
+struct ArchiveRange {
+    archive: Rc<rkyv::AlignedVec>,
+    start: u32,
+    len: u32,
+}
+
+impl ArchiveRange {
+    /// The range of `text`, a string that validation checked inside `archive`; `None`, for a
+    /// copy to be made, should it ever not be inside (strings always are).
+    fn of(text: &str, archive: &Rc<rkyv::AlignedVec>) -> Option<Self> {
+        let start = offset_in(archive.as_ptr() as usize, text.as_ptr())?;
+        let end = start.checked_add(u32::try_from(text.len()).ok()?)?;
+        (end as usize <= archive.len()).then(|| ArchiveRange {
+            archive: Rc::clone(archive),
+            start,
+            len: end - start,
+        })
+    }
+
+    #[inline]
+    fn as_str(&self) -> &str {
+        let start = self.start as usize;
+        let bytes = &self.archive[start..start + self.len as usize];
+        // SAFETY: the range is exactly that of an archived string, found inside this archive
+        // by `ArchiveRange::of` after validation checked it to be UTF-8; the archive is shared
+        // immutably and never changes afterwards.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
 }
 
 impl Text {
@@ -862,17 +969,7 @@ impl std::ops::Deref for Text {
     fn deref(&self) -> &str {
         match &self.0 {
             TextRepr::Owned(text) => text,
-            TextRepr::InArchive {
-                archive,
-                start,
-                end,
-            } => {
-                let bytes = &archive[*start..*end];
-                // SAFETY: the range is exactly that of an archived string, found inside this
-                // archive by `deserialize_with` below after validation checked it to be UTF-8;
-                // the archive is shared immutably and never changes afterwards.
-                unsafe { std::str::from_utf8_unchecked(bytes) }
-            }
+            TextRepr::InArchive(range) => range.as_str(),
         }
     }
 }
@@ -911,17 +1008,9 @@ impl DeserializeWith<ArchivedText, Text, SharedPointers<'_>> for TextInArchive {
         deserializer: &mut SharedPointers<'_>,
     ) -> Result<Text, std::convert::Infallible> {
         let text: &str = field.get();
-        let archive = &deserializer.archive;
-        let start = (text.as_ptr() as usize).wrapping_sub(archive.as_ptr() as usize);
-        Ok(match start.checked_add(text.len()) {
-            Some(end) if end <= archive.len() => Text(TextRepr::InArchive {
-                archive: Rc::clone(archive),
-                start,
-                end,
-            }),
-            // Strings are always inside the archive they were read from; a copy is the
-            // safe answer should that ever not hold.
-            _ => Text::owned(text.into()),
+        Ok(match ArchiveRange::of(text, &deserializer.archive) {
+            Some(range) => Text(TextRepr::InArchive(range)),
+            None => Text::owned(text.into()),
         })
     }
 }
@@ -1040,10 +1129,10 @@ mod tests {
         }
     }
 
-    /// A CID is one string in memory wherever the archive names it: its store's key and its
-    /// trace states are all read through its one slot.
+    /// A CID is read as the archive's own bytes, not copied: its store's key and its trace
+    /// states are all the one string of the archive.
     #[test]
-    fn each_cid_is_read_once() {
+    fn cids_are_read_in_place() {
         let mut data = InterpreterData::default();
         let cid = data.cid_info.insert_service_result(
             &json!("value"),
@@ -1063,13 +1152,14 @@ mod tests {
             _ => panic!("a call state"),
         };
         let (first, second) = (read(&decoded.trace[0]), read(&decoded.trace[1]));
-        assert!(Rc::ptr_eq(first.as_rc(), second.as_rc()));
+        assert!(matches!(first.as_shared().0, SharedStrRepr::InArchive(_)));
+        assert_eq!(first.as_str().as_ptr(), second.as_str().as_ptr());
         let (key, _) = decoded
             .cid_info
             .service_result_store
             .iter()
             .next()
             .expect("the stored result");
-        assert!(Rc::ptr_eq(first.as_rc(), key.as_rc()));
+        assert_eq!(first.as_str().as_ptr(), key.as_str().as_ptr());
     }
 }

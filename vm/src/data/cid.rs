@@ -15,6 +15,7 @@ use std::fmt;
 use std::ops::Range;
 use std::rc::Rc;
 
+use super::archive::SharedStr;
 use super::record_json::JsonRecord;
 
 /// The multicodec code of JSON; multicodec crates do not export it.
@@ -33,12 +34,12 @@ const SHA2_256: u64 = 0x12;
 #[serde(transparent)]
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
 #[archive(check_bytes)]
-pub struct Cid(#[with(super::archive::SharedRc)] Rc<str>);
+pub struct Cid(#[with(super::archive::SharedStrInArchive)] SharedStr);
 
 impl Cid {
     /// Wraps a CID string without checking it; use it for CIDs that come from elsewhere.
     pub fn new(cid: impl Into<Rc<str>>) -> Self {
-        Self(cid.into())
+        Self(SharedStr::from(cid.into()))
     }
 
     /// The CID string.
@@ -46,8 +47,8 @@ impl Cid {
         &self.0
     }
 
-    /// The shared CID string, for callers that keep it (such as the signature tracker).
-    pub fn as_rc(&self) -> &Rc<str> {
+    /// The CID string as kept, for reading a later archive's equal CIDs as this one.
+    pub(crate) fn as_shared(&self) -> &SharedStr {
         &self.0
     }
 }
@@ -231,8 +232,8 @@ fn blake3_cid(digest: &blake3::Hash) -> Cid {
 
 /// The hash the reference stores as `argument_hash`: the CID string of the JSON array of a call's
 /// arguments.
-pub fn argument_hash(arguments: &[Value]) -> Rc<str> {
-    ArgumentHash::of(arguments).to_rc()
+pub fn argument_hash(arguments: &[Value]) -> SharedStr {
+    ArgumentHash::of(arguments).to_shared()
 }
 
 /// A call's argument hash (see [`argument_hash`]) before it is made a string: checking a
@@ -269,8 +270,8 @@ impl ArgumentHash {
     }
 
     /// The hash as stored in a service result aggregate.
-    pub fn to_rc(&self) -> Rc<str> {
-        Rc::from(blake3_cid_str(&blake3_cid_chars(&self.0)))
+    pub fn to_shared(&self) -> SharedStr {
+        SharedStr::from(blake3_cid_str(&blake3_cid_chars(&self.0)))
     }
 }
 

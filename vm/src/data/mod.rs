@@ -48,6 +48,7 @@ mod signatures;
 mod store;
 mod verify;
 
+pub use archive::SharedStr;
 pub use cid::{
     argument_hash, json_text_cid, serde_cid, value_cid, verify_cid, ArgumentHash, Cid, CidMismatch,
     JsonPart,

@@ -5,7 +5,7 @@
 //! `air-interpreter-data` 0.17. Types whose archived form differs from their in-memory form (the
 //! peer ids of `Sender` and `CanonResult`) are archived through mirror types in `archive.rs`.
 
-use super::archive::{StringInArchive, Text, TextInArchive};
+use super::archive::{SharedStr, StringInArchive, Text, TextInArchive};
 use super::cid::{self, Cid};
 use super::signatures::SignatureStore;
 use super::store::{CidInfo, CidStore, KnownEntry};
@@ -175,8 +175,8 @@ pub struct ServiceResultCidAggregate {
     /// CID of the result value (value store).
     pub value_cid: Cid,
     /// [`cid::argument_hash`] of the call's arguments, so a replay with other arguments is caught.
-    #[with(super::archive::SharedRc)]
-    pub argument_hash: Rc<str>,
+    #[with(super::archive::SharedStrInArchive)]
+    pub argument_hash: SharedStr,
     /// CID of the call's tetraplet (tetraplet store).
     pub tetraplet_cid: Cid,
 }

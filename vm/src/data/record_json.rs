@@ -269,7 +269,7 @@ mod tests {
         ) {
             let record = ServiceResultCidAggregate {
                 value_cid,
-                argument_hash: argument_hash.into(),
+                argument_hash: argument_hash.as_str().into(),
                 tetraplet_cid,
             };
             prop_assert_eq!(ours(&record), serde(&record));

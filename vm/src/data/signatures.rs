@@ -57,7 +57,7 @@ impl PublicKey {
 /// Checks `signature` by `key` over `cids` (in any order) salted with `salt`.
 fn verify(
     key: &libp2p_identity::ed25519::PublicKey,
-    cids: &[Rc<str>],
+    cids: &[Cid],
     salt: &str,
     signature: &Signature,
 ) -> Result<(), String> {
@@ -401,23 +401,22 @@ impl KeyError {
 pub struct SignatureTracker {
     // Keyed by the peer ids of received data: a seeded hash, as everywhere data chooses keys
     // (and cheaper than std's SipHash, for a lookup per recorded result).
-    cids: HashMap<Rc<str>, Vec<Rc<str>>, foldhash::fast::RandomState>,
+    cids: HashMap<Rc<str>, Vec<Cid>, foldhash::fast::RandomState>,
 }
 
 impl SignatureTracker {
     /// Records that `peer_id` produced `cid`.
     pub fn register(&mut self, peer_id: &str, cid: &Cid) {
         match self.cids.get_mut(peer_id) {
-            Some(cids) => cids.push(Rc::clone(cid.as_rc())),
+            Some(cids) => cids.push(cid.clone()),
             None => {
-                self.cids
-                    .insert(peer_id.into(), vec![Rc::clone(cid.as_rc())]);
+                self.cids.insert(peer_id.into(), vec![cid.clone()]);
             }
         }
     }
 
     /// The CIDs registered for `peer_id`, sorted.
-    pub fn cids_of(&self, peer_id: &str) -> Vec<Rc<str>> {
+    pub fn cids_of(&self, peer_id: &str) -> Vec<Cid> {
         let mut cids = self.cids.get(peer_id).cloned().unwrap_or_default();
         cids.sort_unstable();
         cids
@@ -454,7 +453,7 @@ pub enum SignatureCheckError {
         /// The peer.
         peer_id: String,
         /// The peer's CIDs, sorted, as checked.
-        cids: Vec<Rc<str>>,
+        cids: Vec<Cid>,
         /// What is wrong.
         reason: String,
     },
@@ -467,9 +466,9 @@ pub enum SignatureCheckError {
         /// The peer.
         peer_id: String,
         /// The larger of the two CID lists.
-        larger: Vec<Rc<str>>,
+        larger: Vec<Cid>,
         /// The other CID list.
-        smaller: Vec<Rc<str>>,
+        smaller: Vec<Cid>,
     },
 }
 
@@ -480,7 +479,7 @@ pub(crate) struct PeerCids<'a> {
     /// verification.
     decoded: DecodedKey,
     pub(crate) signature: &'a Signature,
-    pub(crate) cids: Vec<Rc<str>>,
+    pub(crate) cids: Vec<Cid>,
 }
 
 /// Peer id → signature and CIDs, for every peer of a signature store.
@@ -587,7 +586,7 @@ pub(crate) fn merge_signers<'a>(
 }
 
 /// Whether every element of `smaller` occurs in `larger` at least as often; both are sorted.
-fn is_sorted_sub_multiset(smaller: &[Rc<str>], larger: &[Rc<str>]) -> bool {
+fn is_sorted_sub_multiset(smaller: &[Cid], larger: &[Cid]) -> bool {
     let mut rest = larger.iter();
     smaller
         .iter()
@@ -601,7 +600,7 @@ mod tests {
     fn grouped<'a>(store: &'a SignatureStore, cids: &[&str]) -> GroupedCids<'a> {
         let mut groups = group_signers(store).expect("valid keys");
         for peer in groups.values_mut() {
-            peer.cids = cids.iter().map(|cid| Rc::from(*cid)).collect();
+            peer.cids = cids.iter().map(|cid| Cid::new(*cid)).collect();
         }
         groups
     }

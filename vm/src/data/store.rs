@@ -1,6 +1,6 @@
 //! Content-addressed stores: CID → value maps, and their integrity check.
 
-use super::archive::{read_shared, SharedPointers};
+use super::archive::{read_shared, SharedPointers, SharedStr};
 use super::cid::{self, ArchivedCid, Cid, CidMismatch, CidText};
 use super::model::{
     CanonCidAggregate, CanonResultCidAggregate, Provenance, RawValue, ServiceResultCidAggregate,
@@ -90,7 +90,7 @@ where
         for entry in field.iter() {
             let archived = entry.value.get();
             if let Some((cid, value)) = known.and_then(|known| known.alike(&entry.key, archived)) {
-                deserializer.share_str(entry.key.as_str(), cid.as_rc());
+                deserializer.share_str(entry.key.as_str(), cid.as_shared());
                 map.insert(cid.clone(), Rc::clone(value));
                 continue;
             }
@@ -378,7 +378,7 @@ impl CidInfo {
         &mut self,
         value: &V,
         tetraplet: impl Into<Rc<Tetraplet>>,
-        argument_hash: Rc<str>,
+        argument_hash: SharedStr,
     ) -> Cid {
         let tetraplet_cid = self.tetraplet_store.insert(tetraplet);
         self.insert_service_result_of(value, tetraplet_cid, argument_hash)
@@ -389,7 +389,7 @@ impl CidInfo {
         &mut self,
         value: &V,
         tetraplet_cid: Cid,
-        argument_hash: Rc<str>,
+        argument_hash: SharedStr,
     ) -> Cid {
         self.insert_service_result_raw(RawValue::from_value(value), tetraplet_cid, argument_hash)
     }
@@ -399,7 +399,7 @@ impl CidInfo {
         &mut self,
         value: RawValue,
         tetraplet_cid: Cid,
-        argument_hash: Rc<str>,
+        argument_hash: SharedStr,
     ) -> Cid {
         let value_cid = self.value_store.insert(value);
         self.service_result_store.insert(ServiceResultCidAggregate {
@@ -698,7 +698,7 @@ mod tests {
         let kept = known.cid_info.insert_service_result(
             &json!("kept"),
             tetraplet.clone(),
-            Rc::from("hash"),
+            SharedStr::from("hash"),
         );
         known
             .trace
@@ -711,7 +711,7 @@ mod tests {
         let mut received = known.clone();
         received
             .cid_info
-            .insert_service_result(&json!("new"), tetraplet, Rc::from("hash"));
+            .insert_service_result(&json!("new"), tetraplet, SharedStr::from("hash"));
         let (tampered_cid, _) = known.cid_info.value_store.iter().next().expect("a value");
         let mut tampered = received.clone();
         tampered.cid_info.value_store = tampered
@@ -741,7 +741,7 @@ mod tests {
         else {
             panic!("a call state")
         };
-        assert!(Rc::ptr_eq(cid.as_rc(), kept.as_rc()));
+        assert_eq!(cid.as_str().as_ptr(), kept.as_str().as_ptr());
 
         // The tampered value is read as it is, and the check finds it.
         let decoded = archive::from_bytes(&archive::to_vec(&tampered), Some(&known.cid_info))

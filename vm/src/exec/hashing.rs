@@ -5,7 +5,7 @@
 //! crafted keys buys nothing here, and its cost shows on every variable lookup. Maps keyed by
 //! anything that comes from data (trace positions, tetraplets) use a seeded hash instead.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A multiplicative hash of integer keys: distinct keys in a row stay distinct in the low bits
@@ -41,4 +41,3 @@ impl Hasher for IntHasher {
 }
 
 pub type IntMap<K, V> = HashMap<K, V, BuildHasherDefault<IntHasher>>;
-pub type IntSet<K> = HashSet<K, BuildHasherDefault<IntHasher>>;

@@ -46,7 +46,7 @@ use serde_json::Value;
 use crate::data::calls::{CallRequest, CallRequests, CallResults, CallServiceResult};
 use crate::data::{
     self, ArgumentHash, CallResult, CallServiceFailed, CanonResult, Cid, CidInfo, ExecutedState,
-    JsonPart, Provenance, RawValue, Sender, SignatureTracker, Tetraplet, ValueRef,
+    JsonPart, Provenance, RawValue, Sender, SharedStr, SignatureTracker, Tetraplet, ValueRef,
 };
 
 pub use errors::{Catchable, ExecError, ExecResult, Uncatchable};
@@ -1091,7 +1091,7 @@ impl<'s> Exec<'s> {
         argument_hash: ArgumentHash,
         mut answer: CallServiceResult,
     ) -> ExecResult<()> {
-        let argument_hash = argument_hash.to_rc();
+        let argument_hash = argument_hash.to_shared();
         if answer.ret_code != 0 {
             let message: Rc<str> = Rc::from(answer.result.as_str());
             let cid = self.record_failure(tetraplet, argument_hash, answer.ret_code, &message);
@@ -1198,7 +1198,7 @@ impl<'s> Exec<'s> {
         value: Rc<Value>,
         text: String,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: Rc<str>,
+        argument_hash: SharedStr,
         trace_pos: u32,
     ) -> (Cid, ValueAggregate) {
         let tetraplet_cid = self.tetraplet_cid(tetraplet);
@@ -1215,7 +1215,7 @@ impl<'s> Exec<'s> {
     fn record_failure(
         &mut self,
         tetraplet: &Rc<Tetraplet>,
-        argument_hash: Rc<str>,
+        argument_hash: SharedStr,
         ret_code: i32,
         message: &Rc<str>,
     ) -> Cid {
@@ -1815,7 +1815,7 @@ fn verify_call(
     if !expected_hash.is(stored_hash) {
         return Err(Uncatchable::InstructionParametersMismatch {
             param: "call argument_hash",
-            expected: expected_hash.to_rc().to_string(),
+            expected: expected_hash.to_shared().to_string(),
             stored: stored_hash.to_string(),
         }
         .into());

@@ -8,7 +8,7 @@
 use air::Sym;
 
 use super::errors::{Catchable, ExecResult, Uncatchable};
-use super::hashing::{IntMap, IntSet};
+use super::hashing::IntMap;
 
 const GLOBAL: usize = 0;
 
@@ -20,17 +20,48 @@ struct Cell<T> {
 
 pub struct ScopedValues<T> {
     cells: IntMap<Sym, Vec<Cell<T>>>,
-    visible_depths: IntSet<usize>,
+    visible_depths: DepthSet,
     depth: usize,
 }
 
 impl<T> Default for ScopedValues<T> {
     fn default() -> Self {
+        let mut visible_depths = DepthSet::default();
+        visible_depths.insert(GLOBAL);
         ScopedValues {
             cells: IntMap::default(),
-            visible_depths: IntSet::from_iter([GLOBAL]),
+            visible_depths,
             depth: GLOBAL,
         }
+    }
+}
+
+/// A set of depths as bits: every `next` moves the visible depth by one, and a fold of
+/// thousands of elements goes thousands of levels deep, so this is a hot path.
+#[derive(Default)]
+struct DepthSet {
+    words: Vec<u64>,
+}
+
+impl DepthSet {
+    fn insert(&mut self, depth: usize) {
+        let (word, bit) = (depth / 64, depth % 64);
+        if word >= self.words.len() {
+            self.words.resize(word + 1, 0);
+        }
+        self.words[word] |= 1 << bit;
+    }
+
+    fn remove(&mut self, depth: usize) {
+        if let Some(word) = self.words.get_mut(depth / 64) {
+            *word &= !(1 << (depth % 64));
+        }
+    }
+
+    fn contains(&self, depth: usize) -> bool {
+        self.words
+            .get(depth / 64)
+            .is_some_and(|word| word & (1 << (depth % 64)) != 0)
     }
 }
 
@@ -86,7 +117,7 @@ impl<T> ScopedValues<T> {
         let Some(last) = self.cells.get(&name).and_then(|cells| cells.last()) else {
             return Lookup::Missing;
         };
-        if !self.visible_depths.contains(&last.depth) {
+        if !self.visible_depths.contains(last.depth) {
             return Lookup::Missing;
         }
         match &last.value {
@@ -101,20 +132,20 @@ impl<T> ScopedValues<T> {
     }
 
     pub fn next_before(&mut self) {
-        self.visible_depths.remove(&self.depth);
+        self.visible_depths.remove(self.depth);
         self.depth += 1;
         self.visible_depths.insert(self.depth);
     }
 
     pub fn next_after(&mut self) {
-        self.visible_depths.remove(&self.depth);
+        self.visible_depths.remove(self.depth);
         self.depth -= 1;
         self.visible_depths.insert(self.depth);
         self.drop_obsolete();
     }
 
     pub fn fold_end(&mut self) {
-        self.visible_depths.remove(&self.depth);
+        self.visible_depths.remove(self.depth);
         self.depth -= 1;
         self.drop_obsolete();
     }
