@@ -942,11 +942,17 @@ impl ArchiveRange {
     #[inline]
     fn as_str(&self) -> &str {
         let start = self.start as usize;
-        let bytes = &self.archive[start..start + self.len as usize];
-        // SAFETY: the range is exactly that of an archived string, found inside this archive
-        // by `ArchiveRange::of` after validation checked it to be UTF-8; the archive is shared
-        // immutably and never changes afterwards.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
+        // SAFETY: the range is exactly that of an archived string, which `ArchiveRange::of`
+        // found inside this archive, after validation checked it to be UTF-8; the archive is
+        // shared immutably and never changes afterwards. Unchecked, since CIDs are compared and
+        // hashed often.
+        unsafe {
+            let bytes = self
+                .archive
+                .as_slice()
+                .get_unchecked(start..start + self.len as usize);
+            std::str::from_utf8_unchecked(bytes)
+        }
     }
 }
 

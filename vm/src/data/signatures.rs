@@ -57,7 +57,7 @@ impl PublicKey {
 /// Checks `signature` by `key` over `cids` (in any order) salted with `salt`.
 fn verify(
     key: &libp2p_identity::ed25519::PublicKey,
-    cids: &[Cid],
+    cids: &[&str],
     salt: &str,
     signature: &Signature,
 ) -> Result<(), String> {
@@ -424,7 +424,12 @@ impl SignatureTracker {
 
     /// Signs the CIDs registered for the key's own peer and records the signature in `store`.
     pub fn sign_into(&self, keypair: &KeyPair, salt: &str, store: &mut SignatureStore) {
-        let signature = keypair.sign(&self.cids_of(keypair.peer_id()), salt);
+        // Unsorted: signing sorts them.
+        let cids = self
+            .cids
+            .get(&**keypair.peer_id())
+            .map_or(&[][..], Vec::as_slice);
+        let signature = keypair.sign(cids, salt);
         store.put(keypair.public_key(), signature);
     }
 }
@@ -453,7 +458,7 @@ pub enum SignatureCheckError {
         /// The peer.
         peer_id: String,
         /// The peer's CIDs, sorted, as checked.
-        cids: Vec<Cid>,
+        cids: Vec<Rc<str>>,
         /// What is wrong.
         reason: String,
     },
@@ -466,9 +471,9 @@ pub enum SignatureCheckError {
         /// The peer.
         peer_id: String,
         /// The larger of the two CID lists.
-        larger: Vec<Cid>,
+        larger: Vec<Rc<str>>,
         /// The other CID list.
-        smaller: Vec<Cid>,
+        smaller: Vec<Rc<str>>,
     },
 }
 
@@ -479,7 +484,7 @@ pub(crate) struct PeerCids<'a> {
     /// verification.
     decoded: DecodedKey,
     pub(crate) signature: &'a Signature,
-    pub(crate) cids: Vec<Cid>,
+    pub(crate) cids: Vec<&'a str>,
 }
 
 /// Peer id → signature and CIDs, for every peer of a signature store.
@@ -540,7 +545,7 @@ pub(crate) fn check_signatures(
         verify(&peer.decoded.1, &peer.cids, salt, peer.signature).map_err(|reason| {
             SignatureCheckError::SignatureMismatch {
                 peer_id: peer_id.to_string(),
-                cids: peer.cids.clone(),
+                cids: owned(&peer.cids),
                 reason,
             }
         })?;
@@ -571,8 +576,8 @@ pub(crate) fn merge_signers<'a>(
                 if !is_sorted_sub_multiset(&smaller.cids, &ours.cids) {
                     return Err(SignatureCheckError::MergeMismatch {
                         peer_id: slot.key().to_string(),
-                        larger: slot.get().cids.clone(),
-                        smaller: smaller.cids,
+                        larger: owned(&slot.get().cids),
+                        smaller: owned(&smaller.cids),
                     });
                 }
             }
@@ -585,8 +590,13 @@ pub(crate) fn merge_signers<'a>(
     Ok(store)
 }
 
+/// CIDs as an error keeps them.
+fn owned(cids: &[&str]) -> Vec<Rc<str>> {
+    cids.iter().map(|&cid| Rc::from(cid)).collect()
+}
+
 /// Whether every element of `smaller` occurs in `larger` at least as often; both are sorted.
-fn is_sorted_sub_multiset(smaller: &[Cid], larger: &[Cid]) -> bool {
+fn is_sorted_sub_multiset(smaller: &[&str], larger: &[&str]) -> bool {
     let mut rest = larger.iter();
     smaller
         .iter()
@@ -597,10 +607,10 @@ fn is_sorted_sub_multiset(smaller: &[Cid], larger: &[Cid]) -> bool {
 mod tests {
     use super::*;
 
-    fn grouped<'a>(store: &'a SignatureStore, cids: &[&str]) -> GroupedCids<'a> {
+    fn grouped<'a>(store: &'a SignatureStore, cids: &[&'a str]) -> GroupedCids<'a> {
         let mut groups = group_signers(store).expect("valid keys");
         for peer in groups.values_mut() {
-            peer.cids = cids.iter().map(|cid| Cid::new(*cid)).collect();
+            peer.cids = cids.to_vec();
         }
         groups
     }

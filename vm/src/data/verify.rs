@@ -50,7 +50,7 @@ fn group_cids(data: &InterpreterData) -> Result<GroupedCids<'_>, DataError> {
                 peer_id: tetraplet.peer_pk.to_string(),
             }
         })?;
-        peer.cids.push(cid.clone());
+        peer.cids.push(cid.as_str());
     }
     for peer in groups.values_mut() {
         peer.cids.sort_unstable();
