@@ -754,8 +754,13 @@ impl<'s> Exec<'s> {
             }
             _ => {}
         }
-        let resolved = self.resolve(id)?;
-        match &*resolved.value {
+        // A plain scalar's value is all a triplet takes of it: not its tetraplet nor where it
+        // came from.
+        let resolved = match value {
+            AirValue::Scalar(name, None) => Rc::clone(self.scalar_ref(name)?.value()),
+            _ => self.resolve(id)?.value,
+        };
+        match &*resolved {
             Value::String(s) => Ok(match self.resolved_texts.get(s.as_str()) {
                 Some(text) => Arc::clone(text),
                 None => {
