@@ -1,7 +1,8 @@
-//! Hashing for the interpreter's maps keyed by script symbols and scope depths.
+//! Hashing for the interpreter's maps keyed by script symbols and instructions, and by the
+//! addresses of the run's own texts.
 //!
-//! These keys are small integers handed out in sequence (symbols by the script's interner, depths
-//! by nesting), never values a peer chooses, so the protection of the standard SipHash against
+//! These keys are integers handed out in sequence (symbols by the script's interner) or by the
+//! allocator, never values a peer chooses, so the protection of the standard SipHash against
 //! crafted keys buys nothing here, and its cost shows on every variable lookup. Maps keyed by
 //! anything that comes from data (trace positions, tetraplets) use a seeded hash instead.
 

@@ -108,7 +108,7 @@ pub fn execute(script: &Script, input: ExecInput<'_>) -> ExecOutput {
         constant_triplets: IntMap::default(),
         literal_texts: IntMap::default(),
         resolved_texts: HashSet::default(),
-        variable_triplets: HashMap::default(),
+        variable_triplets: IntMap::default(),
         tetraplet_cids: HashMap::default(),
         current_peer_id: Rc::from(input.particle.current_peer_id),
         timestamp: input.particle.timestamp,
@@ -261,7 +261,7 @@ struct Exec<'s> {
     resolved_texts: HashSet<Arc<str>, foldhash::fast::RandomState>,
     /// Tetraplets of calls whose peer, service or function is a variable, by instruction and the
     /// addresses of the three (shared) texts.
-    variable_triplets: HashMap<(InstrId, [usize; 3]), Rc<Tetraplet>, foldhash::fast::RandomState>,
+    variable_triplets: IntMap<TripletKey, Rc<Tetraplet>>,
     /// CIDs of the tetraplets stored in this run, by content.
     tetraplet_cids: HashMap<Rc<Tetraplet>, Cid, foldhash::fast::RandomState>,
     current_peer_id: Rc<str>,
@@ -821,7 +821,7 @@ impl<'s> Exec<'s> {
                 ];
                 // The texts are shared (literals and resolved texts live as long as the run),
                 // so their addresses name them.
-                let key = (
+                let key = TripletKey(
                     id,
                     triplet
                         .each_ref()
@@ -1786,6 +1786,20 @@ enum ScalarSource<'a> {
 }
 
 /// A scalar as seen by an instruction: a variable's value or a fold's current element.
+/// A call's triplet of texts by their addresses (see [`Exec::call_triplet`]), hashed as four
+/// integers: addresses of the run's own texts are not chosen by data.
+#[derive(PartialEq, Eq)]
+struct TripletKey(InstrId, [usize; 3]);
+
+impl std::hash::Hash for TripletKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_usize(self.0.index());
+        for &address in &self.1 {
+            state.write_usize(address);
+        }
+    }
+}
+
 enum ScalarRef<'a> {
     Value(&'a ValueAggregate),
     Item(&'a IterItem),
