@@ -83,7 +83,8 @@ enum CanonRepr {
 /// Appends the archive of `data` to `out`, which may already hold other bytes (such as the
 /// envelope's header): the archive is laid out as if it started its own buffer.
 pub(crate) fn write(data: &InterpreterData, out: &mut Vec<u8>) {
-    let mut peers = HashMap::<&str, Rc<String>>::new();
+    // Keyed by peer ids that data may choose: a seeded hash (and cheaper than SipHash).
+    let mut peers = PeerTexts::default();
     let mut archived_peer = |peer| intern_for_archive(&mut peers, peer);
     let trace = data
         .trace
@@ -254,7 +255,10 @@ fn state_size(state: &ExecutedState) -> usize {
     }
 }
 
-fn intern_for_archive<'a>(peers: &mut HashMap<&'a str, Rc<String>>, peer: &'a str) -> Rc<String> {
+/// Peer ids as the archive keeps them, by their text.
+type PeerTexts<'a> = HashMap<&'a str, Rc<String>, foldhash::fast::RandomState>;
+
+fn intern_for_archive<'a>(peers: &mut PeerTexts<'a>, peer: &'a str) -> Rc<String> {
     Rc::clone(
         peers
             .entry(peer)
@@ -293,7 +297,9 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
     let Ok(signatures) = archived.signatures.deserialize(&mut reader);
     drop(reader);
 
-    let mut peers = HashMap::<Rc<String>, Rc<str>>::new();
+    // By text: an archive may hold one peer id many times (the reference's does). Seeded, as
+    // the ids are the data's.
+    let mut peers = HashMap::<Rc<String>, Rc<str>, foldhash::fast::RandomState>::default();
     let mut peer = |archived: Rc<String>| -> Rc<str> {
         Rc::clone(
             peers
