@@ -21,7 +21,7 @@ use rkyv::ser::{Serializer, SharedSerializeRegistry};
 use rkyv::string::{ArchivedString, StringResolver};
 use rkyv::validation::validators::{ArchiveError, ArchiveValidator};
 use rkyv::validation::{ArchiveContext, SharedContext};
-use rkyv::with::{ArchiveWith, DeserializeWith, SerializeWith};
+use rkyv::with::{ArchiveWith, DeserializeWith, Inline, SerializeWith};
 use rkyv::{Archive, ArchiveUnsized, Deserialize as _, Fallible};
 
 use std::alloc::{Layout, LayoutError};
@@ -34,14 +34,17 @@ use std::sync::Arc;
 /// Scratch space the serializer starts with; larger archives fall back to the heap.
 const SCRATCH_SIZE: usize = 4096;
 
-// Read field by field (see `from_bytes`), so not `Deserialize` as a whole.
+// Read field by field (see `from_bytes`), so not `Deserialize` as a whole; written from the
+// data's own stores and signatures, borrowed.
 #[derive(rkyv::Archive, rkyv::Serialize)]
 #[archive(check_bytes)]
-struct DataRepr {
+struct DataRepr<'a> {
     trace: Vec<StateRepr>,
     last_call_request_id: u32,
-    cid_info: CidInfo,
-    signatures: SignatureStore,
+    #[with(Inline)]
+    cid_info: &'a CidInfo,
+    #[with(Inline)]
+    signatures: &'a SignatureStore,
 }
 
 #[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
@@ -122,8 +125,8 @@ pub(crate) fn write(data: &InterpreterData, out: &mut Vec<u8>) {
     let repr = DataRepr {
         trace,
         last_call_request_id: data.last_call_request_id,
-        cid_info: data.cid_info.clone(),
-        signatures: data.signatures.clone(),
+        cid_info: &data.cid_info,
+        signatures: &data.signatures,
     };
 
     let mut serializer = CompositeSerializer::new(
@@ -286,8 +289,9 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
     // The validator keeps a table of the shared pointers' targets, sized up front (see
     // `expected_shared_pointers`), which the deserializer then reads its strings through.
     let mut validator = Validator::new(&aligned, expected_shared_pointers(bytes.len()));
-    let archived = rkyv::check_archived_root_with_context::<DataRepr, _>(&aligned, &mut validator)
-        .map_err(|e| e.to_string())?;
+    let archived =
+        rkyv::check_archived_root_with_context::<DataRepr<'static>, _>(&aligned, &mut validator)
+            .map_err(|e| e.to_string())?;
     let mut reader = SharedPointers::new(Rc::clone(&aligned), validator, known);
     // The stores first, so that a CID of the trace reuses the string read for its store entry:
     // `known`'s own string when the entry was taken from there.
