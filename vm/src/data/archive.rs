@@ -47,7 +47,7 @@ struct DataRepr<'a> {
     signatures: &'a SignatureStore,
 }
 
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(rkyv::Archive, rkyv::Serialize)]
 #[archive(check_bytes)]
 enum StateRepr {
     Par(ParResult),
@@ -57,7 +57,7 @@ enum StateRepr {
     Canon(CanonRepr),
 }
 
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(rkyv::Archive, rkyv::Serialize)]
 #[archive(check_bytes)]
 enum CallRepr {
     RequestSentBy(SenderRepr),
@@ -65,21 +65,17 @@ enum CallRepr {
     Failed(Cid),
 }
 
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(rkyv::Archive, rkyv::Serialize)]
 #[archive(check_bytes)]
 enum SenderRepr {
-    PeerId(#[with(SharedRc)] Rc<String>),
-    PeerIdWithCallId {
-        #[with(SharedRc)]
-        peer_id: Rc<String>,
-        call_id: u32,
-    },
+    PeerId(Rc<String>),
+    PeerIdWithCallId { peer_id: Rc<String>, call_id: u32 },
 }
 
-#[derive(rkyv::Archive, rkyv::Serialize, rkyv::Deserialize)]
+#[derive(rkyv::Archive, rkyv::Serialize)]
 #[archive(check_bytes)]
 enum CanonRepr {
-    RequestSentBy(#[with(SharedRc)] Rc<String>),
+    RequestSentBy(Rc<String>),
     Executed(Cid),
 }
 
@@ -296,49 +292,10 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
     // The stores first, so that a CID of the trace reuses the string read for its store entry:
     // `known`'s own string when the entry was taken from there.
     let Ok(cid_info) = archived.cid_info.deserialize(&mut reader);
-    let Ok::<Vec<StateRepr>, _>(trace) = archived.trace.deserialize(&mut reader);
+    let trace = read_trace(&archived.trace, &mut reader);
     let Ok(last_call_request_id) = archived.last_call_request_id.deserialize(&mut reader);
     let Ok(signatures) = archived.signatures.deserialize(&mut reader);
     drop(reader);
-
-    // By text: an archive may hold one peer id many times (the reference's does). Seeded, as
-    // the ids are the data's.
-    let mut peers = HashMap::<Rc<String>, Rc<str>, foldhash::fast::RandomState>::default();
-    let mut peer = |archived: Rc<String>| -> Rc<str> {
-        Rc::clone(
-            peers
-                .entry(Rc::clone(&archived))
-                .or_insert_with(|| Rc::from(archived.as_str())),
-        )
-    };
-    let trace = trace
-        .into_iter()
-        .map(|state| match state {
-            StateRepr::Par(par) => ExecutedState::Par(par),
-            StateRepr::Call(CallRepr::RequestSentBy(SenderRepr::PeerId(id))) => {
-                ExecutedState::Call(CallResult::RequestSentBy(Sender::PeerId(peer(id))))
-            }
-            StateRepr::Call(CallRepr::RequestSentBy(SenderRepr::PeerIdWithCallId {
-                peer_id,
-                call_id,
-            })) => ExecutedState::Call(CallResult::RequestSentBy(Sender::PeerIdWithCallId {
-                peer_id: peer(peer_id),
-                call_id,
-            })),
-            StateRepr::Call(CallRepr::Executed(value)) => {
-                ExecutedState::Call(CallResult::Executed(value))
-            }
-            StateRepr::Call(CallRepr::Failed(cid)) => ExecutedState::Call(CallResult::Failed(cid)),
-            StateRepr::Fold(fold) => ExecutedState::Fold(fold),
-            StateRepr::Ap(ap) => ExecutedState::Ap(ap),
-            StateRepr::Canon(CanonRepr::RequestSentBy(id)) => {
-                ExecutedState::Canon(CanonResult::RequestSentBy(peer(id)))
-            }
-            StateRepr::Canon(CanonRepr::Executed(cid)) => {
-                ExecutedState::Canon(CanonResult::Executed(cid))
-            }
-        })
-        .collect();
     Ok(InterpreterData {
         trace,
         last_call_request_id,
@@ -346,6 +303,76 @@ pub(crate) fn from_bytes(bytes: &[u8], known: Option<&CidInfo>) -> Result<Interp
         signatures,
     })
 }
+
+/// Reads the trace straight from its archive into the model. A peer id, archived as the
+/// reference's `Rc<String>`, becomes one `Rc<str>` per distinct text: an archive may hold one id
+/// many times (the reference's does).
+fn read_trace(
+    archived: &rkyv::vec::ArchivedVec<ArchivedStateRepr>,
+    reader: &mut SharedPointers<'_>,
+) -> Vec<ExecutedState> {
+    // Seeded: the ids are the data's.
+    let mut peers = std::collections::HashSet::<Rc<str>, foldhash::fast::RandomState>::default();
+    let mut peer = |archived: &ArchivedPeerId| -> Rc<str> {
+        let text = archived.get().as_str();
+        match peers.get(text) {
+            Some(peer) => Rc::clone(peer),
+            None => {
+                let peer = Rc::<str>::from(text);
+                peers.insert(Rc::clone(&peer));
+                peer
+            }
+        }
+    };
+    archived
+        .iter()
+        .map(|state| match state {
+            ArchivedStateRepr::Par(par) => {
+                let Ok(par) = par.deserialize(reader);
+                ExecutedState::Par(par)
+            }
+            ArchivedStateRepr::Call(ArchivedCallRepr::RequestSentBy(sender)) => {
+                let sender = match sender {
+                    ArchivedSenderRepr::PeerId(id) => Sender::PeerId(peer(id)),
+                    ArchivedSenderRepr::PeerIdWithCallId { peer_id, call_id } => {
+                        let Ok(call_id) = call_id.deserialize(reader);
+                        Sender::PeerIdWithCallId {
+                            peer_id: peer(peer_id),
+                            call_id,
+                        }
+                    }
+                };
+                ExecutedState::Call(CallResult::RequestSentBy(sender))
+            }
+            ArchivedStateRepr::Call(ArchivedCallRepr::Executed(value)) => {
+                let Ok(value) = value.deserialize(reader);
+                ExecutedState::Call(CallResult::Executed(value))
+            }
+            ArchivedStateRepr::Call(ArchivedCallRepr::Failed(cid)) => {
+                let Ok(cid) = cid.deserialize(reader);
+                ExecutedState::Call(CallResult::Failed(cid))
+            }
+            ArchivedStateRepr::Fold(fold) => {
+                let Ok(fold) = fold.deserialize(reader);
+                ExecutedState::Fold(fold)
+            }
+            ArchivedStateRepr::Ap(ap) => {
+                let Ok(ap) = ap.deserialize(reader);
+                ExecutedState::Ap(ap)
+            }
+            ArchivedStateRepr::Canon(ArchivedCanonRepr::RequestSentBy(id)) => {
+                ExecutedState::Canon(CanonResult::RequestSentBy(peer(id)))
+            }
+            ArchivedStateRepr::Canon(ArchivedCanonRepr::Executed(cid)) => {
+                let Ok(cid) = cid.deserialize(reader);
+                ExecutedState::Canon(CanonResult::Executed(cid))
+            }
+        })
+        .collect()
+}
+
+/// A peer id of the trace as archived.
+type ArchivedPeerId = <Rc<String> as Archive>::Archived;
 
 /// Room for the shared pointers of an archive of `len` bytes, so that the validator's map
 /// seldom grows by doubling: CIDs make most of them, one per 80 bytes or so of a typical data.
@@ -704,8 +731,7 @@ impl<D: Fallible + ?Sized> DeserializeWith<ArchivedString, Arc<str>, D> for Stri
     }
 }
 
-/// Reads an archived `Rc<T>` (a store entry) with a single allocation per distinct target, as
-/// [`SharedRc`] does for strings.
+/// Reads an archived `Rc<T>` (a store entry) with a single allocation per distinct target.
 pub(crate) fn read_shared<'k, T>(
     field: &<Rc<T> as Archive>::Archived,
     deserializer: &mut SharedPointers<'k>,
@@ -739,37 +765,6 @@ where
         .values
         .insert(address, Rc::clone(&value) as Rc<dyn Any>);
     value
-}
-
-/// Archives an `Rc` as rkyv does (a shared pointer) and reads it back with one allocation per
-/// distinct target, through [`read_shared`] (strings are [`SharedStr`]s instead).
-pub(crate) struct SharedRc;
-
-impl<T: ?Sized> ArchiveWith<Rc<T>> for SharedRc
-where
-    Rc<T>: Archive,
-{
-    type Archived = <Rc<T> as Archive>::Archived;
-    type Resolver = <Rc<T> as Archive>::Resolver;
-
-    unsafe fn resolve_with(
-        field: &Rc<T>,
-        pos: usize,
-        resolver: Self::Resolver,
-        out: *mut Self::Archived,
-    ) {
-        // SAFETY: the caller's guarantees are passed on to rkyv's own `Rc` archiving.
-        unsafe { field.resolve(pos, resolver, out) }
-    }
-}
-
-impl<T: ?Sized, S: Fallible + ?Sized> SerializeWith<Rc<T>, S> for SharedRc
-where
-    Rc<T>: rkyv::Serialize<S>,
-{
-    fn serialize_with(field: &Rc<T>, serializer: &mut S) -> Result<Self::Resolver, S::Error> {
-        rkyv::Serialize::serialize(field, serializer)
-    }
 }
 
 type ArchivedSharedStr = <Rc<str> as Archive>::Archived;
@@ -899,19 +894,6 @@ impl DeserializeWith<ArchivedSharedStr, SharedStr, SharedPointers<'_>> for Share
             Some(range) => SharedStr(SharedStrRepr::InArchive(range)),
             None => SharedStr::from(Rc::from(text)),
         })
-    }
-}
-
-impl<'k, T> DeserializeWith<<Rc<T> as Archive>::Archived, Rc<T>, SharedPointers<'k>> for SharedRc
-where
-    T: Archive + 'static,
-    T::Archived: rkyv::Deserialize<T, SharedPointers<'k>>,
-{
-    fn deserialize_with(
-        field: &<Rc<T> as Archive>::Archived,
-        deserializer: &mut SharedPointers<'k>,
-    ) -> Result<Rc<T>, std::convert::Infallible> {
-        Ok(read_shared(field, deserializer))
     }
 }
 
