@@ -629,6 +629,8 @@ pub(crate) struct SharedPointers<'k> {
     /// Strings to read as another string equal to them (see [`SharedPointers::share_str`]),
     /// by offset.
     shared_strs: HashMap<u32, SharedStr, KeyedAddressHash>,
+    /// The texts of tetraplets read so far. Seeded: they are the data's.
+    tetraplet_texts: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
     /// Values read through [`read_shared`] (store entries), by archived address, for the types
     /// in `repeated`.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
@@ -663,6 +665,7 @@ impl<'k> SharedPointers<'k> {
             pointers: HashMap::default(),
             base,
             shared_strs: HashMap::default(),
+            tetraplet_texts: Default::default(),
             values: HashMap::with_capacity_and_hasher(
                 if values_repeat { targets.len() / 2 } else { 0 },
                 KeyedAddressHash::default(),
@@ -725,9 +728,22 @@ impl<S: Serializer + ?Sized> SerializeWith<Arc<str>, S> for StringInArchive {
     }
 }
 
-impl<D: Fallible + ?Sized> DeserializeWith<ArchivedString, Arc<str>, D> for StringInArchive {
-    fn deserialize_with(field: &ArchivedString, _: &mut D) -> Result<Arc<str>, D::Error> {
-        Ok(Arc::from(field.as_str()))
+/// Equal texts (the same peers, services and functions in many tetraplets) are read as one.
+impl DeserializeWith<ArchivedString, Arc<str>, SharedPointers<'_>> for StringInArchive {
+    fn deserialize_with(
+        field: &ArchivedString,
+        deserializer: &mut SharedPointers<'_>,
+    ) -> Result<Arc<str>, std::convert::Infallible> {
+        let text = field.as_str();
+        let texts = &mut deserializer.tetraplet_texts;
+        Ok(match texts.get(text) {
+            Some(known) => Arc::clone(known),
+            None => {
+                let read = Arc::<str>::from(text);
+                texts.insert(Arc::clone(&read));
+                read
+            }
+        })
     }
 }
 

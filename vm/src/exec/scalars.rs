@@ -155,7 +155,8 @@ impl<T> ScopedValues<T> {
         self.cells.retain(|_, cells| {
             if let Some(last) = cells.last() {
                 if last.depth != GLOBAL && last.depth > depth {
-                    cells.pop();
+                    // Dropped in place: a popped cell would be moved out first.
+                    cells.truncate(cells.len() - 1);
                 }
             }
             !cells.is_empty()
