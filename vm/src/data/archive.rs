@@ -1189,19 +1189,27 @@ mod tests {
         }
     }
 
-    /// A shared string that is not UTF-8 is refused, and one of non-ASCII UTF-8 is read.
-    #[test]
-    fn shared_strings_are_checked_as_utf8() {
+    /// A data of `calls` recorded calls, all with the one result of `argument_hash`.
+    fn calls_of_one_result(calls: usize, argument_hash: SharedStr) -> InterpreterData {
         let mut data = InterpreterData::default();
         let cid = data.cid_info.insert_service_result(
             &json!("value"),
             Rc::new(Tetraplet::peer_only("peer")),
-            SharedStr::from("hash-é"),
+            argument_hash,
         );
-        data.trace
-            .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
-                cid,
-            ))));
+        for _ in 0..calls {
+            data.trace
+                .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
+                    cid.clone(),
+                ))));
+        }
+        data
+    }
+
+    /// A shared string that is not UTF-8 is refused, and one of non-ASCII UTF-8 is read.
+    #[test]
+    fn shared_strings_are_checked_as_utf8() {
+        let data = calls_of_one_result(1, SharedStr::from("hash-é"));
         let bytes = to_vec(&data);
         assert_eq!(from_bytes(&bytes, None).expect("decodes"), data);
 
@@ -1219,18 +1227,7 @@ mod tests {
     /// states are all the one string of the archive.
     #[test]
     fn cids_are_read_in_place() {
-        let mut data = InterpreterData::default();
-        let cid = data.cid_info.insert_service_result(
-            &json!("value"),
-            Rc::new(Tetraplet::peer_only("peer")),
-            argument_hash(&[]),
-        );
-        for _ in 0..2 {
-            data.trace
-                .push(ExecutedState::Call(CallResult::Executed(ValueRef::Scalar(
-                    cid.clone(),
-                ))));
-        }
+        let data = calls_of_one_result(2, argument_hash(&[]));
         let decoded = from_bytes(&to_vec(&data), None).expect("decodes");
         assert_eq!(decoded, data);
         let read = |state: &ExecutedState| match state {
