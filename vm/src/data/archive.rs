@@ -483,7 +483,7 @@ impl std::fmt::Display for ValidatorError {
             ValidatorError::SharedUnchecked => {
                 f.write_str("a shared pointer was registered before its bounds were checked")
             }
-            ValidatorError::Text => f.write_str("a shared string is not UTF-8"),
+            ValidatorError::Text => f.write_str("a string is not UTF-8"),
         }
     }
 }
@@ -873,8 +873,8 @@ impl<'de> serde::Deserialize<'de> for SharedStr {
 pub(crate) struct SharedStrInArchive;
 
 /// The archived form of a [`SharedStr`]: rkyv's `Rc<str>`, the reference's layout, checked as
-/// rkyv checks one, except that text all ASCII (every CID) is recognized a word at a time. The
-/// standard UTF-8 check takes about 190 instructions on a 59-byte CID.
+/// rkyv checks one but with text all ASCII (every CID) recognized a word at a time (see
+/// [`check_text`]).
 #[repr(transparent)]
 pub struct ArchivedSharedText(ArchivedSharedStr);
 
@@ -897,16 +897,13 @@ impl CheckBytes<Validator<'_>> for ArchivedSharedText {
         // that is the whole of this type, then its target, registered as a shared `str` so
         // that every pointer to it agrees with it, and checked once.
         unsafe {
-            let rel_ptr = RelPtr::<str>::manual_check_bytes(value.cast(), context)
-                .map_err(|_| ValidatorError::SharedUnchecked)?;
+            // A length is any 32-bit number: the metadata check cannot fail.
+            let Ok(rel_ptr) = RelPtr::<str>::manual_check_bytes(value.cast(), context);
             let target = context.check_rel_ptr(rel_ptr)?;
             if context.register_shared_ptr(target.cast(), TypeId::of::<ArchivedSharedStr>())? {
                 context.bounds_check_subtree_ptr(target)?;
                 let range = context.push_prefix_subtree(target)?;
-                let bytes = &*(target as *const [u8]);
-                if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
-                    return Err(ValidatorError::Text);
-                }
+                check_text(&*(target as *const [u8]))?;
                 context.pop_prefix_range(range)?;
             }
             Ok(&*value)
@@ -1037,9 +1034,53 @@ impl std::ops::Deref for Text {
 /// Archives a [`Text`] as a boxed string and reads it back as a range of the archive.
 pub(crate) struct TextInArchive;
 
-/// The archived form of a boxed string, the value store's layout.
-type ArchivedText = ArchivedBox<<str as ArchiveUnsized>::Archived>;
+/// A boxed string as rkyv archives it, the value store's layout.
+type ArchivedBoxedStr = ArchivedBox<<str as ArchiveUnsized>::Archived>;
 type TextResolver = BoxResolver<<str as ArchiveUnsized>::MetadataResolver>;
+
+/// The archived form of a [`Text`]: rkyv's boxed string, checked as rkyv checks one but with
+/// text all ASCII recognized a word at a time (see [`check_text`]).
+#[repr(transparent)]
+pub struct ArchivedText(ArchivedBoxedStr);
+
+impl ArchivedText {
+    /// The text, in the archive.
+    pub(crate) fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl CheckBytes<Validator<'_>> for ArchivedText {
+    type Error = ValidatorError;
+
+    unsafe fn check_bytes<'a>(
+        value: *const Self,
+        context: &mut Validator<'_>,
+    ) -> Result<&'a Self, ValidatorError> {
+        // SAFETY: the steps of rkyv's check of an `ArchivedBox<str>` (see `rkyv::boxed`), on
+        // the caller's guarantee that `value` is aligned and in bounds: the relative pointer
+        // that is the whole of this type, then its target, within the archive's unclaimed part.
+        unsafe {
+            // A length is any 32-bit number: the metadata check cannot fail.
+            let Ok(rel_ptr) = RelPtr::<str>::manual_check_bytes(value.cast(), context);
+            let target = context.check_subtree_rel_ptr(rel_ptr)?;
+            let range = context.push_prefix_subtree(target)?;
+            check_text(&*(target as *const [u8]))?;
+            context.pop_prefix_range(range)?;
+            Ok(&*value)
+        }
+    }
+}
+
+/// Checks archived text to be UTF-8, all-ASCII text (CIDs, most JSON) a word at a time: the
+/// standard check takes about 190 instructions on a 59-byte CID.
+fn check_text(bytes: &[u8]) -> Result<(), ValidatorError> {
+    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
+        Ok(())
+    } else {
+        Err(ValidatorError::Text)
+    }
+}
 
 impl ArchiveWith<Text> for TextInArchive {
     type Archived = ArchivedText;
@@ -1051,8 +1092,9 @@ impl ArchiveWith<Text> for TextInArchive {
         resolver: TextResolver,
         out: *mut ArchivedText,
     ) {
-        // SAFETY: the caller's guarantees for `pos` and `out` are passed on unchanged.
-        unsafe { ArchivedBox::resolve_from_ref(&**field, pos, resolver, out) }
+        // SAFETY: the caller's guarantees for `pos` and `out` are passed on unchanged to rkyv's
+        // boxed string, whose archived form `ArchivedText` is (`repr(transparent)`).
+        unsafe { ArchivedBox::resolve_from_ref(&**field, pos, resolver, out.cast()) }
     }
 }
 
@@ -1189,11 +1231,11 @@ mod tests {
         }
     }
 
-    /// A data of `calls` recorded calls, all with the one result of `argument_hash`.
-    fn calls_of_one_result(calls: usize, argument_hash: SharedStr) -> InterpreterData {
+    /// A data of `calls` recorded calls, all with the one result `value` of `argument_hash`.
+    fn calls_of_one_result(calls: usize, value: &str, argument_hash: SharedStr) -> InterpreterData {
         let mut data = InterpreterData::default();
         let cid = data.cid_info.insert_service_result(
-            &json!("value"),
+            &json!(value),
             Rc::new(Tetraplet::peer_only("peer")),
             argument_hash,
         );
@@ -1206,28 +1248,31 @@ mod tests {
         data
     }
 
-    /// A shared string that is not UTF-8 is refused, and one of non-ASCII UTF-8 is read.
+    /// A string that is not UTF-8 is refused, shared (an argument hash) or not (a value's
+    /// text), and one of non-ASCII UTF-8 is read.
     #[test]
-    fn shared_strings_are_checked_as_utf8() {
-        let data = calls_of_one_result(1, SharedStr::from("hash-é"));
+    fn strings_are_checked_as_utf8() {
+        let data = calls_of_one_result(1, "välue", SharedStr::from("hash-é"));
         let bytes = to_vec(&data);
         assert_eq!(from_bytes(&bytes, None).expect("decodes"), data);
 
-        let at = bytes
-            .windows("hash-é".len())
-            .position(|window| window == "hash-é".as_bytes())
-            .expect("the argument hash is in the archive");
-        let mut broken = bytes.clone();
-        broken[at + "hash-".len()] = 0xff;
-        let error = from_bytes(&broken, None).expect_err("not UTF-8");
-        assert!(error.contains("not UTF-8"), "{error}");
+        for (text, prefix) in [("hash-é", "hash-"), ("välue", "v")] {
+            let at = bytes
+                .windows(text.len())
+                .position(|window| window == text.as_bytes())
+                .expect("the text is in the archive");
+            let mut broken = bytes.clone();
+            broken[at + prefix.len()] = 0xff;
+            let error = from_bytes(&broken, None).expect_err("not UTF-8");
+            assert!(error.contains("not UTF-8"), "{text}: {error}");
+        }
     }
 
     /// A CID is read as the archive's own bytes, not copied: its store's key and its trace
     /// states are all the one string of the archive.
     #[test]
     fn cids_are_read_in_place() {
-        let data = calls_of_one_result(2, argument_hash(&[]));
+        let data = calls_of_one_result(2, "value", argument_hash(&[]));
         let decoded = from_bytes(&to_vec(&data), None).expect("decodes");
         assert_eq!(decoded, data);
         let read = |state: &ExecutedState| match state {
