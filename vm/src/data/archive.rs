@@ -872,45 +872,6 @@ impl<'de> serde::Deserialize<'de> for SharedStr {
 /// and reads it back as a range of the archive.
 pub(crate) struct SharedStrInArchive;
 
-/// The archived form of a [`SharedStr`]: rkyv's `Rc<str>`, the reference's layout, checked as
-/// rkyv checks one but with text all ASCII (every CID) recognized a word at a time (see
-/// [`check_text`]).
-#[repr(transparent)]
-pub struct ArchivedSharedText(ArchivedSharedStr);
-
-impl ArchivedSharedText {
-    /// The text, in the archive.
-    pub(crate) fn get(&self) -> &str {
-        self.0.get()
-    }
-}
-
-impl CheckBytes<Validator<'_>> for ArchivedSharedText {
-    type Error = ValidatorError;
-
-    unsafe fn check_bytes<'a>(
-        value: *const Self,
-        context: &mut Validator<'_>,
-    ) -> Result<&'a Self, ValidatorError> {
-        // SAFETY: the steps of rkyv's check of an `ArchivedRc<str>` (see `rkyv::rc::validation`),
-        // on the caller's guarantee that `value` is aligned and in bounds: the relative pointer
-        // that is the whole of this type, then its target, registered as a shared `str` so
-        // that every pointer to it agrees with it, and checked once.
-        unsafe {
-            // A length is any 32-bit number: the metadata check cannot fail.
-            let Ok(rel_ptr) = RelPtr::<str>::manual_check_bytes(value.cast(), context);
-            let target = context.check_rel_ptr(rel_ptr)?;
-            if context.register_shared_ptr(target.cast(), TypeId::of::<ArchivedSharedStr>())? {
-                context.bounds_check_subtree_ptr(target)?;
-                let range = context.push_prefix_subtree(target)?;
-                check_text(&*(target as *const [u8]))?;
-                context.pop_prefix_range(range)?;
-            }
-            Ok(&*value)
-        }
-    }
-}
-
 impl ArchiveWith<SharedStr> for SharedStrInArchive {
     type Archived = ArchivedSharedText;
     type Resolver = <Rc<str> as Archive>::Resolver;
@@ -1038,62 +999,114 @@ pub(crate) struct TextInArchive;
 type ArchivedBoxedStr = ArchivedBox<<str as ArchiveUnsized>::Archived>;
 type TextResolver = BoxResolver<<str as ArchiveUnsized>::MetadataResolver>;
 
-/// The archived form of a [`Text`]: rkyv's boxed string, checked as rkyv checks one but with
-/// text all ASCII recognized a word at a time (see [`check_text`]).
+/// Archived text as rkyv lays it out, behind pointer `P`: a boxed `str` (a value's text) or a
+/// shared one (a CID, an argument hash), owned as `K` says. It is checked as rkyv checks `P`,
+/// but text all ASCII (every CID, most JSON) is recognized a word at a time: the standard UTF-8
+/// check takes about 190 instructions on a 59-byte CID.
 #[repr(transparent)]
-pub struct ArchivedText(ArchivedBoxedStr);
+pub struct ArchivedText<P, K>(P, std::marker::PhantomData<K>);
 
-impl ArchivedText {
+/// The archived form of a [`Text`].
+type ArchivedBoxedText = ArchivedText<ArchivedBoxedStr, Owned>;
+
+/// The archived form of a [`SharedStr`].
+type ArchivedSharedText = ArchivedText<ArchivedSharedStr, Shared>;
+
+/// Text that its one pointer owns.
+pub struct Owned;
+
+/// Text that pointers share.
+pub struct Shared;
+
+impl<P: std::ops::Deref<Target = str>, K> ArchivedText<P, K> {
     /// The text, in the archive.
     pub(crate) fn get(&self) -> &str {
-        self.0.get()
+        &self.0
     }
 }
 
-impl CheckBytes<Validator<'_>> for ArchivedText {
+/// How a pointer to archived text claims its target.
+trait TextOwnership {
+    /// Whether the target at `target` is to be checked now: once per pointer for an owning
+    /// pointer, once per target for a shared one, whose pointers must agree on it.
+    ///
+    /// # Safety
+    ///
+    /// `target` has passed `check_rel_ptr`.
+    unsafe fn claim(
+        context: &mut Validator<'_>,
+        target: *const str,
+    ) -> Result<bool, ValidatorError>;
+}
+
+impl TextOwnership for Owned {
+    unsafe fn claim(
+        context: &mut Validator<'_>,
+        target: *const str,
+    ) -> Result<bool, ValidatorError> {
+        // SAFETY: as rkyv's check of an `ArchivedBox` does after `check_rel_ptr`.
+        unsafe { context.bounds_check_subtree_ptr(target)? };
+        Ok(true)
+    }
+}
+
+impl TextOwnership for Shared {
+    unsafe fn claim(
+        context: &mut Validator<'_>,
+        target: *const str,
+    ) -> Result<bool, ValidatorError> {
+        // SAFETY: as rkyv's check of an `ArchivedRc` does after `check_rel_ptr`.
+        unsafe {
+            let type_id = TypeId::of::<ArchivedSharedStr>();
+            let first = context.register_shared_ptr(target.cast(), type_id)?;
+            if first {
+                context.bounds_check_subtree_ptr(target)?;
+            }
+            Ok(first)
+        }
+    }
+}
+
+impl<P, K: TextOwnership> CheckBytes<Validator<'_>> for ArchivedText<P, K> {
     type Error = ValidatorError;
 
     unsafe fn check_bytes<'a>(
         value: *const Self,
         context: &mut Validator<'_>,
     ) -> Result<&'a Self, ValidatorError> {
-        // SAFETY: the steps of rkyv's check of an `ArchivedBox<str>` (see `rkyv::boxed`), on
-        // the caller's guarantee that `value` is aligned and in bounds: the relative pointer
-        // that is the whole of this type, then its target, within the archive's unclaimed part.
+        // SAFETY: the steps of rkyv's checks of `ArchivedBox<str>` and `ArchivedRc<str>` (see
+        // `rkyv::boxed` and `rkyv::rc::validation`), on the caller's guarantee that `value` is
+        // aligned and in bounds: the relative pointer that is the whole of `P`, then its
+        // target, claimed as `K` says.
         unsafe {
             // A length is any 32-bit number: the metadata check cannot fail.
             let Ok(rel_ptr) = RelPtr::<str>::manual_check_bytes(value.cast(), context);
-            let target = context.check_subtree_rel_ptr(rel_ptr)?;
-            let range = context.push_prefix_subtree(target)?;
-            check_text(&*(target as *const [u8]))?;
-            context.pop_prefix_range(range)?;
+            let target = context.check_rel_ptr(rel_ptr)?;
+            if K::claim(context, target)? {
+                let range = context.push_prefix_subtree(target)?;
+                let bytes = &*(target as *const [u8]);
+                if !bytes.is_ascii() && std::str::from_utf8(bytes).is_err() {
+                    return Err(ValidatorError::Text);
+                }
+                context.pop_prefix_range(range)?;
+            }
             Ok(&*value)
         }
     }
 }
 
-/// Checks archived text to be UTF-8, all-ASCII text (CIDs, most JSON) a word at a time: the
-/// standard check takes about 190 instructions on a 59-byte CID.
-fn check_text(bytes: &[u8]) -> Result<(), ValidatorError> {
-    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
-        Ok(())
-    } else {
-        Err(ValidatorError::Text)
-    }
-}
-
 impl ArchiveWith<Text> for TextInArchive {
-    type Archived = ArchivedText;
+    type Archived = ArchivedBoxedText;
     type Resolver = TextResolver;
 
     unsafe fn resolve_with(
         field: &Text,
         pos: usize,
         resolver: TextResolver,
-        out: *mut ArchivedText,
+        out: *mut ArchivedBoxedText,
     ) {
         // SAFETY: the caller's guarantees for `pos` and `out` are passed on unchanged to rkyv's
-        // boxed string, whose archived form `ArchivedText` is (`repr(transparent)`).
+        // boxed string, whose archived form `ArchivedBoxedText` is (`repr(transparent)`).
         unsafe { ArchivedBox::resolve_from_ref(&**field, pos, resolver, out.cast()) }
     }
 }
@@ -1104,9 +1117,9 @@ impl<S: Serializer + ?Sized> SerializeWith<Text, S> for TextInArchive {
     }
 }
 
-impl DeserializeWith<ArchivedText, Text, SharedPointers<'_>> for TextInArchive {
+impl DeserializeWith<ArchivedBoxedText, Text, SharedPointers<'_>> for TextInArchive {
     fn deserialize_with(
-        field: &ArchivedText,
+        field: &ArchivedBoxedText,
         deserializer: &mut SharedPointers<'_>,
     ) -> Result<Text, std::convert::Infallible> {
         let text: &str = field.get();
