@@ -6,6 +6,7 @@
 //! the other states) is archived directly. Equal peer ids are interned both ways, so each is
 //! stored once in the archive and once in memory.
 
+use super::buffer::ArchiveBuffer;
 use super::cid::Cid;
 use super::model::{
     ApResult, CallResult, CanonResult, ExecutedState, FoldResult, InterpreterData, ParResult,
@@ -642,7 +643,7 @@ pub(crate) struct SharedPointers<'k> {
     /// its store only, so each is read without being registered.
     repeated: Vec<TypeId>,
     /// The validated archive being read, which [`Text`]s and [`SharedStr`]s refer to.
-    archive: Rc<rkyv::AlignedVec>,
+    archive: Rc<ArchiveBuffer>,
     /// Stores already read (the previous data's, when reading the current one), whose entries
     /// are taken instead of reading equal ones again (see [`crate::data::store`]).
     pub(crate) known: Option<&'k CidInfo>,
@@ -651,7 +652,7 @@ pub(crate) struct SharedPointers<'k> {
 impl<'k> SharedPointers<'k> {
     /// A reader of `archive`, which `validator` has validated.
     fn new(
-        archive: Rc<rkyv::AlignedVec>,
+        archive: Rc<ArchiveBuffer>,
         validator: Validator<'_>,
         known: Option<&'k CidInfo>,
     ) -> Self {
@@ -933,7 +934,7 @@ enum TextRepr {
 // Private, so that only this module makes a range, and only from a validated archive.
 #[derive(Clone)]
 struct ArchiveRange {
-    archive: Rc<rkyv::AlignedVec>,
+    archive: Rc<ArchiveBuffer>,
     start: u32,
     len: u32,
 }
@@ -941,7 +942,7 @@ struct ArchiveRange {
 impl ArchiveRange {
     /// The range of `text`, a string that validation checked inside `archive`; `None`, for a
     /// copy to be made, should it ever not be inside (strings always are).
-    fn of(text: &str, archive: &Rc<rkyv::AlignedVec>) -> Option<Self> {
+    fn of(text: &str, archive: &Rc<ArchiveBuffer>) -> Option<Self> {
         let start = offset_in(archive.as_ptr() as usize, text.as_ptr())?;
         let end = start.checked_add(u32::try_from(text.len()).ok()?)?;
         (end as usize <= archive.len()).then(|| ArchiveRange {
@@ -959,10 +960,7 @@ impl ArchiveRange {
         // shared immutably and never changes afterwards. Unchecked, since CIDs are compared and
         // hashed often.
         unsafe {
-            let bytes = self
-                .archive
-                .as_slice()
-                .get_unchecked(start..start + self.len as usize);
+            let bytes = self.archive.get_unchecked(start..start + self.len as usize);
             std::str::from_utf8_unchecked(bytes)
         }
     }

@@ -1,6 +1,11 @@
 //! Buffers the size of a whole data: the aligned copy of a received archive and the encoded
 //! new data.
 //!
+//! The aligned copy of a received archive goes back to its thread when the last text read from
+//! it goes (see [`ArchiveBuffer`]), and the thread's next archive is copied into it: glibc hands
+//! a freed buffer of a few megabytes back to the kernel, and a step that maps a fresh one
+//! faults in every page of it again (a quarter of `long_data`'s page faults).
+//!
 //! A fresh buffer is backed by pages the kernel maps and zeroes on first touch, one fault per
 //! 4 KiB page: filling a 100 MB buffer takes 25,000 faults, which cost more than the copy into
 //! it. On Linux, a buffer of at least [`HUGE_PAGE_MIN_LEN`] asks for transparent huge pages,
@@ -19,11 +24,63 @@ pub(crate) fn bytes(len: usize) -> Vec<u8> {
     buffer
 }
 
-/// An empty aligned buffer with room for `len` bytes, for an archive to be read in place.
-pub(crate) fn aligned(len: usize) -> rkyv::AlignedVec {
-    let mut buffer = rkyv::AlignedVec::with_capacity(len);
-    prefer_huge_pages(buffer.as_mut_ptr(), buffer.capacity());
-    buffer
+/// The largest aligned buffer a thread keeps for its next archive, and how many it keeps (a
+/// step reads two archives, the previous data and the current one): at most 16 MiB a thread.
+const KEPT_MAX_LEN: usize = 8 << 20;
+const KEPT_MAX_COUNT: usize = 2;
+
+thread_local! {
+    static KEPT: std::cell::RefCell<Vec<rkyv::AlignedVec>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty aligned buffer with room for `len` bytes, for an archive to be read in place: one
+/// the thread kept, if one has the room.
+pub(crate) fn aligned(len: usize) -> ArchiveBuffer {
+    let kept = KEPT.with_borrow_mut(|kept| {
+        let index = kept.iter().position(|buffer| buffer.capacity() >= len)?;
+        Some(kept.swap_remove(index))
+    });
+    ArchiveBuffer(kept.unwrap_or_else(|| {
+        let mut buffer = rkyv::AlignedVec::with_capacity(len);
+        prefer_huge_pages(buffer.as_mut_ptr(), buffer.capacity());
+        buffer
+    }))
+}
+
+/// An aligned buffer holding an archive, which goes back to its thread for the next archive
+/// when dropped, unless it is large or the thread keeps enough already.
+pub(crate) struct ArchiveBuffer(rkyv::AlignedVec);
+
+impl ArchiveBuffer {
+    /// Appends `bytes`, within the room asked for.
+    pub(crate) fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl std::ops::Deref for ArchiveBuffer {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for ArchiveBuffer {
+    fn drop(&mut self) {
+        let mut buffer = std::mem::take(&mut self.0);
+        if buffer.capacity() > KEPT_MAX_LEN {
+            return;
+        }
+        buffer.clear();
+        // Not during the thread's teardown, when its kept buffers may be gone already.
+        let _ = KEPT.try_with(|kept| {
+            let mut kept = kept.borrow_mut();
+            if kept.len() < KEPT_MAX_COUNT {
+                kept.push(buffer);
+            }
+        });
+    }
 }
 
 /// Advises the kernel to back the whole 2 MiB pages of the `len` bytes allocated at `start`
@@ -62,11 +119,42 @@ mod tests {
             assert!(plain.iter().all(|&b| b == 7));
 
             let mut archive = aligned(len);
-            assert!(archive.capacity() >= len);
+            let start = archive.as_ptr();
             archive.extend_from_slice(&plain);
+            assert_eq!(archive.as_ptr(), start, "filled without growing");
             assert_eq!(archive.as_ptr() as usize % rkyv::AlignedVec::ALIGNMENT, 0);
-            assert_eq!(archive.as_slice(), plain.as_slice());
+            assert_eq!(&archive[..], plain.as_slice());
         }
+    }
+
+    /// A thread's next archive goes into the buffer of one it dropped, if that has the room
+    /// and is not too large to keep.
+    #[test]
+    fn dropped_archive_buffers_are_reused_by_their_thread() {
+        std::thread::spawn(|| {
+            let mut first = aligned(100_000);
+            first.extend_from_slice(&[1; 100_000]);
+            let address = first.as_ptr();
+            drop(first);
+            let second = aligned(50_000);
+            assert_eq!(second.as_ptr(), address, "the kept buffer");
+            assert!(second.is_empty());
+            let third = aligned(50_000);
+            assert_ne!(
+                third.as_ptr(),
+                address,
+                "a new buffer: the kept one is in use"
+            );
+            drop((second, third));
+
+            let large = aligned(KEPT_MAX_LEN + 1);
+            let address = large.as_ptr();
+            drop(large);
+            let next = aligned(KEPT_MAX_LEN + 1);
+            assert_ne!(next.as_ptr(), address, "too large to keep");
+        })
+        .join()
+        .expect("the test thread");
     }
 
     /// The `VmFlags` of the mapping that holds `address`, from `/proc/self/smaps`.
