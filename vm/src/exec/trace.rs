@@ -284,10 +284,16 @@ const CURRENT: usize = 1;
 
 impl TraceMerger {
     pub fn new(prev: Vec<ExecutedState>, current: Vec<ExecutedState>) -> Self {
+        // The new trace holds at least the longer input. A large one is sized up front: grown
+        // by doubling, each copy would go to freshly mapped memory (above glibc's mmap threshold,
+        // 128 KiB by default), faulted in page by page, and the freed ones handed back to the
+        // kernel (`long_data`: 2,000 page faults a step). A small one grows in the heap.
+        let longer = prev.len().max(current.len());
+        let large = longer * std::mem::size_of::<ExecutedState>() >= 128 << 10;
         TraceMerger {
-            windows: [Window::new(prev), Window::new(current)],
-            new_trace: Vec::new(),
+            new_trace: Vec::with_capacity(if large { longer } else { 0 }),
             to_input: [Vec::new(), Vec::new()],
+            windows: [Window::new(prev), Window::new(current)],
             pars: Vec::new(),
             folds: IntMap::default(),
         }
