@@ -313,19 +313,8 @@ fn read_trace(
     archived: &rkyv::vec::ArchivedVec<ArchivedStateRepr>,
     reader: &mut SharedPointers<'_>,
 ) -> Vec<ExecutedState> {
-    // Seeded: the ids are the data's.
-    let mut peers = std::collections::HashSet::<Rc<str>, foldhash::fast::RandomState>::default();
-    let mut peer = |archived: &ArchivedPeerId| -> Rc<str> {
-        let text = archived.get().as_str();
-        match peers.get(text) {
-            Some(peer) => Rc::clone(peer),
-            None => {
-                let peer = Rc::<str>::from(text);
-                peers.insert(Rc::clone(&peer));
-                peer
-            }
-        }
-    };
+    let mut peers = Texts::<Rc<str>>::default();
+    let mut peer = |archived: &ArchivedPeerId| interned(&mut peers, archived.get().as_str());
     archived
         .iter()
         .map(|state| match state {
@@ -375,6 +364,22 @@ fn read_trace(
 
 /// A peer id of the trace as archived.
 type ArchivedPeerId = <Rc<String> as Archive>::Archived;
+
+/// Texts read so far, each kept once. Seeded: they are the data's.
+type Texts<T> = std::collections::HashSet<T, foldhash::fast::RandomState>;
+
+/// The text read before that equals `text`, or `text` made shared and kept.
+fn interned<T>(texts: &mut Texts<T>, text: &str) -> T
+where
+    T: std::borrow::Borrow<str> + std::hash::Hash + Eq + Clone + for<'t> From<&'t str>,
+{
+    if let Some(known) = texts.get(text) {
+        return known.clone();
+    }
+    let read = T::from(text);
+    texts.insert(read.clone());
+    read
+}
 
 /// Room for the shared pointers of an archive of `len` bytes, so that the validator's map
 /// seldom grows by doubling: CIDs make most of them, one per 80 bytes or so of a typical data.
@@ -628,13 +633,11 @@ fn offset_in(base: usize, address: *const u8) -> Option<u32> {
 /// on the type and size of their target, so that reuse is exactly right.
 pub(crate) struct SharedPointers<'k> {
     pointers: HashMap<usize, Box<dyn SharedPointer>, KeyedAddressHash>,
-    /// Where the archive starts, for the offsets of its strings.
-    base: usize,
     /// Strings to read as another string equal to them (see [`SharedPointers::share_str`]),
     /// by offset.
     shared_strs: HashMap<u32, SharedStr, KeyedAddressHash>,
-    /// The texts of tetraplets read so far. Seeded: they are the data's.
-    tetraplet_texts: std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>,
+    /// The texts of tetraplets read so far.
+    tetraplet_texts: Texts<Arc<str>>,
     /// Values read through [`read_shared`] (store entries), by archived address, for the types
     /// in `repeated`.
     values: HashMap<usize, Rc<dyn Any>, KeyedAddressHash>,
@@ -657,17 +660,13 @@ impl<'k> SharedPointers<'k> {
         known: Option<&'k CidInfo>,
     ) -> Self {
         let Validator {
-            base,
-            targets,
-            repeated,
-            ..
+            targets, repeated, ..
         } = validator;
         let values_repeat = repeated
             .iter()
             .any(|&type_id| type_id != TypeId::of::<ArchivedSharedStr>());
         SharedPointers {
             pointers: HashMap::default(),
-            base,
             shared_strs: HashMap::default(),
             tetraplet_texts: Default::default(),
             values: HashMap::with_capacity_and_hasher(
@@ -683,7 +682,7 @@ impl<'k> SharedPointers<'k> {
     /// Reads the archived string `archived` as `shared` from now on, a string equal to it read
     /// before (from the previous data, say), so that writing them out again stores one copy.
     pub(crate) fn share_str(&mut self, archived: &str, shared: &SharedStr) {
-        if let Some(offset) = offset_in(self.base, archived.as_ptr()) {
+        if let Some(offset) = offset_in(self.archive.as_ptr() as usize, archived.as_ptr()) {
             self.shared_strs.insert(offset, shared.clone());
         }
     }
@@ -738,16 +737,7 @@ impl DeserializeWith<ArchivedString, Arc<str>, SharedPointers<'_>> for StringInA
         field: &ArchivedString,
         deserializer: &mut SharedPointers<'_>,
     ) -> Result<Arc<str>, std::convert::Infallible> {
-        let text = field.as_str();
-        let texts = &mut deserializer.tetraplet_texts;
-        Ok(match texts.get(text) {
-            Some(known) => Arc::clone(known),
-            None => {
-                let read = Arc::<str>::from(text);
-                texts.insert(Arc::clone(&read));
-                read
-            }
-        })
+        Ok(interned(&mut deserializer.tetraplet_texts, field.as_str()))
     }
 }
 
@@ -905,7 +895,7 @@ impl DeserializeWith<ArchivedSharedText, SharedStr, SharedPointers<'_>> for Shar
     ) -> Result<SharedStr, std::convert::Infallible> {
         let text: &str = field.get();
         if !deserializer.shared_strs.is_empty() {
-            let shared = offset_in(deserializer.base, text.as_ptr())
+            let shared = offset_in(deserializer.archive.as_ptr() as usize, text.as_ptr())
                 .and_then(|offset| deserializer.shared_strs.get(&offset));
             if let Some(shared) = shared {
                 return Ok(shared.clone());

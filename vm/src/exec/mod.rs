@@ -1785,7 +1785,6 @@ enum ScalarSource<'a> {
     Fold(&'a FoldState),
 }
 
-/// A scalar as seen by an instruction: a variable's value or a fold's current element.
 /// A call's triplet of texts by their addresses (see [`Exec::call_triplet`]), hashed as four
 /// integers: addresses of the run's own texts are not chosen by data.
 #[derive(PartialEq, Eq)]
@@ -1800,6 +1799,7 @@ impl std::hash::Hash for TripletKey {
     }
 }
 
+/// A scalar as seen by an instruction: a variable's value or a fold's current element.
 enum ScalarRef<'a> {
     Value(&'a ValueAggregate),
     Item(&'a IterItem),
