@@ -48,7 +48,8 @@ pub(crate) fn aligned(len: usize) -> ArchiveBuffer {
 }
 
 /// An aligned buffer holding an archive, which goes back to its thread for the next archive
-/// when dropped, unless it is large or the thread keeps enough already.
+/// when dropped, unless it is too large to keep. A thread keeps its largest ones: kept buffers
+/// of small archives do not stand in the way of a large one's.
 pub(crate) struct ArchiveBuffer(rkyv::AlignedVec);
 
 impl ArchiveBuffer {
@@ -78,6 +79,10 @@ impl Drop for ArchiveBuffer {
             let mut kept = kept.borrow_mut();
             if kept.len() < KEPT_MAX_COUNT {
                 kept.push(buffer);
+            } else if let Some(smallest) = kept.iter_mut().min_by_key(|kept| kept.capacity()) {
+                if smallest.capacity() < buffer.capacity() {
+                    *smallest = buffer;
+                }
             }
         });
     }
@@ -152,6 +157,14 @@ mod tests {
             drop(large);
             let next = aligned(KEPT_MAX_LEN + 1);
             assert_ne!(next.as_ptr(), address, "too large to keep");
+
+            // Kept buffers of small archives give way to a larger one's.
+            let small: Vec<_> = (0..KEPT_MAX_COUNT).map(|_| aligned(100)).collect();
+            drop(small);
+            let kept = || KEPT.with_borrow(|kept| kept.iter().map(|b| b.capacity()).max());
+            assert!(kept() < Some(1 << 20));
+            drop(aligned(1 << 20));
+            assert!(kept() >= Some(1 << 20), "the large buffer is kept");
         })
         .join()
         .expect("the test thread");
