@@ -88,28 +88,12 @@ impl Drop for ArchiveBuffer {
     }
 }
 
-/// Advises the kernel to back the whole 2 MiB pages of the `len` bytes allocated at `start`
-/// with huge pages. Advice only: the memory does not change, and a refusal (huge pages
-/// disabled, an old kernel) changes nothing but speed.
-#[cfg(target_os = "linux")]
-fn prefer_huge_pages(start: *mut u8, len: usize) {
-    const HUGE_PAGE: usize = 2 << 20;
-    if len < HUGE_PAGE_MIN_LEN {
-        return;
-    }
-    let first = (start as usize).next_multiple_of(HUGE_PAGE);
-    let end = (start as usize + len) / HUGE_PAGE * HUGE_PAGE;
-    if end > first {
-        // SAFETY: `[first, end)` lies within the caller's allocation, and MADV_HUGEPAGE
-        // neither reads nor changes the bytes of a range, only how it is backed.
-        unsafe {
-            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
-        }
+/// Asks for huge pages for a buffer of at least [`HUGE_PAGE_MIN_LEN`] bytes.
+fn prefer_huge_pages(start: *const u8, len: usize) {
+    if len >= HUGE_PAGE_MIN_LEN {
+        huge_pages::prefer_huge_pages(start, len);
     }
 }
-
-#[cfg(not(target_os = "linux"))]
-fn prefer_huge_pages(_: *mut u8, _: usize) {}
 
 #[cfg(test)]
 mod tests {
@@ -170,27 +154,10 @@ mod tests {
         .expect("the test thread");
     }
 
-    /// The `VmFlags` of the mapping that holds `address`, from `/proc/self/smaps`.
+    /// Whether the mapping that holds `address` is advised for huge pages.
     #[cfg(target_os = "linux")]
-    fn mapping_flags(address: usize) -> Vec<String> {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("readable smaps");
-        let mut inside = false;
-        for line in smaps.lines() {
-            let range = line
-                .split_whitespace()
-                .next()
-                .and_then(|r| r.split_once('-'));
-            if let Some((Ok(start), Ok(end))) =
-                range.map(|(s, e)| (usize::from_str_radix(s, 16), usize::from_str_radix(e, 16)))
-            {
-                inside = (start..end).contains(&address);
-            } else if let Some(flags) = line.strip_prefix("VmFlags:") {
-                if inside {
-                    return flags.split_whitespace().map(str::to_owned).collect();
-                }
-            }
-        }
-        panic!("no mapping holds {address:#x}");
+    fn advised(address: usize) -> bool {
+        huge_pages::is_advised(address).expect("a mapping holds the address")
     }
 
     #[cfg(target_os = "linux")]
@@ -201,16 +168,16 @@ mod tests {
             return;
         }
         let large = aligned(HUGE_PAGE_MIN_LEN * 2);
-        let inside = (large.as_ptr() as usize).next_multiple_of(2 << 20);
-        assert!(mapping_flags(inside).iter().any(|f| f == "hg"));
+        let inside = (large.as_ptr() as usize).next_multiple_of(huge_pages::HUGE_PAGE);
+        assert!(advised(inside));
 
         let large = bytes(HUGE_PAGE_MIN_LEN * 2);
-        let inside = (large.as_ptr() as usize).next_multiple_of(2 << 20);
-        assert!(mapping_flags(inside).iter().any(|f| f == "hg"));
+        let inside = (large.as_ptr() as usize).next_multiple_of(huge_pages::HUGE_PAGE);
+        assert!(advised(inside));
 
         // Below the threshold, glibc maps a buffer of its own that nobody advised.
         let small = bytes(HUGE_PAGE_MIN_LEN / 2);
         let inside = small.as_ptr() as usize + HUGE_PAGE_MIN_LEN / 4;
-        assert!(!mapping_flags(inside).iter().any(|f| f == "hg"));
+        assert!(!advised(inside));
     }
 }
