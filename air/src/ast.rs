@@ -625,28 +625,28 @@ mod spare {
     /// A buffer with room for `capacity` items: the thread's kept one if it is large enough
     /// and at most twice as large, else a new one.
     pub(super) fn take<T>(spare: &'static LocalKey<Cell<Vec<T>>>, capacity: usize) -> Vec<T> {
-        let fits = |kept: &Vec<T>| (capacity..=2 * capacity).contains(&kept.capacity());
-        let reused = (capacity * size_of::<T>() >= MIN_BYTES / 2)
-            .then(|| {
-                spare.try_with(|cell| {
-                    let kept = cell.take();
-                    if fits(&kept) {
-                        return Some(kept);
-                    }
-                    cell.set(kept);
-                    None
-                })
-            })
-            .and_then(|kept| kept.ok().flatten());
-        reused.unwrap_or_else(|| {
-            let buffer: Vec<T> = Vec::with_capacity(capacity);
-            // A huge script's arenas are not kept: faulting them in 4 KiB at a time took about
-            // a seventh of the time of parsing a 100 MB script.
-            if capacity * size_of::<T>() > MAX_BYTES {
-                huge_pages::prefer_huge_pages(buffer.as_ptr().cast(), capacity * size_of::<T>());
+        let bytes = capacity * size_of::<T>();
+        // A kept buffer has at least `MIN_BYTES`, so it fits only a request of half that.
+        if bytes >= MIN_BYTES / 2 {
+            let kept = spare.try_with(|cell| {
+                let kept = cell.take();
+                if (capacity..=2 * capacity).contains(&kept.capacity()) {
+                    return Some(kept);
+                }
+                cell.set(kept);
+                None
+            });
+            if let Ok(Some(kept)) = kept {
+                return kept;
             }
-            buffer
-        })
+        }
+        let buffer: Vec<T> = Vec::with_capacity(capacity);
+        // A huge script's arenas are not kept: faulting them in 4 KiB at a time took about a
+        // seventh of the time of parsing a 100 MB script.
+        if bytes > MAX_BYTES {
+            huge_pages::prefer_huge_pages(buffer.as_ptr().cast(), bytes);
+        }
+        buffer
     }
 
     /// Keeps `buffer` for the thread's next script, in place of the one kept before, if its
@@ -1379,7 +1379,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn the_arenas_of_a_huge_script_ask_for_huge_pages() {
-        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+        if !huge_pages::kernel_has_huge_pages() {
             eprintln!("skipped: this kernel has no transparent huge pages");
             return;
         }

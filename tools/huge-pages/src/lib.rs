@@ -32,6 +32,12 @@ pub fn prefer_huge_pages(start: *const u8, len: usize) {
 #[cfg(not(target_os = "linux"))]
 pub fn prefer_huge_pages(_start: *const u8, _len: usize) {}
 
+/// Whether this kernel has transparent huge pages at all (tests of advice skip without them).
+#[cfg(target_os = "linux")]
+pub fn kernel_has_huge_pages() -> bool {
+    std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists()
+}
+
 /// Whether the mapping that holds `address` is advised for huge pages (its `VmFlags` in
 /// `/proc/self/smaps` include `hg`); `None` if no mapping holds it or smaps cannot be read.
 #[cfg(target_os = "linux")]
@@ -62,7 +68,7 @@ mod tests {
 
     #[test]
     fn the_whole_huge_pages_of_a_buffer_are_advised() {
-        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+        if !kernel_has_huge_pages() {
             eprintln!("skipped: this kernel has no transparent huge pages");
             return;
         }

@@ -163,7 +163,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn large_buffers_ask_for_huge_pages_and_small_ones_do_not() {
-        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage").exists() {
+        if !huge_pages::kernel_has_huge_pages() {
             eprintln!("skipped: this kernel has no transparent huge pages");
             return;
         }
